@@ -1,0 +1,175 @@
+"""Probability-based deletion/insertion AUC of RISE (Petsiuk et al., BMVC 2018).
+
+Pixels are ranked by the map (descending; ties keep raster order). With ``P`` pixels and
+``steps`` intervals, ``s = ceil(P / steps)`` and the curve is sampled at counts
+``n_k = 0, s, 2s, ..., P`` (fraction ``n_k / P``):
+
+- deletion: the ``n_k`` top-ranked pixels are replaced by the deletion baseline
+  (default black, the zero of the 8-bit scan), score ``p_c(x_k)``;
+- insertion: only the ``n_k`` top-ranked pixels are taken from the image, the rest from the
+  insertion baseline (default a Gaussian blur of the scan, RISE's kernel 11 and sigma 5).
+
+``c`` is the class predicted on the clean image; ``p_c`` its softmax probability. The AUC is
+the trapezoid integral of ``p_c`` against the fraction (in [0, 1]; deletion: lower is better,
+insertion: higher). This is exactly what ``torchcam.metrics.DeletionInsertionMetric``
+computes when both baselines are the same tensor (tested against it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from torchvision.transforms.functional import gaussian_blur
+from tqdm.auto import tqdm
+
+from ..errors import InputError
+from ..preprocess import to_model_input
+from .threshold import Network, as_network, eval_mode, validate_maps, validate_test_set
+
+BaselineSpec = str | torch.Tensor
+BLUR_KERNEL = 11
+BLUR_SIGMA = 5.0
+
+
+@dataclass(frozen=True)
+class RiseResult:
+    """Per-image RISE curves (``(B, S)``) at ``fractions`` (``(S,)``) and their AUCs (``(B,)``)."""
+
+    fractions: np.ndarray
+    deletion: np.ndarray
+    insertion: np.ndarray
+
+    @property
+    def deletion_auc(self) -> np.ndarray:
+        return np.trapezoid(self.deletion, self.fractions, axis=1)
+
+    @property
+    def insertion_auc(self) -> np.ndarray:
+        return np.trapezoid(self.insertion, self.fractions, axis=1)
+
+    def summary(self) -> dict[str, float]:
+        """Mean AUCs over images (torchcam's ``summary()`` keys)."""
+        return {
+            "deletion_auc": float(self.deletion_auc.mean()),
+            "insertion_auc": float(self.insertion_auc.mean()),
+        }
+
+
+def rise_counts(n_pixels: int, steps: int) -> list[int]:
+    """Perturbed pixel counts ``0, s, 2s, ..., n_pixels`` with ``s = ceil(n_pixels / steps)``."""
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps <= 0:
+        raise InputError(f"steps must be a positive integer, got {steps!r}")
+    step = -(-n_pixels // steps)
+    return [*range(0, n_pixels, step), n_pixels]
+
+
+def rise_baseline(images: torch.Tensor, spec: BaselineSpec, network: Network) -> torch.Tensor:
+    """Model-input baseline ``(B, 3, H, W)``: ``"black"`` (grey 0), ``"blur"`` (Gaussian blur of
+    the scan), ``"mean"`` (0 after normalisation: the preprocessing mean) or a tensor
+    broadcastable to the inputs (already in model-input space)."""
+    shape = (images.shape[0], 3, images.shape[1], images.shape[2])
+    if isinstance(spec, torch.Tensor):
+        try:
+            return torch.broadcast_to(spec.to(images.device, torch.float32), shape)
+        except RuntimeError as error:
+            raise InputError(
+                f"baseline of shape {tuple(spec.shape)} does not fit {shape}"
+            ) from error
+    if spec == "black":
+        return to_model_input(torch.zeros_like(images), network.preprocessing)
+    if spec == "blur":
+        grey = images.float().unsqueeze(1) / 255.0
+        blurred = gaussian_blur(grey, [BLUR_KERNEL, BLUR_KERNEL], [BLUR_SIGMA, BLUR_SIGMA])
+        return to_model_input(blurred.squeeze(1), network.preprocessing)
+    if spec == "mean":
+        return torch.zeros(shape, device=images.device)
+    raise InputError(f"baseline must be 'black', 'blur', 'mean' or a tensor; got {spec!r}")
+
+
+def rise_curves(
+    model: nn.Module,
+    inputs: torch.Tensor,
+    maps: torch.Tensor,
+    *,
+    deletion_baseline: torch.Tensor,
+    insertion_baseline: torch.Tensor,
+    steps: int = 20,
+    class_idx: torch.Tensor | None = None,
+    batch_size: int = 32,
+    progress: bool = False,
+) -> RiseResult:
+    """RISE curves on model inputs ``(B, C, H, W)`` with maps ``(B, H, W)`` and baselines in
+    model-input space. ``class_idx`` default: the class predicted on ``inputs``."""
+    n_images, n_pixels = inputs.shape[0], inputs.shape[2] * inputs.shape[3]
+    counts = rise_counts(n_pixels, steps)
+    order = torch.argsort(maps.flatten(1), dim=1, descending=True, stable=True)
+    ranks = torch.argsort(order, dim=1)
+    with eval_mode(model), torch.inference_mode():
+        probabilities = torch.softmax(model(inputs), dim=-1)
+        target = probabilities.argmax(dim=1) if class_idx is None else class_idx.to(inputs.device)
+        original = probabilities.gather(1, target.view(-1, 1)).squeeze(1)
+        # job (image, curve, count): curve 0 deletion (points 1..), curve 1 insertion (..-2)
+        jobs = torch.tensor(
+            [
+                (image, curve, point)
+                for image in range(n_images)
+                for curve in (0, 1)
+                for point in (range(1, len(counts)) if curve == 0 else range(len(counts) - 1))
+            ],
+            device=inputs.device,
+        )
+        count_values = torch.tensor(counts, device=inputs.device)
+        scores = torch.empty(jobs.shape[0], device=inputs.device)
+        flat_inputs = inputs.flatten(2)
+        bases = torch.stack([deletion_baseline.flatten(2), insertion_baseline.flatten(2)])
+        for start in tqdm(range(0, jobs.shape[0], batch_size), disable=not progress, desc="RISE"):
+            image, curve, point = jobs[start : start + batch_size].unbind(1)
+            top = ranks[image] < count_values[point].unsqueeze(1)
+            keep = torch.where((curve == 1).unsqueeze(1), top, ~top).unsqueeze(1)
+            perturbed = torch.where(keep, flat_inputs[image], bases[curve, image])
+            logits = model(perturbed.view(-1, *inputs.shape[1:]))
+            probs = torch.softmax(logits, dim=-1)
+            scores[start : start + batch_size] = probs.gather(1, target[image].view(-1, 1))[:, 0]
+    per_curve = scores.view(n_images, 2, len(counts) - 1).cpu().numpy()
+    original_np = original.cpu().numpy()[:, None]
+    return RiseResult(
+        fractions=np.asarray(counts, dtype=np.float64) / n_pixels,
+        deletion=np.concatenate([original_np, per_curve[:, 0]], axis=1),
+        insertion=np.concatenate([per_curve[:, 1], original_np], axis=1),
+    )
+
+
+def rise_auc(
+    model: Network | nn.Module | Any,
+    images: torch.Tensor,
+    maps: torch.Tensor,
+    *,
+    steps: int = 20,
+    deletion_baseline: BaselineSpec = "black",
+    insertion_baseline: BaselineSpec = "blur",
+    class_idx: torch.Tensor | None = None,
+    batch_size: int = 32,
+    progress: bool = True,
+) -> RiseResult:
+    """RISE deletion/insertion of grey uint8 scans ``(B, H, W)`` under ``maps`` ``(B, H, W)``
+    in [0, 1], through the model's own preprocessing. See the module docstring."""
+    network = as_network(model)
+    validate_test_set(images, torch.zeros(images.shape[0], dtype=torch.long))
+    device = network.device
+    maps = validate_maps(maps, images.shape, "rise_auc").to(device)
+    images = images.to(device)
+    return rise_curves(
+        network.model,
+        to_model_input(images, network.preprocessing),
+        maps,
+        deletion_baseline=rise_baseline(images, deletion_baseline, network),
+        insertion_baseline=rise_baseline(images, insertion_baseline, network),
+        steps=steps,
+        class_idx=class_idx,
+        batch_size=batch_size,
+        progress=progress,
+    )

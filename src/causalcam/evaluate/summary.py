@@ -1,0 +1,272 @@
+"""Summaries of accuracy-versus-H curves that answer the paper's question
+("same accuracy with fewer bits?"), with paired bootstrap confidence intervals.
+
+A curve is the piecewise-linear interpolation of (mean H, accuracy) over thresholds,
+points sorted by H (points with equal H averaged). From it:
+
+- ``accuracy_at_h``: accuracy at a matched bit budget ``H = h`` (NaN outside the curve);
+- ``h_at_accuracy``: the smallest ``H`` at which the curve reaches accuracy ``a``
+  (first crossing from the left; NaN if never reached);
+- ``bits saving`` vs the reference (Grad-CAM): ``1 - H_m(a) / H_ref(a)`` where ``a`` is the
+  reference's accuracy at each matched ``h`` (positive: the method needs fewer bits, the
+  ideal direction for deletion; for insertion the ideal is negative);
+- ``auc``: mean accuracy over the H range shared by all methods of a comparison,
+  ``(1 / (hi - lo)) * integral_lo^hi acc(H) dH`` (trapezoid rule).
+
+Confidence intervals: test images are resampled with replacement (the same resamples for
+every method, so differences are paired) and the percentile interval is reported.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..errors import InputError
+from .threshold import Curve
+
+DEFAULT_H_VALUES: tuple[float, ...] = (0.3, 0.4, 0.5, 0.6, 0.7)
+
+
+def _sorted_points(h: np.ndarray, accuracy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Points sorted by ``h``, accuracies averaged over equal ``h``."""
+    h = np.asarray(h, dtype=np.float64)
+    accuracy = np.asarray(accuracy, dtype=np.float64)
+    order = np.argsort(h, kind="stable")
+    xs, ys = h[order], accuracy[order]
+    if xs.size < 2 or np.all(np.diff(xs) > 0):
+        return xs, ys
+    unique, inverse = np.unique(xs, return_inverse=True)
+    return unique, np.bincount(inverse, weights=ys) / np.bincount(inverse)
+
+
+def accuracy_at_h(
+    h: np.ndarray, accuracy: np.ndarray, h_values: Sequence[float] | np.ndarray
+) -> np.ndarray:
+    """Accuracy interpolated linearly at each ``h`` in ``h_values``; NaN outside the curve."""
+    xs, ys = _sorted_points(h, accuracy)
+    query = np.asarray(h_values, dtype=np.float64)
+    return np.interp(query, xs, ys, left=np.nan, right=np.nan)
+
+
+def h_at_accuracy(
+    h: np.ndarray, accuracy: np.ndarray, levels: Sequence[float] | np.ndarray
+) -> np.ndarray:
+    """Smallest ``H`` where the piecewise-linear curve reaches each accuracy level (else NaN):
+    the first point ``k`` with ``acc_k >= a``, interpolated on the segment before it."""
+    xs, ys = _sorted_points(h, accuracy)
+    wanted = np.asarray(levels, dtype=np.float64)
+    first = np.searchsorted(np.maximum.accumulate(ys), wanted, side="left")
+    reached = np.isfinite(wanted) & (first < xs.size)
+    k = np.clip(first, 1, max(xs.size - 1, 1))
+    if xs.size < 2:
+        return np.where(reached, xs[0] if xs.size else np.nan, np.nan)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        fraction = (wanted - ys[k - 1]) / (ys[k] - ys[k - 1])
+    crossing = xs[k - 1] + fraction * (xs[k] - xs[k - 1])
+    out = np.where(first == 0, xs[0], crossing)
+    return np.where(reached, out, np.nan)
+
+
+def mean_accuracy_over(h: np.ndarray, accuracy: np.ndarray, low: float, high: float) -> float:
+    """``(1 / (high - low)) * integral_low^high acc(H) dH`` of the interpolated curve
+    (ends clamped to the curve's end values); the area under accuracy-versus-H."""
+    xs, ys = _sorted_points(h, accuracy)
+    if high <= low:
+        return float(np.interp(low, xs, ys))
+    inner = xs[(xs > low) & (xs < high)]
+    grid = np.concatenate([[low], inner, [high]])
+    return float(np.trapezoid(np.interp(grid, xs, ys), grid) / (high - low))
+
+
+def bootstrap_weights(n_images: int, n_boot: int, seed: int) -> np.ndarray:
+    """``(n_boot, n_images)`` resampling counts (each row sums to ``n_images``)."""
+    rng = np.random.default_rng(seed)
+    return rng.multinomial(n_images, np.full(n_images, 1.0 / n_images), size=n_boot).astype(
+        np.float64
+    )
+
+
+def _replicates(curve: Curve, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Bootstrap (mean H, accuracy) per replicate and threshold, each ``(R, T)``."""
+    n = curve.correct.shape[1]
+    return weights @ curve.ratios.T / n, weights @ curve.correct.T.astype(np.float64) / n
+
+
+def _interval(samples: np.ndarray, ci: float) -> tuple[float, float]:
+    finite = samples[np.isfinite(samples)]
+    if finite.size < max(1, samples.size // 2):
+        return float("nan"), float("nan")
+    tail = 100 * (1 - ci) / 2
+    low, high = np.percentile(finite, [tail, 100 - tail])
+    return float(low), float(high)
+
+
+def _group(curves: Iterable[Curve]) -> dict[tuple[str, str, str], dict[str, Curve]]:
+    groups: dict[tuple[str, str, str], dict[str, Curve]] = {}
+    for curve in curves:
+        groups.setdefault((curve.source, curve.target, curve.mode), {})[curve.method] = curve
+    return groups
+
+
+@dataclass(frozen=True)
+class _Context:
+    """What every curve of one (source, target, mode) comparison is evaluated at."""
+
+    h_values: np.ndarray
+    levels: np.ndarray | None
+    low: float
+    high: float
+
+
+Stats = dict[str, np.ndarray]
+
+
+def _statistics(h: np.ndarray, acc: np.ndarray, ctx: _Context, ref: Stats | None) -> Stats:
+    """All statistics of one curve; differences to ``ref`` when given."""
+    out = {
+        "accuracy_at_h": accuracy_at_h(h, acc, ctx.h_values),
+        "auc": np.array([mean_accuracy_over(h, acc, ctx.low, ctx.high)]),
+    }
+    if ctx.levels is not None:
+        out["h_at_accuracy"] = h_at_accuracy(h, acc, ctx.levels)
+    if ref is not None:
+        out["accuracy_diff_at_h"] = out["accuracy_at_h"] - ref["accuracy_at_h"]
+        out["auc_diff"] = out["auc"] - ref["auc"]
+        if ctx.levels is not None:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                out["bits_saving"] = 1 - out["h_at_accuracy"] / ref["h_at_accuracy"]
+    return out
+
+
+def _bootstrap(
+    curve: Curve, weights: np.ndarray, ctx: _Context, ref: list[Stats] | None
+) -> list[Stats]:
+    boot_h, boot_acc = _replicates(curve, weights)
+    return [
+        _statistics(boot_h[r], boot_acc[r], ctx, ref[r] if ref is not None else None)
+        for r in range(weights.shape[0])
+    ]
+
+
+def summarize(
+    curves: Iterable[Curve],
+    *,
+    reference: str = "gradcam",
+    h_values: Sequence[float] = DEFAULT_H_VALUES,
+    accuracy_levels: Sequence[float] | None = None,
+    n_boot: int = 1000,
+    ci: float = 0.95,
+    seed: int = 0,
+) -> list[dict[str, Any]]:
+    """Tidy summary rows, one per (source, target, mode, method, statistic, at).
+
+    Statistics: ``accuracy_at_h`` (at each matched ``h``), ``auc`` (mean accuracy over the
+    H range shared by the group's methods), ``h_at_accuracy`` at ``accuracy_levels``
+    (default: the reference's accuracy at each ``h``); for methods other than
+    ``reference`` also the paired ``accuracy_diff_at_h``, ``auc_diff`` and ``bits_saving``
+    (``1 - H_m / H_ref``, positive = fewer bits than the reference). Each row has ``value``,
+    ``ci_low`` and ``ci_high`` (percentile bootstrap over test images with ``n_boot``
+    resamples shared by all methods; ``n_boot=0``: no intervals, NaN).
+    """
+    if not 0 < ci < 1:
+        raise InputError(f"ci must lie in (0, 1), got {ci}")
+    if n_boot < 0:
+        raise InputError(f"n_boot must be >= 0, got {n_boot}")
+    rows: list[dict[str, Any]] = []
+    for group, methods in _group(curves).items():
+        rows.extend(
+            _summarize_group(group, methods, reference, h_values, accuracy_levels, n_boot, ci, seed)
+        )
+    return rows
+
+
+def _summarize_group(
+    group: tuple[str, str, str],
+    methods: dict[str, Curve],
+    reference: str,
+    h_values: Sequence[float],
+    accuracy_levels: Sequence[float] | None,
+    n_boot: int,
+    ci: float,
+    seed: int,
+) -> list[dict[str, Any]]:
+    sizes = {curve.correct.shape[1] for curve in methods.values()}
+    if len(sizes) != 1:
+        raise InputError(f"curves of {group} were computed on test sets of sizes {sorted(sizes)}")
+    ref = methods.get(reference)
+    query = np.asarray(h_values, dtype=np.float64)
+    if accuracy_levels is not None:
+        levels: np.ndarray | None = np.asarray(accuracy_levels, dtype=np.float64)
+    else:
+        levels = accuracy_at_h(ref.mean_h, ref.accuracy, query) if ref is not None else None
+    ctx = _Context(
+        query,
+        levels,
+        max(float(curve.mean_h.min()) for curve in methods.values()),
+        min(float(curve.mean_h.max()) for curve in methods.values()),
+    )
+    weights = bootstrap_weights(sizes.pop(), n_boot, seed) if n_boot > 0 else None
+    ref_point = _statistics(ref.mean_h, ref.accuracy, ctx, None) if ref is not None else None
+    ref_boot = (
+        _bootstrap(ref, weights, ctx, None) if ref is not None and weights is not None else None
+    )
+    rows: list[dict[str, Any]] = []
+    for method, curve in methods.items():
+        paired = method != reference
+        point = _statistics(curve.mean_h, curve.accuracy, ctx, ref_point if paired else None)
+        boot = (
+            _bootstrap(curve, weights, ctx, ref_boot if paired else None)
+            if weights is not None
+            else None
+        )
+        rows.extend(_rows(group, method, point, boot, ctx, ci))
+    return rows
+
+
+def _rows(
+    group: tuple[str, str, str],
+    method: str,
+    point: Stats,
+    boot: list[Stats] | None,
+    ctx: _Context,
+    ci: float,
+) -> list[dict[str, Any]]:
+    levels = list(ctx.levels) if ctx.levels is not None else []
+    at_values: dict[str, list[float | None]] = {
+        "accuracy_at_h": list(ctx.h_values),
+        "accuracy_diff_at_h": list(ctx.h_values),
+        "auc": [None],
+        "auc_diff": [None],
+        "h_at_accuracy": levels,
+        "bits_saving": levels,
+    }
+    source, target, mode = group
+    rows = []
+    for statistic, values in point.items():
+        for slot, value in enumerate(values):
+            if boot:
+                low, high = _interval(np.array([b[statistic][slot] for b in boot]), ci)
+            else:
+                low, high = float("nan"), float("nan")
+            rows.append(
+                {
+                    "source": source,
+                    "target": target,
+                    "mode": mode,
+                    "method": method,
+                    "statistic": statistic,
+                    "at": _optional_float(at_values[statistic][slot]),
+                    "value": float(value),
+                    "ci_low": low,
+                    "ci_high": high,
+                }
+            )
+    return rows
+
+
+def _optional_float(value: float | None) -> float | None:
+    return None if value is None else float(value)

@@ -1,0 +1,478 @@
+"""Threshold deletion and insertion with exact Huffman ratios (paper Sec. 4.1, METHOD.md).
+
+For a map ``m`` (min-max normalised to [0, 1]) and a threshold ``tau``:
+
+- ``deletion`` (the paper's naming) keeps the explanation: ``mask = [m > tau]``;
+- ``insertion`` removes it: ``mask = [m <= tau]``.
+
+The masked image ``mask * x`` is built on the 8-bit grey scan (removed pixels become 0),
+then passed through each model's own preprocessing; the accuracy over the test set is
+recorded per ``tau`` together with ``H = bits(mask * x) / bits(x)`` (exact Huffman lengths).
+
+Maps are computed once per (source model, method); masked images for all thresholds are
+streamed through large ``inference_mode`` batches; every (source, method, target, mode)
+curve is stored atomically under ``out_dir`` keyed by a fingerprint of its inputs, so an
+interrupted run resumes and an identical rerun computes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from ..errors import InputError
+from ..preprocess import Preprocessing, to_model_input
+from .huffman import huffman_bits, masked_bits, threshold_levels
+from .store import (
+    ResultStore,
+    callable_identity,
+    digest_of,
+    model_fingerprint,
+    pack_bool_rows,
+    tensor_fingerprint,
+    unpack_bool_rows,
+)
+
+MapFn = Callable[[torch.Tensor], torch.Tensor]
+MODES: tuple[str, ...] = ("deletion", "insertion")
+DEFAULT_THRESHOLDS: tuple[float, ...] = tuple(round(0.10 + 0.01 * step, 2) for step in range(71))
+_MAP_TOLERANCE = 1e-4
+
+
+@dataclass(frozen=True)
+class Network:
+    """A classifier with its own preprocessing and (optionally) its class names."""
+
+    model: nn.Module
+    preprocessing: Preprocessing = field(default_factory=Preprocessing)
+    classes: tuple[str, ...] | None = None
+
+    @property
+    def device(self) -> torch.device:
+        parameter = next(iter(self.model.parameters()), None)
+        return parameter.device if parameter is not None else torch.device("cpu")
+
+
+@contextmanager
+def eval_mode(model: nn.Module) -> Iterator[nn.Module]:
+    """Put ``model`` in eval mode for the block and restore its training flag after."""
+    was_training = model.training
+    model.eval()
+    try:
+        yield model
+    finally:
+        model.train(was_training)
+
+
+def as_network(value: Network | nn.Module | Any) -> Network:
+    """A :class:`Network` from a ``Network``, a bare ``nn.Module`` (ImageNet preprocessing)
+    or a loaded checkpoint with ``.model`` and ``.meta.preprocessing`` / ``.meta.classes``."""
+    if isinstance(value, Network):
+        return value
+    if isinstance(value, nn.Module):
+        return Network(value)
+    model, meta = getattr(value, "model", None), getattr(value, "meta", None)
+    if isinstance(model, nn.Module) and meta is not None:
+        classes = getattr(meta, "classes", None)
+        return Network(
+            model,
+            getattr(meta, "preprocessing", None) or Preprocessing(),
+            tuple(classes) if classes is not None else None,
+        )
+    raise InputError(f"cannot evaluate a {type(value).__name__}: expected an nn.Module or Network")
+
+
+@dataclass(frozen=True)
+class Curve:
+    """Per-image results of one (source, method, target, mode) threshold sweep.
+
+    ``correct[j, i]``: target's prediction on image ``i`` masked at ``thresholds[j]`` is right;
+    ``bits[j, i]``: Huffman bits of that masked image; ``original_bits[i]``: of the scan.
+    """
+
+    source: str
+    method: str
+    target: str
+    mode: str
+    thresholds: np.ndarray
+    correct: np.ndarray
+    bits: np.ndarray
+    original_bits: np.ndarray
+
+    @property
+    def ratios(self) -> np.ndarray:
+        """Per-image Huffman ratios ``H[j, i] = bits[j, i] / original_bits[i]``."""
+        return self.bits / np.maximum(self.original_bits, 1)[None, :]
+
+    @property
+    def accuracy(self) -> np.ndarray:
+        """Accuracy over the test set per threshold ``(T,)``."""
+        return self.correct.mean(axis=1)
+
+    @property
+    def mean_h(self) -> np.ndarray:
+        """Mean Huffman ratio over the test set per threshold ``(T,)``."""
+        return self.ratios.mean(axis=1)
+
+    def rows(self) -> list[dict[str, Any]]:
+        """Tidy rows: one per threshold."""
+        return [
+            {
+                "source": self.source,
+                "method": self.method,
+                "target": self.target,
+                "mode": self.mode,
+                "threshold": float(tau),
+                "accuracy": float(acc),
+                "huffman_ratio": float(h),
+                "n_correct": int(count),
+                "n_images": int(self.correct.shape[1]),
+            }
+            for tau, acc, h, count in zip(
+                self.thresholds, self.accuracy, self.mean_h, self.correct.sum(axis=1), strict=True
+            )
+        ]
+
+    def to_json(self) -> dict[str, Any]:
+        """Everything needed to rebuild the curve (per-image results included)."""
+        return {
+            "source": self.source,
+            "method": self.method,
+            "target": self.target,
+            "mode": self.mode,
+            "thresholds": [float(tau) for tau in self.thresholds],
+            "correct": pack_bool_rows(self.correct),
+            "bits": self.bits.tolist(),
+            "original_bits": self.original_bits.tolist(),
+        }
+
+    @classmethod
+    def from_json(cls, payload: Mapping[str, Any]) -> Curve:
+        return cls(
+            source=str(payload["source"]),
+            method=str(payload["method"]),
+            target=str(payload["target"]),
+            mode=str(payload["mode"]),
+            thresholds=np.asarray(payload["thresholds"], dtype=np.float64),
+            correct=unpack_bool_rows(list(payload["correct"])),
+            bits=np.asarray(payload["bits"], dtype=np.int64),
+            original_bits=np.asarray(payload["original_bits"], dtype=np.int64),
+        )
+
+
+def validate_thresholds(thresholds: Sequence[float] | np.ndarray) -> np.ndarray:
+    """Thresholds as a sorted float64 array; each must be a finite number in [0, 1]."""
+    values = np.asarray(thresholds, dtype=np.float64).reshape(-1)
+    if values.size == 0:
+        raise InputError("thresholds: at least one threshold is needed")
+    bad = values[~np.isfinite(values) | (values < 0.0) | (values > 1.0)]
+    if bad.size:
+        raise InputError(f"thresholds must lie in [0, 1]; got {bad.tolist()}")
+    return np.unique(values)
+
+
+def validate_modes(modes: Sequence[str]) -> tuple[str, ...]:
+    """Modes, each 'deletion' or 'insertion'."""
+    unknown = [mode for mode in modes if mode not in MODES]
+    if unknown or not modes:
+        raise InputError(f"modes must be a non-empty subset of {MODES}; got {list(modes)}")
+    return tuple(dict.fromkeys(modes))
+
+
+def validate_test_set(images: torch.Tensor, labels: torch.Tensor) -> None:
+    """uint8 grey images ``(B, H, W)`` with ``B >= 1`` and matching integer labels ``(B,)``."""
+    if not isinstance(images, torch.Tensor) or images.dtype != torch.uint8 or images.ndim != 3:
+        shape = tuple(images.shape) if isinstance(images, torch.Tensor) else type(images).__name__
+        raise InputError(f"test images must be a uint8 tensor (B, H, W); got {shape}")
+    if images.shape[0] == 0:
+        raise InputError("the test set is empty: no images to evaluate")
+    if labels.ndim != 1 or labels.shape[0] != images.shape[0] or labels.is_floating_point():
+        raise InputError(
+            f"labels must be integers of shape ({images.shape[0]},); got {labels.dtype} "
+            f"{tuple(labels.shape)}"
+        )
+
+
+def check_networks(networks: Mapping[str, Network], image_size: tuple[int, int]) -> None:
+    """All networks agree on class names (where known) and take ``image_size`` inputs."""
+    named = {name: net.classes for name, net in networks.items() if net.classes is not None}
+    if len(set(named.values())) > 1:
+        listing = "; ".join(f"{name}: {list(classes)}" for name, classes in named.items())
+        raise InputError(f"models disagree on classes: {listing}")
+    for name, net in networks.items():
+        if (net.preprocessing.size, net.preprocessing.size) != tuple(image_size):
+            raise InputError(
+                f"model {name!r} expects {net.preprocessing.size}x{net.preprocessing.size} "
+                f"inputs but the test images are {image_size[0]}x{image_size[1]}"
+            )
+
+
+def compute_maps(
+    network: Network,
+    map_fn: MapFn,
+    images: torch.Tensor,
+    *,
+    method: str = "method",
+    batch_size: int = 32,
+    progress: bool = False,
+) -> torch.Tensor:
+    """Run ``map_fn`` on the preprocessed images in chunks; validated float32 CPU maps (B, H, W)."""
+    chunks = []
+    starts = range(0, images.shape[0], batch_size)
+    for start in tqdm(starts, desc=f"maps {method}", disable=not progress, leave=False):
+        batch = images[start : start + batch_size].to(network.device)
+        maps = map_fn(to_model_input(batch, network.preprocessing))
+        chunks.append(validate_maps(maps, batch.shape, method))
+    return torch.cat(chunks)
+
+
+def validate_maps(maps: Any, expected: torch.Size | tuple[int, ...], method: str) -> torch.Tensor:
+    """Maps of shape ``expected`` (B, H, W), finite, in [0, 1]; returned as float32 on CPU."""
+    if not isinstance(maps, torch.Tensor):
+        raise InputError(f"method {method!r} returned {type(maps).__name__}, not a tensor")
+    if tuple(maps.shape) != tuple(expected):
+        raise InputError(
+            f"method {method!r} returned maps of shape {tuple(maps.shape)}; "
+            f"expected {tuple(expected)} (one map per image, at input resolution)"
+        )
+    maps = maps.detach().float().cpu()
+    if not torch.isfinite(maps).all():
+        raise InputError(f"method {method!r} returned maps containing NaN or infinity")
+    low, high = float(maps.min()), float(maps.max())
+    if low < -_MAP_TOLERANCE or high > 1 + _MAP_TOLERANCE:
+        raise InputError(
+            f"method {method!r} returned maps in [{low:.4g}, {high:.4g}]; "
+            "maps must be min-max normalised to [0, 1]"
+        )
+    return maps.clamp_(0.0, 1.0)
+
+
+def threshold_correct(
+    network: Network,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    levels: torch.Tensor,
+    n_thresholds: int,
+    mode: str,
+    *,
+    batch_size: int = 64,
+    progress: bool = False,
+    desc: str = "",
+) -> np.ndarray:
+    """``correct[j, i]`` for every threshold ``j`` and image ``i`` (bool ``(T, B)``).
+
+    Jobs ``(j, i)`` are streamed in batches of ``batch_size`` masked images: the mask is
+    ``levels > j`` (deletion) or ``levels <= j`` (insertion), see ``threshold_levels``.
+    """
+    device = network.device
+    images, labels, levels = images.to(device), labels.to(device), levels.to(device)
+    n_images = images.shape[0]
+    total = n_thresholds * n_images
+    correct = torch.empty(total, dtype=torch.bool, device=device)
+    with (
+        eval_mode(network.model),
+        torch.inference_mode(),
+        tqdm(total=total, desc=desc, disable=not progress) as bar,
+    ):
+        for start in range(0, total, batch_size):
+            jobs = torch.arange(start, min(start + batch_size, total), device=device)
+            taus, index = jobs // n_images, jobs % n_images
+            band = levels[index]
+            expanded = taus.view(-1, 1, 1).to(band.dtype)
+            mask = band > expanded if mode == "deletion" else band <= expanded
+            masked = images[index] * mask
+            logits = network.model(to_model_input(masked, network.preprocessing))
+            if start == 0:
+                _check_logits(logits, labels, network)
+            correct[start : start + jobs.shape[0]] = logits.argmax(dim=1) == labels[index]
+            bar.update(int(jobs.shape[0]))
+    return correct.view(n_thresholds, n_images).cpu().numpy()
+
+
+def _check_logits(logits: torch.Tensor, labels: torch.Tensor, network: Network) -> None:
+    if logits.ndim != 2:
+        raise InputError(f"model returned shape {tuple(logits.shape)}; expected logits (B, N)")
+    if int(labels.max()) >= logits.shape[1]:
+        raise InputError(
+            f"labels go up to {int(labels.max())} but the model has {logits.shape[1]} outputs"
+        )
+    if network.classes is not None and len(network.classes) != logits.shape[1]:
+        raise InputError(
+            f"model has {logits.shape[1]} outputs but names {len(network.classes)} classes"
+        )
+
+
+@dataclass(frozen=True)
+class _Run:
+    """Validated inputs of one ``run_deletion_insertion`` call and how results are keyed."""
+
+    source: str
+    networks: dict[str, Network]
+    images: torch.Tensor
+    labels: torch.Tensor
+    thresholds: np.ndarray
+    store: ResultStore
+    prints: dict[str, str]
+    data_print: str
+    original_bits: np.ndarray
+    batch_size: int
+    map_batch_size: int
+    progress: bool
+
+    def method_maps(self, method: str, map_fn: MapFn, options: Mapping[str, Any]) -> _MethodMaps:
+        fingerprint = digest_of(
+            {
+                "source": self.prints[self.source],
+                "preprocessing": self.networks[self.source].preprocessing.to_dict(),
+                "method": method,
+                "options": dict(options),
+                "callable": callable_identity(map_fn),
+                "data": self.data_print,
+            }
+        )
+        return _MethodMaps(self, method, map_fn, fingerprint)
+
+    def curve(self, maps: _MethodMaps, target: str, mode: str) -> Curve:
+        """The stored curve if its fingerprint matches, else computed and stored."""
+        key = digest_of(
+            {
+                "maps": maps.fingerprint,
+                "target": self.prints[target],
+                "preprocessing": self.networks[target].preprocessing.to_dict(),
+                "thresholds": self.thresholds.tolist(),
+                "mode": mode,
+            }
+        )
+        parts = (self.source, maps.method, target, mode)
+        stored = self.store.load_json("curves", parts, key)
+        if stored is not None:
+            return Curve.from_json(stored)
+        correct = threshold_correct(
+            self.networks[target],
+            self.images,
+            self.labels,
+            maps.levels(),
+            len(self.thresholds),
+            mode,
+            batch_size=self.batch_size,
+            progress=self.progress,
+            desc=f"{maps.method} {mode} {self.source}->{target}",
+        )
+        bits = maps.bits(mode)
+        curve = Curve(*parts, self.thresholds, correct, bits, self.original_bits)
+        self.store.save_json("curves", parts, key, curve.to_json())
+        return curve
+
+
+@dataclass
+class _MethodMaps:
+    """One method's maps on the source: computed or loaded on first use, then shared by all
+    targets and modes (threshold levels once, Huffman bits once per mode)."""
+
+    run: _Run
+    method: str
+    map_fn: MapFn
+    fingerprint: str
+    _maps: torch.Tensor | None = None
+    _levels: torch.Tensor | None = None
+    _bits: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def maps(self) -> torch.Tensor:
+        if self._maps is None:
+            parts = (self.run.source, self.method)
+            cached = self.run.store.load_tensors("maps", parts, self.fingerprint)
+            if cached is not None and tuple(cached["maps"].shape) == tuple(self.run.images.shape):
+                self._maps = cached["maps"]
+            else:
+                self._maps = compute_maps(
+                    self.run.networks[self.run.source],
+                    self.map_fn,
+                    self.run.images,
+                    method=self.method,
+                    batch_size=self.run.map_batch_size,
+                    progress=self.run.progress,
+                )
+                self.run.store.save_tensors("maps", parts, self.fingerprint, {"maps": self._maps})
+        return self._maps
+
+    def levels(self) -> torch.Tensor:
+        if self._levels is None:
+            n_taus = len(self.run.thresholds)
+            level_type = torch.int16 if n_taus < 2**15 - 1 else torch.int32
+            self._levels = threshold_levels(self.maps(), self.run.thresholds).to(level_type)
+        return self._levels
+
+    def bits(self, mode: str) -> np.ndarray:
+        if mode not in self._bits:
+            taus = self.run.thresholds
+            self._bits[mode] = masked_bits(self.run.images, None, taus, mode, levels=self.levels())
+        return self._bits[mode]
+
+
+def run_deletion_insertion(
+    models: Mapping[str, Network | nn.Module | Any],
+    methods: Mapping[str, MapFn],
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    *,
+    source: str,
+    targets: Sequence[str] | None = None,
+    thresholds: Sequence[float] = DEFAULT_THRESHOLDS,
+    modes: Sequence[str] = MODES,
+    out_dir: str | Path | None = None,
+    method_options: Mapping[str, Mapping[str, Any]] | None = None,
+    batch_size: int = 64,
+    map_batch_size: int = 32,
+    progress: bool = True,
+) -> list[Curve]:
+    """Threshold deletion/insertion curves of every method's maps (from ``source``) on every
+    target model (default: the source itself, i.e. within-network evaluation).
+
+    ``methods`` maps names to ``MapFn``s computed on ``source``'s preprocessed inputs;
+    ``method_options`` (per method name) enter the cache fingerprint, so name or describe
+    a variant there when its options change. Results are cached under ``out_dir``.
+    Returns one :class:`Curve` per (method, mode, target), in that nesting order.
+    """
+    networks = {name: as_network(model) for name, model in models.items()}
+    chosen_targets = list(targets) if targets is not None else [source]
+    missing = [name for name in [source, *chosen_targets] if name not in networks]
+    if missing:
+        raise InputError(f"unknown model name(s) {missing}; known: {sorted(networks)}")
+    if not methods:
+        raise InputError("no methods to evaluate")
+    if min(batch_size, map_batch_size) < 1:
+        raise InputError(f"batch sizes must be >= 1, got {batch_size} and {map_batch_size}")
+    chosen_modes = validate_modes(modes)
+    validate_test_set(images, labels)
+    used = {name: networks[name] for name in dict.fromkeys([source, *chosen_targets])}
+    check_networks(used, (images.shape[1], images.shape[2]))
+    images, labels = images.cpu(), labels.cpu().long()
+    run = _Run(
+        source=source,
+        networks=used,
+        images=images,
+        labels=labels,
+        thresholds=validate_thresholds(thresholds),
+        store=ResultStore(out_dir),
+        prints={name: model_fingerprint(net.model) for name, net in used.items()},
+        data_print=tensor_fingerprint(images, labels),
+        original_bits=huffman_bits(images),
+        batch_size=batch_size,
+        map_batch_size=map_batch_size,
+        progress=progress,
+    )
+    curves = []
+    for method, map_fn in methods.items():
+        maps = run.method_maps(method, map_fn, (method_options or {}).get(method, {}))
+        curves += [
+            run.curve(maps, target, mode) for mode in chosen_modes for target in chosen_targets
+        ]
+    return curves

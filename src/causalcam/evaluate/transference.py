@@ -1,0 +1,205 @@
+"""Transference tables in the layout of the paper's Tables 1-2 (Sec. 4.2).
+
+Masks come from a source network's maps (deletion: the explanation is kept); the masked
+test images are fed to the other networks. One row per threshold; columns: the Huffman
+ratio of the baseline's (Grad-CAM) and the challenger's (causal) masks, then the accuracy
+of each target network on both. A cell is a (threshold, target) pair; the challenger wins
+a cell when its accuracy is strictly higher (the paper's count: 19 of 20 in Table 1).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .._io import atomic_write_json, atomic_write_text
+from ..errors import InputError
+from .tables import jsonable, rows_to_csv
+from .threshold import Curve
+
+TRANSFER_THRESHOLDS: tuple[float, ...] = (0.1, 0.2, 0.3, 0.4, 0.5)
+
+
+@dataclass(frozen=True)
+class TransferenceTable:
+    """Per threshold ``r``: ``huffman[r] = (baseline, challenger)`` mean H of the source's
+    masks; per target ``t``: ``accuracy[r, t] = (baseline, challenger)``."""
+
+    source: str
+    baseline: str
+    challenger: str
+    mode: str
+    thresholds: tuple[float, ...]
+    targets: tuple[str, ...]
+    huffman: np.ndarray
+    accuracy: np.ndarray
+    n_images: int
+
+    @property
+    def cells(self) -> int:
+        """Number of (threshold, target) accuracy cells."""
+        return int(self.accuracy.shape[0] * self.accuracy.shape[1])
+
+    @property
+    def wins(self) -> int:
+        """Cells where the challenger's accuracy is strictly higher than the baseline's."""
+        return int((self.accuracy[..., 1] > self.accuracy[..., 0]).sum())
+
+    @property
+    def ties(self) -> int:
+        """Cells where both accuracies are equal."""
+        return int((self.accuracy[..., 1] == self.accuracy[..., 0]).sum())
+
+    @property
+    def fewer_bits(self) -> int:
+        """Thresholds at which the challenger's masks have the lower Huffman ratio."""
+        return int((self.huffman[:, 1] < self.huffman[:, 0]).sum())
+
+    def header(self) -> list[str]:
+        """Column names of the wide table."""
+        pairs = [f"huffman {self.baseline}", f"huffman {self.challenger}"]
+        for target in self.targets:
+            pairs += [f"{target} {self.baseline}", f"{target} {self.challenger}"]
+        return ["threshold", *pairs]
+
+    def wide_rows(self) -> list[list[float]]:
+        """One row per threshold in the paper's column order."""
+        return [
+            [float(tau), *map(float, self.huffman[r]), *map(float, self.accuracy[r].reshape(-1))]
+            for r, tau in enumerate(self.thresholds)
+        ]
+
+    def summary_line(self) -> str:
+        return (
+            f"{self.challenger} wins {self.wins} of {self.cells} accuracy cells "
+            f"(ties: {self.ties}); lower Huffman ratio at {self.fewer_bits} of "
+            f"{len(self.thresholds)} thresholds"
+        )
+
+    def to_markdown(self, digits: int = 4) -> str:
+        """Markdown table; the better value of each pair in bold (lower H, higher accuracy)."""
+        header = self.header()
+        lines = [
+            f"Transference of {self.mode} masks from {self.source} "
+            f"({self.n_images} test images). Huffman: lower is better; accuracy: higher.",
+            "",
+            "| " + " | ".join(header) + " |",
+            "|" + "|".join(["---"] + ["---:"] * (len(header) - 1)) + "|",
+        ]
+        for r, tau in enumerate(self.thresholds):
+            cells = [f"{tau:.2f}", *_pair(self.huffman[r], digits, lower_better=True)]
+            for t in range(len(self.targets)):
+                cells += _pair(self.accuracy[r, t], digits, lower_better=False)
+            lines.append("| " + " | ".join(cells) + " |")
+        lines += ["", self.summary_line() + "."]
+        return "\n".join(lines) + "\n"
+
+    def to_csv(self) -> str:
+        """Wide CSV in the paper's column order."""
+        header = self.header()
+        rows = [dict(zip(header, row, strict=True)) for row in self.wide_rows()]
+        return rows_to_csv(rows)
+
+    def to_json(self) -> dict[str, Any]:
+        return jsonable(
+            {
+                "source": self.source,
+                "baseline": self.baseline,
+                "challenger": self.challenger,
+                "mode": self.mode,
+                "n_images": self.n_images,
+                "thresholds": list(self.thresholds),
+                "targets": list(self.targets),
+                "huffman": self.huffman.tolist(),
+                "accuracy": self.accuracy.tolist(),
+                "wins": self.wins,
+                "ties": self.ties,
+                "cells": self.cells,
+                "fewer_bits": self.fewer_bits,
+            }
+        )
+
+    def write(self, stem: str | Path) -> tuple[Path, Path, Path]:
+        """Write ``stem.csv``, ``stem.json`` and ``stem.md`` atomically."""
+        stem = Path(stem)
+        return (
+            atomic_write_text(stem.with_suffix(".csv"), self.to_csv()),
+            atomic_write_json(stem.with_suffix(".json"), self.to_json()),
+            atomic_write_text(stem.with_suffix(".md"), self.to_markdown()),
+        )
+
+
+def _pair(values: np.ndarray, digits: int, *, lower_better: bool) -> list[str]:
+    first, second = (float(v) for v in values)
+    texts = [f"{first:.{digits}f}", f"{second:.{digits}f}"]
+    if first != second:
+        best = int((second < first) == lower_better)
+        texts[best] = f"**{texts[best]}**"
+    return texts
+
+
+def _find_threshold(curve: Curve, tau: float) -> int:
+    hits = np.flatnonzero(np.isclose(curve.thresholds, tau, atol=1e-9))
+    if hits.size == 0:
+        raise InputError(
+            f"threshold {tau} was not evaluated for {curve.method} on {curve.target}; "
+            f"evaluated: {curve.thresholds.min():.2f}..{curve.thresholds.max():.2f}"
+        )
+    return int(hits[0])
+
+
+def transference_table(
+    curves: Iterable[Curve],
+    *,
+    source: str,
+    baseline: str = "gradcam",
+    challenger: str = "causal",
+    thresholds: Sequence[float] = TRANSFER_THRESHOLDS,
+    mode: str = "deletion",
+    targets: Sequence[str] | None = None,
+) -> TransferenceTable:
+    """Table 1/2 of the paper from curves of ``source``'s masks on several targets.
+
+    ``targets`` default: every target evaluated for ``source`` except ``source`` itself,
+    in the order the curves list them.
+    """
+    found: dict[tuple[str, str], Curve] = {
+        (curve.method, curve.target): curve
+        for curve in curves
+        if curve.source == source and curve.mode == mode
+    }
+    if targets is None:
+        targets = [t for t in dict.fromkeys(target for _, target in found) if t != source]
+    needed = [(method, target) for target in targets for method in (baseline, challenger)]
+    missing = [pair for pair in needed if pair not in found]
+    if missing or not targets:
+        raise InputError(
+            f"transference from {source!r} ({mode}) needs curves for {needed or 'some target'}; "
+            f"missing {missing}"
+        )
+    taus = tuple(float(t) for t in thresholds)
+    methods = (baseline, challenger)
+
+    def at(method: str, target: str, tau: float, values: str) -> float:
+        curve = found[(method, target)]
+        return float(getattr(curve, values)[_find_threshold(curve, tau)])
+
+    huffman = np.array([[at(m, targets[0], tau, "mean_h") for m in methods] for tau in taus])
+    accuracy = np.array(
+        [[[at(m, t, tau, "accuracy") for m in methods] for t in targets] for tau in taus]
+    )
+    return TransferenceTable(
+        source=source,
+        baseline=baseline,
+        challenger=challenger,
+        mode=mode,
+        thresholds=taus,
+        targets=tuple(targets),
+        huffman=huffman,
+        accuracy=accuracy,
+        n_images=int(found[(baseline, targets[0])].correct.shape[1]),
+    )
