@@ -15,6 +15,13 @@ from pathlib import Path
 from typing import IO, Any
 
 
+def _current_umask() -> int:
+    """The process umask (read by setting and restoring it; there is no getter)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 @contextmanager
 def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary path in the target's folder; rename it onto ``target`` on success.
@@ -33,6 +40,7 @@ def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
         yield temp_path
         with open(temp_path, "rb") as written:
             os.fsync(written.fileno())
+        os.chmod(temp_path, 0o666 & ~_current_umask())
         os.replace(temp_path, target_path)
     finally:
         temp_path.unlink(missing_ok=True)
