@@ -1,0 +1,107 @@
+"""The typer application, the options every command shares, and the error convention.
+
+Exit codes: 0 success, 1 failure (a :class:`~causalcam.errors.CausalCamError` is printed as
+one ``error: <message>`` line on stderr without a traceback; ``--debug`` adds the traceback),
+2 usage error (unknown option, bad option value: typer's own message).
+"""
+
+from __future__ import annotations
+
+import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Annotated
+
+import typer
+
+from ..errors import CausalCamError, InputError
+
+app = typer.Typer(
+    name="causalcam",
+    help="Causal visual features from Grad-CAM and contrast maps (Prabhushankar & AlRegib, "
+    "ICIP 2021), with a faithful evaluation. Every command takes --quiet, --device, --debug.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            typer.echo(f"causalcam {version('causalcam')}")
+        except PackageNotFoundError:
+            typer.echo("causalcam (not installed as a package)")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    show_version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Causal visual features from Grad-CAM and contrast maps (ICIP 2021)."""
+
+
+Quiet = Annotated[
+    bool, typer.Option("--quiet", "-q", help="Print only results and errors; no progress bars.")
+]
+Device = Annotated[
+    str, typer.Option(help="Torch device: auto (CUDA when available), cpu, cuda, cuda:1, ...")
+]
+Debug = Annotated[bool, typer.Option(help="Show the full traceback of errors.")]
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The options every command shares."""
+
+    quiet: bool = False
+    device: str = "auto"
+    debug: bool = False
+
+    @property
+    def progress(self) -> bool:
+        return not self.quiet
+
+    def info(self, message: str) -> None:
+        """Print ``message`` unless ``--quiet``."""
+        if not self.quiet:
+            typer.echo(message)
+
+
+def warn(message: str) -> None:
+    """Print a warning on stderr (also with ``--quiet``)."""
+    typer.echo(f"warning: {message}", err=True)
+
+
+@contextmanager
+def user_errors(settings: Settings) -> Iterator[None]:
+    """Turn a :class:`CausalCamError` into ``error: <message>`` on stderr and exit code 1."""
+    try:
+        yield
+    except CausalCamError as error:
+        if settings.debug:
+            traceback.print_exc()
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(1) from None
+    except KeyboardInterrupt:
+        typer.echo("interrupted", err=True)
+        raise typer.Exit(130) from None
+
+
+@contextmanager
+def usage_errors(option: str) -> Iterator[None]:
+    """Report an :class:`InputError` raised while reading ``option`` as a usage error (exit 2)."""
+    try:
+        yield
+    except InputError as error:
+        raise typer.BadParameter(str(error), param_hint=f"'{option}'") from None

@@ -1,0 +1,136 @@
+"""``causalcam demo`` and ``causalcam explain``: thin wrappers over :mod:`causalcam.demo`."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from ._app import Debug, Device, Quiet, Settings, app, usage_errors, user_errors, warn
+
+if TYPE_CHECKING:
+    from ..demo import ExplainRun
+
+_METHOD_NAMES = ("gradcam", "gradcam++", "contrast_pq", "contrast_none", "contrast_p", "causal")
+_DEFAULT_METHODS = "gradcam,gradcam++,causal,contrast_pq,contrast_p"
+
+
+def split_methods(values: list[str]) -> list[str]:
+    """``["gradcam,causal", "gradcam++"]`` -> method names, checked (usage error if unknown)."""
+    methods = [m.strip() for value in values for m in value.split(",") if m.strip()]
+    unknown = [m for m in methods if m not in _METHOD_NAMES]
+    if unknown:
+        raise typer.BadParameter(
+            f"unknown method(s) {', '.join(unknown)}; choose from {', '.join(_METHOD_NAMES)}",
+            param_hint="'--methods'",
+        )
+    if not methods:
+        raise typer.BadParameter("choose at least one method", param_hint="'--methods'")
+    return methods
+
+
+@app.command()
+def demo(
+    out: Annotated[
+        Path, typer.Option(help="Folder for the panels, overlays and explanations.json.")
+    ] = Path("causalcam-out/demo"),
+    quiet: Quiet = False,
+    device: Device = "auto",
+    debug: Debug = False,
+) -> None:
+    """Explain the bundled sample scans with the bundled trained ResNet-18 (nothing to download)."""
+    settings = Settings(quiet, device, debug)
+    with user_errors(settings):
+        from ..demo import resolve_device, run_demo
+
+        started = time.perf_counter()
+        with usage_errors("--device"):
+            torch_device = resolve_device(device)
+        run = run_demo(out, device=torch_device, progress=settings.progress)
+        _report_run(settings, run, time.perf_counter() - started)
+
+
+@app.command()
+def explain(
+    images: Annotated[
+        list[Path],
+        typer.Argument(
+            help="Image files and/or folders (searched recursively).",
+            metavar="IMAGES_OR_FOLDERS",
+        ),
+    ],
+    model: Annotated[
+        str,
+        typer.Option(
+            "--model",
+            "-m",
+            help="A checkpoint written by `causalcam train`, 'default' (the bundled ResNet-18), "
+            "or an architecture name such as resnet18 (RANDOM weights: for trying things out).",
+        ),
+    ],
+    methods: Annotated[
+        list[str],
+        typer.Option(help=f"Comma-separated or repeated; from {', '.join(_METHOD_NAMES)}."),
+    ] = [_DEFAULT_METHODS],  # noqa: B006 - typer reads this default, nothing mutates it
+    layer: Annotated[
+        str | None,
+        typer.Option(help="Dotted name of the target layer (default: layer4 / features.norm5)."),
+    ] = None,
+    contrast_class: Annotated[
+        str | None,
+        typer.Option(help="Contrast class Q, by name or index (default: the runner-up class)."),
+    ] = None,
+    loss: Annotated[str, typer.Option(help="Causal map contrast loss: mse or bce.")] = "mse",
+    normalize: Annotated[
+        str, typer.Option(help="Causal map normalisation: none, l1, l2 or maxabs.")
+    ] = "none",
+    sign: Annotated[str, typer.Option(help="Causal map sign convention: literal or set.")] = (
+        "literal"
+    ),
+    save_npy: Annotated[bool, typer.Option(help="Also save every map as .npy (float32).")] = False,
+    out: Annotated[Path, typer.Option(help="Output folder.")] = Path("causalcam-out/explain"),
+    quiet: Quiet = False,
+    device: Device = "auto",
+    debug: Debug = False,
+) -> None:
+    """Explain your own images with your model: panels, overlays, JSON (and .npy maps)."""
+    settings = Settings(quiet, device, debug)
+    chosen = split_methods(methods)
+    with user_errors(settings):
+        from ..demo import explain_files, load_model_source, resolve_device
+        from ..explain import CausalOptions
+
+        with usage_errors("--loss/--normalize/--sign"):
+            options = CausalOptions(loss=loss, normalize=normalize, sign=sign)
+        with usage_errors("--device"):
+            torch_device = resolve_device(device)
+        source = load_model_source(model, torch_device)
+        if source.warning:
+            warn(source.warning)
+        started = time.perf_counter()
+        run = explain_files(
+            images,
+            source,
+            out,
+            methods=chosen,
+            target_layer=layer,
+            contrast_class=contrast_class,
+            causal=options,
+            save_npy=save_npy,
+            device=torch_device,
+            progress=settings.progress,
+        )
+        _report_run(settings, run, time.perf_counter() - started)
+
+
+def _report_run(settings: Settings, run: ExplainRun, seconds: float) -> None:
+    for record in run.records:
+        truth = f", true {record['true_class']}" if record.get("true_class") else ""
+        settings.info(
+            f"{Path(record['file']).name}: {record['predicted_class']} "
+            f"({100 * record['confidence']:.1f}%{truth})  ->  {record['outputs']['panel']}"
+        )
+    settings.info(f"explained {len(run.records)} image(s) in {seconds:.1f} s")
+    typer.echo(f"panels, overlays and {run.summary.name} are in {run.out_dir.resolve()}")

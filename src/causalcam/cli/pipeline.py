@@ -1,0 +1,308 @@
+"""``causalcam train | evaluate | transfer | reproduce | report | data ...``: thin wrappers over
+:mod:`causalcam.train`, :mod:`causalcam.reproduce`, :mod:`causalcam.report` and
+:mod:`causalcam.data`."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ._app import Debug, Device, Quiet, Settings, app, usage_errors, user_errors
+
+DataOption = Annotated[
+    Path | None,
+    typer.Option("--data", help="COVID-CT folder (default: $CAUSALCAM_DATA, else the cache)."),
+]
+data_app = typer.Typer(
+    help="Get and check the COVID-CT data set.", no_args_is_help=True, rich_markup_mode=None
+)
+app.add_typer(data_app, name="data")
+
+
+def split_names(text: str) -> list[str]:
+    """``"gradcam,causal[bce,l2,set]"`` -> ``["gradcam", "causal[bce,l2,set]"]``."""
+    return [name.strip() for name in re.findall(r"[^,\[]+(?:\[[^\]]*\])?", text) if name.strip()]
+
+
+def parse_thresholds(text: str | None, option: str) -> tuple[float, ...] | None:
+    """``"0.1,0.2"`` or ``"0.1:0.8:0.01"`` (start:stop:step, stop included) -> thresholds."""
+    if text is None:
+        return None
+    try:
+        if ":" in text:
+            start, stop, step = (float(part) for part in text.split(":"))
+            count = round((stop - start) / step) + 1
+            return tuple(round(start + step * i, 6) for i in range(count))
+        return tuple(float(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise typer.BadParameter(
+            f"{text!r} is not a comma-separated list or start:stop:step", param_hint=f"'{option}'"
+        ) from None
+
+
+@app.command(name="train")
+def train_command(
+    arch: Annotated[str, typer.Option(help="resnet18/34/50, densenet121/169, ...")] = "resnet18",
+    recipe: Annotated[str, typer.Option(help="he2020, scratch or cpu.")] = "cpu",
+    out: Annotated[Path | None, typer.Option(help="Run folder (default runs/ARCH-RECIPE).")] = None,
+    data: DataOption = None,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    epochs: Annotated[int | None, typer.Option(help="Override the recipe's epochs.")] = None,
+    size: Annotated[int | None, typer.Option(help="Override the input size (px).")] = None,
+    batch_size: Annotated[int | None, typer.Option(help="Override the batch size.")] = None,
+    lr: Annotated[float | None, typer.Option(help="Override the learning rate.")] = None,
+    weights: Annotated[
+        Path | None, typer.Option(help="Local torchvision ImageNet weights to start from.")
+    ] = None,
+    limit: Annotated[
+        int | None, typer.Option(help="Use the first N images per class and split.")
+    ] = None,
+    threads: Annotated[int | None, typer.Option(help="torch CPU threads.")] = None,
+    resume: Annotated[bool, typer.Option(help="Continue the run in --out.")] = False,
+    quiet: Quiet = False,
+    device: Device = "auto",
+    debug: Debug = False,
+) -> None:
+    """Train a network on COVID-CT (official split); best-on-validation checkpoint."""
+    settings = Settings(quiet, device, debug)
+    with user_errors(settings):
+        from ..train import TrainConfig, train
+
+        config = TrainConfig(
+            arch=arch,
+            recipe=recipe,
+            out_dir=out or Path("runs") / f"{arch}-{recipe}",
+            data_root=data,
+            seed=seed,
+            device=device,
+            threads=threads,
+            resume=resume,
+            weights=weights,
+            limit=limit,
+            progress=settings.progress,
+            epochs=epochs,
+            size=size,
+            batch_size=batch_size,
+            lr=lr,
+        )
+        result = train(config)
+        test, val = result.metrics["test"], result.metrics["val"]
+        settings.info(
+            f"best epoch {result.best_epoch + 1}: val accuracy {val['accuracy']:.4f}, "
+            f"test accuracy {test['accuracy']:.4f} ({result.seconds:.0f} s)"
+        )
+        typer.echo(f"checkpoint: {result.best_path}")
+
+
+@app.command()
+def evaluate(
+    checkpoints: Annotated[
+        list[Path], typer.Argument(help="Checkpoints written by `causalcam train`.")
+    ],
+    methods: Annotated[
+        str, typer.Option(help="Comma-separated methods or causal variants causal[loss,n,sign].")
+    ] = "gradcam,gradcam++,causal",
+    thresholds: Annotated[
+        str | None,
+        typer.Option(help="Comma-separated, or start:stop:step (default 0.10:0.80:0.01)."),
+    ] = None,
+    out: Annotated[Path, typer.Option(help="Output folder.")] = Path("causalcam-out/evaluate"),
+    data: DataOption = None,
+    limit: Annotated[
+        int | None, typer.Option(help="Use the first N test images per class.")
+    ] = None,
+    n_boot: Annotated[int, typer.Option(help="Bootstrap resamples for the intervals.")] = 1000,
+    quiet: Quiet = False,
+    device: Device = "auto",
+    debug: Debug = False,
+) -> None:
+    """Threshold deletion/insertion (accuracy vs Huffman ratio) of each checkpoint's maps."""
+    settings = Settings(quiet, device, debug)
+    taus = parse_thresholds(thresholds, "--thresholds")
+    with user_errors(settings):
+        from ..demo import resolve_device
+        from ..evaluate import DEFAULT_THRESHOLDS
+        from ..reproduce import evaluate_checkpoints
+
+        with usage_errors("--device"):
+            torch_device = resolve_device(device)
+        written = evaluate_checkpoints(
+            checkpoints,
+            out,
+            methods=split_names(methods),
+            thresholds=taus or DEFAULT_THRESHOLDS,
+            data_root=data,
+            limit=limit,
+            n_boot=n_boot,
+            device=torch_device,
+            progress=settings.progress,
+        )
+        for path in written:
+            settings.info(str(path))
+        typer.echo(f"results are in {out.resolve()}")
+
+
+@app.command()
+def transfer(
+    source: Annotated[Path, typer.Argument(help="Checkpoint whose maps make the masks.")],
+    targets: Annotated[list[Path], typer.Argument(help="Checkpoints fed the masked images.")],
+    thresholds: Annotated[
+        str | None, typer.Option(help="Comma-separated, or start:stop:step (default 0.1-0.5).")
+    ] = None,
+    out: Annotated[Path, typer.Option(help="Output folder.")] = Path("causalcam-out/transfer"),
+    data: DataOption = None,
+    limit: Annotated[
+        int | None, typer.Option(help="Use the first N test images per class.")
+    ] = None,
+    quiet: Quiet = False,
+    device: Device = "auto",
+    debug: Debug = False,
+) -> None:
+    """Transference table (the paper's Tables 1-2): source masks, target accuracies."""
+    settings = Settings(quiet, device, debug)
+    taus = parse_thresholds(thresholds, "--thresholds")
+    with user_errors(settings):
+        from ..demo import resolve_device
+        from ..evaluate import TRANSFER_THRESHOLDS
+        from ..reproduce import transfer_checkpoints
+
+        with usage_errors("--device"):
+            torch_device = resolve_device(device)
+        csv_path, _, markdown = transfer_checkpoints(
+            source,
+            targets,
+            out,
+            thresholds=taus or TRANSFER_THRESHOLDS,
+            data_root=data,
+            limit=limit,
+            device=torch_device,
+            progress=settings.progress,
+        )
+        settings.info(markdown.read_text(encoding="utf-8"))
+        typer.echo(f"table: {markdown} (and {csv_path.name}, .json)")
+
+
+@app.command()
+def reproduce(
+    profile: Annotated[
+        str, typer.Option(help="paper (full protocol, GPU), quick (2-core CPU, <= 1 h), tiny.")
+    ] = "quick",
+    out: Annotated[Path | None, typer.Option(help="Run folder (default runs/PROFILE).")] = None,
+    data: DataOption = None,
+    seed: Annotated[int, typer.Option(help="Random seed of every training run.")] = 0,
+    quiet: Quiet = False,
+    device: Device = "auto",
+    debug: Debug = False,
+) -> None:
+    """The paper end to end: train, maps, deletion/insertion, transference, report. Resumes."""
+    settings = Settings(quiet, device, debug)
+    with user_errors(settings):
+        from ..demo import resolve_device
+        from ..reproduce import get_profile
+        from ..reproduce import reproduce as run_reproduction
+
+        with usage_errors("--profile"):
+            chosen = get_profile(profile)
+        with usage_errors("--device"):
+            torch_device = resolve_device(device)
+        html = run_reproduction(
+            out or Path("runs") / chosen.name,
+            chosen,
+            data_root=data,
+            seed=seed,
+            device=torch_device,
+            progress=settings.progress,
+            log=settings.info,
+        )
+        typer.echo(f"report: {html} (and report.md)")
+
+
+@app.command()
+def report(
+    run: Annotated[Path, typer.Argument(help="Run folder of `causalcam reproduce`.")],
+    screenshot: Annotated[
+        Path | None, typer.Option(help="Also render report.html in headless Chromium to a PNG.")
+    ] = None,
+    quiet: Quiet = False,
+    debug: Debug = False,
+) -> None:
+    """Rebuild report.md and report.html of a run folder from its results."""
+    settings = Settings(quiet, "cpu", debug)
+    with user_errors(settings):
+        from ..report import build_report
+        from ..report import screenshot as render_screenshot
+
+        paths = build_report(run)
+        typer.echo(f"report: {paths.html} (and {paths.markdown.name})")
+        if screenshot is not None:
+            typer.echo(f"screenshot: {render_screenshot(paths.html, screenshot)}")
+
+
+@data_app.command(name="import")
+def data_import(
+    source: Annotated[Path, typer.Argument(help="A local copy of COVID-CT (with Data-split/).")],
+    dest: Annotated[Path | None, typer.Option(help="Where to install (default: cache).")] = None,
+    checksums: Annotated[bool, typer.Option(help="Check SHA256SUMS.")] = True,
+    overwrite: Annotated[bool, typer.Option(help="Replace an installed copy.")] = False,
+    quiet: Quiet = False,
+    debug: Debug = False,
+) -> None:
+    """Verify a local copy of COVID-CT and install it where causalcam looks for it."""
+    settings = Settings(quiet, "cpu", debug)
+    with user_errors(settings):
+        from ..data.verify import import_dataset
+
+        installed = import_dataset(
+            source, dest, checksums=checksums, overwrite=overwrite, progress=settings.progress
+        )
+        typer.echo(f"installed and verified: {installed}")
+
+
+@data_app.command(name="fetch")
+def data_fetch(
+    dest: Annotated[Path | None, typer.Option(help="Where to install (default: cache).")] = None,
+    allow_network: Annotated[
+        bool, typer.Option(help="Allow downloading the release from github.com.")
+    ] = False,
+    overwrite: Annotated[bool, typer.Option(help="Replace an installed copy.")] = False,
+    quiet: Quiet = False,
+    debug: Debug = False,
+) -> None:
+    """Download the official COVID-CT release, verify and install it (needs --allow-network)."""
+    settings = Settings(quiet, "cpu", debug)
+    with user_errors(settings):
+        from ..data.verify import fetch_dataset
+
+        installed = fetch_dataset(
+            dest, allow_network=allow_network, overwrite=overwrite, progress=settings.progress
+        )
+        typer.echo(f"installed and verified: {installed}")
+
+
+@data_app.command(name="verify")
+def data_verify(
+    root: Annotated[
+        Path | None, typer.Argument(help="Data folder (default: $CAUSALCAM_DATA or the cache).")
+    ] = None,
+    checksums: Annotated[bool, typer.Option(help="Check SHA256SUMS.")] = True,
+    official: Annotated[bool, typer.Option(help="Also check the official split counts.")] = False,
+    quiet: Quiet = False,
+    debug: Debug = False,
+) -> None:
+    """Check a COVID-CT folder: layout, split files, every image, checksums; all problems."""
+    settings = Settings(quiet, "cpu", debug)
+    with user_errors(settings):
+        from ..data import resolve_root
+        from ..data.covidct import raise_problems
+        from ..data.verify import verify_dataset
+
+        folder = resolve_root(root)
+        raise_problems(
+            verify_dataset(
+                folder, checksums=checksums, official=official, progress=settings.progress
+            )
+        )
+        typer.echo(f"{folder}: no problems found")

@@ -1,0 +1,127 @@
+"""Decode once: preprocessed grey scans cached on disk as uint8 tensors.
+
+A cache file holds one split at one geometry (shorter side resized to ``resize``, centre
+crop ``crop``). Its name carries a fingerprint of the split files' bytes and of every listed
+image's name, size and modification time, so editing, replacing or adding an image or a
+split line makes a new cache (stale ones for the same split and geometry are deleted).
+Files are written atomically and loaded with ``weights_only=True``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+from torchvision.transforms import InterpolationMode
+from torchvision.transforms import functional as TF
+from tqdm import tqdm
+
+from .._io import atomic_path
+from ..paths import cache_dir
+from .covidct import CLASSES, Entry, open_grey, raise_problems, resolve_root, scan_split, split_file
+
+
+@dataclass(frozen=True)
+class SplitTensors:
+    """One cached split: ``images`` uint8 (B, crop, crop), ``labels`` int64 (B,), file names,
+    and ``checksum`` (SHA-256 of the image bytes and labels, independent of file dates)."""
+
+    images: torch.Tensor
+    labels: torch.Tensor
+    names: list[str]
+    checksum: str
+
+
+def eval_resize(size: int) -> int:
+    """Shorter side before the evaluation centre crop: ``round(size * 256 / 224)``."""
+    return round(size * 256 / 224)
+
+
+def prepare(image: Image.Image, resize: int, crop: int) -> np.ndarray:
+    """Resize the shorter side to ``resize`` (bilinear, antialiased), centre-crop ``crop``."""
+    resized = TF.resize(image, [resize], interpolation=InterpolationMode.BILINEAR, antialias=True)
+    return np.asarray(TF.center_crop(resized, [crop, crop]), dtype=np.uint8)
+
+
+def fingerprint(root: Path, split: str, entries: list[Entry]) -> str:
+    """SHA-256 of the split files' bytes and each entry's name, byte size and mtime."""
+    digest = hashlib.sha256()
+    for class_name in CLASSES:
+        digest.update(split_file(root, split, class_name).read_bytes())
+    for entry in entries:
+        stat = entry.path.stat()
+        digest.update(
+            f"{entry.label}/{entry.path.name}|{stat.st_size}|{stat.st_mtime_ns}\n".encode()
+        )
+    return digest.hexdigest()
+
+
+def tensor_checksum(images: torch.Tensor, labels: torch.Tensor) -> str:
+    """SHA-256 of the uint8 image bytes followed by the int64 labels."""
+    digest = hashlib.sha256(images.contiguous().numpy().tobytes())
+    digest.update(labels.contiguous().numpy().tobytes())
+    return digest.hexdigest()
+
+
+def _decode_all(entries: list[Entry], resize: int, crop: int, progress: bool) -> torch.Tensor:
+    images = np.empty((len(entries), crop, crop), dtype=np.uint8)
+    for index, entry in enumerate(tqdm(entries, desc="decoding", disable=not progress)):
+        grey = open_grey(entry.path, f"{entry.source}:{entry.line}")
+        images[index] = prepare(grey, resize, crop)
+    return torch.from_numpy(images)
+
+
+def cached_split(
+    split: str,
+    resize: int,
+    crop: int,
+    root: str | os.PathLike[str] | None = None,
+    progress: bool = False,
+) -> SplitTensors:
+    """``split`` decoded at one geometry, from the on-disk cache when it is current."""
+    data_root = resolve_root(root)
+    entries, problems = scan_split(data_root, split)
+    raise_problems(problems)
+    key = fingerprint(data_root, split, entries)[:20]
+    folder = cache_dir() / "covidct"
+    stem = f"{split}-r{resize}-c{crop}-"
+    path = folder / f"{stem}{key}.pt"
+    if path.is_file():
+        try:
+            stored = torch.load(path, map_location="cpu", weights_only=True)
+            return SplitTensors(
+                stored["images"], stored["labels"], stored["names"], stored["checksum"]
+            )
+        except Exception:  # any unreadable cache is rebuilt below
+            path.unlink(missing_ok=True)  # corrupt cache: rebuild below
+    images = _decode_all(entries, resize, crop, progress)
+    labels = torch.tensor([entry.label for entry in entries], dtype=torch.int64)
+    result = SplitTensors(
+        images, labels, [entry.path.name for entry in entries], tensor_checksum(images, labels)
+    )
+    with atomic_path(path) as temp:
+        torch.save(result.__dict__, temp)
+    for stale in folder.glob(f"{stem}*.pt"):
+        if stale != path:
+            stale.unlink(missing_ok=True)
+    return result
+
+
+def load_split(
+    split: str,
+    size: int = 224,
+    root: str | os.PathLike[str] | None = None,
+    progress: bool = False,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Evaluation tensors of ``split``: grey uint8 ``(B, size, size)`` and int64 labels ``(B,)``.
+
+    Preprocessing is deterministic: shorter side to ``round(size * 256 / 224)``, centre crop
+    ``size``. Cached on disk per (split, size); the cache is rebuilt when the source changes.
+    """
+    tensors = cached_split(split, eval_resize(size), size, root, progress)
+    return tensors.images, tensors.labels

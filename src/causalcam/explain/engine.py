@@ -1,0 +1,444 @@
+"""The explainer: every map of METHOD.md from one forward pass and one batched VJP.
+
+Cost per chunk of images: a forward pass under ``torch.no_grad()`` in which only the
+layers after the target layer record a graph (see :class:`ActivationCapture`), then one
+``torch.autograd.grad(z, L, grad_outputs=V, is_grads_batched=True)`` with ``V`` of shape
+(M, B, N), where M counts the basis vectors the requested maps need (``targets.py``) and
+does not grow with the number of classes N.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+from tqdm import tqdm
+
+from ..errors import InputError
+from . import layers
+from .methods import (
+    ALL_METHODS,
+    CAUSAL,
+    CAUSAL_TARGETS,
+    CONTRAST_CE,
+    GRADCAM,
+    GRADCAM_PP,
+    KNOWN_METHODS,
+    CausalOptions,
+    causal_weights,
+    check_choice,
+    gradcam_pp_weights,
+    raw_map,
+    to_input_size,
+)
+from .targets import (
+    CE_COMBINATION,
+    E_P,
+    ClassSpec,
+    Combination,
+    basis_vectors,
+    choose_classes,
+    class_indices,
+    combine,
+    contrast_combination,
+    custom_combination,
+)
+
+MapFn = Callable[[Tensor], Tensor]
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """Result of :meth:`Explainer.explain` for a batch of B images.
+
+    ``logits`` (B, N); ``predicted`` (B,) argmax; ``target`` (B,) the explained class P
+    (the predicted class unless ``target_class`` was given); ``contrast`` (B,) class Q;
+    ``maps`` name -> (B, H, W) in [0, 1] at input size; ``raw`` name -> (B, h, w) at layer
+    resolution before normalisation and ``weights`` name -> channel weights (B, K) (both
+    when ``return_raw``); ``layer`` the target layer's name.
+    """
+
+    logits: Tensor
+    predicted: Tensor
+    target: Tensor
+    contrast: Tensor
+    maps: dict[str, Tensor]
+    raw: dict[str, Tensor] | None
+    layer: str
+    weights: dict[str, Tensor] | None = None
+
+
+@dataclass
+class _Plan:
+    """What one call computes: linear maps as combinations of basis VJPs, the causal
+    variants and whether Grad-CAM++ is needed."""
+
+    linear: dict[str, Combination] = field(default_factory=dict)
+    causal: tuple[CausalOptions, ...] = ()
+    gradcam_pp: bool = False
+
+    def keys(self) -> list[str]:
+        """The basis vectors needed, in a fixed order."""
+        keys = [E_P] if self.gradcam_pp else []
+        for combination in self.linear.values():
+            keys.extend(k for k in combination if k not in keys)
+        return keys
+
+
+def _as_variants(causal: CausalOptions | Sequence[CausalOptions]) -> tuple[CausalOptions, ...]:
+    variants = (causal,) if isinstance(causal, CausalOptions) else tuple(causal)
+    if not variants or not all(isinstance(v, CausalOptions) for v in variants):
+        raise InputError("causal must be a CausalOptions or a non-empty sequence of them")
+    return variants
+
+
+def _contrast_key(loss: str, target: str) -> str:
+    return f"{target}[{loss}]"
+
+
+def _make_plan(
+    methods: Sequence[str],
+    variants: tuple[CausalOptions, ...],
+    contrast_loss: str,
+    custom: Mapping[str, Tensor],
+    n_classes: int,
+) -> _Plan:
+    plan = _Plan(gradcam_pp=GRADCAM_PP in methods)
+    wanted = set(methods)
+    if GRADCAM in wanted or CAUSAL in wanted:
+        plan.linear[GRADCAM] = {E_P: 1.0}
+    for target in CAUSAL_TARGETS:
+        if target in wanted:
+            plan.linear[target] = contrast_combination(target, contrast_loss, n_classes)
+    if CONTRAST_CE in wanted:
+        plan.linear[CONTRAST_CE] = dict(CE_COMBINATION)
+    if CAUSAL in wanted:
+        plan.causal = variants
+        for loss in dict.fromkeys(v.loss for v in variants):
+            for target in CAUSAL_TARGETS:
+                plan.linear[_contrast_key(loss, target)] = contrast_combination(
+                    target, loss, n_classes
+                )
+    for name in custom:
+        plan.linear[f"contrast[{name}]"] = custom_combination(name, contrast_loss, n_classes)
+    return plan
+
+
+def batched_vjp(outputs: Tensor, leaf: Tensor, vectors: Tensor, layer: str) -> Tensor:
+    """``d(sum_j V[m, b, j] z[b, j]) / dL`` for every m: (M, B, N) -> (M, *L.shape).
+
+    One batched vector-Jacobian product; if an operation after the target layer does not
+    support batching (vmap), falls back to M ordinary products on the retained graph.
+    """
+    grads: Tensor | None
+    try:
+        (grads,) = torch.autograd.grad(
+            outputs,
+            leaf,
+            grad_outputs=vectors,
+            is_grads_batched=True,
+            retain_graph=True,
+            allow_unused=True,
+        )
+    except RuntimeError:
+        rows = [
+            torch.autograd.grad(
+                outputs, leaf, grad_outputs=v, retain_graph=True, allow_unused=True
+            )[0]
+            for v in vectors
+        ]
+        grads = None if any(r is None for r in rows) else torch.stack(rows)
+    if grads is None:
+        raise InputError(f"the model's output does not depend on target layer {layer!r}")
+    return grads
+
+
+class Explainer:
+    """Explanation maps of a classifier at one target layer (METHOD.md).
+
+    ``target_layer``: a dotted module name, a submodule, or None for automatic (ResNet
+    ``layer4``, DenseNet ``features.norm5``, else the last module with a 4-D output,
+    found by a dry run on the first call). Usable as a context manager; every call
+    registers its hook only for its own forward pass and restores the model's train/eval
+    flags, ``requires_grad`` flags and the grad mode exactly, also on error.
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        target_layer: str | nn.Module | None = None,
+        chunk_size: int = 64,
+    ) -> None:
+        if not isinstance(model, nn.Module):
+            raise InputError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+        if not isinstance(chunk_size, int) or chunk_size < 1:
+            raise InputError(f"chunk_size must be a positive integer, got {chunk_size!r}")
+        self.model = model
+        self.chunk_size = chunk_size
+        choice = target_layer if target_layer is not None else layers.known_layer(model)
+        self._layer: tuple[str, nn.Module] | None = (
+            None if choice is None else layers.resolve_layer(model, choice)
+        )
+        self._in_channels = layers.input_channels(model)
+
+    def __enter__(self) -> Explainer:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Nothing to undo: each call cleans up after itself."""
+
+    @property
+    def layer_name(self) -> str | None:
+        """The target layer's dotted name (None until an automatic choice is made)."""
+        return None if self._layer is None else self._layer[0]
+
+    def explain(
+        self,
+        inputs: Tensor,
+        methods: Sequence[str] = ALL_METHODS,
+        target_class: ClassSpec = None,
+        contrast_class: ClassSpec = None,
+        causal: CausalOptions | Sequence[CausalOptions] | None = None,
+        return_raw: bool = False,
+        *,
+        contrast_loss: str | None = None,
+        contrast_targets: Mapping[str, Tensor] | None = None,
+        progress: bool = False,
+    ) -> Explanation:
+        """Maps for a batch ``inputs`` (B, C, H, W) of normalised images.
+
+        ``methods``: names from ``KNOWN_METHODS``; ``target_class``/``contrast_class``: P
+        and Q per image (int, sequence or (B,) tensor; default argmax and runner-up);
+        ``causal``: one variant or a sequence (maps keyed by ``variant.name``, plain
+        ``"causal"`` = the first; default ``CausalOptions()``); ``contrast_loss``: loss of
+        the ``contrast_*`` maps (``mse``/``bce``, default the first causal variant's);
+        ``contrast_targets``: extra contrast maps ``contrast[name]`` for user target
+        vectors t, (N,) or (B, N).
+        Results are on ``inputs``' device; batches are processed ``chunk_size`` at a time.
+        """
+        self._check_inputs(inputs)
+        methods = tuple(dict.fromkeys(check_choice("method", m, KNOWN_METHODS) for m in methods))
+        variants = _as_variants(CausalOptions() if causal is None else causal)
+        loss = check_choice("contrast loss", contrast_loss or variants[0].loss, ("mse", "bce"))
+        custom = dict(contrast_targets or {})
+        if not methods and not custom:
+            raise InputError(f"no maps requested: name methods from {', '.join(KNOWN_METHODS)}")
+        batch = inputs.shape[0]
+        parts = [
+            self._explain_chunk(
+                inputs[start : start + self.chunk_size],
+                methods,
+                variants,
+                loss,
+                self._chunk_spec(target_class, start, batch),
+                self._chunk_spec(contrast_class, start, batch),
+                {k: self._chunk_target(t, start, batch) for k, t in custom.items()},
+                return_raw,
+            )
+            for start in self._starts(batch, progress)
+        ]
+        return _concatenate(parts, return_raw)
+
+    def _starts(self, batch: int, progress: bool) -> Iterator[int]:
+        starts = range(0, batch, self.chunk_size)
+        yield from tqdm(starts, desc="explain", unit="chunk", disable=not progress)
+
+    def _chunk_spec(self, spec: ClassSpec, start: int, batch: int) -> ClassSpec:
+        if isinstance(spec, int) or spec is None:
+            return spec
+        values = spec if isinstance(spec, Tensor) else torch.as_tensor(list(spec))
+        if values.numel() == 1:
+            return values
+        if values.numel() != batch:
+            raise InputError(f"got {values.numel()} class indices for a batch of {batch} images")
+        return values.reshape(-1)[start : start + self.chunk_size]
+
+    def _chunk_target(self, target: Tensor, start: int, batch: int) -> Tensor:
+        if target.ndim == 2 and target.shape[0] == batch:
+            return target[start : start + self.chunk_size]
+        if target.ndim == 1:
+            return target.unsqueeze(0)
+        raise InputError(
+            f"a contrast target must have shape (N,) or ({batch}, N), got {tuple(target.shape)}"
+        )
+
+    def _check_inputs(self, inputs: Tensor) -> None:
+        if not isinstance(inputs, Tensor):
+            raise InputError(f"inputs must be a torch.Tensor, got {type(inputs).__name__}")
+        if inputs.ndim != 4:
+            raise InputError(
+                f"inputs must have shape (B, C, H, W), got {inputs.ndim}-D {tuple(inputs.shape)}"
+            )
+        if inputs.shape[0] == 0:
+            raise InputError("inputs is an empty batch (B = 0)")
+        if not inputs.is_floating_point():
+            raise InputError(f"inputs must be a float tensor, got dtype {inputs.dtype}")
+        if self._in_channels is not None and inputs.shape[1] != self._in_channels:
+            raise InputError(
+                f"inputs have {inputs.shape[1]} channels but the model's first convolution "
+                f"expects {self._in_channels}"
+            )
+        if not bool(torch.isfinite(inputs).all()):
+            raise InputError("inputs contain NaN or infinite values")
+
+    def _target(self, example: Tensor) -> tuple[str, nn.Module]:
+        if self._layer is None:
+            name = layers.last_spatial_layer(self.model, example[:1])
+            self._layer = layers.resolve_layer(self.model, name)
+        return self._layer
+
+    def _forward(self, inputs: Tensor) -> tuple[Tensor, Tensor, Tensor, str]:
+        """One forward pass: logits z, leaf L and activations A at the target layer."""
+        name, module = self._target(inputs)
+        capture = layers.ActivationCapture(name)
+        handle = module.register_forward_hook(capture)
+        try:
+            with torch.no_grad():
+                output = self.model(inputs)
+        finally:
+            handle.remove()
+        logits = layers.extract_logits(output)
+        leaf, activations = capture.results()
+        if not logits.requires_grad:
+            raise InputError(f"the model's output does not depend on target layer {name!r}")
+        return logits, leaf, activations, name
+
+    def _explain_chunk(
+        self,
+        inputs: Tensor,
+        methods: tuple[str, ...],
+        variants: tuple[CausalOptions, ...],
+        loss: str,
+        target_class: ClassSpec,
+        contrast_class: ClassSpec,
+        custom: dict[str, Tensor],
+        return_raw: bool,
+    ) -> Explanation:
+        device = _model_device(self.model, inputs.device)
+        with layers.preserved_state(self.model), torch.inference_mode(False):
+            x = inputs.to(device)
+            logits, leaf, activations, name = self._forward(x)
+            batch, n_classes = logits.shape
+            p, q = choose_classes(
+                logits,
+                class_indices(target_class, "target class", batch, n_classes),
+                class_indices(contrast_class, "contrast class", batch, n_classes),
+            )
+            plan = _make_plan(methods, variants, loss, custom, n_classes)
+            keys = plan.keys()
+            vectors = basis_vectors(keys, logits, p, q, custom)
+            grads = batched_vjp(logits, leaf, vectors, name)
+            del leaf
+            weights = _weights(plan, methods, keys, grads, activations)
+        with torch.no_grad():
+            size = (inputs.shape[-2], inputs.shape[-1])
+            raw, maps = _render(weights, activations, size, inputs.device)
+        logits = logits.detach().to(inputs.device)
+        return Explanation(
+            logits=logits,
+            predicted=logits.argmax(dim=1),
+            target=p.to(inputs.device),
+            contrast=q.to(inputs.device),
+            maps=maps,
+            raw={k: r.to(inputs.device) for k, r in raw.items()} if return_raw else None,
+            layer=name,
+            weights={k: w.to(inputs.device) for k, w in weights.items()} if return_raw else None,
+        )
+
+
+def _render(
+    weights: dict[str, Tensor], activations: Tensor, size: tuple[int, int], device: torch.device
+) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
+    """Raw layer-resolution maps and normalised input-size maps; a weight tensor shared
+    by two names (``causal`` and its variant's name) is rendered once."""
+    done: dict[int, tuple[Tensor, Tensor]] = {}
+    for w in weights.values():
+        if id(w) not in done:
+            r = raw_map(w, activations)
+            done[id(w)] = (r, to_input_size(r, size).to(device))
+    raw = {k: done[id(w)][0] for k, w in weights.items()}
+    maps = {k: done[id(w)][1] for k, w in weights.items()}
+    return raw, maps
+
+
+def _weights(
+    plan: _Plan, methods: tuple[str, ...], keys: list[str], grads: Tensor, activations: Tensor
+) -> dict[str, Tensor]:
+    """Channel weights (B, K) of every requested map, in the order of ``methods``."""
+    with torch.no_grad():
+        means = grads.mean(dim=(-2, -1))
+        basis = dict(zip(keys, means, strict=True))
+        linear = {name: combine(c, basis) for name, c in plan.linear.items()}
+        weights: dict[str, Tensor] = {}
+        for method in methods:
+            if method == GRADCAM_PP:
+                weights[method] = gradcam_pp_weights(grads[keys.index(E_P)], activations)
+            elif method == CAUSAL:
+                for variant in plan.causal:
+                    contrast = {t: linear[_contrast_key(variant.loss, t)] for t in CAUSAL_TARGETS}
+                    weights[variant.name] = causal_weights(linear[GRADCAM], contrast, variant)
+                weights[CAUSAL] = weights[plan.causal[0].name]
+            else:
+                weights[method] = linear[method]
+        for name in plan.linear:
+            if name.startswith("contrast["):
+                weights[name] = linear[name]
+    return weights
+
+
+def _model_device(model: nn.Module, default: torch.device) -> torch.device:
+    param = next(model.parameters(), None)
+    return default if param is None else param.device
+
+
+def _concatenate(parts: list[Explanation], return_raw: bool) -> Explanation:
+    if len(parts) == 1:
+        return parts[0]
+
+    def cat(dicts: list[dict[str, Tensor]]) -> dict[str, Tensor]:
+        return {k: torch.cat([d[k] for d in dicts]) for k in dicts[0]}
+
+    return Explanation(
+        logits=torch.cat([p.logits for p in parts]),
+        predicted=torch.cat([p.predicted for p in parts]),
+        target=torch.cat([p.target for p in parts]),
+        contrast=torch.cat([p.contrast for p in parts]),
+        maps=cat([p.maps for p in parts]),
+        raw=cat([p.raw for p in parts if p.raw is not None]) if return_raw else None,
+        layer=parts[0].layer,
+        weights=cat([p.weights for p in parts if p.weights is not None]) if return_raw else None,
+    )
+
+
+def map_function(
+    model: nn.Module,
+    method: str = CAUSAL,
+    target_layer: str | nn.Module | None = None,
+    causal: CausalOptions | None = None,
+    chunk_size: int = 64,
+    **options: Any,
+) -> MapFn:
+    """A function ``inputs (B, C, H, W) -> maps (B, H, W) in [0, 1]`` of the predicted
+    class for one method. ``method`` may name a causal variant (``causal[bce,l2,set]``);
+    other keyword ``options`` go to :meth:`Explainer.explain` (e.g. ``contrast_loss``)."""
+    if method.startswith(f"{CAUSAL}["):
+        causal, method = CausalOptions.parse(method), CAUSAL
+    check_choice("method", method, KNOWN_METHODS)
+    explainer = Explainer(model, target_layer=target_layer, chunk_size=chunk_size)
+    variant = causal or CausalOptions()
+
+    def explain_maps(inputs: Tensor) -> Tensor:
+        with explainer:
+            result = explainer.explain(inputs, methods=(method,), causal=variant, **options)
+        return result.maps[method]
+
+    return explain_maps

@@ -1,0 +1,169 @@
+"""Which class each map explains, and the logit-gradient vectors that produce it.
+
+Every map's gradient at the target layer is linear in the vector ``g = dL/dz`` fed into
+the logits, and for ``mse``/``bce`` ``g = g_0 - c t`` with ``g_0`` the gradient at
+``t = 0``. So each map needs a *combination* (basis key -> scalar coefficient) of a few
+basis vectors: ``e_P``, ``e_Q``, ``g0:<loss>``, ``softmax`` and any user target ``t:<name>``.
+Their number depends on the requested maps, never on the number of classes ``N``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Final
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from ..errors import InputError
+from .methods import CAUSAL_TARGETS, loss_gradient_at_zero, loss_scale
+
+Combination = dict[str, float]
+
+E_P: Final = "e_P"
+E_Q: Final = "e_Q"
+SOFTMAX: Final = "softmax"
+ClassSpec = int | Sequence[int] | Tensor | None
+
+
+class ClassifierOutputTarget:
+    """The logit of one class; like grad-cam's ``ClassifierOutputTarget``."""
+
+    def __init__(self, category: int) -> None:
+        self.category = int(category)
+
+    def __call__(self, model_output: Tensor) -> Tensor:
+        if model_output.ndim == 1:
+            return model_output[self.category]
+        return model_output[:, self.category]
+
+    def __repr__(self) -> str:
+        return f"ClassifierOutputTarget({self.category})"
+
+
+def categories_from_targets(targets: Iterable[object] | None, batch: int) -> Tensor | None:
+    """Class indices (B,) from grad-cam style targets (objects with ``.category``), or None."""
+    if targets is None:
+        return None
+    items = list(targets)
+    if len(items) != batch:
+        raise InputError(f"got {len(items)} targets for a batch of {batch} images")
+    categories = []
+    for item in items:
+        category = getattr(item, "category", None)
+        if isinstance(category, Tensor) and category.numel() == 1:
+            category = int(category.item())
+        if not isinstance(category, int):
+            raise InputError(
+                f"target {item!r} has no integer .category; causalcam explains class logits "
+                "(ClassifierOutputTarget-style targets) only"
+            )
+        categories.append(category)
+    return torch.tensor(categories, dtype=torch.long)
+
+
+def class_indices(spec: ClassSpec, what: str, batch: int, n_classes: int) -> Tensor | None:
+    """Validate a per-image class argument (int, sequence or (B,) tensor) -> long (B,) CPU."""
+    if spec is None:
+        return None
+    if isinstance(spec, Tensor):
+        if spec.is_floating_point() or spec.is_complex():
+            raise InputError(f"{what} must hold integer class indices, got dtype {spec.dtype}")
+        values = spec.detach().to("cpu", torch.long).reshape(-1)
+    elif isinstance(spec, int):
+        values = torch.tensor([spec])
+    else:
+        values = torch.tensor([int(v) for v in spec], dtype=torch.long)
+    if values.numel() == 1:
+        values = values.expand(batch)
+    if values.numel() != batch:
+        raise InputError(f"{what} has {values.numel()} entries for a batch of {batch} images")
+    bad = (values < 0) | (values >= n_classes)
+    if bool(bad.any()):
+        raise InputError(
+            f"{what} {int(values[bad][0])} is out of range for a model with {n_classes} classes"
+        )
+    return values.clone()
+
+
+def choose_classes(
+    logits: Tensor, target: Tensor | None, contrast: Tensor | None
+) -> tuple[Tensor, Tensor]:
+    """Explained class P (target, else argmax) and contrast class Q (given, else the
+    runner-up logit among the classes other than P); Q == P is an InputError."""
+    device = logits.device
+    p = logits.argmax(dim=1) if target is None else target.to(device)
+    if contrast is None:
+        masked = logits.detach().clone()
+        masked.scatter_(1, p.unsqueeze(1), float("-inf"))
+        q = masked.argmax(dim=1)
+    else:
+        q = contrast.to(device)
+        clash = q == p
+        if bool(clash.any()):
+            index = int(clash.nonzero()[0, 0])
+            raise InputError(
+                f"contrast class equals the explained class ({int(p[index])}) for image {index}"
+            )
+    return p, q
+
+
+def contrast_combination(target: str, loss: str, n_classes: int) -> Combination:
+    """``dL/dz`` at a causal target ``t = alpha e_P + beta e_Q`` as ``g_0 - c t``."""
+    c = loss_scale(loss, n_classes)
+    alpha, beta = CAUSAL_TARGETS[target]
+    combination = {f"g0:{loss}": 1.0}
+    if alpha:
+        combination[E_P] = -c * alpha
+    if beta:
+        combination[E_Q] = -c * beta
+    return combination
+
+
+def custom_combination(name: str, loss: str, n_classes: int) -> Combination:
+    """``dL/dz = g_0 - c t`` for a user target vector registered as ``t:<name>``."""
+    return {f"g0:{loss}": 1.0, f"t:{name}": -loss_scale(loss, n_classes)}
+
+
+#: ICIP 2020 "why P, rather than Q?": cross-entropy with class Q, ``softmax(z) - e_Q``.
+CE_COMBINATION: Final[Mapping[str, float]] = {SOFTMAX: 1.0, E_Q: -1.0}
+
+
+def basis_vectors(
+    keys: Sequence[str],
+    logits: Tensor,
+    p: Tensor,
+    q: Tensor,
+    custom: Mapping[str, Tensor],
+) -> Tensor:
+    """Stack the basis vectors named by ``keys`` into ``V`` of shape (M, B, N)."""
+    z = logits.detach()
+    n = z.shape[1]
+
+    def vector(key: str) -> Tensor:
+        if key == E_P:
+            return F.one_hot(p, n).to(z.dtype)
+        if key == E_Q:
+            return F.one_hot(q, n).to(z.dtype)
+        if key == SOFTMAX:
+            return torch.softmax(z, dim=1)
+        if key.startswith("g0:"):
+            return loss_gradient_at_zero(key[3:], z)
+        target = custom[key[2:]]
+        if target.shape[-1] != n:
+            raise InputError(
+                f"contrast target {key[2:]!r} has {target.shape[-1]} entries for {n} classes"
+            )
+        return target.to(device=z.device, dtype=z.dtype).expand_as(z)
+
+    return torch.stack([vector(k) for k in keys])
+
+
+def combine(combination: Mapping[str, float], basis: Mapping[str, Tensor]) -> Tensor:
+    """``sum_key coefficient * basis[key]`` (any shape)."""
+    terms = [basis[key] * coefficient for key, coefficient in combination.items()]
+    total = terms[0]
+    for term in terms[1:]:
+        total = total + term
+    return total

@@ -1,0 +1,115 @@
+"""Classification networks by name: the paper's five and any torchvision classifier.
+
+Weights are never downloaded. ``build(..., weights=PATH)`` initialises from a local file
+of torchvision's published ImageNet weights (a plain state dict) and then replaces the
+1000-way head by a freshly initialised ``num_classes``-way one.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import torch
+import torchvision
+from torch import nn
+
+from ..errors import CheckpointError, InputError
+
+PAPER_ARCHS: tuple[str, ...] = ("resnet18", "resnet34", "resnet50", "densenet121", "densenet169")
+_IMAGENET_CLASSES = 1000
+
+
+def available() -> list[str]:
+    """Names ``build`` accepts: torchvision's classification models."""
+    return sorted(torchvision.models.list_models(module=torchvision.models))
+
+
+def _check_name(name: str) -> None:
+    if name not in available():
+        raise InputError(
+            f"unknown architecture {name!r}; the paper's are {', '.join(PAPER_ARCHS)} "
+            "(any torchvision classification model name is accepted)"
+        )
+
+
+def _replace_head(model: nn.Module, num_classes: int) -> None:
+    """Swap the last 1000-way ``Linear`` (or 1x1 ``Conv2d``) for a new ``num_classes`` one."""
+    heads = [
+        (name, module)
+        for name, module in model.named_modules()
+        if (isinstance(module, nn.Linear) and module.out_features == _IMAGENET_CLASSES)
+        or (isinstance(module, nn.Conv2d) and module.out_channels == _IMAGENET_CLASSES)
+    ]
+    if not heads:
+        raise InputError(f"cannot find the 1000-way ImageNet head of {type(model).__name__}")
+    name, old = heads[-1]
+    new: nn.Module
+    if isinstance(old, nn.Linear):
+        new = nn.Linear(old.in_features, num_classes, bias=old.bias is not None)
+    else:
+        assert isinstance(old, nn.Conv2d)
+        new = nn.Conv2d(old.in_channels, num_classes, kernel_size=1)
+    parent = model.get_submodule(name.rpartition(".")[0]) if "." in name else model
+    setattr(parent, name.rpartition(".")[2], new)
+
+
+def load_imagenet_weights(model: nn.Module, path: str | os.PathLike[str]) -> None:
+    """Load a local torchvision ImageNet state dict (``weights_only=True``) into ``model``."""
+    file = Path(path)
+    try:
+        state = torch.load(file, map_location="cpu", weights_only=True)
+    except FileNotFoundError as error:
+        raise CheckpointError(f"ImageNet weights file {file} does not exist") from error
+    except Exception as error:  # torch raises many types for a bad file
+        raise CheckpointError(f"cannot read ImageNet weights file {file}: {error}") from error
+    if not isinstance(state, dict):
+        raise CheckpointError(f"{file} is not a state dict of torchvision weights")
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as error:
+        first = str(error).splitlines()[0]
+        raise CheckpointError(
+            f"{file} does not match {type(model).__name__} ImageNet weights: {first}"
+        ) from error
+
+
+def build(
+    name: str, num_classes: int = 2, weights: str | os.PathLike[str] | None = None
+) -> nn.Module:
+    """A torchvision classifier ``name`` with a ``num_classes``-way head.
+
+    ``weights``: optional local file of torchvision's ImageNet weights for ``name``
+    (e.g. ``resnet18-f37072fd.pth``); without it the network starts from random weights.
+    """
+    _check_name(name)
+    if num_classes < 2:
+        raise InputError(f"num_classes must be at least 2, got {num_classes}")
+    if weights is None:
+        return torchvision.models.get_model(name, num_classes=num_classes)
+    model = torchvision.models.get_model(name, num_classes=_IMAGENET_CLASSES)
+    load_imagenet_weights(model, weights)
+    _replace_head(model, num_classes)
+    return model
+
+
+def default_target_layer(model_or_name: nn.Module | str) -> str:
+    """Dotted name of the layer a CAM reads: ResNet-style ``layer4``, DenseNet
+    ``features.norm5``, otherwise the last block of ``features`` or the last ``Conv2d``."""
+    if isinstance(model_or_name, str):
+        _check_name(model_or_name)
+        with torch.device("meta"):
+            model = torchvision.models.get_model(model_or_name)
+    else:
+        model = model_or_name
+    names = dict(model.named_modules())
+    for candidate in ("layer4", "features.norm5"):
+        if candidate in names:
+            return candidate
+    features = names.get("features")
+    if isinstance(features, nn.Sequential) and len(features) > 0:
+        return f"features.{len(features) - 1}"
+    convs = [n for n, m in model.named_modules() if isinstance(m, nn.Conv2d)]
+    if not convs:
+        raise InputError(f"{type(model).__name__} has no convolution layer for a CAM")
+    return convs[-1]

@@ -1,0 +1,555 @@
+"""Train a classifier on COVID-CT with the official split, from the uint8 tensor cache.
+
+One function, :func:`train`, in the spirit of nanoGPT: data is decoded once (see
+:mod:`causalcam.data.cache`), augmentation runs batched on tensors (so on the GPU when there
+is one), every epoch ends with an atomic ``last.pt`` (model, optimizer, schedule, history),
+the best epoch on the *validation* split is kept as ``best.pt``, and ``resume=True`` picks up
+after the last finished epoch, even after ``kill -9``. Each epoch's shuffling and augmentation
+come from a generator seeded by ``(seed, epoch)``, so a resumed run repeats exactly what an
+uninterrupted one would have done. Test metrics are computed once, for the selected model.
+
+Recipes (see :data:`RECIPES`): ``he2020`` (He et al. 2020's published baseline), ``scratch``
+(tuned for training without pretrained weights) and ``cpu`` (``scratch`` at 128 px, sized for
+a 2-core CPU).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+from tqdm import tqdm
+
+from ._io import atomic_write_json
+from .data.cache import SplitTensors, cached_split, eval_resize
+from .data.covidct import CLASSES
+from .errors import InputError
+from .models.checkpoint import CheckpointMeta, load_checkpoint, read_checkpoint, save_checkpoint
+from .models.registry import build
+from .preprocess import Preprocessing, to_model_input
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """Hyper-parameters of a training run (all overridable from :class:`TrainConfig`)."""
+
+    name: str
+    size: int = 224  # model input side (pixels)
+    train_resize: int = 256  # shorter side of the cached training images (then centre square)
+    epochs: int = 50
+    batch_size: int = 10
+    optimizer: str = "adam"  # "adam" | "adamw" | "sgd"
+    lr: float = 1e-4  # peak learning rate for "onecycle"
+    weight_decay: float = 0.0
+    schedule: str = "constant"  # "constant" | "onecycle" | "cosine"
+    scale: tuple[float, float] = (0.5, 1.0)  # RandomResizedCrop area range
+    hflip: bool = True
+    rotate: float = 0.0  # max rotation, degrees
+    jitter: float = 0.0  # brightness / contrast jitter amplitude
+    erase: float = 0.0  # probability of erasing a random rectangle
+    label_smoothing: float = 0.0
+    ema: float = 0.0  # per-step EMA decay of the weights evaluated (0: no EMA)
+
+
+RECIPES: dict[str, Recipe] = {
+    "he2020": Recipe(name="he2020"),
+    "scratch": Recipe(
+        name="scratch",
+        epochs=80,
+        batch_size=16,
+        optimizer="adamw",
+        lr=1e-3,
+        weight_decay=0.05,
+        schedule="onecycle",
+        scale=(0.4, 1.0),
+        rotate=10.0,
+        jitter=0.1,
+        erase=0.1,
+        label_smoothing=0.1,
+        ema=0.995,
+    ),
+}
+RECIPES["cpu"] = dataclasses.replace(
+    RECIPES["scratch"], name="cpu", size=112, train_resize=128, epochs=40
+)
+
+
+@dataclass
+class TrainConfig:
+    """A training run: architecture, recipe (+ overrides), data, output folder, seed, device."""
+
+    arch: str = "resnet18"
+    recipe: str = "cpu"
+    out_dir: Path = Path("runs/resnet18-cpu")
+    data_root: Path | None = None
+    seed: int = 0
+    device: str = "auto"  # "auto" | "cpu" | "cuda" | "cuda:1" ...
+    threads: int | None = None  # torch CPU threads (None: torch's default)
+    resume: bool = False
+    weights: Path | None = None  # optional local torchvision ImageNet weights file
+    limit: int | None = None  # use only the first `limit` images per class and split (tests)
+    progress: bool = True
+    epochs: int | None = None
+    size: int | None = None
+    batch_size: int | None = None
+    lr: float | None = None
+    overrides: dict[str, Any] = field(default_factory=dict)  # any other Recipe field
+
+    def resolved_recipe(self) -> Recipe:
+        """The named recipe with this config's overrides applied."""
+        if self.recipe not in RECIPES:
+            raise InputError(f"unknown recipe {self.recipe!r}; choose one of {', '.join(RECIPES)}")
+        explicit = {
+            "epochs": self.epochs,
+            "size": self.size,
+            "batch_size": self.batch_size,
+            "lr": self.lr,
+        }
+        changes = {k: v for k, v in explicit.items() if v is not None} | self.overrides
+        unknown = set(changes) - {f.name for f in dataclasses.fields(Recipe)}
+        if unknown:
+            raise InputError(f"unknown recipe option(s): {', '.join(sorted(unknown))}")
+        if "size" in changes and "train_resize" not in changes:
+            changes["train_resize"] = eval_resize(changes["size"])
+        return dataclasses.replace(RECIPES[self.recipe], **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            k: (str(v) if isinstance(v, Path) else v) for k, v in dataclasses.asdict(self).items()
+        }
+
+
+@dataclass
+class TrainResult:
+    """Where the run is and how the selected (best-on-validation) model scores."""
+
+    out_dir: Path
+    best_path: Path
+    last_path: Path
+    best_epoch: int
+    metrics: dict[str, Any]  # {"val": {...}, "test": {...}}
+    history: list[dict[str, Any]]
+    seconds: float
+
+
+# ----------------------------------------------------------------------------- metrics
+
+
+def roc_auc(scores: torch.Tensor, positive: torch.Tensor) -> float:
+    """Area under the ROC curve = P(score of a positive > score of a negative), ties 1/2
+    (the Mann-Whitney U statistic divided by n_pos * n_neg)."""
+    pos, neg = scores[positive], scores[~positive]
+    if len(pos) == 0 or len(neg) == 0:
+        return float("nan")
+    greater = (pos[:, None] > neg[None, :]).double().sum()
+    ties = (pos[:, None] == neg[None, :]).double().sum()
+    return float((greater + 0.5 * ties) / (len(pos) * len(neg)))
+
+
+def classification_metrics(probs: torch.Tensor, labels: torch.Tensor) -> dict[str, Any]:
+    """Accuracy, COVID-positive precision/recall/F1 (class 0 is positive, as in He et al.),
+    AUC of p(COVID), confusion matrix (rows true class, columns predicted), mean NLL."""
+    predicted = probs.argmax(1)
+    confusion = torch.zeros(len(CLASSES), len(CLASSES), dtype=torch.int64)
+    confusion.index_put_((labels, predicted), torch.ones_like(labels), accumulate=True)
+    tp, fn, fp = confusion[0, 0].item(), confusion[0, 1].item(), confusion[1, 0].item()
+    precision = tp / (tp + fp) if tp + fp else 0.0
+    recall = tp / (tp + fn) if tp + fn else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    nll = F.nll_loss(probs.clamp_min(1e-12).log(), labels).item()
+    auc = roc_auc(probs[:, 0], labels == 0)
+    return {
+        "n": len(labels),
+        "accuracy": (predicted == labels).double().mean().item(),
+        "precision": precision,
+        "recall": recall,
+        "f1": f1,
+        "auc": None if math.isnan(auc) else auc,
+        "loss": nll,
+        "confusion": confusion.tolist(),
+    }
+
+
+@torch.no_grad()
+def predict(
+    model: nn.Module,
+    images: torch.Tensor,
+    preprocessing: Preprocessing,
+    batch_size: int = 64,
+    device: torch.device | str = "cpu",
+) -> torch.Tensor:
+    """Softmax probabilities ``(B, classes)`` of ``model`` (eval mode) on grey uint8 images."""
+    model.eval()
+    outputs = [
+        model(to_model_input(chunk.to(device), preprocessing)).float().softmax(1).cpu()
+        for chunk in images.split(batch_size)
+    ]
+    return torch.cat(outputs)
+
+
+def evaluate(
+    model: nn.Module,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    preprocessing: Preprocessing,
+    device: torch.device | str = "cpu",
+) -> dict[str, Any]:
+    """:func:`classification_metrics` of ``model`` on one split."""
+    return classification_metrics(predict(model, images, preprocessing, device=device), labels)
+
+
+# ----------------------------------------------------------------------------- augmentation
+
+
+def augment(images: torch.Tensor, recipe: Recipe, generator: torch.Generator) -> torch.Tensor:
+    """Random resized crop (+ flip, rotation) of grey uint8 ``(B, H, W)`` to float ``(B, S, S)``
+    in [0, 1], batched with one affine grid; then brightness/contrast jitter and erasing.
+
+    A crop covers area fraction ``a ~ U(scale)`` with aspect ``r``, ``log r ~ U(log 3/4, log 4/3)``:
+    half-widths (normalised) ``w = sqrt(a r)``, ``h = sqrt(a / r)`` (clipped to 1), centre
+    uniform inside the image; output point ``(x, y)`` samples input
+    ``(c_x + w (f x cos t - y sin t), c_y + h (f x sin t + y cos t))`` with flip ``f = +-1``.
+    """
+    b, device = images.shape[0], images.device
+
+    def uniform(low: float, high: float) -> torch.Tensor:
+        return torch.rand(b, generator=generator) * (high - low) + low
+
+    area = uniform(*recipe.scale)
+    ratio = uniform(math.log(3 / 4), math.log(4 / 3)).exp()
+    w, h = (area * ratio).sqrt().clamp(max=1.0), (area / ratio).sqrt().clamp(max=1.0)
+    cx, cy = uniform(-1, 1) * (1 - w), uniform(-1, 1) * (1 - h)
+    angle = uniform(-recipe.rotate, recipe.rotate) * (math.pi / 180)
+    flip = torch.where(torch.rand(b, generator=generator) < 0.5, -1.0, 1.0) if recipe.hflip else 1.0
+    cos, sin = angle.cos(), angle.sin()
+    theta = torch.stack(
+        [
+            torch.stack([w * flip * cos, -w * sin, cx], 1),
+            torch.stack([h * flip * sin, h * cos, cy], 1),
+        ],
+        1,
+    ).to(device)
+    size = recipe.size
+    grid = F.affine_grid(theta, [b, 1, size, size], align_corners=False)
+    out = F.grid_sample(images.unsqueeze(1).float() / 255, grid, align_corners=False)[:, 0]
+    if recipe.jitter > 0:
+        contrast = uniform(1 - recipe.jitter, 1 + recipe.jitter).to(device).view(b, 1, 1)
+        bright = uniform(-recipe.jitter, recipe.jitter).to(device).view(b, 1, 1) / 2
+        mean = out.mean((1, 2), keepdim=True)
+        out = ((out - mean) * contrast + mean + bright).clamp(0, 1)
+    if recipe.erase > 0:
+        out = _erase(out, recipe.erase, generator)
+    return out
+
+
+def _erase(images: torch.Tensor, probability: float, generator: torch.Generator) -> torch.Tensor:
+    """Zero one random rectangle (2-25 % of the area) in a ``probability`` share of images."""
+    b, s = images.shape[0], images.shape[-1]
+    chosen = torch.rand(b, generator=generator) < probability
+    side = (torch.rand(b, 2, generator=generator) * 0.35 + 0.15) * s
+    corner = torch.rand(b, 2, generator=generator) * (s - side)
+    coords = torch.arange(s, dtype=torch.float32)
+    rows = (coords[None] >= corner[:, :1]) & (coords[None] < corner[:, :1] + side[:, :1])
+    cols = (coords[None] >= corner[:, 1:]) & (coords[None] < corner[:, 1:] + side[:, 1:])
+    mask = (rows[:, :, None] & cols[:, None, :] & chosen[:, None, None]).to(images.device)
+    return images.masked_fill(mask, 0.0)
+
+
+# ----------------------------------------------------------------------------- training
+
+
+def _device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        return torch.device(name)
+    except RuntimeError as error:
+        raise InputError(f"unknown device {name!r}: {error}") from error
+
+
+def _subset(tensors: SplitTensors, limit: int | None) -> tuple[torch.Tensor, torch.Tensor]:
+    """All images, or the first ``limit`` of each class (keeping file order)."""
+    if limit is None:
+        return tensors.images, tensors.labels
+    keep = torch.cat([(tensors.labels == c).nonzero()[:limit, 0] for c in range(len(CLASSES))])
+    keep = keep.sort().values
+    return tensors.images[keep], tensors.labels[keep]
+
+
+def _optimizer(model: nn.Module, recipe: Recipe, steps: int) -> tuple[torch.optim.Optimizer, Any]:
+    """Optimizer and per-step LR schedule of ``recipe`` for ``steps`` steps in all."""
+    params = model.parameters()
+    optimizer: torch.optim.Optimizer
+    if recipe.optimizer == "adam":
+        optimizer = torch.optim.Adam(params, lr=recipe.lr, weight_decay=recipe.weight_decay)
+    elif recipe.optimizer == "adamw":
+        optimizer = torch.optim.AdamW(params, lr=recipe.lr, weight_decay=recipe.weight_decay)
+    elif recipe.optimizer == "sgd":
+        optimizer = torch.optim.SGD(
+            params, lr=recipe.lr, momentum=0.9, nesterov=True, weight_decay=recipe.weight_decay
+        )
+    else:
+        raise InputError(f"unknown optimizer {recipe.optimizer!r}; choose adam, adamw or sgd")
+    schedules: dict[str, Callable[[], Any]] = {
+        "constant": lambda: torch.optim.lr_scheduler.LambdaLR(optimizer, lambda _: 1.0),
+        "onecycle": lambda: torch.optim.lr_scheduler.OneCycleLR(
+            optimizer, max_lr=recipe.lr, total_steps=steps, pct_start=0.15
+        ),
+        "cosine": lambda: torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=steps),
+    }
+    if recipe.schedule not in schedules:
+        raise InputError(f"unknown schedule {recipe.schedule!r}; choose {', '.join(schedules)}")
+    return optimizer, schedules[recipe.schedule]()
+
+
+def _meta(
+    config: TrainConfig, recipe: Recipe, checksum: str, epoch: int, metrics: dict[str, Any]
+) -> CheckpointMeta:
+    return CheckpointMeta(
+        arch=config.arch,
+        classes=list(CLASSES),
+        preprocessing=Preprocessing(size=recipe.size),
+        recipe=recipe.name,
+        config={"train": config.to_dict(), "recipe": dataclasses.asdict(recipe)},
+        seed=config.seed,
+        metrics=metrics,
+        data_checksum=checksum,
+        epoch=epoch,
+    )
+
+
+def _check_out_dir(config: TrainConfig, recipe: Recipe, last: Path) -> dict[str, Any] | None:
+    """The saved state to resume from (or None for a fresh run); refuse to clobber a run."""
+    if not last.is_file():
+        return None
+    if not config.resume:
+        raise InputError(
+            f"{config.out_dir} already holds a run ({last.name}); resume it with resume=True "
+            "(--resume) or choose another output folder"
+        )
+    payload = read_checkpoint(last)
+    saved = dict(payload["meta"]["config"]["recipe"])
+    saved["scale"] = tuple(saved["scale"])
+    if payload["meta"]["arch"] != config.arch or saved != dataclasses.asdict(recipe):
+        raise InputError(
+            f"cannot resume {last}: it was started with {payload['meta']['arch']} and recipe "
+            f"{saved}, not {config.arch} and {dataclasses.asdict(recipe)}"
+        )
+    return payload
+
+
+@dataclass
+class _Data:
+    """Tensors of one run: training images on the device, val and test on the CPU."""
+
+    train: tuple[torch.Tensor, torch.Tensor]
+    val: tuple[torch.Tensor, torch.Tensor]
+    test: tuple[torch.Tensor, torch.Tensor]
+    checksum: str
+
+
+def _load_data(config: TrainConfig, recipe: Recipe, device: torch.device) -> _Data:
+    """Decode once (uint8 cache): training images keep the whole centre square for random
+    crops; val and test get the deterministic evaluation crop."""
+    root, progress, size = config.data_root, config.progress, recipe.size
+    splits = [
+        cached_split("train", recipe.train_resize, recipe.train_resize, root, progress),
+        cached_split("val", eval_resize(size), size, root, progress),
+        cached_split("test", eval_resize(size), size, root, progress),
+    ]
+    x_train, y_train = _subset(splits[0], config.limit)
+    return _Data(
+        train=(x_train.to(device), y_train.to(device)),
+        val=_subset(splits[1], config.limit),
+        test=_subset(splits[2], config.limit),
+        checksum="+".join(t.checksum[:16] for t in splits),
+    )
+
+
+@dataclass
+class _State:
+    """Everything that changes during training (and is saved in ``last.pt``)."""
+
+    model: nn.Module
+    optimizer: torch.optim.Optimizer
+    scheduler: Any
+    ema: AveragedModel | None
+    history: list[dict[str, Any]] = field(default_factory=list)
+    best_key: tuple[float, float] = (-1.0, 0.0)  # (val accuracy, -val loss)
+    best_epoch: int = -1
+
+    @property
+    def scored(self) -> nn.Module:
+        """The weights evaluated and kept: the EMA when the recipe has one."""
+        return self.ema.module if self.ema is not None else self.model
+
+    def train_state(self) -> dict[str, Any]:
+        return {
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "ema": self.ema.state_dict() if self.ema is not None else None,
+            "history": self.history,
+            "epoch": len(self.history) - 1,
+            "best_key": list(self.best_key),
+            "best_epoch": self.best_epoch,
+        }
+
+
+def _init_state(
+    config: TrainConfig,
+    recipe: Recipe,
+    steps: int,
+    saved: dict[str, Any] | None,
+    device: torch.device,
+) -> _State:
+    """Seeded model, optimizer, schedule and EMA; restored from ``saved`` when resuming."""
+    torch.manual_seed(config.seed)
+    model = build(config.arch, len(CLASSES), config.weights).to(device)
+    optimizer, scheduler = _optimizer(model, recipe, steps)
+    ema = None
+    if recipe.ema > 0:
+        ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(recipe.ema), use_buffers=True)
+    state = _State(model, optimizer, scheduler, ema)
+    if saved is not None:
+        restored = saved["train_state"]
+        model.load_state_dict(saved["state_dict"])
+        optimizer.load_state_dict(restored["optimizer"])
+        scheduler.load_state_dict(restored["scheduler"])
+        if ema is not None:
+            ema.load_state_dict(restored["ema"])
+        state.history = restored["history"]
+        state.best_key = (float(restored["best_key"][0]), float(restored["best_key"][1]))
+        state.best_epoch = restored["best_epoch"]
+    return state
+
+
+def _train_epoch(
+    state: _State, data: _Data, recipe: Recipe, generator: torch.Generator, bar: tqdm
+) -> tuple[float, float]:
+    """One pass over the shuffled training set; mean loss and accuracy (augmented inputs)."""
+    images, labels = data.train
+    preprocessing = Preprocessing(size=recipe.size)
+    order = torch.randperm(len(labels), generator=generator).to(labels.device)
+    state.model.train()
+    total_loss, correct = 0.0, 0
+    for batch in order.split(recipe.batch_size):
+        inputs = to_model_input(augment(images[batch], recipe, generator), preprocessing)
+        logits = state.model(inputs)
+        loss = F.cross_entropy(logits, labels[batch], label_smoothing=recipe.label_smoothing)
+        state.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        state.optimizer.step()
+        state.scheduler.step()
+        if state.ema is not None:
+            state.ema.update_parameters(state.model)
+        total_loss += loss.item() * len(batch)
+        correct += int((logits.argmax(1) == labels[batch]).sum())
+        bar.update()
+        bar.set_postfix(epoch=len(state.history) + 1, loss=f"{loss.item():.3f}")
+    return total_loss / len(labels), correct / len(labels)
+
+
+def train(
+    config: TrainConfig,
+    on_epoch_end: Callable[[int, dict[str, Any]], None] | None = None,
+) -> TrainResult:
+    """Train ``config.arch`` with ``config.recipe``; return the best-on-validation model's
+    metrics on val and test. Writes ``best.pt``, ``last.pt``, ``history.json`` and
+    ``metrics.json`` to ``config.out_dir``. ``on_epoch_end(epoch, record)`` is called after
+    each epoch is saved."""
+    started = time.perf_counter()
+    recipe = config.resolved_recipe()
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    device = _device(config.device)
+    out = Path(config.out_dir)
+    last, best = out / "last.pt", out / "best.pt"
+    saved = _check_out_dir(config, recipe, last)
+    data = _load_data(config, recipe, device)
+    steps_per_epoch = math.ceil(len(data.train[1]) / recipe.batch_size)
+    state = _init_state(config, recipe, steps_per_epoch * recipe.epochs, saved, device)
+    start = len(state.history)
+    bar = tqdm(
+        total=steps_per_epoch * recipe.epochs,
+        initial=steps_per_epoch * start,
+        desc=f"{config.arch}/{recipe.name}",
+        disable=not config.progress,
+    )
+    for epoch in range(start, recipe.epochs):
+        epoch_started = time.perf_counter()
+        generator = torch.Generator().manual_seed(config.seed * 1_000_003 + epoch)
+        loss, accuracy = _train_epoch(state, data, recipe, generator, bar)
+        val = evaluate(state.scored, *data.val, Preprocessing(size=recipe.size), device)
+        record = {
+            "epoch": epoch,
+            "train_loss": loss,
+            "train_accuracy": accuracy,
+            "val": val,
+            "lr": state.optimizer.param_groups[0]["lr"],
+            "seconds": time.perf_counter() - epoch_started,
+        }
+        state.history.append(record)
+        meta = _meta(config, recipe, data.checksum, epoch, {"val": val})
+        if (val["accuracy"], -val["loss"]) > state.best_key:  # best accuracy, then lowest loss
+            state.best_key, state.best_epoch = (val["accuracy"], -val["loss"]), epoch
+            save_checkpoint(best, state.scored, meta)
+        save_checkpoint(last, state.model, meta, train_state=state.train_state())
+        atomic_write_json(out / "history.json", state.history)
+        bar.set_postfix(epoch=epoch + 1, val_acc=f"{val['accuracy']:.3f}")
+        if on_epoch_end is not None:
+            on_epoch_end(epoch, record)
+    bar.close()
+    return _finish(config, recipe, best, last, state.history, started, data, device)
+
+
+def _finish(
+    config: TrainConfig,
+    recipe: Recipe,
+    best: Path,
+    last: Path,
+    history: list[dict[str, Any]],
+    started: float,
+    data: _Data,
+    device: torch.device,
+) -> TrainResult:
+    """Score the best-on-validation checkpoint on val and test; record it in best.pt and
+    metrics.json."""
+
+    loaded = load_checkpoint(best, expect_arch=config.arch)
+    model = loaded.model.to(device)
+    metrics = {
+        "val": evaluate(model, *data.val, loaded.meta.preprocessing, device),
+        "test": evaluate(model, *data.test, loaded.meta.preprocessing, device),
+        "best_epoch": loaded.meta.epoch,
+        "selected_by": "validation accuracy, then validation loss",
+        "train_seconds": sum(r["seconds"] for r in history),
+    }
+    meta = dataclasses.replace(loaded.meta, metrics=metrics)
+    save_checkpoint(best, model, meta)
+    atomic_write_json(
+        Path(config.out_dir) / "metrics.json",
+        {
+            "arch": config.arch,
+            "recipe": dataclasses.asdict(recipe),
+            "config": config.to_dict(),
+            **metrics,
+        },
+    )
+    return TrainResult(
+        out_dir=Path(config.out_dir),
+        best_path=best,
+        last_path=last,
+        best_epoch=int(loaded.meta.epoch or 0),
+        metrics=metrics,
+        history=history,
+        seconds=time.perf_counter() - started,
+    )

@@ -1,0 +1,165 @@
+"""Paper-style figure panels, drawn with matplotlib's Agg canvas (no display, no pyplot state).
+
+- :func:`explanation_panel`: the paper's Fig. 2c-h for one scan -- the scan, then one overlay
+  per method (Grad-CAM, Grad-CAM++, causal map, C_PQ, C_P by default), a shared colour bar
+  for the map scale [0, 1], and the prediction with its confidence in the title.
+- :func:`masked_panel`: the paper's Fig. 3 for one scan -- the scan and the scan masked by
+  each method's thresholded map, titled with the class and confidence the network gives the
+  masked image (and its Huffman ratio when known).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import matplotlib as mpl
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+from .._io import atomic_write_bytes
+from ..errors import InputError
+from .overlay import DEFAULT_CMAP, ArrayLike, as_grey_uint8, as_unit_map, overlay
+
+#: Methods of the paper's Fig. 2c-h, in its order (after the scan).
+PAPER_METHODS: tuple[str, ...] = ("gradcam", "gradcam++", "causal", "contrast_pq", "contrast_p")
+
+METHOD_TITLES: dict[str, str] = {
+    "gradcam": "Grad-CAM",
+    "gradcam++": "Grad-CAM++",
+    "causal": "Causal (ours)\n$C_P \\setminus B_P$",
+    "contrast_pq": "Contrast $C_{P,Q}$\nwhy P or Q?",
+    "contrast_none": "Contrast $C_{\\bar{P},\\bar{Q}}$\nwhy neither P nor Q?",
+    "contrast_p": "Contrast $C_{P}$\nwhy not P for sure?",
+}
+
+_DPI = 110
+_CELL_INCHES = 2.3
+
+
+def method_title(method: str) -> str:
+    """Human title of a method name (``"gradcam++"`` -> ``"Grad-CAM++"``); unknown names as is."""
+    return METHOD_TITLES.get(method, method)
+
+
+def prediction_title(
+    predicted: str, confidence: float, truth: str | None = None, name: str | None = None
+) -> str:
+    """``"scan.png - predicted CT_COVID (87.2%) - true CT_COVID"`` (parts that are known)."""
+    parts = [name] if name else []
+    parts.append(f"predicted {predicted} ({100.0 * confidence:.1f}%)")
+    if truth is not None:
+        parts.append(f"true {truth}")
+    return "  \u00b7  ".join(parts)
+
+
+def explanation_panel(
+    image: ArrayLike,
+    maps: Mapping[str, ArrayLike],
+    title: str,
+    methods: Sequence[str] | None = None,
+    cmap: str = DEFAULT_CMAP,
+) -> Figure:
+    """Figure with the scan and one overlay per method, a colour bar and ``title``.
+
+    ``maps`` holds ``(H, W)`` maps in [0, 1] keyed by method name; ``methods`` picks and orders
+    them (default: the paper's Fig. 2 methods that are present, then any others).
+    """
+    order = _method_order(maps, methods)
+    grey = as_grey_uint8(image)
+    figure = _figure(columns=1 + len(order), rows=1, extra_width=0.5, title_lines=2)
+    axes = figure.subplots(1, 1 + len(order), squeeze=False)[0]
+    _show(axes[0], grey, "Scan")
+    for axis, method in zip(axes[1:], order, strict=True):
+        _show(axis, overlay(grey, maps[method], cmap=cmap), method_title(method))
+    _colorbar(figure, list(axes[1:]), cmap)
+    figure.suptitle(title, fontsize=11, fontweight="bold")
+    return figure
+
+
+@dataclass(frozen=True)
+class MaskedView:
+    """One column of a Fig. 3 panel: a masked scan and what the network says about it."""
+
+    label: str
+    image: ArrayLike
+    predicted: str
+    confidence: float
+    huffman: float | None = None
+
+    def title(self) -> str:
+        lines = [self.label, f"{self.predicted} ({100.0 * self.confidence:.1f}%)"]
+        if self.huffman is not None:
+            lines.append(f"H = {self.huffman:.3f}")
+        return "\n".join(lines)
+
+
+def masked_panel(image: ArrayLike, views: Sequence[MaskedView], title: str) -> Figure:
+    """Figure with the scan and each masked version of it (the paper's Fig. 3)."""
+    if not views:
+        raise InputError("a masked panel needs at least one masked view")
+    figure = _figure(columns=1 + len(views), rows=1, extra_width=0.0, title_lines=3)
+    axes = figure.subplots(1, 1 + len(views), squeeze=False)[0]
+    _show(axes[0], as_grey_uint8(image), "Scan")
+    for axis, view in zip(axes[1:], views, strict=True):
+        _show(axis, as_grey_uint8(view.image), view.title())
+    figure.suptitle(title, fontsize=11, fontweight="bold")
+    return figure
+
+
+def keep_mask(image: ArrayLike, saliency: ArrayLike, threshold: float) -> np.ndarray:
+    """The scan where ``map > threshold``, black elsewhere (the paper's "deletion" masking)."""
+    grey = as_grey_uint8(image)
+    values = as_unit_map(saliency)
+    if grey.shape != values.shape:
+        raise InputError(f"image of shape {grey.shape} and map of shape {values.shape} differ")
+    return np.where(values > threshold, grey, 0).astype(np.uint8)
+
+
+def figure_png(figure: Figure, dpi: int = _DPI) -> bytes:
+    """Render ``figure`` to PNG bytes (white background)."""
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=dpi, facecolor="white")
+    return buffer.getvalue()
+
+
+def save_figure(path: str | os.PathLike[str], figure: Figure, dpi: int = _DPI) -> Path:
+    """Write ``figure`` to ``path`` as PNG, atomically."""
+    return atomic_write_bytes(path, figure_png(figure, dpi=dpi))
+
+
+def _method_order(maps: Mapping[str, ArrayLike], methods: Sequence[str] | None) -> list[str]:
+    if methods is None:
+        order = [m for m in PAPER_METHODS if m in maps]
+        order += [m for m in maps if m not in order]
+    else:
+        order = list(methods)
+    missing = [m for m in order if m not in maps]
+    if missing:
+        raise InputError(f"no map for method(s) {', '.join(missing)}; have {', '.join(maps)}")
+    if not order:
+        raise InputError("an explanation panel needs at least one map")
+    return order
+
+
+def _figure(columns: int, rows: int, extra_width: float, title_lines: int) -> Figure:
+    width = columns * _CELL_INCHES + extra_width
+    height = rows * _CELL_INCHES + 0.2 * title_lines + 0.25
+    return Figure(figsize=(width, height), layout="constrained")
+
+
+def _show(axis: Axes, picture: np.ndarray, title: str) -> None:
+    axis.imshow(picture, cmap="gray" if picture.ndim == 2 else None, vmin=0, vmax=255)
+    axis.set_title(title, fontsize=9)
+    axis.set_axis_off()
+
+
+def _colorbar(figure: Figure, axes: list[Axes], cmap: str) -> None:
+    mappable = mpl.cm.ScalarMappable(norm=mpl.colors.Normalize(0.0, 1.0), cmap=cmap)
+    bar = figure.colorbar(mappable, ax=axes, fraction=0.025, pad=0.01, shrink=0.85)
+    bar.set_label("map value (per-image min-max)", fontsize=8)
+    bar.ax.tick_params(labelsize=7)

@@ -1,0 +1,180 @@
+"""The other commands through CliRunner: demo, train, evaluate, transfer, data, report."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from causalcam import models
+from causalcam.cli import app
+
+runner = CliRunner()
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def real_root() -> Path:
+    root = Path(os.environ.get("CAUSALCAM_DATA") or REPO.parent / "shared" / "covid-ct")
+    if not (root / "Data-split").is_dir():
+        pytest.skip(f"real COVID-CT data not found at {root}")
+    return root
+
+
+def _error_line(stderr: str) -> str:
+    errors = [line for line in stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1 and "Traceback" not in stderr, stderr
+    return errors[0]
+
+
+def test_demo_with_the_embedded_model_is_fast_and_says_where(tmp_path: Path) -> None:
+    if not models.checkpoint.DEFAULT_MODEL.is_file():
+        pytest.fail(f"the embedded model {models.checkpoint.DEFAULT_MODEL} is not in the package")
+    started = time.perf_counter()
+    result = runner.invoke(app, ["demo", "--out", str(tmp_path / "demo")])
+    seconds = time.perf_counter() - started
+    assert result.exit_code == 0, result.output
+    assert seconds < 60
+    assert f"are in {(tmp_path / 'demo').resolve()}" in result.output
+    summary = json.loads((tmp_path / "demo" / "explanations.json").read_text())
+    assert summary["model"]["source"].startswith("bundled ResNet-18")
+    assert len(summary["images"]) == len(list((tmp_path / "demo").glob("*/panel.png")))
+
+
+def test_demo_says_clearly_when_the_embedded_model_is_missing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(models.checkpoint, "DEFAULT_MODEL", tmp_path / "resnet18_covidct.pt")
+    result = runner.invoke(app, ["demo", "--out", str(tmp_path / "demo")])
+    assert result.exit_code == 1
+    line = _error_line(result.stderr)
+    assert "embedded model" in line and "resnet18_covidct.pt" in line and "missing" in line
+    assert not (tmp_path / "demo").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["report", "{tmp}"], "manifest.json is missing"),
+        (["data", "verify", "{tmp}/nowhere"], "not found"),
+        (["data", "fetch", "--dest", "{tmp}/d"], "--allow-network"),
+        (["data", "import", "{tmp}/nowhere", "--dest", "{tmp}/d"], "problem(s)"),
+        (["train", "--recipe", "fancy", "--out", "{tmp}/t"], "fancy"),
+        (["evaluate", "{tmp}/missing.pt", "--out", "{tmp}/e"], "missing.pt"),
+        (["transfer", "{tmp}/a.pt", "{tmp}/b.pt", "--out", "{tmp}/e"], "a.pt"),
+    ],
+)
+def test_user_errors_of_the_other_commands(args: list[str], needle: str, tmp_path: Path) -> None:
+    result = runner.invoke(app, [a.replace("{tmp}", str(tmp_path)) for a in args])
+    assert result.exit_code == 1, result.output
+    assert needle in _error_line(result.stderr)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["reproduce", "--profile", "huge"],
+        ["evaluate", "x.pt", "--thresholds", "0.1:oops"],
+        ["frobnicate"],
+        ["data", "verify", "--bogus"],
+    ],
+)
+def test_usage_errors_exit_with_2(args: list[str]) -> None:
+    assert runner.invoke(app, args).exit_code == 2
+
+
+def test_train_evaluate_and_transfer_on_a_few_real_scans(
+    real_root: Path, checkpoint: Path, tmp_path: Path
+) -> None:
+    common = ["--data", str(real_root), "--limit", "2", "--quiet"]
+    result = runner.invoke(
+        app,
+        [
+            "train",
+            "--arch",
+            "resnet18",
+            "--epochs",
+            "1",
+            "--size",
+            "64",
+            "--out",
+            str(tmp_path / "trained"),
+            *common,
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    trained = tmp_path / "trained" / "best.pt"
+    assert result.output.strip().endswith(f"checkpoint: {trained}")
+
+    result = runner.invoke(
+        app,
+        [
+            "evaluate",
+            str(trained),
+            "--thresholds",
+            "0.2,0.5",
+            "--n-boot",
+            "0",
+            "--methods",
+            "gradcam,causal",
+            "--out",
+            str(tmp_path / "ev"),
+            *common,
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    rows = json.loads((tmp_path / "ev" / "trained_curves.json").read_text())
+    assert {(r["method"], r["mode"], r["threshold"]) for r in rows} == {
+        (m, mode, t)
+        for m in ("gradcam", "causal")
+        for mode in ("deletion", "insertion")
+        for t in (0.2, 0.5)
+    }
+    assert (tmp_path / "ev" / "trained_deletion.png").is_file()
+
+    result = runner.invoke(
+        app,
+        [
+            "transfer",
+            str(trained),
+            str(checkpoint),
+            "--thresholds",
+            "0.1,0.3",
+            "--out",
+            str(tmp_path / "tr"),
+            *common,
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    table = json.loads((tmp_path / "tr" / "transfer_trained.json").read_text())
+    assert table["source"] == "trained" and table["targets"] == ["r18"]
+    assert table["thresholds"] == [0.1, 0.3] and table["n_images"] == 4
+
+
+def test_version() -> None:
+    result = runner.invoke(app, ["--version"])
+    assert result.exit_code == 0 and result.output.startswith("causalcam ")
+
+
+def test_method_lists_keep_causal_variants_whole() -> None:
+    from causalcam.cli.pipeline import split_names
+
+    assert split_names("gradcam, causal[bce,l2,set],gradcam++") == [
+        "gradcam",
+        "causal[bce,l2,set]",
+        "gradcam++",
+    ]
+
+
+def test_threshold_option_forms() -> None:
+    from causalcam.cli.pipeline import parse_thresholds
+
+    assert parse_thresholds(None, "--t") is None
+    assert parse_thresholds("0.1,0.25", "--t") == (0.1, 0.25)
+    assert parse_thresholds("0.1:0.8:0.01", "--t") == tuple(
+        round(0.1 + 0.01 * i, 6) for i in range(71)
+    )

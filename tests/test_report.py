@@ -1,0 +1,317 @@
+"""The reproduction report: content, paper numbers, self-contained HTML, headless Chromium,
+and a report built from a real (tiny) reproduction run."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import re
+import shutil
+import time
+from collections.abc import Iterator
+from io import BytesIO
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from causalcam._io import atomic_write_json
+from causalcam.report import PAPER_TABLES, build_report, find_chromium, render_dom, screenshot
+from causalcam.viz import explanation_panel, save_figure
+
+REPO = Path(__file__).resolve().parents[1]
+TARGETS = ("resnet34", "resnet50", "densenet121", "densenet169")
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_torch_thread() -> Iterator[None]:
+    """Small tensors run fastest on one thread, most of all on a shared, loaded CPU."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def _stored(path: Path, result: dict[str, Any]) -> None:
+    atomic_write_json(path, {"fingerprint": "test", "result": result})
+
+
+def _figure(path: Path) -> str:
+    grey = (np.arange(48 * 48).reshape(48, 48) % 256).astype(np.uint8)
+    save_figure(path, explanation_panel(grey, {"gradcam": grey / 255.0}, "synthetic"))
+    return str(path.relative_to(path.parents[1]))
+
+
+def _synthetic_run(root: Path, with_transfer: bool = True) -> Path:
+    """A run folder with every stage's result, numbers made up for layout checks."""
+    figures = root / "figures"
+    manifest = {
+        "profile": {"name": "tiny", "description": "synthetic"},
+        "seed": 3,
+        "device": "cpu",
+        "versions": {"torch": "x.y"},
+        "hardware": {"platform": "test", "cpu_count": 2, "torch_threads": 2},
+        "data": {"size": 48, "test_images": 8, "test_checksum": "abc123"},
+        "stages": {"train": {"seconds": 12.5, "finished": "2026-01-01T00:00:00+00:00"}},
+    }
+    atomic_write_json(root / "manifest.json", manifest)
+    results = root / "results"
+    networks = [
+        {
+            "arch": a,
+            "checkpoint": "x",
+            "test_accuracy": 0.5 + i / 100,
+            "val_accuracy": 0.6,
+            "best_epoch": 1,
+            "epochs": 2,
+            "recipe": "cpu",
+            "size": 48,
+            "train_seconds": 3.0,
+        }
+        for i, a in enumerate(("resnet18", *TARGETS))
+    ]
+    _stored(results / "train.json", {"networks": networks})
+    summary = [
+        {
+            "method": m,
+            "mode": mode,
+            "statistic": "auc",
+            "value": 0.61,
+            "ci_low": 0.5,
+            "ci_high": 0.7,
+            "at": None,
+        }
+        for m in ("gradcam", "causal")
+        for mode in ("deletion", "insertion")
+    ]
+    _stored(
+        results / "curves.json",
+        {
+            "source": "resnet18",
+            "n_images": 8,
+            "summary": summary,
+            "curves": [],
+            "figures": {
+                "deletion": _figure(figures / "deletion.png"),
+                "insertion": _figure(figures / "insertion.png"),
+            },
+        },
+    )
+    if with_transfer:
+        table = {
+            "source": "resnet18",
+            "targets": list(TARGETS),
+            "thresholds": [0.1, 0.2],
+            "huffman": [[0.9, 0.8], [0.7, 0.6]],
+            "accuracy": [[[0.5, 0.75]] * 4, [[0.5, 0.5]] * 4],
+            "wins": 4,
+            "ties": 4,
+            "cells": 8,
+            "fewer_bits": 2,
+            "n_images": 8,
+        }
+        _stored(results / "transfer.json", {"tables": [table]})
+    _stored(
+        results / "ablation.json",
+        {
+            "source": "resnet18",
+            "thresholds": [0.3, 0.5],
+            "rows": [
+                {
+                    "loss": "mse",
+                    "normalize": "l2",
+                    "sign": "set",
+                    "deletion_auc": 0.7,
+                    "deletion_auc_diff": 0.05,
+                    "deletion_bits_saving": 0.12,
+                    "insertion_auc": 0.4,
+                    "insertion_auc_diff": -0.02,
+                }
+            ],
+        },
+    )
+    _stored(
+        results / "qualitative.json",
+        {
+            "threshold": 0.3,
+            "fig2": _figure(figures / "fig2.png"),
+            "fig3": [_figure(figures / "fig3_1.png")],
+        },
+    )
+    return root
+
+
+def test_paper_tables_reproduce_the_papers_own_counts() -> None:
+    """Typing errors would show: Table 1's causal masks win 19 of 20 cells, and both tables
+    have lower Huffman ratios for causal masks at every threshold (paper Sec. 4.2)."""
+    for source, table in PAPER_TABLES.items():
+        huffman = table["huffman"]
+        assert all(c < g for g, c in zip(huffman["gradcam"], huffman["causal"], strict=True))
+        assert source not in table["accuracy"] and len(table["accuracy"]) == 4
+    wins = sum(
+        c > g
+        for pair in PAPER_TABLES["resnet18"]["accuracy"].values()
+        for g, c in zip(pair["gradcam"], pair["causal"], strict=True)
+    )
+    assert wins == 19
+    # accuracies are counts over the 203 test images (METHOD.md: 0.6158 = 125/203)
+    for table in PAPER_TABLES.values():
+        for pair in table["accuracy"].values():
+            for value in (*pair["gradcam"], *pair["causal"]):
+                assert abs(value * 203 - round(value * 203)) < 0.02, value
+
+
+def test_report_lays_out_every_section_with_paper_numbers(tmp_path: Path) -> None:
+    paths = build_report(_synthetic_run(tmp_path))
+    markdown = paths.markdown.read_text()
+    for heading in (
+        "Networks: test accuracy",
+        "Deletion and insertion (Fig. 2a-b)",
+        "Table 1: masks from ResNet-18",
+        "Ablation",
+        "RISE",
+        "Qualitative",
+        "Manifest",
+    ):
+        assert heading in markdown
+    assert "The RISE stage has not run." in markdown
+    assert "| ResNet-18 | 0.5000 | 0.6000 | cpu | 48 | 1 / 2 | 3.0 s |" in markdown
+    # ours beside the paper's, Table 1 row tau = 0.1: H 0.7802 / 0.5456; ResNet-34 0.6158
+    assert "| 0.10 | **0.9000** / 0.7802 | **0.8000** / 0.5456 | **0.5000** / 0.6158 |" in markdown
+    assert "paper: causal wins 19 of 20 accuracy cells" in markdown
+    assert "![Fig. 2a: deletion](figures/deletion.png)" in markdown
+    assert "`abc123`" in markdown and "12.5 s" in markdown
+
+
+def test_html_is_self_contained(tmp_path: Path) -> None:
+    paths = build_report(_synthetic_run(tmp_path, with_transfer=False))
+    page = paths.html.read_text()
+    sources = re.findall(r'src="([^"]*)"', page)
+    assert len(sources) == 4 and all(s.startswith("data:image/png;base64,") for s in sources)
+    assert "http://" not in page and "https://" not in page
+    assert "The transference stage has not run." in page
+    assert page.count("<table>") == 4  # networks, curve summary, ablation, manifest stages
+    moved = tmp_path.parent / "moved.html"
+    shutil.copy(paths.html, moved)  # nothing refers back to the run folder
+    assert moved.read_text() == page
+
+
+def _render(page: Path, folder: Path) -> tuple[str, Image.Image]:
+    """DOM and screenshot of ``page`` in headless Chromium."""
+    if find_chromium() is None:
+        pytest.skip("chromium is not installed (apt-get install chromium)")
+    png = screenshot(page, folder / "shot.png", window=(1280, 2400))
+    return render_dom(page), Image.open(BytesIO(png.read_bytes())).convert("RGB")
+
+
+def _assert_rendered(dom: str, screenshot: Image.Image, tables: int, images: int) -> None:
+    assert dom.count("<table>") == tables
+    assert len(re.findall(r'<img [^>]*src="data:image/png;base64,', dom)) == images
+    assert "causalcam reproduction report" in dom
+    pixels = np.asarray(screenshot, dtype=np.float64)
+    assert screenshot.size == (1280, 2400)
+    assert pixels.std() > 10  # not a blank page
+    assert (pixels.mean(axis=2) < 128).mean() > 0.005  # there is dark text / figures
+
+
+def test_report_renders_in_headless_chromium(tmp_path: Path) -> None:
+    paths = build_report(_synthetic_run(tmp_path / "run"))
+    dom, screenshot = _render(paths.html, tmp_path)
+    _assert_rendered(dom, screenshot, tables=5, images=4)
+
+
+# ----------------------------------------------------------------------------- a real tiny run
+
+
+@pytest.fixture(scope="module")
+def real_root() -> Path:
+    root = Path(os.environ.get("CAUSALCAM_DATA") or REPO.parent / "shared" / "covid-ct")
+    if not (root / "Data-split").is_dir():
+        pytest.skip(f"real COVID-CT data not found at {root}")
+    return root
+
+
+def test_report_from_a_tiny_reproduction_run(
+    real_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from causalcam.models import default_model
+    from causalcam.reproduce import PROFILES, reproduce
+
+    monkeypatch.setenv("CAUSALCAM_CACHE", str(tmp_path / "cache"))
+    bundled = default_model().meta  # reused as ResNet-18: the profile takes its input size
+    profile = dataclasses.replace(
+        PROFILES["tiny"],
+        archs=("resnet18", "resnet34"),
+        limit=3,
+        size=bundled.preprocessing.size,
+        reuse_default=True,
+    )
+    logged: list[str] = []
+    html = reproduce(
+        tmp_path / "run", profile, data_root=real_root, progress=False, log=logged.append
+    )
+    manifest = json.loads((tmp_path / "run" / "manifest.json").read_text())
+    assert set(manifest["stages"]) == {
+        "train",
+        "curves",
+        "transfer",
+        "ablation",
+        "rise",
+        "qualitative",
+        "report",
+    }
+    assert manifest["data"]["test_images"] == 6
+    markdown = (tmp_path / "run" / "report.md").read_text()
+    assert "has not run" not in markdown
+    assert (
+        "Table 1: masks from ResNet-18" in markdown and "Table 2: masks from ResNet-34" in markdown
+    )
+    assert markdown.count("| mse | none | literal |") == 1  # the ablation lists every variant
+    assert markdown.count("| bce | maxabs | set |") == 1
+    bundled_row = f"| ResNet-18 | {bundled.metrics['test']['accuracy']:.4f} |"
+    assert bundled_row in markdown and "bundled model" in markdown
+
+    # a rerun reuses every stage
+    logged.clear()
+    started = time.perf_counter()
+    reproduce(tmp_path / "run", profile, data_root=real_root, progress=False, log=logged.append)
+    assert time.perf_counter() - started < 30
+    assert sum("done before, reused" in line for line in logged) == 6
+
+    if find_chromium() is not None:
+        dom, screenshot = _render(html, tmp_path)
+        tables = sum(1 for line in markdown.splitlines() if line.startswith("|---"))
+        _assert_rendered(dom, screenshot, tables=tables, images=markdown.count("!["))
+
+
+def test_report_command_rebuilds_and_renders(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from causalcam.cli import app
+
+    run = _synthetic_run(tmp_path / "run")
+    args = ["report", str(run)]
+    if find_chromium() is not None:
+        args += ["--screenshot", str(tmp_path / "shot.png")]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert f"report: {run / 'report.html'}" in result.output
+    assert (run / "report.md").is_file()
+    if find_chromium() is not None:
+        with Image.open(tmp_path / "shot.png") as shot:
+            assert shot.size == (1280, 2400)
+
+
+def test_reproduce_refuses_a_folder_of_another_profile(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from causalcam.cli import app
+
+    atomic_write_json(tmp_path / "manifest.json", {"profile": {"name": "quick"}, "stages": {}})
+    result = CliRunner().invoke(app, ["reproduce", "--profile", "tiny", "--out", str(tmp_path)])
+    assert result.exit_code == 1
+    assert "holds a run of profile 'quick'" in result.stderr

@@ -1,0 +1,171 @@
+"""Training: metrics, augmentation, recipes, and a tiny run that resumes after an interruption."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+
+from causalcam.data.fake import write_fake_dataset
+from causalcam.errors import InputError
+from causalcam.models import load_checkpoint, read_checkpoint
+from causalcam.train import (
+    RECIPES,
+    TrainConfig,
+    augment,
+    classification_metrics,
+    roc_auc,
+    train,
+)
+
+
+@pytest.fixture
+def fake_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("CAUSALCAM_CACHE", str(tmp_path / "cache"))
+    return write_fake_dataset(tmp_path / "covid-ct")
+
+
+def test_metrics_by_hand() -> None:
+    labels = torch.tensor([0, 0, 0, 1, 1])
+    p_covid = torch.tensor([0.9, 0.6, 0.3, 0.4, 0.1])
+    metrics = classification_metrics(torch.stack([p_covid, 1 - p_covid], 1), labels)
+    assert metrics["confusion"] == [[2, 1], [0, 2]]  # rows true, columns predicted
+    assert metrics["accuracy"] == pytest.approx(4 / 5)
+    assert metrics["precision"] == 1.0 and metrics["recall"] == pytest.approx(2 / 3)
+    assert metrics["f1"] == pytest.approx(0.8)
+    # pairs (pos, neg): 0.9>0.4,0.1; 0.6>0.4,0.1; 0.3<0.4, 0.3>0.1 -> 5 of 6
+    assert metrics["auc"] == pytest.approx(5 / 6)
+    assert roc_auc(torch.tensor([0.5, 0.5]), torch.tensor([True, False])) == 0.5
+    assert classification_metrics(torch.tensor([[0.2, 0.8]]), torch.tensor([1]))["auc"] is None
+
+
+def test_augment_shapes_range_and_determinism() -> None:
+    images = torch.randint(0, 256, (6, 40, 40), dtype=torch.uint8)
+    recipe = RECIPES["scratch"]
+    small = type(recipe)(**{**recipe.__dict__, "size": 24})
+    first = augment(images, small, torch.Generator().manual_seed(3))
+    again = augment(images, small, torch.Generator().manual_seed(3))
+    other = augment(images, small, torch.Generator().manual_seed(4))
+    assert first.shape == (6, 24, 24) and first.dtype == torch.float32
+    assert float(first.min()) >= 0 and float(first.max()) <= 1
+    assert torch.equal(first, again) and not torch.equal(first, other)
+
+
+def test_augment_identity_when_crop_is_whole_image() -> None:
+    ramp = torch.arange(32, dtype=torch.uint8).repeat(32, 1)[None] * 8
+    plain = type(RECIPES["he2020"])(name="t", size=32, scale=(1.0, 1.0), hflip=False)
+    out = augment(ramp, plain, torch.Generator().manual_seed(0))
+    # aspect ratio jitter stretches slightly, but the image stays a left-to-right ramp
+    assert torch.all(out[0, :, 1:] >= out[0, :, :-1] - 1e-6)
+    assert abs(float(out.mean()) - float(ramp.float().mean() / 255)) < 0.05
+
+
+def test_recipe_overrides_and_errors() -> None:
+    recipe = TrainConfig(recipe="he2020", size=64, epochs=3).resolved_recipe()
+    assert (recipe.size, recipe.train_resize, recipe.epochs, recipe.lr) == (64, 73, 3, 1e-4)
+    he = RECIPES["he2020"]
+    assert (he.train_resize, he.size, he.scale, he.optimizer, he.batch_size) == (
+        256,
+        224,
+        (0.5, 1.0),
+        "adam",
+        10,
+    )
+    with pytest.raises(InputError, match="unknown recipe 'fast'"):
+        TrainConfig(recipe="fast").resolved_recipe()
+    with pytest.raises(InputError, match="unknown recipe option"):
+        TrainConfig(overrides={"momentum": 0.9}).resolved_recipe()
+
+
+def _config(root: Path, out: Path, **changes: Any) -> TrainConfig:
+    values: dict[str, Any] = {
+        "arch": "resnet18",
+        "recipe": "scratch",
+        "out_dir": out,
+        "data_root": root,
+        "size": 32,
+        "epochs": 2,
+        "batch_size": 8,
+        "seed": 5,
+        "progress": False,
+        "device": "cpu",
+    }
+    return TrainConfig(**(values | changes))
+
+
+def test_interrupted_run_resumes_to_the_same_result(fake_root: Path, tmp_path: Path) -> None:
+    straight = train(_config(fake_root, tmp_path / "straight"))
+
+    def crash(epoch: int, record: dict[str, Any]) -> None:
+        raise KeyboardInterrupt  # stands in for kill -9 right after epoch 0 was saved
+
+    interrupted = _config(fake_root, tmp_path / "resumed")
+    with pytest.raises(KeyboardInterrupt):
+        train(interrupted, on_epoch_end=crash)
+    assert read_checkpoint(tmp_path / "resumed" / "last.pt")["train_state"]["epoch"] == 0
+    with pytest.raises(InputError, match="already holds a run"):
+        train(interrupted)
+    seen: list[int] = []
+    resumed = train(
+        _config(fake_root, tmp_path / "resumed", resume=True),
+        on_epoch_end=lambda epoch, record: seen.append(epoch),
+    )
+    assert seen == [1]  # only the unfinished epoch ran
+    assert [r["epoch"] for r in resumed.history] == [0, 1]
+    for a, b in zip(straight.history, resumed.history, strict=True):
+        assert a["train_loss"] == pytest.approx(b["train_loss"], rel=1e-4)
+        assert a["val"]["accuracy"] == b["val"]["accuracy"]
+    assert resumed.metrics["test"]["accuracy"] == straight.metrics["test"]["accuracy"]
+
+    saved = json.loads((tmp_path / "resumed" / "metrics.json").read_text())
+    assert saved["test"]["n"] == 8 and saved["val"]["n"] == 8
+    assert set(saved["test"]) >= {"accuracy", "f1", "auc", "confusion"}
+    best = load_checkpoint(resumed.best_path, expect_arch="resnet18", expect_classes=2)
+    assert best.meta.recipe == "scratch" and best.meta.seed == 5
+    assert best.meta.preprocessing.size == 32 and best.meta.epoch == resumed.best_epoch
+    assert best.meta.metrics["test"] == saved["test"] and best.meta.data_checksum
+
+
+def test_resume_refuses_a_different_recipe(fake_root: Path, tmp_path: Path) -> None:
+    train(_config(fake_root, tmp_path / "run", epochs=1, limit=2))
+    with pytest.raises(InputError, match="cannot resume"):
+        train(_config(fake_root, tmp_path / "run", epochs=1, limit=2, lr=0.1, resume=True))
+
+
+KILLED_RUN = """
+import sys, time
+from pathlib import Path
+from causalcam.train import TrainConfig, train
+def pause(epoch, record):
+    print("saved", epoch, flush=True)
+    time.sleep(120)
+train(TrainConfig(arch="resnet18", recipe="scratch", out_dir=Path(sys.argv[2]),
+      data_root=Path(sys.argv[1]), size=32, epochs=2, batch_size=8, seed=5, progress=False,
+      device="cpu"), on_epoch_end=pause)
+"""
+
+
+@pytest.mark.slow
+def test_resume_after_kill_9(fake_root: Path, tmp_path: Path) -> None:
+    out = tmp_path / "killed"
+    child = subprocess.Popen(
+        [sys.executable, "-c", KILLED_RUN, str(fake_root), str(out)],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=os.environ.copy(),
+    )
+    assert child.stdout is not None
+    assert child.stdout.readline().split() == ["saved", "0"]
+    os.kill(child.pid, signal.SIGKILL)
+    child.wait(timeout=30)
+    assert list(out.glob(".*.tmp")) == []  # no half-written files left behind
+    resumed = train(_config(fake_root, out, resume=True))
+    assert [r["epoch"] for r in resumed.history] == [0, 1]
+    assert resumed.metrics["test"]["n"] == 8
