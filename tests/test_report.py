@@ -5,35 +5,22 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import re
 import shutil
 import time
-from collections.abc import Iterator
 from io import BytesIO
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 
 from causalcam._io import atomic_write_json
 from causalcam.report import PAPER_TABLES, build_report, find_chromium, render_dom, screenshot
 from causalcam.viz import explanation_panel, save_figure
 
-REPO = Path(__file__).resolve().parents[1]
 TARGETS = ("resnet34", "resnet50", "densenet121", "densenet169")
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread() -> Iterator[None]:
-    """Small tensors run fastest on one thread, most of all on a shared, loaded CPU."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def _stored(path: Path, result: dict[str, Any]) -> None:
@@ -225,14 +212,6 @@ def test_report_renders_in_headless_chromium(tmp_path: Path) -> None:
 
 
 # ----------------------------------------------------------------------------- a real tiny run
-
-
-@pytest.fixture(scope="module")
-def real_root() -> Path:
-    root = Path(os.environ.get("CAUSALCAM_DATA") or REPO.parent / "shared" / "covid-ct")
-    if not (root / "Data-split").is_dir():
-        pytest.skip(f"real COVID-CT data not found at {root}")
-    return root
 
 
 def test_report_from_a_tiny_reproduction_run(

@@ -38,7 +38,7 @@ import torch
 from . import models
 from ._io import atomic_write_json
 from .data import CLASSES
-from .data.cache import cached_split, eval_resize
+from .data.cache import cached_split, eval_resize, first_per_class
 from .errors import CheckpointError, InputError
 from .evaluate import (
     DEFAULT_THRESHOLDS,
@@ -200,10 +200,7 @@ def get_profile(name: str) -> Profile:
 def load_test_set(size: int, limit: int | None = None, root: Path | None = None) -> TestSet:
     """The test split at ``size`` (evaluation preprocessing), first ``limit`` per class."""
     split = cached_split("test", eval_resize(size), size, root)
-    keep = torch.arange(len(split.labels))
-    if limit is not None:
-        keep = torch.cat([(split.labels == c).nonzero()[:limit, 0] for c in range(len(CLASSES))])
-        keep = keep.sort().values
+    keep = first_per_class(split.labels, limit, len(CLASSES))
     names = [split.names[i] for i in keep.tolist()]
     return TestSet(split.images[keep], split.labels[keep], names, split.checksum)
 

@@ -30,7 +30,7 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm import tqdm
 
 from ._io import atomic_write_json
-from .data.cache import SplitTensors, cached_split, eval_resize
+from .data.cache import SplitTensors, cached_split, eval_resize, first_per_class
 from .data.covidct import CLASSES
 from .errors import InputError
 from .models.checkpoint import CheckpointMeta, load_checkpoint, read_checkpoint, save_checkpoint
@@ -280,8 +280,7 @@ def _subset(tensors: SplitTensors, limit: int | None) -> tuple[torch.Tensor, tor
     """All images, or the first ``limit`` of each class (keeping file order)."""
     if limit is None:
         return tensors.images, tensors.labels
-    keep = torch.cat([(tensors.labels == c).nonzero()[:limit, 0] for c in range(len(CLASSES))])
-    keep = keep.sort().values
+    keep = first_per_class(tensors.labels, limit, len(CLASSES))
     return tensors.images[keep], tensors.labels[keep]
 
 

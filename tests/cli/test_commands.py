@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import time
 from pathlib import Path
 
@@ -14,15 +13,6 @@ from causalcam import models
 from causalcam.cli import app
 
 runner = CliRunner()
-REPO = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(scope="module")
-def real_root() -> Path:
-    root = Path(os.environ.get("CAUSALCAM_DATA") or REPO.parent / "shared" / "covid-ct")
-    if not (root / "Data-split").is_dir():
-        pytest.skip(f"real COVID-CT data not found at {root}")
-    return root
 
 
 def _error_line(stderr: str) -> str:

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
 from causalcam.data.fake import write_fake_dataset
-
-REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(autouse=True)
@@ -19,15 +16,6 @@ def isolated_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("CAUSALCAM_CACHE", str(cache))
     monkeypatch.delenv("CAUSALCAM_DATA", raising=False)
     return cache
-
-
-@pytest.fixture(scope="session")
-def real_root() -> Path:
-    """The real COVID-CT ($CAUSALCAM_DATA or ../shared/covid-ct); skip when absent."""
-    root = Path(os.environ.get("CAUSALCAM_DATA") or REPO.parent / "shared" / "covid-ct")
-    if not (root / "Data-split").is_dir():
-        pytest.skip(f"real COVID-CT data not found at {root}")
-    return root
 
 
 @pytest.fixture

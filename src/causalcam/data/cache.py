@@ -125,3 +125,11 @@ def load_split(
     """
     tensors = cached_split(split, eval_resize(size), size, root, progress)
     return tensors.images, tensors.labels
+
+
+def first_per_class(labels: torch.Tensor, limit: int | None, n_classes: int) -> torch.Tensor:
+    """Indices of all items, or of the first ``limit`` of each class, in file order."""
+    if limit is None:
+        return torch.arange(len(labels))
+    keep = torch.cat([(labels == c).nonzero()[:limit, 0] for c in range(n_classes)])
+    return keep.sort().values
