@@ -249,8 +249,11 @@ def test_report_from_a_tiny_reproduction_run(
     assert (
         "Table 1: masks from ResNet-18" in markdown and "Table 2: masks from ResNet-34" in markdown
     )
-    assert markdown.count("| mse | none | literal |") == 1  # the ablation lists every variant
-    assert markdown.count("| bce | maxabs | set |") == 1
+    # the ablation lists every variant of the grid and the further readings, once each
+    assert markdown.count("| mse | none | literal | logit |") == 1
+    assert markdown.count("| bce | maxabs | set | logit |") == 1
+    assert markdown.count("| mse_prob | l2 | set | logit |") == 1
+    assert markdown.count("| bce | none | set | ce |") == 1
     bundled_row = f"| ResNet-18 | {bundled.metrics['test']['accuracy']:.4f} |"
     assert bundled_row in markdown and "bundled model" in markdown
 

@@ -312,7 +312,7 @@ def _summary(
             "warning": source.warning,
         },
         "methods": list(methods),
-        "causal_options": {k: getattr(options, k) for k in ("loss", "normalize", "sign")},
+        "causal_options": options.to_dict(),
         "images": run.records,
     }
 

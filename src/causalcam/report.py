@@ -97,6 +97,10 @@ ARCH_TITLES = {
 }
 
 
+#: Where a run folder holds a seed study (``benchmarks/ablation.py --out RUN/seeds ...``).
+SEED_STUDY = Path("seeds") / "seeds.json"
+
+
 # ----------------------------------------------------------------------------- blocks
 
 
@@ -156,6 +160,7 @@ class RunData:
     root: Path
     manifest: dict[str, Any]
     results: dict[str, dict[str, Any] | None] = field(default_factory=dict)
+    seeds: dict[str, Any] | None = None  # seeds/seeds.json: causalcam.seed_study's output
 
 
 def read_run(run_dir: str | os.PathLike[str]) -> RunData:
@@ -170,6 +175,9 @@ def read_run(run_dir: str | os.PathLike[str]) -> RunData:
         path = root / "results" / f"{stage}.json"
         stored = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
         data.results[stage] = stored.get("result") if isinstance(stored, dict) else None
+    seeds = root / SEED_STUDY
+    if seeds.is_file():
+        data.seeds = json.loads(seeds.read_text(encoding="utf-8"))
     return data
 
 
@@ -192,6 +200,7 @@ def report_blocks(data: RunData) -> list[Block]:
         *_curves(data),
         *_transfer(data),
         *_ablation(data),
+        *_seed_study(data),
         *_rise(data),
         *_qualitative(data),
         *_manifest(data),
@@ -367,7 +376,9 @@ def _ablation(data: RunData) -> list[Block]:
     blocks.append(
         Paragraph(
             "METHOD.md leaves three choices open: the contrast loss, the normalisation `n` of "
-            "contrast weights and the sign convention. Every combination, on "
+            "contrast weights and the sign convention. Every combination, plus two further "
+            "readings (the loss on softmax probabilities, `mse_prob`; Grad-CAM's term from the "
+            "cross-entropy loss, Grad-CAM term `ce`), on "
             f"{_arch(result['source'])} with thresholds {_range(result['thresholds'])}. "
             "AUC = mean accuracy over the H range shared with Grad-CAM; diff = minus Grad-CAM's."
         )
@@ -376,6 +387,7 @@ def _ablation(data: RunData) -> list[Block]:
         "loss",
         "normalize",
         "sign",
+        "Grad-CAM term",
         "deletion AUC (↑)",
         "diff vs Grad-CAM",
         "bits saved",
@@ -388,6 +400,7 @@ def _ablation(data: RunData) -> list[Block]:
             r["loss"],
             r["normalize"],
             r["sign"],
+            r.get("gradcam_term", "logit"),
             _num(r.get("deletion_auc")),
             _num(r.get("deletion_auc_diff"), signed=True),
             _percent(r.get("deletion_bits_saving")),
@@ -397,6 +410,71 @@ def _ablation(data: RunData) -> list[Block]:
         for r in ranked
     ]
     return [*blocks, Table(columns, rows, "Sorted by deletion AUC.")]
+
+
+def _seed_study(data: RunData) -> list[Block]:
+    """The ablation over training seeds, when ``seeds/seeds.json`` is in the run folder."""
+    study = data.seeds
+    if not study:
+        return []
+    rows = {(r["mode"], r["method"]): r for r in study["rows"]}
+    deletion = sorted(
+        (r for (mode, _), r in rows.items() if mode == "deletion"),
+        key=lambda r: -(r["mean_diff"] if _finite(r.get("mean_diff")) else -1.0),
+    )
+    n = len(study["models"])
+    table_rows = []
+    for row in deletion:
+        insertion = rows.get(("insertion", row["method"]), {})
+        table_rows.append(
+            [
+                f"`{row['method']}`",
+                " / ".join(_num(v, signed=True) for v in row.get("mean_diff_per_seed", [])),
+                _interval(row, "mean_diff"),
+                f"{row.get('mean_diff_seeds_better', '–')}/{n}",
+                _interval(row, "mean_saving", percent=True),
+                _interval(insertion, "mean_diff"),
+                f"{insertion.get('mean_diff_seeds_better', '–')}/{n}",
+            ]
+        )
+    columns = [
+        "method",
+        "deletion Δacc per seed",
+        "deletion mean Δacc [95% CI]",
+        "seeds better",
+        "deletion bits saving [95% CI]",
+        "insertion mean Δacc [95% CI] (↓)",
+        "seeds better",
+    ]
+    choice = study["choice"]
+    return [
+        Heading(2, "The ablation over training seeds"),
+        Paragraph(
+            f"The same ablation on {n} networks of one architecture trained with different "
+            f"seeds ({', '.join(f'`{m}`' for m in study['models'])}), {study['n_images']} "
+            f"test images, thresholds {_range(study['thresholds'])}. Δacc: accuracy minus "
+            "Grad-CAM's at matched Huffman budgets, averaged over the budgets; intervals: "
+            "paired bootstrap over the test images of the seed-averaged value."
+        ),
+        Table(columns, table_rows, "Sorted by the deletion mean over seeds."),
+        Paragraph(
+            f"Best deletion variant over seeds: `{choice['method']}` "
+            f"({_num(choice['deletion_mean_diff'], signed=True)}, better than Grad-CAM in "
+            f"{choice['deletion_seeds_better']} of {choice['seeds']} seeds; its interval "
+            f"{'lies above zero' if choice['beats_gradcam'] else 'includes zero'})."
+        ),
+    ]
+
+
+def _interval(row: Mapping[str, Any], key: str, percent: bool = False) -> str:
+    value = row.get(key)
+    if not _finite(value):
+        return "–"
+    show = _percent if percent else (lambda v: _num(v, signed=True))
+    low, high = row.get(f"{key}_lo"), row.get(f"{key}_hi")
+    if _finite(low) and _finite(high):
+        return f"{show(value)} [{show(low)}, {show(high)}]"
+    return show(value)
 
 
 def _rise(data: RunData) -> list[Block]:

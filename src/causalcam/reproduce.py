@@ -128,7 +128,8 @@ PROFILES: dict[str, Profile] = {
         name="quick",
         description="reduced for a 2-core CPU: 112 px, the bundled ResNet-18 (cpu recipe) and "
         "the four other networks trained with the cpu recipe for 4 epochs, 8 thresholds "
-        "0.10-0.80 (step 0.10) for the curves, 3 (0.2, 0.4, 0.6) for the ablation, 8 RISE "
+        "0.10-0.80 (step 0.10) for the curves, 3 (0.2, 0.4, 0.6) for the ablation of 22 "
+        "causal variants, 8 RISE "
         "steps, 200 bootstrap resamples; all 203 test images",
         size=112,
         recipe="cpu",
@@ -301,7 +302,7 @@ def _method_options(methods: Sequence[str]) -> dict[str, dict[str, str]]:
     for method in methods:
         if method.startswith("causal"):
             variant = CausalOptions.parse(method)
-            options[method] = {k: getattr(variant, k) for k in ("loss", "normalize", "sign")}
+            options[method] = variant.to_dict()
     return options
 
 
@@ -411,9 +412,10 @@ def stage_transfer(
 def stage_ablation(
     ctx: RunContext, networks: Mapping[str, Network], test: TestSet
 ) -> dict[str, Any]:
-    """The method's open choices (loss x normalisation x sign) on the first network."""
+    """The method's open choices (loss x normalisation x sign, plus the further readings of
+    :meth:`CausalOptions.further_variants`) on the first network."""
     source = ctx.profile.archs[0]
-    variants = CausalOptions.all_variants()
+    variants = CausalOptions.ablation_variants()
     methods = ["gradcam", *(v.name for v in variants)]
     curves = _curves(
         ctx.run_dir,
@@ -427,7 +429,7 @@ def stage_ablation(
     summary = summarize(curves, n_boot=0, seed=ctx.seed)
     rows = []
     for variant in variants:
-        row: dict[str, Any] = {k: getattr(variant, k) for k in ("loss", "normalize", "sign")}
+        row: dict[str, Any] = dict(variant.to_dict())
         for mode in ("deletion", "insertion"):
             picked = [r for r in summary if r["method"] == variant.name and r["mode"] == mode]
             row[f"{mode}_auc"] = _statistic(picked, "auc")

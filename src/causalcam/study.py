@@ -50,7 +50,12 @@ from .evaluate import (
     write_rows,
 )
 from .evaluate.store import model_fingerprint
-from .evaluate.summary import accuracy_at_h, bootstrap_weights, h_at_accuracy
+from .evaluate.summary import (
+    accuracy_at_h,
+    bootstrap_replicates,
+    bootstrap_weights,
+    h_at_accuracy,
+)
 from .evaluate.tables import jsonable
 from .explain import CausalOptions, Explainer
 from .preprocess import to_model_input
@@ -61,18 +66,6 @@ BASELINES: tuple[str, ...] = ("gradcam", "gradcam++")
 #: shared 2-core CPU); they cover the matched budgets H = 0.3 ... 0.7 of both modes.
 CPU_THRESHOLDS: tuple[float, ...] = tuple(round(0.1 * k, 2) for k in range(1, 7))
 SANITY_TAU = 0.5
-
-
-def variant_options(variant: CausalOptions) -> dict[str, Any]:
-    """The options that name a variant: loss, normalize, sign, plus any further field that
-    differs from its default (so adding an option keeps existing cache keys)."""
-    default = CausalOptions()
-    options = {key: getattr(variant, key) for key in ("loss", "normalize", "sign")}
-    for item in dataclasses.fields(variant):
-        value = getattr(variant, item.name)
-        if item.name not in options and value != getattr(default, item.name):
-            options[item.name] = value
-    return options
 
 
 def explain_all(
@@ -200,15 +193,28 @@ def paired_budget_stats(
         return out | {
             f"{k}_{e}": math.nan for k in ("mean_diff", "mean_saving") for e in ("lo", "hi")
         }
-    n = curve.correct.shape[1]
-    weights = bootstrap_weights(n, n_boot, seed)
-    boot = (
-        [weights @ c.ratios.T / n for c in (curve, reference)],
-        [weights @ c.correct.T.astype(np.float64) / n for c in (curve, reference)],
-    )
-    (h_m, h_r), (a_m, a_r) = boot
-    samples = np.array([_budget_stats(h_m[r], a_m[r], h_r[r], a_r[r], grid) for r in range(n_boot)])
+    weights = bootstrap_weights(curve.correct.shape[1], n_boot, seed)
+    return out | budget_intervals(budget_samples(curve, reference, grid, weights), ci)
+
+
+def budget_samples(
+    curve: Curve, reference: Curve, budgets: Sequence[float] | np.ndarray, weights: np.ndarray
+) -> np.ndarray:
+    """Bootstrap replicates ``(R, 2)`` of (mean_diff, mean_saving) of ``curve`` versus
+    ``reference`` for resampling counts ``weights`` ``(R, n_images)`` (paired: both curves
+    see the same resampled images)."""
+    grid = np.asarray(budgets, dtype=np.float64)
+    (h_m, a_m), (h_r, a_r) = (bootstrap_replicates(c, weights) for c in (curve, reference))
+    return np.array(
+        [_budget_stats(h_m[r], a_m[r], h_r[r], a_r[r], grid) for r in range(len(weights))]
+    ).reshape(len(weights), 2)
+
+
+def budget_intervals(samples: np.ndarray, ci: float = 0.95) -> dict[str, float]:
+    """Percentile intervals ``mean_diff_lo/hi`` and ``mean_saving_lo/hi`` of ``(R, 2)``
+    replicates (NaN replicates, where no budget is shared, are left out)."""
     tail = 100 * (1 - ci) / 2
+    out = {}
     for column, key in enumerate(("mean_diff", "mean_saving")):
         finite = samples[:, column][np.isfinite(samples[:, column])]
         low, high = (
@@ -298,7 +304,7 @@ def choose_default(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     )
     return {
         "method": best["method"],
-        "options": {k: best[k] for k in ("loss", "normalize", "sign") if k in best},
+        "options": {k: best[k] for k in CausalOptions().to_dict() if k in best},
         "deletion_mean_diff": best.get("mean_diff"),
         "deletion_mean_diff_ci": [best.get("mean_diff_lo"), best.get("mean_diff_hi")],
         "deletion_mean_saving": best.get("mean_saving"),
@@ -386,13 +392,13 @@ def run_ablation(
         from .data import load_split
 
         images, labels = load_split("test", size=network.preprocessing.size, root=data_root)
-    chosen = tuple(variants) if variants is not None else CausalOptions.all_variants()
+    chosen = tuple(variants) if variants is not None else CausalOptions.ablation_variants()
     maps, layer = explain_all(
         network, images, chosen, target_layer=target_layer, batch_size=map_batch_size
     )
     same_as = identical_groups(maps)
     store = PrecomputedMaps(network, images, maps)
-    options = {v.name: variant_options(v) for v in chosen}
+    options = {v.name: v.to_dict() for v in chosen}
     unique = [name for name in maps if same_as[name] == name]
     curves = run_deletion_insertion(
         {"model": network},

@@ -63,7 +63,12 @@ def test_methods_layer_and_contrast_class_options(checkpoint: Path, tmp_path: Pa
     summary = json.loads((out / "explanations.json").read_text())
     assert summary["methods"] == ["gradcam", "causal", "contrast_none"]
     assert summary["model"]["target_layer"] == "layer3"
-    assert summary["causal_options"] == {"loss": "mse", "normalize": "l2", "sign": "set"}
+    assert summary["causal_options"] == {
+        "loss": "bce",
+        "normalize": "l2",
+        "sign": "set",
+        "gradcam_term": "logit",
+    }
     assert summary["images"][0]["contrast_class"] == other
     expected = f"panels, overlays and explanations.json are in {out.resolve()}"
     assert result.output.strip().splitlines() == [expected]

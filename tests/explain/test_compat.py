@@ -21,7 +21,13 @@ def test_top_level_exports() -> None:
 
 
 @pytest.mark.parametrize(
-    "options", [{}, {"loss": "bce", "normalize": "l2", "sign": "set"}, {"normalize": "maxabs"}]
+    "options",
+    [
+        {},
+        {"loss": "bce", "normalize": "l2", "sign": "set"},
+        {"normalize": "maxabs"},
+        {"loss": "mse_prob", "gradcam_term": "ce"},
+    ],
 )
 def test_causal_cam_equals_explainer(options: dict[str, Any]) -> None:
     model, x = tiny_cnn(4), random_inputs(3, 16)
@@ -41,6 +47,7 @@ def test_causal_cam_equals_explainer(options: dict[str, Any]) -> None:
         ("pq", "mse", "contrast_pq"),
         ("none", "bce", "contrast_none"),
         ("p", "mse", "contrast_p"),
+        ("pq", "mse_prob", "contrast_pq"),
         ("q", "ce", "contrast_ce"),
     ],
 )

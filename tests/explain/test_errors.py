@@ -157,7 +157,8 @@ def test_bad_options(kw: dict[str, Any], match: str) -> None:
 @pytest.mark.parametrize(
     ("kw", "match"),
     [
-        ({"loss": "ce"}, "unknown causal loss 'ce'; allowed: mse, bce"),
+        ({"loss": "ce"}, "unknown causal loss 'ce'; allowed: mse, bce, mse_prob"),
+        ({"gradcam_term": "softmax"}, "unknown causal Grad-CAM term 'softmax'; allowed: logit, ce"),
         ({"normalize": "l3"}, "allowed: none, l1, l2, maxabs"),
         ({"sign": "minus"}, "allowed: literal, set"),
     ],
@@ -172,7 +173,11 @@ def test_bad_causal_options(kw: dict[str, Any], match: str) -> None:
 def test_causal_option_names_round_trip() -> None:
     variants = CausalOptions.all_variants()
     assert len(set(variants)) == 16 and variants[0] == CausalOptions()
-    assert all(CausalOptions.parse(v.name) == v for v in variants)
+    everything = CausalOptions.ablation_variants()
+    assert len(set(everything)) == 22 and everything[:16] == variants
+    assert all(CausalOptions.parse(v.name) == v for v in everything)
+    assert CausalOptions.parse("causal[bce,none,set,ce]").gradcam_term == "ce"
+    assert CausalOptions(gradcam_term="ce").name == "causal[bce,none,set,ce]"
     assert CausalOptions.parse("causal") == CausalOptions()
     with pytest.raises(InputError, match="cannot read causal variant"):
         CausalOptions.parse("causal[mse]")

@@ -112,6 +112,8 @@ class Spy:
     [
         (None, CausalOptions(), 3),  # e_P, e_Q and g0 of the default loss for all six maps
         (("causal",), CausalOptions.all_variants(), 4),  # + g0 of the second loss
+        # + g0 of mse_prob, S e_P, S e_Q (probabilities) and softmax (Grad-CAM via the loss)
+        (("causal",), CausalOptions.ablation_variants(), 8),
         (("gradcam", "gradcam++"), CausalOptions(), 1),
     ],
 )

@@ -82,13 +82,21 @@ def explain(
         str | None,
         typer.Option(help="Contrast class Q, by name or index (default: the runner-up class)."),
     ] = None,
-    loss: Annotated[str, typer.Option(help="Causal map contrast loss: mse or bce.")] = "mse",
+    loss: Annotated[
+        str | None,
+        typer.Option(help="Causal map contrast loss: mse, bce or mse_prob [default: bce]."),
+    ] = None,
     normalize: Annotated[
-        str, typer.Option(help="Causal map normalisation: none, l1, l2 or maxabs.")
-    ] = "none",
-    sign: Annotated[str, typer.Option(help="Causal map sign convention: literal or set.")] = (
-        "literal"
-    ),
+        str | None,
+        typer.Option(help="Causal map normalisation: none, l1, l2 or maxabs [default: none]."),
+    ] = None,
+    sign: Annotated[
+        str | None, typer.Option(help="Causal map sign convention: literal or set [default: set].")
+    ] = None,
+    gradcam_term: Annotated[
+        str | None,
+        typer.Option(help="Causal map Grad-CAM term: logit or ce [default: logit]."),
+    ] = None,
     save_npy: Annotated[bool, typer.Option(help="Also save every map as .npy (float32).")] = False,
     out: Annotated[Path, typer.Option(help="Output folder.")] = Path("causalcam-out/explain"),
     quiet: Quiet = False,
@@ -102,8 +110,14 @@ def explain(
         from ..demo import explain_files, load_model_source, resolve_device
         from ..explain import CausalOptions
 
-        with usage_errors("--loss/--normalize/--sign"):
-            options = CausalOptions(loss=loss, normalize=normalize, sign=sign)
+        with usage_errors("--loss/--normalize/--sign/--gradcam-term"):
+            chosen_options = {
+                "loss": loss,
+                "normalize": normalize,
+                "sign": sign,
+                "gradcam_term": gradcam_term,
+            }
+            options = CausalOptions(**{k: v for k, v in chosen_options.items() if v is not None})
         with usage_errors("--device"):
             torch_device = resolve_device(device)
         source = load_model_source(model, torch_device)

@@ -90,7 +90,7 @@ def bootstrap_weights(n_images: int, n_boot: int, seed: int) -> np.ndarray:
     )
 
 
-def _replicates(curve: Curve, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def bootstrap_replicates(curve: Curve, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Bootstrap (mean H, accuracy) per replicate and threshold, each ``(R, T)``."""
     n = curve.correct.shape[1]
     return weights @ curve.ratios.T / n, weights @ curve.correct.T.astype(np.float64) / n
@@ -145,7 +145,7 @@ def _statistics(h: np.ndarray, acc: np.ndarray, ctx: _Context, ref: Stats | None
 def _bootstrap(
     curve: Curve, weights: np.ndarray, ctx: _Context, ref: list[Stats] | None
 ) -> list[Stats]:
-    boot_h, boot_acc = _replicates(curve, weights)
+    boot_h, boot_acc = bootstrap_replicates(curve, weights)
     return [
         _statistics(boot_h[r], boot_acc[r], ctx, ref[r] if ref is not None else None)
         for r in range(weights.shape[0])

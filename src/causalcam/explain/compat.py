@@ -19,6 +19,7 @@ from ..errors import InputError
 from .engine import Explainer
 from .methods import (
     CAUSAL,
+    CAUSAL_LOSSES,
     CAUSAL_TARGETS,
     CONTRAST_CE,
     DEFAULT_CAUSAL,
@@ -118,7 +119,7 @@ class ContrastCAM(_CamAdapter):
     """A contrast map: the gradient of a loss between the logits and a target.
 
     ``target``: ``"pq"`` (e_P + e_Q), ``"none"`` (0), ``"p"`` (e_P) or a target vector
-    (N,) / (B, N) with ``loss`` ``mse`` or ``bce``; with ``loss="ce"`` the map answers
+    (N,) / (B, N) with ``loss`` ``mse``, ``bce`` or ``mse_prob``; with ``loss="ce"`` the map answers
     "why P, rather than Q?" and ``target`` must be ``"q"``. ``contrast_class``: Q per image
     (default the runner-up logit).
     """
@@ -133,7 +134,7 @@ class ContrastCAM(_CamAdapter):
         reshape_transform: Any = None,
     ) -> None:
         super().__init__(model, target_layers, reshape_transform)
-        check_choice("contrast loss", loss, ("mse", "bce", "ce"))
+        check_choice("contrast loss", loss, (*CAUSAL_LOSSES, "ce"))
         self.loss = loss
         self.target = target
         self.contrast_class = contrast_class
@@ -171,9 +172,12 @@ class CausalCAM(_CamAdapter):
         sign: str = DEFAULT_CAUSAL["sign"],
         contrast_class: int | Tensor | None = None,
         reshape_transform: Any = None,
+        gradcam_term: str = "logit",
     ) -> None:
         super().__init__(model, target_layers, reshape_transform)
-        self.options = CausalOptions(loss=loss, normalize=normalize, sign=sign)
+        self.options = CausalOptions(
+            loss=loss, normalize=normalize, sign=sign, gradcam_term=gradcam_term
+        )
         self.contrast_class = contrast_class
 
     def _options(self) -> dict[str, Any]:

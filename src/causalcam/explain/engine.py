@@ -23,6 +23,7 @@ from . import layers
 from .methods import (
     ALL_METHODS,
     CAUSAL,
+    CAUSAL_LOSSES,
     CAUSAL_TARGETS,
     CONTRAST_CE,
     GRADCAM,
@@ -38,6 +39,7 @@ from .methods import (
 from .targets import (
     CE_COMBINATION,
     E_P,
+    GRADCAM_CE_COMBINATION,
     ClassSpec,
     Combination,
     basis_vectors,
@@ -100,6 +102,11 @@ def _contrast_key(loss: str, target: str) -> str:
     return f"{target}[{loss}]"
 
 
+def _gradcam_key(variant: CausalOptions) -> str:
+    """The linear map holding the Grad-CAM term ``a_G`` of a causal variant."""
+    return GRADCAM if variant.gradcam_term == "logit" else f"{GRADCAM}[{variant.gradcam_term}]"
+
+
 def _make_plan(
     methods: Sequence[str],
     variants: tuple[CausalOptions, ...],
@@ -118,6 +125,8 @@ def _make_plan(
         plan.linear[CONTRAST_CE] = dict(CE_COMBINATION)
     if CAUSAL in wanted:
         plan.causal = variants
+        if any(v.gradcam_term == "ce" for v in variants):
+            plan.linear[f"{GRADCAM}[ce]"] = dict(GRADCAM_CE_COMBINATION)
         for loss in dict.fromkeys(v.loss for v in variants):
             for target in CAUSAL_TARGETS:
                 plan.linear[_contrast_key(loss, target)] = contrast_combination(
@@ -220,7 +229,7 @@ class Explainer:
         and Q per image (int, sequence or (B,) tensor; default argmax and runner-up);
         ``causal``: one variant or a sequence (maps keyed by ``variant.name``, plain
         ``"causal"`` = the first; default ``CausalOptions()``); ``contrast_loss``: loss of
-        the ``contrast_*`` maps (``mse``/``bce``, default the first causal variant's);
+        the ``contrast_*`` maps (``mse``/``bce``/``mse_prob``, default the first causal variant's);
         ``contrast_targets``: extra contrast maps ``contrast[name]`` for user target
         vectors t, (N,) or (B, N).
         Results are on ``inputs``' device; batches are processed ``chunk_size`` at a time.
@@ -228,7 +237,7 @@ class Explainer:
         self._check_inputs(inputs)
         methods = tuple(dict.fromkeys(check_choice("method", m, KNOWN_METHODS) for m in methods))
         variants = _as_variants(CausalOptions() if causal is None else causal)
-        loss = check_choice("contrast loss", contrast_loss or variants[0].loss, ("mse", "bce"))
+        loss = check_choice("contrast loss", contrast_loss or variants[0].loss, CAUSAL_LOSSES)
         custom = dict(contrast_targets or {})
         if not methods and not custom:
             raise InputError(f"no maps requested: name methods from {', '.join(KNOWN_METHODS)}")
@@ -385,7 +394,8 @@ def _weights(
             elif method == CAUSAL:
                 for variant in plan.causal:
                     contrast = {t: linear[_contrast_key(variant.loss, t)] for t in CAUSAL_TARGETS}
-                    weights[variant.name] = causal_weights(linear[GRADCAM], contrast, variant)
+                    gradcam_term = linear[_gradcam_key(variant)]
+                    weights[variant.name] = causal_weights(gradcam_term, contrast, variant)
                 weights[CAUSAL] = weights[plan.causal[0].name]
             else:
                 weights[method] = linear[method]

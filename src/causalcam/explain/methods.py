@@ -7,6 +7,7 @@ obtained (one forward pass, one batched vector-Jacobian product) is ``engine.py`
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -44,9 +45,16 @@ CAUSAL_TARGETS: Final[Mapping[str, tuple[float, float]]] = MappingProxyType(
     {CONTRAST_PQ: (1.0, 1.0), CONTRAST_NONE: (0.0, 0.0), CONTRAST_P: (1.0, 0.0)}
 )
 
-CAUSAL_LOSSES: Final[tuple[str, ...]] = ("mse", "bce")
+#: ``mse``: MSE on the logits (the paper's literal ``L(y, t)``); ``bce``: BCE with logits;
+#: ``mse_prob``: MSE on the softmax probabilities (a further reading: the "confidence" the
+#: paper speaks of is a probability).
+CAUSAL_LOSSES: Final[tuple[str, ...]] = ("mse", "bce", "mse_prob")
 NORMALIZATIONS: Final[tuple[str, ...]] = ("none", "l1", "l2", "maxabs")
 SIGNS: Final[tuple[str, ...]] = ("literal", "set")
+#: Where Eq. 3's Grad-CAM term ``G`` takes its channel weight from: ``logit`` (Grad-CAM as
+#: published, ``a_P = J^T e_P``) or ``ce`` (the descent direction of the cross-entropy loss
+#: of class P, ``J^T (e_P - softmax(z))``: Grad-CAM "through the loss", a further reading).
+GRADCAM_TERMS: Final[tuple[str, ...]] = ("logit", "ce")
 
 #: The default causal variant, chosen by the measured ablation (README, "Reproduction"):
 #: on COVID-CT (embedded ResNet-18, 203 test scans) ``bce, none, set`` is the only reading
@@ -77,25 +85,36 @@ def check_choice(what: str, value: object, allowed: tuple[str, ...]) -> str:
 class CausalOptions:
     """One variant of the causal map (METHOD.md, "The causal map").
 
-    ``loss``: the contrast loss (``mse`` or ``bce``); ``normalize``: the normalisation ``n``
-    of contrast weights (``none``, ``l1``, ``l2``, ``maxabs``); ``sign``: ``literal``
-    (``w = -(a_P - n(a_PQ) + n(a_none) + n(a_P^t))``) or ``set``
-    (``w = a_P + n(a_PQ) - n(a_none) - n(a_P^t)``).
+    ``loss``: the contrast loss (``mse``, ``bce`` or ``mse_prob``); ``normalize``: the
+    normalisation ``n`` of contrast weights (``none``, ``l1``, ``l2``, ``maxabs``); ``sign``:
+    ``literal`` (``w = -(a_G - n(a_PQ) + n(a_none) + n(a_P^t))``) or ``set``
+    (``w = a_G + n(a_PQ) - n(a_none) - n(a_P^t)``); ``gradcam_term``: ``a_G`` is Grad-CAM's
+    ``a_P`` (``logit``) or ``J^T (e_P - softmax(z))`` (``ce``).
     """
 
     loss: str = DEFAULT_CAUSAL["loss"]
     normalize: str = DEFAULT_CAUSAL["normalize"]
     sign: str = DEFAULT_CAUSAL["sign"]
+    gradcam_term: str = "logit"
 
     def __post_init__(self) -> None:
         check_choice("causal loss", self.loss, CAUSAL_LOSSES)
         check_choice("causal normalisation", self.normalize, NORMALIZATIONS)
         check_choice("causal sign", self.sign, SIGNS)
+        check_choice("causal Grad-CAM term", self.gradcam_term, GRADCAM_TERMS)
 
     @property
     def name(self) -> str:
-        """The key of this variant's map, e.g. ``causal[mse,none,literal]``."""
-        return f"{CAUSAL}[{self.loss},{self.normalize},{self.sign}]"
+        """The key of this variant's map, e.g. ``causal[mse,none,literal]``; a Grad-CAM term
+        other than ``logit`` is a fourth part: ``causal[bce,none,set,ce]``."""
+        parts = [self.loss, self.normalize, self.sign]
+        if self.gradcam_term != GRADCAM_TERMS[0]:
+            parts.append(self.gradcam_term)
+        return f"{CAUSAL}[{','.join(parts)}]"
+
+    def to_dict(self) -> dict[str, str]:
+        """The options by field name (``loss``, ``normalize``, ``sign``, ``gradcam_term``)."""
+        return dataclasses.asdict(self)
 
     @classmethod
     def parse(cls, name: str) -> CausalOptions:
@@ -103,11 +122,11 @@ class CausalOptions:
         if name == CAUSAL:
             return cls()
         prefix, suffix = f"{CAUSAL}[", "]"
-        parts = name[len(prefix) : -len(suffix)].split(",")
-        if not (name.startswith(prefix) and name.endswith(suffix)) or len(parts) != 3:
+        parts = [p.strip() for p in name[len(prefix) : -len(suffix)].split(",")]
+        if not (name.startswith(prefix) and name.endswith(suffix)) or len(parts) not in (3, 4):
             raise InputError(f"cannot read causal variant {name!r}; expected e.g. {cls().name!r}")
-        loss, normalize, sign = (p.strip() for p in parts)
-        return cls(loss=loss, normalize=normalize, sign=sign)
+        term = parts[3] if len(parts) == 4 else GRADCAM_TERMS[0]
+        return cls(loss=parts[0], normalize=parts[1], sign=parts[2], gradcam_term=term)
 
     @classmethod
     def literal(cls) -> CausalOptions:
@@ -116,27 +135,55 @@ class CausalOptions:
 
     @classmethod
     def all_variants(cls) -> tuple[CausalOptions, ...]:
-        """Every combination of the options (for ablations), the default first."""
+        """The grid of METHOD.md: loss (mse, bce) x normalisation x sign, the default first."""
         rest = [
             cls(loss, norm, sign)
-            for loss in CAUSAL_LOSSES
+            for loss in ("mse", "bce")
             for norm in NORMALIZATIONS
             for sign in SIGNS
         ]
         return (cls(), *(v for v in rest if v != cls()))
 
+    @classmethod
+    def further_variants(cls) -> tuple[CausalOptions, ...]:
+        """Further readings of the paper: the loss on probabilities (``mse_prob`` x none, l2
+        x both signs) and Grad-CAM's term from the cross-entropy loss (on the literal reading
+        and on the default)."""
+        on_probabilities = [
+            cls("mse_prob", norm, sign) for norm in ("none", "l2") for sign in SIGNS
+        ]
+        through_loss = [dataclasses.replace(v, gradcam_term="ce") for v in (cls.literal(), cls())]
+        return (*on_probabilities, *through_loss)
+
+    @classmethod
+    def ablation_variants(cls) -> tuple[CausalOptions, ...]:
+        """:meth:`all_variants` then :meth:`further_variants` (22 in all)."""
+        return (*cls.all_variants(), *cls.further_variants())
+
 
 def loss_scale(loss: str, n_classes: int) -> float:
-    """The factor ``c`` in ``dL/dz = g_0 - c t``: ``2/N`` for mean MSE, ``1/N`` for mean BCE."""
-    return {"mse": 2.0, "bce": 1.0}[loss] / n_classes
+    """The factor ``c`` in ``dL/dz = g_0 - c t`` (``mse_prob``: ``dL/dz = c S (p - t)``):
+    ``2/N`` for mean MSE (on logits or probabilities), ``1/N`` for mean BCE."""
+    return {"mse": 2.0, "bce": 1.0, "mse_prob": 2.0}[loss] / n_classes
 
 
 def loss_gradient_at_zero(loss: str, logits: Tensor) -> Tensor:
-    """``g_0 = dL/dz`` at target ``t = 0``: ``(2/N) z`` (mse), ``(1/N) sigmoid(z)`` (bce)."""
+    """``g_0 = dL/dz`` at target ``t = 0``: ``(2/N) z`` (mse), ``(1/N) sigmoid(z)`` (bce),
+    ``(2/N) S p`` (mse_prob; ``p = softmax(z)``, ``S = diag(p) - p p^T``)."""
     n = logits.shape[-1]
     if loss == "mse":
         return logits * loss_scale(loss, n)
+    if loss == "mse_prob":
+        return softmax_jacobian_product(logits, torch.softmax(logits, dim=-1)) * loss_scale(loss, n)
     return torch.sigmoid(logits) * loss_scale(loss, n)
+
+
+def softmax_jacobian_product(logits: Tensor, vectors: Tensor) -> Tensor:
+    """``S v`` with ``S = diag(p) - p p^T`` the (symmetric) Jacobian of ``p = softmax(z)``,
+    for each row: ``p * v - p (p . v)``."""
+    p = torch.softmax(logits, dim=-1)
+    pv = p * vectors
+    return pv - p * pv.sum(dim=-1, keepdim=True)
 
 
 def normalise(weights: Tensor, how: str) -> Tensor:

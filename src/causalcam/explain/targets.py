@@ -2,9 +2,11 @@
 
 Every map's gradient at the target layer is linear in the vector ``g = dL/dz`` fed into
 the logits, and for ``mse``/``bce`` ``g = g_0 - c t`` with ``g_0`` the gradient at
-``t = 0``. So each map needs a *combination* (basis key -> scalar coefficient) of a few
-basis vectors: ``e_P``, ``e_Q``, ``g0:<loss>``, ``softmax`` and any user target ``t:<name>``.
-Their number depends on the requested maps, never on the number of classes ``N``.
+``t = 0`` (``mse_prob``: ``g = g_0 - c S t``, ``S`` the softmax Jacobian). So each map needs a
+*combination* (basis key -> scalar coefficient) of a few basis vectors: ``e_P``, ``e_Q``,
+``g0:<loss>``, ``softmax``, any user target ``t:<name>`` and ``S:<key>`` (``S`` times the
+vector ``<key>``). Their number depends on the requested maps, never on the number of
+classes ``N``.
 """
 
 from __future__ import annotations
@@ -17,7 +19,12 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ..errors import InputError
-from .methods import CAUSAL_TARGETS, loss_gradient_at_zero, loss_scale
+from .methods import (
+    CAUSAL_TARGETS,
+    loss_gradient_at_zero,
+    loss_scale,
+    softmax_jacobian_product,
+)
 
 Combination = dict[str, float]
 
@@ -109,25 +116,35 @@ def choose_classes(
     return p, q
 
 
-def contrast_combination(target: str, loss: str, n_classes: int) -> Combination:
-    """``dL/dz`` at a causal target ``t = alpha e_P + beta e_Q`` as ``g_0 - c t``."""
+def loss_combination(loss: str, n_classes: int, target: Mapping[str, float]) -> Combination:
+    """``dL/dz`` at ``t = sum_key coefficient * key`` as ``g_0 - c t`` (``g_0 - c S t`` for
+    ``mse_prob``, whose loss is taken on the probabilities)."""
     c = loss_scale(loss, n_classes)
-    alpha, beta = CAUSAL_TARGETS[target]
+    prefix = "S:" if loss == "mse_prob" else ""
     combination = {f"g0:{loss}": 1.0}
-    if alpha:
-        combination[E_P] = -c * alpha
-    if beta:
-        combination[E_Q] = -c * beta
+    for key, coefficient in target.items():
+        if coefficient:
+            combination[prefix + key] = -c * coefficient
     return combination
 
 
+def contrast_combination(target: str, loss: str, n_classes: int) -> Combination:
+    """``dL/dz`` at a causal target ``t = alpha e_P + beta e_Q``."""
+    alpha, beta = CAUSAL_TARGETS[target]
+    return loss_combination(loss, n_classes, {E_P: alpha, E_Q: beta})
+
+
 def custom_combination(name: str, loss: str, n_classes: int) -> Combination:
-    """``dL/dz = g_0 - c t`` for a user target vector registered as ``t:<name>``."""
-    return {f"g0:{loss}": 1.0, f"t:{name}": -loss_scale(loss, n_classes)}
+    """``dL/dz`` for a user target vector registered as ``t:<name>``."""
+    return loss_combination(loss, n_classes, {f"t:{name}": 1.0})
 
 
 #: ICIP 2020 "why P, rather than Q?": cross-entropy with class Q, ``softmax(z) - e_Q``.
 CE_COMBINATION: Final[Mapping[str, float]] = {SOFTMAX: 1.0, E_Q: -1.0}
+
+#: Grad-CAM's weight through the loss: minus the cross-entropy gradient of class P,
+#: ``e_P - softmax(z)`` (``CausalOptions(gradcam_term="ce")``).
+GRADCAM_CE_COMBINATION: Final[Mapping[str, float]] = {E_P: 1.0, SOFTMAX: -1.0}
 
 
 def basis_vectors(
@@ -142,6 +159,8 @@ def basis_vectors(
     n = z.shape[1]
 
     def vector(key: str) -> Tensor:
+        if key.startswith("S:"):
+            return softmax_jacobian_product(z, vector(key[2:]))
         if key == E_P:
             return F.one_hot(p, n).to(z.dtype)
         if key == E_Q:
