@@ -172,6 +172,20 @@ def test_report_lays_out_every_section_with_paper_numbers(tmp_path: Path) -> Non
     assert "paper: causal wins 19 of 20 accuracy cells" in markdown
     assert "![Fig. 2a: deletion](figures/deletion.png)" in markdown
     assert "`abc123`" in markdown and "12.5 s" in markdown
+    assert "Caution" not in markdown  # no chance rate recorded: no warning
+
+
+def test_networks_near_chance_are_flagged_in_the_transference_section(tmp_path: Path) -> None:
+    run = _synthetic_run(tmp_path)
+    manifest = json.loads((run / "manifest.json").read_text())
+    manifest["data"]["majority_rate"] = 0.475  # networks at 0.50 ... 0.54; flagged below 0.525
+    atomic_write_json(run / "manifest.json", manifest)
+    markdown = build_report(run).markdown.read_text()
+    warning = next(line for line in markdown.splitlines() if line.startswith("**Caution:**"))
+    assert warning.startswith(
+        "**Caution:** ResNet-18 (0.500), ResNet-34 (0.510), ResNet-50 (0.520) classify"
+    )
+    assert "DenseNet" not in warning and "majority class (0.475)" in warning
 
 
 def test_html_is_self_contained(tmp_path: Path) -> None:

@@ -309,9 +309,37 @@ def _transfer(data: RunData) -> list[Block]:
             "accuracy: higher is better."
         )
     )
+    blocks += _near_chance_warning(data)
     for number, table in enumerate(result["tables"], start=1):
         blocks += _transfer_table(number, table)
     return blocks
+
+
+#: A network within this many accuracy points of always answering the majority class is
+#: flagged: its transference cells measure noise, not the masks.
+NEAR_CHANCE_MARGIN = 0.05
+
+
+def _near_chance_warning(data: RunData) -> list[Block]:
+    majority = data.manifest.get("data", {}).get("majority_rate")
+    trained = (data.results.get("train") or {}).get("networks", [])
+    if not _finite(majority):
+        return []
+    weak = [
+        f"{_arch(n['arch'])} ({n['test_accuracy']:.3f})"
+        for n in trained
+        if _finite(n.get("test_accuracy")) and n["test_accuracy"] < majority + NEAR_CHANCE_MARGIN
+    ]
+    if not weak:
+        return []
+    return [
+        Paragraph(
+            f"**Caution:** {', '.join(weak)} classify the unmasked test scans within "
+            f"{100 * NEAR_CHANCE_MARGIN:.0f} points of always answering the majority class "
+            f"({majority:.3f}). Their cells below measure noise, not whether the masks carry "
+            "the evidence; train them longer (the `paper` profile) before reading them."
+        )
+    ]
 
 
 def _transfer_table(number: int, table: Mapping[str, Any]) -> list[Block]:

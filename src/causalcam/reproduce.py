@@ -617,6 +617,8 @@ def reproduce(
         "test_images": int(test.labels.numel()),
         "test_checksum": test.checksum,
         "size": chosen.size,
+        # accuracy of always answering the most common class: what "chance" means here
+        "majority_rate": float(test.labels.bincount().max()) / max(int(test.labels.numel()), 1),
     }
     bundled = _bundled_identity(chosen)
     trained = _stage(ctx, manifest, "train", test, bundled, lambda: stage_train(ctx, test))
