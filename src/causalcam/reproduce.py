@@ -25,6 +25,7 @@ import dataclasses
 import json
 import os
 import platform
+import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -768,8 +769,12 @@ def transfer_checkpoints(
     limit: int | None = None,
     device: torch.device | None = None,
     progress: bool = True,
+    causal: str = "causal",
 ) -> tuple[Path, ...]:
-    """A Table 1/2 for ``source``'s masks fed to ``targets``: CSV, JSON and Markdown."""
+    """A Table 1/2 for ``source``'s masks fed to ``targets``: CSV, JSON and Markdown.
+    ``causal``: the causal variant set against Grad-CAM (``causal`` = the default variant,
+    or a name such as ``causal[mse,none,literal]``)."""
+    CausalOptions.parse(causal)  # an unknown variant fails before any work
     where = device or torch.device("cpu")
     named = {_checkpoint_name(p): load_network(Path(p), where) for p in [source, *targets]}
     if len(named) != 1 + len(targets):
@@ -785,16 +790,17 @@ def transfer_checkpoints(
         named,
         test,
         source_name,
-        ("gradcam", "causal"),
+        ("gradcam", causal),
         targets=target_names,
         thresholds=thresholds,
         modes=("deletion",),
         progress=progress,
     )
     table = transference_table(
-        curves, source=source_name, thresholds=thresholds, targets=target_names
+        curves, source=source_name, thresholds=thresholds, targets=target_names, challenger=causal
     )
-    return table.write(Path(out_dir) / f"transfer_{source_name}")
+    suffix = "" if causal == "causal" else "_" + re.sub(r"[^A-Za-z0-9]+", "_", causal).strip("_")
+    return table.write(Path(out_dir) / f"transfer_{source_name}{suffix}")
 
 
 def _checkpoint_name(path: str | os.PathLike[str]) -> str:

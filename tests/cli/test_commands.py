@@ -56,6 +56,10 @@ def test_demo_says_clearly_when_the_embedded_model_is_missing(
         (["train", "--recipe", "fancy", "--out", "{tmp}/t"], "fancy"),
         (["evaluate", "{tmp}/missing.pt", "--out", "{tmp}/e"], "missing.pt"),
         (["transfer", "{tmp}/a.pt", "{tmp}/b.pt", "--out", "{tmp}/e"], "a.pt"),
+        (
+            ["transfer", "{tmp}/a.pt", "{tmp}/b.pt", "--causal", "causal[mse,odd,set]"],
+            "unknown causal normalisation 'odd'",
+        ),
     ],
 )
 def test_user_errors_of_the_other_commands(args: list[str], needle: str, tmp_path: Path) -> None:
@@ -143,6 +147,16 @@ def test_train_evaluate_and_transfer_on_a_few_real_scans(
     table = json.loads((tmp_path / "tr" / "transfer_trained.json").read_text())
     assert table["source"] == "trained" and table["targets"] == ["r18"]
     assert table["thresholds"] == [0.1, 0.3] and table["n_images"] == 4
+
+    literal = "causal[mse,none,literal]"
+    args = ["transfer", str(trained), str(checkpoint), "--thresholds", "0.1,0.3", "--causal"]
+    result = runner.invoke(app, [*args, literal, "--out", str(tmp_path / "tr"), *common])
+    assert result.exit_code == 0, result.output
+    other = json.loads(
+        (tmp_path / "tr" / "transfer_trained_causal_mse_none_literal.json").read_text()
+    )
+    assert (other["baseline"], other["challenger"]) == ("gradcam", literal)
+    assert other["accuracy"] != table["accuracy"] or other["huffman"] != table["huffman"]
 
 
 def test_version() -> None:

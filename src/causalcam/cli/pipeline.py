@@ -157,6 +157,10 @@ def transfer(
     limit: Annotated[
         int | None, typer.Option(help="Use the first N test images per class.")
     ] = None,
+    causal: Annotated[
+        str,
+        typer.Option(help="Causal variant against Grad-CAM, e.g. causal[mse,none,literal]."),
+    ] = "causal",
     quiet: Quiet = False,
     device: Device = "auto",
     debug: Debug = False,
@@ -180,6 +184,7 @@ def transfer(
             limit=limit,
             device=torch_device,
             progress=settings.progress,
+            causal=causal,
         )
         settings.info(markdown.read_text(encoding="utf-8"))
         typer.echo(f"table: {markdown} (and {csv_path.name}, .json)")
