@@ -61,3 +61,22 @@ def test_matches_naive_masking_loop(tmp_path: Path) -> None:
                 predicted = model(to_model_input(masked)).argmax(dim=1)
                 np.testing.assert_array_equal(curve.correct[row], (predicted == labels).numpy())
                 np.testing.assert_array_equal(curve.bits[row], huffman_bits(masked))
+
+
+def test_unmasked_accuracy_of_the_bundled_model_matches_its_training_metrics(
+    real_root: Path,
+) -> None:
+    """The trainer's test pipeline and the evaluation's (load_split + threshold masking with
+    an all-ones map, which keeps every pixel) count the same correct scans."""
+    from causalcam.data import load_split
+    from causalcam.models import default_model
+
+    bundled = default_model()
+    images, labels = load_split("test", size=bundled.meta.preprocessing.size, root=real_root)
+    keep_all = lambda x: torch.ones(x.shape[0], x.shape[-2], x.shape[-1])  # noqa: E731
+    (curve,) = run_deletion_insertion(
+        {"m": bundled}, {"all": keep_all}, images, labels, source="m",
+        thresholds=[0.5], modes=["deletion"], progress=False,
+    )  # fmt: skip
+    expected = round(bundled.meta.metrics["test"]["accuracy"] * labels.numel())
+    assert int(curve.correct.sum()) == expected == 133
