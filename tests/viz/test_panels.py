@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from PIL import Image
 
 from causalcam.errors import InputError
@@ -96,3 +97,16 @@ def test_masked_panel_titles_carry_prediction_confidence_and_huffman(
     assert path.stat().st_size > 1000
     with pytest.raises(InputError, match="at least one"):
         masked_panel(scan, [], "t")
+
+
+def test_a_long_title_is_wrapped_to_the_figure_width(scan: np.ndarray) -> None:
+    """A Fig. 3 panel has three narrow columns; a long scan name and prediction used to run
+    off both edges of the PNG."""
+    title = "2020.03.10.20032136-p27-145%4.png: true CT_COVID, predicted CT_COVID (88.9%)"
+    views = [MaskedView("Grad-CAM", scan, "CT_COVID", 0.5), MaskedView("causal", scan, "x", 0.8)]
+    figure = masked_panel(scan, views, title)
+    lines = figure.get_suptitle().split("\n")
+    assert len(lines) >= 2 and "".join(lines).replace(" ", "") == title.replace(" ", "")
+    renderer = FigureCanvasAgg(figure).get_renderer()
+    box = figure._suptitle.get_window_extent(renderer)  # type: ignore[union-attr]
+    assert box.x0 >= 0 and box.x1 <= figure.bbox.width

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import os
+import textwrap
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -71,13 +72,12 @@ def explanation_panel(
     """
     order = _method_order(maps, methods)
     grey = as_grey_uint8(image)
-    figure = _figure(columns=1 + len(order), rows=1, extra_width=0.5, title_lines=2)
+    figure = _figure(columns=1 + len(order), extra_width=0.5, title=title, subtitle_lines=1)
     axes = figure.subplots(1, 1 + len(order), squeeze=False)[0]
     _show(axes[0], grey, "Scan")
     for axis, method in zip(axes[1:], order, strict=True):
         _show(axis, overlay(grey, maps[method], cmap=cmap), method_title(method))
     _colorbar(figure, list(axes[1:]), cmap)
-    figure.suptitle(title, fontsize=11, fontweight="bold")
     return figure
 
 
@@ -102,12 +102,11 @@ def masked_panel(image: ArrayLike, views: Sequence[MaskedView], title: str) -> F
     """Figure with the scan and each masked version of it (the paper's Fig. 3)."""
     if not views:
         raise InputError("a masked panel needs at least one masked view")
-    figure = _figure(columns=1 + len(views), rows=1, extra_width=0.0, title_lines=3)
+    figure = _figure(columns=1 + len(views), extra_width=0.0, title=title, subtitle_lines=3)
     axes = figure.subplots(1, 1 + len(views), squeeze=False)[0]
     _show(axes[0], as_grey_uint8(image), "Scan")
     for axis, view in zip(axes[1:], views, strict=True):
         _show(axis, as_grey_uint8(view.image), view.title())
-    figure.suptitle(title, fontsize=11, fontweight="bold")
     return figure
 
 
@@ -146,10 +145,19 @@ def _method_order(maps: Mapping[str, ArrayLike], methods: Sequence[str] | None) 
     return order
 
 
-def _figure(columns: int, rows: int, extra_width: float, title_lines: int) -> Figure:
+#: Characters of an 11 pt bold title that fit in one inch of figure width (measured).
+_TITLE_CHARS_PER_INCH = 9.5
+
+
+def _figure(columns: int, extra_width: float, title: str, subtitle_lines: int) -> Figure:
+    """A one-row figure whose bold title is wrapped to its width (long file names included)
+    and whose height makes room for the title and ``subtitle_lines`` of axis titles."""
     width = columns * _CELL_INCHES + extra_width
-    height = rows * _CELL_INCHES + 0.2 * title_lines + 0.25
-    return Figure(figsize=(width, height), layout="constrained")
+    lines = textwrap.wrap(title, width=int(width * _TITLE_CHARS_PER_INCH)) or [""]
+    height = _CELL_INCHES + 0.2 * (len(lines) + subtitle_lines) + 0.1
+    figure = Figure(figsize=(width, height), layout="constrained")
+    figure.suptitle("\n".join(lines), fontsize=11, fontweight="bold")
+    return figure
 
 
 def _show(axis: Axes, picture: np.ndarray, title: str) -> None:
