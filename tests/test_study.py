@@ -187,6 +187,12 @@ def test_paired_budget_stats_against_hand_computed_values() -> None:
     assert stats["mean_saving"] == pytest.approx((0 + 0.5 + 2 / 3) / 3)
     same = paired_budget_stats(ref, ref, [0.2, 0.4, 0.6], n_boot=50)
     assert (same["mean_diff"], same["mean_diff_lo"], same["mean_diff_hi"]) == (0.0, 0.0, 0.0)
+    # with chance at 0.375, only H = 0.6 (Grad-CAM 0.5 > 0.375) counts for the saving
+    floored = paired_budget_stats(better, ref, [0.2, 0.4, 0.6], n_boot=50, chance=0.375)
+    assert floored["mean_saving"] == pytest.approx(2 / 3)
+    assert floored["mean_diff"] == pytest.approx(0.25)  # the accuracy difference is unchanged
+    nowhere = paired_budget_stats(better, ref, [0.2, 0.4, 0.6], n_boot=20, chance=0.5)
+    assert math.isnan(nowhere["mean_saving"])  # Grad-CAM never exceeds chance
 
 
 def test_choice_prefers_budget_coverage_then_accuracy() -> None:

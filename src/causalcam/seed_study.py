@@ -132,6 +132,7 @@ def seed_rows(
     if len(sizes) != 1:
         raise InputError(f"the seed study needs the same test images for every model: {sizes}")
     weights = bootstrap_weights(sizes.pop(), n_boot, seed) if n_boot > 0 else None
+    chance = ablations[0].chance
     rows = []
     for first in ablations[0].rows:
         mode, method = first["mode"], first["method"]
@@ -146,7 +147,7 @@ def seed_rows(
         if weights is not None:
             samples = [
                 budget_samples(
-                    _curve(a, method, mode), _curve(a, REFERENCE, mode), h_values, weights
+                    _curve(a, method, mode), _curve(a, REFERENCE, mode), h_values, weights, chance
                 )
                 for a in ablations
             ]

@@ -155,14 +155,22 @@ def map_sanity(maps: Mapping[str, Tensor], tau: float = SANITY_TAU) -> dict[str,
 
 
 def _budget_stats(
-    h: np.ndarray, acc: np.ndarray, ref_h: np.ndarray, ref_acc: np.ndarray, budgets: np.ndarray
+    h: np.ndarray,
+    acc: np.ndarray,
+    ref_h: np.ndarray,
+    ref_acc: np.ndarray,
+    budgets: np.ndarray,
+    chance: float = 0.0,
 ) -> tuple[float, float]:
     """(mean accuracy difference at the budgets both curves reach, mean bits saving at the
-    reference's accuracy there); NaN when no budget is shared."""
+    reference's accuracy there); NaN when no budget is shared. The saving is only taken
+    where the reference's accuracy exceeds ``chance`` (the majority-class rate): at chance
+    any mask, even an all-black one, "matches" it with almost no bits."""
     ref_at = accuracy_at_h(ref_h, ref_acc, budgets)
     diff = accuracy_at_h(h, acc, budgets) - ref_at
+    above = np.where(ref_at > chance + 1e-9, ref_at, np.nan)
     with np.errstate(divide="ignore", invalid="ignore"):
-        saving = 1 - h_at_accuracy(h, acc, ref_at) / h_at_accuracy(ref_h, ref_acc, ref_at)
+        saving = 1 - h_at_accuracy(h, acc, above) / h_at_accuracy(ref_h, ref_acc, above)
     return _nanmean(diff), _nanmean(saving)
 
 
@@ -179,26 +187,33 @@ def paired_budget_stats(
     n_boot: int,
     ci: float = 0.95,
     seed: int = 0,
+    chance: float = 0.0,
 ) -> dict[str, float]:
     """Mean accuracy difference and mean bits saving over ``budgets`` versus ``reference``,
     with percentile intervals over paired bootstrap resamples of the test images::
 
         mean_diff   = mean_h [acc_m(h) - acc_ref(h)]
-        mean_saving = mean_h [1 - H_m(acc_ref(h)) / H_ref(acc_ref(h))]
+        mean_saving = mean_h [1 - H_m(acc_ref(h)) / H_ref(acc_ref(h))]  (acc_ref(h) > chance)
     """
     grid = np.asarray(budgets, dtype=np.float64)
-    point = _budget_stats(curve.mean_h, curve.accuracy, reference.mean_h, reference.accuracy, grid)
+    point = _budget_stats(
+        curve.mean_h, curve.accuracy, reference.mean_h, reference.accuracy, grid, chance
+    )
     out = {"mean_diff": point[0], "mean_saving": point[1]}
     if n_boot <= 0:
         return out | {
             f"{k}_{e}": math.nan for k in ("mean_diff", "mean_saving") for e in ("lo", "hi")
         }
     weights = bootstrap_weights(curve.correct.shape[1], n_boot, seed)
-    return out | budget_intervals(budget_samples(curve, reference, grid, weights), ci)
+    return out | budget_intervals(budget_samples(curve, reference, grid, weights, chance), ci)
 
 
 def budget_samples(
-    curve: Curve, reference: Curve, budgets: Sequence[float] | np.ndarray, weights: np.ndarray
+    curve: Curve,
+    reference: Curve,
+    budgets: Sequence[float] | np.ndarray,
+    weights: np.ndarray,
+    chance: float = 0.0,
 ) -> np.ndarray:
     """Bootstrap replicates ``(R, 2)`` of (mean_diff, mean_saving) of ``curve`` versus
     ``reference`` for resampling counts ``weights`` ``(R, n_images)`` (paired: both curves
@@ -206,7 +221,7 @@ def budget_samples(
     grid = np.asarray(budgets, dtype=np.float64)
     (h_m, a_m), (h_r, a_r) = (bootstrap_replicates(c, weights) for c in (curve, reference))
     return np.array(
-        [_budget_stats(h_m[r], a_m[r], h_r[r], a_r[r], grid) for r in range(len(weights))]
+        [_budget_stats(h_m[r], a_m[r], h_r[r], a_r[r], grid, chance) for r in range(len(weights))]
     ).reshape(len(weights), 2)
 
 
@@ -251,6 +266,7 @@ def ablation_rows(
     h_values: Sequence[float] = DEFAULT_H_VALUES,
     n_boot: int = 1000,
     seed: int = 0,
+    chance: float = 0.0,
 ) -> list[dict[str, Any]]:
     """One row per (mode, method): the method's options, map sanity, accuracy at each
     matched budget and its paired difference to Grad-CAM, the area under accuracy-vs-H
@@ -280,7 +296,9 @@ def ablation_rows(
             row["budgets"] = int(np.isfinite(np.asarray(reached, dtype=np.float64)).sum())
             if method != REFERENCE:
                 row.update(
-                    paired_budget_stats(curve, reference, h_values, n_boot=n_boot, seed=seed)
+                    paired_budget_stats(
+                        curve, reference, h_values, n_boot=n_boot, seed=seed, chance=chance
+                    )
                 )
             rows.append(row)
     return rows
@@ -334,11 +352,13 @@ class AblationResult:
     rows: list[dict[str, Any]]
     choice: dict[str, Any]
     paths: list[Path]
+    chance: float = 0.0  # majority-class rate of the test labels (no bits saving at or below)
 
     def to_json(self) -> dict[str, Any]:
         return {
             "model": self.model,
             "n_images": self.n_images,
+            "chance": self.chance,
             "layer": self.layer,
             "thresholds": list(self.thresholds),
             "h_values": list(self.h_values),
@@ -421,8 +441,10 @@ def run_ablation(
         h_values=h_values,
         n_boot=n_boot,
         seed=seed,
+        chance=majority_rate(labels),
     )
     result = AblationResult(
+        chance=majority_rate(labels),
         out_dir=Path(out_dir),
         model=label,
         n_images=int(labels.numel()),
@@ -435,6 +457,12 @@ def run_ablation(
         paths=[],
     )
     return dataclasses.replace(result, paths=write_ablation(result, plots=plots))
+
+
+def majority_rate(labels: Tensor) -> float:
+    """The accuracy of always answering the most common class: chance for this test set."""
+    flat = labels.reshape(-1).long()
+    return float(flat.bincount().max()) / max(int(flat.numel()), 1)
 
 
 def _with_duplicates(curves: list[Curve], same_as: Mapping[str, str]) -> list[Curve]:
