@@ -577,13 +577,17 @@ def write_ablation(result: AblationResult, *, plots: bool = True) -> list[Path]:
         from .viz.curves import save_accuracy_curves
 
         focus = [*BASELINES, CausalOptions().name, result.choice["method"]]
+        present = {c.method for c in result.curves}
         for mode in dict.fromkeys(c.mode for c in result.curves):
             members = [c for c in result.curves if c.mode == mode]
             title = f"{mode.capitalize()}: {result.model}"
             paths.append(save_accuracy_curves(members, out / f"{mode}_all.png", title=title))
             paths.append(
                 save_accuracy_curves(
-                    members, out / f"{mode}.png", title=title, methods=list(dict.fromkeys(focus))
+                    members,
+                    out / f"{mode}.png",
+                    title=title,
+                    methods=[m for m in dict.fromkeys(focus) if m in present],
                 )
             )
     return list(dict.fromkeys(paths))

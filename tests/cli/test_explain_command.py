@@ -64,7 +64,7 @@ def test_methods_layer_and_contrast_class_options(checkpoint: Path, tmp_path: Pa
     assert summary["methods"] == ["gradcam", "causal", "contrast_none"]
     assert summary["model"]["target_layer"] == "layer3"
     assert summary["causal_options"] == {
-        "loss": "bce",
+        "loss": "mse_prob",
         "normalize": "l2",
         "sign": "set",
         "gradcam_term": "logit",

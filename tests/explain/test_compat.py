@@ -94,6 +94,6 @@ def test_several_variants_in_one_call() -> None:
 
 
 def test_default_variant_is_the_measured_one_and_literal_stays_available() -> None:
-    assert CausalOptions().name == "causal[bce,none,set]"
+    assert CausalOptions().name == "causal[mse_prob,none,set]"
     assert CausalOptions.literal() == CausalOptions(loss="mse", normalize="none", sign="literal")
     assert CausalOptions.parse("causal[mse,none,literal]") == CausalOptions.literal()

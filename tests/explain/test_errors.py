@@ -172,12 +172,14 @@ def test_bad_causal_options(kw: dict[str, Any], match: str) -> None:
 
 def test_causal_option_names_round_trip() -> None:
     variants = CausalOptions.all_variants()
-    assert len(set(variants)) == 16 and variants[0] == CausalOptions()
+    assert len(set(variants)) == 16 and {v.loss for v in variants} == {"mse", "bce"}
     everything = CausalOptions.ablation_variants()
     assert len(set(everything)) == 22 and everything[:16] == variants
+    assert CausalOptions() in everything and CausalOptions.literal() in everything
     assert all(CausalOptions.parse(v.name) == v for v in everything)
     assert CausalOptions.parse("causal[bce,none,set,ce]").gradcam_term == "ce"
-    assert CausalOptions(gradcam_term="ce").name == "causal[bce,none,set,ce]"
+    assert CausalOptions(gradcam_term="ce").name == "causal[mse_prob,none,set,ce]"
+    assert CausalOptions("bce", "none", "set", "ce") in everything
     assert CausalOptions.parse("causal") == CausalOptions()
     with pytest.raises(InputError, match="cannot read causal variant"):
         CausalOptions.parse("causal[mse]")

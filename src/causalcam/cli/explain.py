@@ -84,7 +84,7 @@ def explain(
     ] = None,
     loss: Annotated[
         str | None,
-        typer.Option(help="Causal map contrast loss: mse, bce or mse_prob [default: bce]."),
+        typer.Option(help="Causal map contrast loss: mse, bce or mse_prob [default: mse_prob]."),
     ] = None,
     normalize: Annotated[
         str | None,
