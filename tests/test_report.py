@@ -278,6 +278,18 @@ def test_report_from_a_tiny_reproduction_run(
     assert time.perf_counter() - started < 30
     assert sum("done before, reused" in line for line in logged) == 6
 
+    # another default causal variant (a library upgrade) recomputes what used "causal"
+    import causalcam.reproduce as reproduce_module
+    from causalcam.explain import CausalOptions
+
+    monkeypatch.setattr(
+        reproduce_module, "default_variant", lambda: CausalOptions.literal().to_dict()
+    )
+    logged.clear()
+    reproduce(tmp_path / "run", profile, data_root=real_root, progress=False, log=logged.append)
+    assert "[train] done before, reused" in logged and "[curves] running" in logged
+    monkeypatch.undo()
+
     if find_chromium() is not None:
         dom, screenshot = _render(html, tmp_path)
         tables = sum(1 for line in markdown.splitlines() if line.startswith("|---"))

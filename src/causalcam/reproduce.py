@@ -189,6 +189,11 @@ class RunContext:
         return self.run_dir / "figures"
 
 
+def default_variant() -> dict[str, str]:
+    """The options plain ``causal`` stands for (part of every stage's fingerprint)."""
+    return CausalOptions().to_dict()
+
+
 def get_profile(name: str) -> Profile:
     """The profile called ``name`` (``paper``, ``quick`` or ``tiny``)."""
     if name not in PROFILES:
@@ -689,6 +694,9 @@ def _stage(
             "n": int(test.labels.numel()),
             "stage": name,
             "upstream": upstream,
+            # plain "causal" means the default variant: a new default recomputes the stages
+            # that explain (not training)
+            "causal_default": default_variant() if name in NETWORK_STAGES else None,
         }
     )
     stored = store.load_json("results", (name,), key)
