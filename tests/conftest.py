@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from torch import Tensor
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -28,3 +29,11 @@ def one_torch_thread() -> Iterator[None]:
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture
+def scans() -> tuple[Tensor, Tensor]:
+    """Twelve random uint8 16 x 16 "scans" with alternating labels (the study tests)."""
+    generator = torch.Generator().manual_seed(1)
+    images = torch.randint(0, 256, (12, 16, 16), dtype=torch.uint8, generator=generator)
+    return images, torch.arange(12) % 2

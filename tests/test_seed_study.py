@@ -30,13 +30,6 @@ def tiny_network(seed: int) -> Network:
     return Network(Tiny().eval(), Preprocessing(size=SIZE), ("a", "b"))
 
 
-@pytest.fixture
-def scans() -> tuple[Tensor, Tensor]:
-    generator = torch.Generator().manual_seed(1)
-    images = torch.randint(0, 256, (12, SIZE, SIZE), dtype=torch.uint8, generator=generator)
-    return images, torch.arange(12) % 2
-
-
 def study_of(networks: list[Network], scans: tuple[Tensor, Tensor], out: Path) -> SeedStudy:
     images, labels = scans
     return run_seed_study(
