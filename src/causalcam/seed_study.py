@@ -43,6 +43,8 @@ from .study import (
     AblationResult,
     budget_intervals,
     budget_samples,
+    finite_or,
+    format_cell,
     run_ablation,
 )
 
@@ -187,7 +189,7 @@ def choose(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     deletion = [r for r in rows if r["mode"] == "deletion" and r["method"].startswith("causal")]
     if not deletion:
         raise InputError("no causal variant in the seed study")
-    best = max(deletion, key=lambda r: _finite(r.get("mean_diff")))
+    best = max(deletion, key=lambda r: finite_or(r.get("mean_diff")))
     insertion = next(
         (r for r in rows if r["mode"] == "insertion" and r["method"] == best["method"]), {}
     )
@@ -199,18 +201,13 @@ def choose(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         "deletion_seeds_better": best.get("mean_diff_seeds_better"),
         "deletion_mean_saving": best.get("mean_saving"),
         "insertion_mean_diff": insertion.get("mean_diff"),
-        "beats_gradcam": _finite(best.get("mean_diff_lo")) > 0,
+        "beats_gradcam": finite_or(best.get("mean_diff_lo")) > 0,
     }
 
 
-def _finite(value: Any) -> float:
-    return float(value) if isinstance(value, int | float) and math.isfinite(value) else -math.inf
-
-
 def _signed(value: Any, scale: float = 1.0, digits: int = 3) -> str:
-    if not isinstance(value, int | float) or not math.isfinite(value):
-        return "—"
-    return f"{value * scale:+.{digits}f}"
+    scaled = value * scale if isinstance(value, int | float) else value
+    return format_cell(scaled, digits, signed=True)
 
 
 def _with_interval(row: Mapping[str, Any], key: str, scale: float, digits: int) -> str:

@@ -314,7 +314,7 @@ def choose_default(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         raise InputError("no causal variant in the ablation")
 
     def key(row: Mapping[str, Any]) -> tuple[float, float, float]:
-        return (row["budgets"], _finite(row.get("mean_diff")), _finite(row.get("mean_saving")))
+        return (row["budgets"], finite_or(row.get("mean_diff")), finite_or(row.get("mean_saving")))
 
     best = max(deletion, key=key)
     insertion = next(
@@ -329,12 +329,13 @@ def choose_default(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         "deletion_mean_saving_ci": [best.get("mean_saving_lo"), best.get("mean_saving_hi")],
         "insertion_mean_diff": insertion.get("mean_diff"),
         "insertion_mean_diff_ci": [insertion.get("mean_diff_lo"), insertion.get("mean_diff_hi")],
-        "beats_gradcam": _finite(best.get("mean_diff_lo")) > 0,
-        "insertion_agrees": _finite(insertion.get("mean_diff"), math.inf) < 0,
+        "beats_gradcam": finite_or(best.get("mean_diff_lo")) > 0,
+        "insertion_agrees": finite_or(insertion.get("mean_diff"), math.inf) < 0,
     }
 
 
-def _finite(value: Any, fallback: float = -math.inf) -> float:
+def finite_or(value: Any, fallback: float = -math.inf) -> float:
+    """``value`` as a float when it is a finite number, else ``fallback``."""
     return float(value) if isinstance(value, int | float) and math.isfinite(value) else fallback
 
 
@@ -476,7 +477,9 @@ def _with_duplicates(curves: list[Curve], same_as: Mapping[str, str]) -> list[Cu
     ]
 
 
-def _cell(value: Any, digits: int = 3, signed: bool = False) -> str:
+def format_cell(value: Any, digits: int = 3, signed: bool = False) -> str:
+    """A table cell: the number with ``digits`` decimals (``+`` sign if ``signed``), "—" if not
+    a finite number."""
     if not isinstance(value, int | float) or not math.isfinite(value):
         return "—"
     return f"{value:+.{digits}f}" if signed else f"{value:.{digits}f}"
@@ -488,9 +491,10 @@ def _with_ci(row: Mapping[str, Any], key: str, percent: bool = False) -> str:
     digits = 1 if percent else 3
     if not isinstance(value, int | float) or not math.isfinite(value):
         return "—"
-    text = _cell(value * scale, digits, signed=True)
+    text = format_cell(value * scale, digits, signed=True)
     if isinstance(low, int | float) and isinstance(high, int | float) and math.isfinite(low):
-        text += f" [{_cell(low * scale, digits, True)}, {_cell(high * scale, digits, True)}]"
+        low_text, high_text = (format_cell(v * scale, digits, True) for v in (low, high))
+        text += f" [{low_text}, {high_text}]"
     return text + ("%" if percent else "")
 
 
@@ -526,9 +530,9 @@ def ablation_markdown(result: AblationResult) -> str:
         lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
         for row in rows:
             accs = [
-                _cell(row.get(f"acc@H={b}"))
+                format_cell(row.get(f"acc@H={b}"))
                 + (
-                    f" ({_cell(row.get(f'diff@H={b}'), signed=True)})"
+                    f" ({format_cell(row.get(f'diff@H={b}'), signed=True)})"
                     if row["method"] != REFERENCE and f"diff@H={b}" in row
                     else ""
                 )
@@ -540,7 +544,7 @@ def ablation_markdown(result: AblationResult) -> str:
                 + " | ".join(
                     [
                         f"`{row['method']}`{same}",
-                        _cell(row.get(f"kept@tau={SANITY_TAU:g}")),
+                        format_cell(row.get(f"kept@tau={SANITY_TAU:g}")),
                         *accs,
                         _with_ci(row, "mean_diff"),
                         _with_ci(row, "mean_saving", percent=True),
@@ -556,10 +560,10 @@ def ablation_markdown(result: AblationResult) -> str:
         "## Choice",
         "",
         f"Best deletion variant: `{choice['method']}`; it {verdict} Grad-CAM at matched "
-        f"budgets (mean Δacc {_cell(choice['deletion_mean_diff'], signed=True)}, 95% CI "
-        f"{_cell(choice['deletion_mean_diff_ci'][0], signed=True)} to "
-        f"{_cell(choice['deletion_mean_diff_ci'][1], signed=True)}); insertion mean Δacc "
-        f"{_cell(choice['insertion_mean_diff'], signed=True)} "
+        f"budgets (mean Δacc {format_cell(choice['deletion_mean_diff'], signed=True)}, 95% CI "
+        f"{format_cell(choice['deletion_mean_diff_ci'][0], signed=True)} to "
+        f"{format_cell(choice['deletion_mean_diff_ci'][1], signed=True)}); insertion mean Δacc "
+        f"{format_cell(choice['insertion_mean_diff'], signed=True)} "
         f"({'agrees' if choice['insertion_agrees'] else 'does not agree'}).",
         "",
     ]
