@@ -1,0 +1,132 @@
+"""Threshold deletion/insertion over several processes: the test images are sharded.
+
+Every per-image result of a :class:`~causalcam.evaluate.Curve` (correct flags, Huffman
+bits) depends on that image alone, so each rank evaluates its chunks of images with
+:func:`~causalcam.evaluate.run_deletion_insertion` and the curves are joined along the image
+axis in the original order. Chunks hold :data:`CHUNK` images (a multiple of the map batch),
+so maps are computed over the same batches as in a single process. Chunk markers live under
+``out_dir/sharded/<job>/`` and serve as the cache of a rerun.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..evaluate.store import callable_identity, digest_of, model_fingerprint, tensor_fingerprint
+from ..evaluate.threshold import (
+    DEFAULT_THRESHOLDS,
+    MODES,
+    Curve,
+    MapFn,
+    Network,
+    as_network,
+    run_deletion_insertion,
+)
+from .context import Context, current
+from .shards import Chunk, ShardedJob, preferred_chunk, run_sharded
+
+CHUNK = 64
+
+
+def sharded_deletion_insertion(
+    models: Mapping[str, Network | nn.Module | Any],
+    methods: Mapping[str, MapFn],
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    *,
+    source: str,
+    targets: Sequence[str] | None = None,
+    thresholds: Sequence[float] = DEFAULT_THRESHOLDS,
+    modes: Sequence[str] = MODES,
+    out_dir: str | Path | None = None,
+    method_options: Mapping[str, Mapping[str, Any]] | None = None,
+    batch_size: int = 64,
+    map_batch_size: int = 32,
+    progress: bool = True,
+    ctx: Context | None = None,
+) -> list[Curve]:
+    """:func:`~causalcam.evaluate.run_deletion_insertion` with the images shared among the
+    ranks of ``ctx`` (default: the running session; a single process runs it unchanged).
+    Every rank returns the full curves."""
+    ctx = ctx or current()
+    arguments: dict[str, Any] = {
+        "source": source,
+        "targets": targets,
+        "thresholds": thresholds,
+        "modes": modes,
+        "method_options": method_options,
+        "batch_size": batch_size,
+        "map_batch_size": map_batch_size,
+    }
+    if not ctx.distributed:
+        return run_deletion_insertion(
+            models, methods, images, labels, out_dir=out_dir, progress=progress, **arguments
+        )
+    networks = {name: as_network(model) for name, model in models.items()}
+    hashes = {
+        "test images": tensor_fingerprint(images, labels),
+        "model": digest_of({name: model_fingerprint(n.model) for name, n in networks.items()}),
+        "options": digest_of(
+            {
+                **{k: v for k, v in arguments.items() if k != "thresholds"},
+                "thresholds": [float(t) for t in thresholds],
+                "methods": {name: callable_identity(fn) for name, fn in methods.items()},
+                "preprocessing": {n: net.preprocessing.to_dict() for n, net in networks.items()},
+            }
+        ),
+    }
+    job = ShardedJob(
+        n_items=int(images.shape[0]),
+        chunk_size=preferred_chunk(int(images.shape[0]), ctx.world_size, CHUNK),
+        hashes=hashes,
+        marker_dir=Path(out_dir) / "sharded" / digest_of(hashes) if out_dir else None,
+        what="test images",
+    )
+
+    def work(chunks: Sequence[Chunk]) -> Iterator[tuple[int, Any]]:
+        for chunk_id, chunk in chunks:
+            curves = run_deletion_insertion(
+                networks,
+                methods,
+                images[chunk.start : chunk.stop],
+                labels[chunk.start : chunk.stop],
+                out_dir=None,
+                progress=False,
+                **arguments,
+            )
+            yield chunk_id, [curve.to_json() for curve in curves]
+
+    results, _ = run_sharded(ctx, job, work, progress=progress)
+    return join_curves([[Curve.from_json(c) for c in result] for result in results])
+
+
+def join_curves(parts: Sequence[Sequence[Curve]]) -> list[Curve]:
+    """Curves of consecutive image chunks joined along the image axis (same curve order)."""
+    joined = []
+    for pieces in zip(*parts, strict=True):
+        first = pieces[0]
+        for piece in pieces[1:]:
+            same = (piece.source, piece.method, piece.target, piece.mode)
+            if same != (first.source, first.method, first.target, first.mode) or not (
+                np.array_equal(piece.thresholds, first.thresholds)
+            ):
+                raise RuntimeError(f"chunks disagree on curve {same}: cannot join them")
+        joined.append(
+            Curve(
+                first.source,
+                first.method,
+                first.target,
+                first.mode,
+                first.thresholds,
+                np.concatenate([p.correct for p in pieces], axis=1),
+                np.concatenate([p.bits for p in pieces], axis=1),
+                np.concatenate([p.original_bits for p in pieces]),
+            )
+        )
+    return joined

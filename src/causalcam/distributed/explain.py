@@ -1,0 +1,174 @@
+"""``causalcam explain`` over several processes: each rank explains its share of the files.
+
+The file list, output folder names, batches and per-image outputs are those of
+:func:`causalcam.demo.explain_files`; a DataLoader decodes and preprocesses the next batch
+while the model explains the current one (workers: ``$CAUSALCAM_WORKERS``, default from the
+CPUs per process; pinned memory on CUDA). Each rank writes its images' panels, overlays and
+maps, rank 0 writes ``explanations.json`` with every image's entry in the single-process order.
+A chunk is one batch; its JSON records are kept as a marker until the run has finished.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from .. import models
+from .._io import atomic_write_json
+from ..demo import (
+    _BATCH,
+    DEFAULT_METHODS,
+    ExplainRun,
+    ModelSource,
+    _Output,
+    _summary,
+    _unique_names,
+    _write_one,
+    check_methods,
+    collect_images,
+    load_images,
+    parse_contrast_class,
+)
+from ..errors import InputError
+from ..evaluate.store import digest_of, model_fingerprint
+from ..explain import CausalOptions, Explainer
+from ..preprocess import to_model_input
+from .context import Context, current
+from .shards import Chunk, ShardedJob, ShardReport, preferred_chunk, run_sharded
+
+NEAR_TIE = 1e-4
+MARKERS = ".causalcam-dist"
+WORKERS_VARIABLE = "CAUSALCAM_WORKERS"
+
+
+@dataclass
+class ShardedExplainRun(ExplainRun):
+    """An :class:`ExplainRun` and how the sharding went; ``near_ties`` lists the images whose
+    two top logits differ by less than :data:`NEAR_TIE` (their prediction may differ from a
+    run with another process count or batch layout)."""
+
+    report: ShardReport | None = None
+    near_ties: list[dict[str, Any]] = field(default_factory=list)
+
+
+class _Decoded(Dataset[tuple[int, torch.Tensor]]):
+    """Image ``i`` decoded and preprocessed to uint8 ``(size, size)``."""
+
+    def __init__(self, paths: Sequence[Path], size: int) -> None:
+        self.paths, self.size = list(paths), size
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, index: int) -> tuple[int, torch.Tensor]:
+        return index, load_images([self.paths[index]], self.size)[0]
+
+
+def loader_workers(ctx: Context) -> int:
+    """``$CAUSALCAM_WORKERS``, else the CPUs this process may use beyond its own (at most 4)."""
+    text = os.environ.get(WORKERS_VARIABLE)
+    if text is not None:
+        if not text.isdigit():
+            raise InputError(f"{WORKERS_VARIABLE}={text!r}: expected a whole number >= 0")
+        return int(text)
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return max(0, min(4, (cpus or 1) // max(ctx.local_world_size, 1) - 1))
+
+
+def _inputs_hash(paths: Sequence[Path], truths: Mapping[Path, str]) -> str:
+    entries = []
+    for path in paths:
+        stat = path.stat()
+        entries.append([str(path), stat.st_size, stat.st_mtime_ns, truths.get(path)])
+    return digest_of(entries)
+
+
+def explain_files_sharded(
+    inputs: Sequence[str | os.PathLike[str]],
+    source: ModelSource,
+    out_dir: str | os.PathLike[str],
+    methods: Sequence[str] = DEFAULT_METHODS,
+    target_layer: str | None = None,
+    contrast_class: str | None = None,
+    causal: CausalOptions | None = None,
+    save_npy: bool = False,
+    device: torch.device | None = None,
+    progress: bool = True,
+    true_classes: Mapping[Path, str] | None = None,
+    ctx: Context | None = None,
+) -> ShardedExplainRun:
+    """:func:`causalcam.demo.explain_files` with the files shared among the ranks of ``ctx``
+    (default: the running :func:`~causalcam.distributed.session`); same arguments, outputs."""
+    ctx = ctx or current()
+    chosen = check_methods(methods)
+    paths = collect_images(inputs)
+    contrast = parse_contrast_class(contrast_class, source.classes)
+    target = device or ctx.device
+    model = source.model.to(target).eval()
+    layer = target_layer or models.default_target_layer(model)
+    out = Path(out_dir)
+    names = _unique_names(paths)
+    options = causal or CausalOptions()
+    output = _Output(list(source.classes), chosen, save_npy)
+    truths = dict(true_classes or {})
+    job = ShardedJob(
+        n_items=len(paths),
+        chunk_size=preferred_chunk(len(paths), ctx.world_size, _BATCH),
+        hashes={
+            "input files": _inputs_hash(paths, truths),
+            "model": model_fingerprint(model),
+            "options": digest_of(
+                [list(chosen), layer, contrast, options.to_dict(), save_npy, str(out)]
+            ),
+        },
+        marker_dir=out / MARKERS / "explain",
+        what="image files",
+    )
+
+    def work(chunks: Sequence[Chunk]) -> Iterator[tuple[int, Any]]:
+        batches = [list(chunk) for _, chunk in chunks]
+        loader = DataLoader(
+            _Decoded(paths, source.preprocessing.size),
+            batch_sampler=batches,
+            num_workers=loader_workers(ctx) if batches else 0,
+            pin_memory=target.type == "cuda",
+        )
+        with Explainer(model, target_layer=layer) as explainer:
+            for (chunk_id, _), (indices, grey) in zip(chunks, loader, strict=True):
+                explanation = explainer.explain(
+                    to_model_input(grey.to(target, non_blocking=True), source.preprocessing),
+                    methods=chosen,
+                    contrast_class=contrast,
+                    causal=options,
+                )
+                records, ties = [], []
+                top2 = explanation.logits.detach().float().topk(2, dim=1).values.cpu()
+                for row, index in enumerate(indices.tolist()):
+                    path = paths[index]
+                    folder = out / names[index]
+                    records.append(
+                        _write_one(
+                            folder, path, truths.get(path), grey[row], explanation, row, output
+                        )
+                    )
+                    margin = float(top2[row, 0] - top2[row, 1])
+                    if margin < NEAR_TIE:
+                        ties.append({"file": str(path), "logit_difference": margin})
+                yield chunk_id, {"records": records, "near_ties": ties}
+
+    results, report = run_sharded(ctx, job, work, progress=progress)
+    run = ShardedExplainRun(out, out / "explanations.json", report=report)
+    for result in results:
+        run.records.extend(result["records"])
+        run.near_ties.extend(result["near_ties"])
+    if ctx.is_main:
+        atomic_write_json(run.summary, _summary(source, layer, chosen, causal, run))
+        shutil.rmtree(out / MARKERS, ignore_errors=True)
+    return run
