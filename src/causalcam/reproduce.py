@@ -40,6 +40,8 @@ from . import models
 from ._io import atomic_write_json
 from .data import CLASSES
 from .data.cache import cached_split, eval_resize, first_per_class
+from .distributed import current
+from .distributed.evaluate import sharded_deletion_insertion
 from .errors import CheckpointError, InputError
 from .evaluate import (
     DEFAULT_THRESHOLDS,
@@ -50,7 +52,6 @@ from .evaluate import (
     compute_maps,
     huffman_ratio,
     rise_auc,
-    run_deletion_insertion,
     summarize,
     transference_table,
     write_rows,
@@ -324,8 +325,9 @@ def _curves(
     modes: Sequence[str] = ("deletion", "insertion"),
     progress: bool = True,
 ) -> list[Curve]:
-    """Deletion/insertion curves of ``source``'s maps, cached in the store ``out_dir/eval``."""
-    return run_deletion_insertion(
+    """Deletion/insertion curves of ``source``'s maps, cached in the store ``out_dir/eval``
+    (shared among the processes of a torchrun launch)."""
+    return sharded_deletion_insertion(
         networks,
         method_functions(networks[source], methods),
         test.images,
@@ -760,6 +762,8 @@ def evaluate_checkpoints(
         curves = _curves(
             out, {name: network}, test, name, methods, thresholds=thresholds, progress=progress
         )
+        if not current().is_main:
+            continue
         written += write_rows(curve_rows(curves), out / f"{name}_curves")
         written += write_rows(summarize(curves, n_boot=n_boot), out / f"{name}_summary")
         for mode in ("deletion", "insertion"):
@@ -808,7 +812,10 @@ def transfer_checkpoints(
         curves, source=source_name, thresholds=thresholds, targets=target_names, challenger=causal
     )
     suffix = "" if causal == "causal" else "_" + re.sub(r"[^A-Za-z0-9]+", "_", causal).strip("_")
-    return table.write(Path(out_dir) / f"transfer_{source_name}{suffix}")
+    stem = Path(out_dir) / f"transfer_{source_name}{suffix}"
+    if not current().is_main:
+        return tuple(stem.with_suffix(ext) for ext in (".csv", ".json", ".md"))
+    return table.write(stem)
 
 
 def _checkpoint_name(path: str | os.PathLike[str]) -> str:

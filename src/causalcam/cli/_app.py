@@ -7,11 +7,13 @@ one ``error: <message>`` line on stderr without a traceback; ``--debug`` adds th
 
 from __future__ import annotations
 
+import dataclasses
+import os
 import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -41,6 +43,7 @@ def _print_version(value: bool) -> None:
 
 @app.callback()
 def _main(
+    context: typer.Context,
     show_version: Annotated[
         bool,
         typer.Option(
@@ -49,6 +52,40 @@ def _main(
     ] = False,
 ) -> None:
     """Causal visual features from Grad-CAM and contrast maps (ICIP 2021)."""
+    _refuse_under_torchrun(context.invoked_subcommand)
+
+
+def _refuse_under_torchrun(command: str | None) -> None:
+    """Commands that do not share their work among processes refuse to run under torchrun."""
+    from ..distributed import DISTRIBUTED_COMMANDS, launched
+
+    if command is None or command in DISTRIBUTED_COMMANDS or not launched():
+        return
+    reason = (
+        "training with DistributedDataParallel is not supported yet"
+        if command in ("train", "reproduce")
+        else "it does not share its work among processes"
+    )
+    typer.echo(
+        f"error: causalcam {command} cannot run under torchrun (WORLD_SIZE="
+        f"{os.environ.get('WORLD_SIZE')}): {reason}; run it as one process "
+        f"(python -m causalcam {command} ...); under torchrun use "
+        + ", ".join(DISTRIBUTED_COMMANDS),
+        err=True,
+    )
+    raise typer.Exit(1)
+
+
+def command_identity(command: str, **options: Any) -> dict[str, Any]:
+    """A command and the options that shape its results (JSON-ready): two runs with equal
+    identities are the same run (torchrun ranks must agree; an output folder is shared)."""
+    return {"command": command, **{k: _plain(v) for k, v in options.items()}}
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, list | tuple):
+        return [_plain(item) for item in value]
+    return value if value is None or isinstance(value, bool | int | float | str) else str(value)
 
 
 Quiet = Annotated[
@@ -71,6 +108,10 @@ class Settings:
     @property
     def progress(self) -> bool:
         return not self.quiet
+
+    def for_rank(self, rank: int) -> Settings:
+        """Only rank 0 of a torchrun launch prints progress and results."""
+        return self if rank == 0 else dataclasses.replace(self, quiet=True)
 
     def info(self, message: str) -> None:
         """Print ``message`` unless ``--quiet``."""

@@ -8,7 +8,17 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ._app import Debug, Device, Quiet, Settings, app, usage_errors, user_errors, warn
+from ._app import (
+    Debug,
+    Device,
+    Quiet,
+    Settings,
+    app,
+    command_identity,
+    usage_errors,
+    user_errors,
+    warn,
+)
 
 if TYPE_CHECKING:
     from ..demo import ExplainRun
@@ -108,6 +118,8 @@ def explain(
     chosen = split_methods(methods)
     with user_errors(settings):
         from ..demo import explain_files, load_model_source, resolve_device
+        from ..distributed import session
+        from ..distributed.explain import explain_files_sharded
         from ..explain import CausalOptions
 
         with usage_errors("--loss/--normalize/--sign/--gradcam-term"):
@@ -120,23 +132,37 @@ def explain(
             options = CausalOptions(**{k: v for k, v in chosen_options.items() if v is not None})
         with usage_errors("--device"):
             torch_device = resolve_device(device)
-        source = load_model_source(model, torch_device)
-        if source.warning:
-            warn(source.warning)
-        started = time.perf_counter()
-        run = explain_files(
-            images,
-            source,
-            out,
+        identity = command_identity(
+            "explain",
+            images=images,
+            model=model,
             methods=chosen,
-            target_layer=layer,
+            layer=layer,
             contrast_class=contrast_class,
-            causal=options,
+            causal=options.to_dict(),
             save_npy=save_npy,
-            device=torch_device,
-            progress=settings.progress,
+            out=out,
         )
-        _report_run(settings, run, time.perf_counter() - started)
+        with session(torch_device, out_dir=out, identity=identity) as ctx:
+            settings = settings.for_rank(ctx.rank)
+            source = load_model_source(model, ctx.device)
+            if source.warning and ctx.is_main:
+                warn(source.warning)
+            started = time.perf_counter()
+            run = (explain_files_sharded if ctx.distributed else explain_files)(
+                images,
+                source,
+                out,
+                methods=chosen,
+                target_layer=layer,
+                contrast_class=contrast_class,
+                causal=options,
+                save_npy=save_npy,
+                device=ctx.device,
+                progress=settings.progress,
+            )
+            if ctx.is_main:
+                _report_run(settings, run, time.perf_counter() - started)
 
 
 def _report_run(settings: Settings, run: ExplainRun, seconds: float) -> None:
@@ -147,4 +173,12 @@ def _report_run(settings: Settings, run: ExplainRun, seconds: float) -> None:
             f"({100 * record['confidence']:.1f}%{truth})  ->  {record['outputs']['panel']}"
         )
     settings.info(f"explained {len(run.records)} image(s) in {seconds:.1f} s")
+    report = getattr(run, "report", None)
+    if report is not None:
+        settings.info(f"{len(report.computed)} processes; {report.line()}")
+    for tie in getattr(run, "near_ties", []):
+        warn(
+            f"{tie['file']}: near-tie, top-2 logits differ by {tie['logit_difference']:.2g} "
+            "(< 1e-4): its prediction may differ between runs with other process counts"
+        )
     typer.echo(f"panels, overlays and {run.summary.name} are in {run.out_dir.resolve()}")

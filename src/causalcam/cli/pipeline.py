@@ -10,7 +10,16 @@ from typing import Annotated
 
 import typer
 
-from ._app import Debug, Device, Quiet, Settings, app, usage_errors, user_errors
+from ._app import (
+    Debug,
+    Device,
+    Quiet,
+    Settings,
+    app,
+    command_identity,
+    usage_errors,
+    user_errors,
+)
 
 DataOption = Annotated[
     Path | None,
@@ -124,25 +133,39 @@ def evaluate(
     taus = parse_thresholds(thresholds, "--thresholds")
     with user_errors(settings):
         from ..demo import resolve_device
+        from ..distributed import session
         from ..evaluate import DEFAULT_THRESHOLDS
         from ..reproduce import evaluate_checkpoints
 
         with usage_errors("--device"):
             torch_device = resolve_device(device)
-        written = evaluate_checkpoints(
-            checkpoints,
-            out,
-            methods=split_names(methods),
-            thresholds=taus or DEFAULT_THRESHOLDS,
-            data_root=data,
+        identity = command_identity(
+            "evaluate",
+            checkpoints=checkpoints,
+            methods=methods,
+            thresholds=taus,
+            out=out,
+            data=data,
             limit=limit,
             n_boot=n_boot,
-            device=torch_device,
-            progress=settings.progress,
         )
+        with session(torch_device, out_dir=out, identity=identity) as ctx:
+            settings = settings.for_rank(ctx.rank)
+            written = evaluate_checkpoints(
+                checkpoints,
+                out,
+                methods=split_names(methods),
+                thresholds=taus or DEFAULT_THRESHOLDS,
+                data_root=data,
+                limit=limit,
+                n_boot=n_boot,
+                device=ctx.device,
+                progress=settings.progress,
+            )
         for path in written:
             settings.info(str(path))
-        typer.echo(f"results are in {out.resolve()}")
+        if ctx.is_main:
+            typer.echo(f"results are in {out.resolve()}")
 
 
 @app.command()
@@ -170,24 +193,38 @@ def transfer(
     taus = parse_thresholds(thresholds, "--thresholds")
     with user_errors(settings):
         from ..demo import resolve_device
+        from ..distributed import session
         from ..evaluate import TRANSFER_THRESHOLDS
         from ..reproduce import transfer_checkpoints
 
         with usage_errors("--device"):
             torch_device = resolve_device(device)
-        csv_path, _, markdown = transfer_checkpoints(
-            source,
-            targets,
-            out,
-            thresholds=taus or TRANSFER_THRESHOLDS,
-            data_root=data,
+        identity = command_identity(
+            "transfer",
+            source=source,
+            targets=targets,
+            thresholds=taus,
+            out=out,
+            data=data,
             limit=limit,
-            device=torch_device,
-            progress=settings.progress,
             causal=causal,
         )
-        settings.info(markdown.read_text(encoding="utf-8"))
-        typer.echo(f"table: {markdown} (and {csv_path.name}, .json)")
+        with session(torch_device, out_dir=out, identity=identity) as ctx:
+            settings = settings.for_rank(ctx.rank)
+            csv_path, _, markdown = transfer_checkpoints(
+                source,
+                targets,
+                out,
+                thresholds=taus or TRANSFER_THRESHOLDS,
+                data_root=data,
+                limit=limit,
+                device=ctx.device,
+                progress=settings.progress,
+                causal=causal,
+            )
+        if ctx.is_main:
+            settings.info(markdown.read_text(encoding="utf-8"))
+            typer.echo(f"table: {markdown} (and {csv_path.name}, .json)")
 
 
 @app.command()
