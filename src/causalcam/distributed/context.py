@@ -24,13 +24,31 @@ import torch
 import torch.distributed as dist
 
 from .._io import atomic_write_json
-from ..errors import InputError
+from ..errors import CausalCamError, InputError
 from ..evaluate.store import digest_of
 
 DEFAULT_TIMEOUT_S = 600
 TIMEOUT_VARIABLE = "CAUSALCAM_DIST_TIMEOUT"
 RUN_FILE = ".causalcam-run.json"
 DISTRIBUTED_COMMANDS: tuple[str, ...] = ("explain", "evaluate", "transfer")
+
+
+class DistributedError(CausalCamError, RuntimeError):
+    """The processes of a launch could not meet: one died, is stuck, or never started."""
+
+
+@contextmanager
+def _collective(what: str, ctx: Context) -> Iterator[None]:
+    try:
+        yield
+    except (RuntimeError, dist.DistError) as error:
+        if isinstance(error, CausalCamError):
+            raise
+        raise DistributedError(
+            f"rank {ctx.rank} of {ctx.world_size}: {what} failed (another process died, is "
+            f"stuck, or did not start; waited at most {ctx.timeout.total_seconds():.0f} s, "
+            f"${TIMEOUT_VARIABLE}): {str(error).splitlines()[0] if str(error) else error!r}"
+        ) from error
 
 
 @dataclass(frozen=True)
@@ -62,7 +80,8 @@ class Context:
         if not self.distributed:
             return [value]
         gathered: list[Any] = [None] * self.world_size
-        dist.all_gather_object(gathered, value)
+        with _collective("gathering results", self):
+            dist.all_gather_object(gathered, value)
         return gathered
 
     def broadcast(self, value: Any) -> Any:
@@ -70,12 +89,14 @@ class Context:
         if not self.distributed:
             return value
         box = [value]
-        dist.broadcast_object_list(box, src=0)
+        with _collective("receiving rank 0's plan", self):
+            dist.broadcast_object_list(box, src=0)
         return box[0]
 
     def barrier(self) -> None:
         if self.distributed:
-            dist.barrier()
+            with _collective("waiting for every process to finish", self):
+                dist.barrier()
 
 
 _SINGLE = Context()
@@ -173,9 +194,11 @@ def session(
         return
     if ctx.device.type == "cuda":
         torch.cuda.set_device(ctx.device)
-    dist.init_process_group(
-        ctx.backend, rank=ctx.rank, world_size=ctx.world_size, timeout=ctx.timeout
-    )
+    where = f"{os.environ['MASTER_ADDR']}:{os.environ['MASTER_PORT']}"
+    with _collective(f"joining the {ctx.world_size} processes at {where}", ctx):
+        dist.init_process_group(
+            ctx.backend, rank=ctx.rank, world_size=ctx.world_size, timeout=ctx.timeout
+        )
     try:
         fingerprint = digest_of(dict(identity or {}))
         check_agreement(ctx, command=fingerprint)

@@ -137,9 +137,10 @@ def run_sharded(
     missing = sorted(set(mine) - set(done))
     if missing:
         raise RuntimeError(f"rank {ctx.rank}: the work skipped chunk(s) {missing}")
-    gathered = ctx.all_gather(done)
-    merged = {**finished, **{c: r for part in gathered for c, r in part.items()}}
-    report = ShardReport(len(chunks), len(finished), tuple(len(part) for part in gathered))
+    gathered = ctx.all_gather({"finished": finished, "done": done})
+    merged = {c: r for part in gathered for key in part for c, r in part[key].items()}
+    computed = tuple(len(part["done"]) for part in gathered)
+    report = ShardReport(len(chunks), len(finished), computed)
     return [merged[c] for c in range(len(chunks))], report
 
 
