@@ -192,6 +192,8 @@ def session(
     if not ctx.distributed:
         yield ctx
         return
+    if not dist.is_available():
+        raise InputError(f"WORLD_SIZE={ctx.world_size} but this torch has no torch.distributed")
     if ctx.device.type == "cuda":
         torch.cuda.set_device(ctx.device)
     where = f"{os.environ['MASTER_ADDR']}:{os.environ['MASTER_PORT']}"
