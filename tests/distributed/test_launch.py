@@ -136,6 +136,7 @@ def test_a_killed_rank_costs_only_its_unfinished_chunks(
     assert not (out / MARKERS).exists() and not (out / RUN_FILE).exists()
 
 
+@pytest.mark.slow  # the check itself: test_shards.py; this is the end to end
 def test_more_processes_than_images_is_refused(
     tiny_checkpoint: Path, tmp_path: Path, isolated_cache: Path
 ) -> None:
@@ -167,6 +168,7 @@ def test_ranks_with_different_models_are_refused(
         assert "the processes disagree on the model" in rank.stderr, rank.stderr
 
 
+@pytest.mark.slow  # the check itself: test_shards.py; this is the end to end
 def test_an_output_folder_in_use_by_another_run_is_refused(
     tiny_checkpoint: Path, tmp_path: Path, isolated_cache: Path
 ) -> None:
