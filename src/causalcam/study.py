@@ -36,6 +36,7 @@ import torch
 from torch import Tensor
 
 from ._io import atomic_write_json, atomic_write_text
+from .data import load_split
 from .errors import InputError
 from .evaluate import (
     DEFAULT_H_VALUES,
@@ -58,7 +59,9 @@ from .evaluate.summary import (
 )
 from .evaluate.tables import jsonable
 from .explain import CausalOptions, Explainer
+from .models import load_checkpoint
 from .preprocess import to_model_input
+from .viz.curves import save_accuracy_curves
 
 REFERENCE = "gradcam"
 BASELINES: tuple[str, ...] = ("gradcam", "gradcam++")
@@ -370,15 +373,12 @@ class AblationResult:
 
 def _load_network(model: Any, device: str | torch.device | None) -> tuple[Network, str]:
     if isinstance(model, str | Path):
-        from .models import load_checkpoint
-
         path = Path(model)
         network, label = as_network(load_checkpoint(path)), path.name
     else:
         network, label = as_network(model), type(getattr(model, "model", model)).__name__
     if device is not None:
         network.model.to(device)
-    network.model.eval()
     return network, f"{label} ({model_fingerprint(network.model)})"
 
 
@@ -410,8 +410,6 @@ def run_ablation(
     """
     network, label = _load_network(model, device)
     if images is None or labels is None:
-        from .data import load_split
-
         images, labels = load_split("test", size=network.preprocessing.size, root=data_root)
     chosen = tuple(variants) if variants is not None else CausalOptions.ablation_variants()
     maps, layer = explain_all(
@@ -578,8 +576,6 @@ def write_ablation(result: AblationResult, *, plots: bool = True) -> list[Path]:
     paths.append(atomic_write_text(out / "ablation.md", ablation_markdown(result)))
     paths += write_rows(curve_rows(result.curves), out / "curves")
     if plots:
-        from .viz.curves import save_accuracy_curves
-
         focus = [*BASELINES, CausalOptions().name, result.choice["method"]]
         present = {c.method for c in result.curves}
         for mode in dict.fromkeys(c.mode for c in result.curves):

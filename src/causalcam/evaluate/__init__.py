@@ -9,9 +9,10 @@
 - :func:`write_evaluation`: curves and summary as CSV + JSON, accuracy-vs-H plots as PNG.
 """
 
-from .auc import RiseResult, rise_auc, rise_baseline, rise_curves
+from ..core import Network, as_network
 from .huffman import huffman_bits, huffman_bits_from_histograms, huffman_ratio, masked_bits
 from .outputs import write_evaluation
+from .rise import RiseResult, rise_auc, rise_baseline, rise_curves
 from .summary import DEFAULT_H_VALUES, accuracy_at_h, h_at_accuracy, summarize
 from .tables import curve_rows, rows_to_csv, write_rows
 from .threshold import (
@@ -19,8 +20,6 @@ from .threshold import (
     MODES,
     Curve,
     MapFn,
-    Network,
-    as_network,
     compute_maps,
     run_deletion_insertion,
     validate_thresholds,
