@@ -145,7 +145,7 @@ def test_paper_tables_reproduce_the_papers_own_counts() -> None:
         for g, c in zip(pair["gradcam"], pair["causal"], strict=True)
     )
     assert wins == 19
-    # accuracies are counts over the 203 test images (METHOD.md: 0.6158 = 125/203)
+    # accuracies are counts over the 203 test images (docs/method.md: 0.6158 = 125/203)
     for table in PAPER_TABLES.values():
         for pair in table["accuracy"].values():
             for value in (*pair["gradcam"], *pair["causal"]):

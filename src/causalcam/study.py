@@ -1,4 +1,4 @@
-"""The ablation study of the causal map's open choices (issue 6, METHOD.md).
+"""The ablation study of the causal map's open choices (docs/method.md).
 
 The paper leaves open the loss behind ``L(y, [1, 1])``, what its "normalized importance
 scores" are and the sign convention. :func:`run_ablation` measures every variant

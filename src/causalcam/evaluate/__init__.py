@@ -1,4 +1,4 @@
-"""Evaluation of explanation maps (paper Sec. 4, METHOD.md "Evaluation").
+"""Evaluation of explanation maps (paper Sec. 4; docs/method.md, "Evaluation protocol").
 
 - :func:`huffman_bits`, :func:`huffman_ratio`: exact Huffman code lengths of grey scans.
 - :func:`run_deletion_insertion`: threshold deletion/insertion curves (accuracy vs H) for any

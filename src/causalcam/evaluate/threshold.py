@@ -1,4 +1,4 @@
-"""Threshold deletion and insertion with exact Huffman ratios (paper Sec. 4.1, METHOD.md).
+"""Threshold deletion and insertion with exact Huffman ratios (paper Sec. 4.1, docs/method.md).
 
 For a map ``m`` (min-max normalised to [0, 1]) and a threshold ``tau``:
 
