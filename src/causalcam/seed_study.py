@@ -1,5 +1,5 @@
 """The ablation over training seeds: is a variant's edge over Grad-CAM a property of the
-method or of one trained network? (issue 6)
+method or of one trained network?
 
 One network's ablation (:func:`causalcam.study.run_ablation`) gives intervals over test
 images only; a difference that comes from one training run's quirks would pass it.
