@@ -59,12 +59,13 @@ from .evaluate.summary import (
 )
 from .evaluate.tables import jsonable
 from .explain import CausalOptions, Explainer
+from .method_names import CAUSAL, GRADCAM, GRADCAM_PP
 from .models import load_checkpoint
 from .preprocess import to_model_input
 from .viz.curves import save_accuracy_curves
 
-REFERENCE = "gradcam"
-BASELINES: tuple[str, ...] = ("gradcam", "gradcam++")
+REFERENCE = GRADCAM
+BASELINES: tuple[str, ...] = (GRADCAM, GRADCAM_PP)
 #: 0.1, 0.2, ..., 0.6: the CPU budget (18 methods x 203 scans x 2 modes in ~40 min on a
 #: shared 2-core CPU); they cover the matched budgets H = 0.3 ... 0.7 of both modes.
 CPU_THRESHOLDS: tuple[float, ...] = tuple(round(0.1 * k, 2) for k in range(1, 7))
@@ -88,7 +89,7 @@ def explain_all(
         for start in range(0, images.shape[0], batch_size):
             batch = images[start : start + batch_size].to(network.device)
             inputs = to_model_input(batch, network.preprocessing)
-            result = explainer.explain(inputs, methods=(*BASELINES, "causal"), causal=variants)
+            result = explainer.explain(inputs, methods=(*BASELINES, CAUSAL), causal=variants)
             for name in names:
                 parts[name].append(result.maps[name].detach().float().cpu())
         layer = str(explainer.layer_name)
@@ -312,7 +313,7 @@ def choose_default(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     reached, then the highest mean difference to Grad-CAM, then the most bits saved.
     ``beats_gradcam``: its interval of the mean difference lies above zero;
     ``insertion_agrees``: its insertion mean difference is negative (better) too."""
-    deletion = [r for r in rows if r["mode"] == "deletion" and r["method"].startswith("causal")]
+    deletion = [r for r in rows if r["mode"] == "deletion" and r["method"].startswith(CAUSAL)]
     if not deletion:
         raise InputError("no causal variant in the ablation")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+from ..method_names import GRADCAM
 from ..viz.curves import save_accuracy_curves
 from .store import safe_name
 from .summary import DEFAULT_H_VALUES, summarize
@@ -16,7 +17,7 @@ def write_evaluation(
     curves: Iterable[Curve],
     out_dir: str | Path,
     *,
-    reference: str = "gradcam",
+    reference: str = GRADCAM,
     h_values: Sequence[float] = DEFAULT_H_VALUES,
     n_boot: int = 1000,
     seed: int = 0,

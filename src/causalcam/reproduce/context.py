@@ -20,6 +20,7 @@ from ..evaluate import (
     run_deletion_insertion,
 )
 from ..explain import CausalOptions, map_function
+from ..method_names import CAUSAL
 from .profiles import Profile
 
 
@@ -79,7 +80,7 @@ def method_functions(
 def _method_options(methods: Sequence[str]) -> dict[str, dict[str, str]]:
     options = {}
     for method in methods:
-        if method.startswith("causal"):
+        if method.startswith(CAUSAL):
             variant = CausalOptions.parse(method)
             options[method] = variant.to_dict()
     return options

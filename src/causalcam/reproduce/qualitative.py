@@ -99,11 +99,11 @@ def _fig3_choices(
     """COVID scans classified correctly from both masks: the one where the causal mask gains
     most confidence over Grad-CAM's (Fig. 3a), and the one where they are closest (Fig. 3b)."""
     covid = (test.labels == 0) & (predicted == 0)
-    both = covid & (masked["gradcam"].argmax(1) == 0) & (masked["causal"].argmax(1) == 0)
+    both = covid & (masked[GRADCAM].argmax(1) == 0) & (masked[CAUSAL].argmax(1) == 0)
     pool = torch.nonzero(both if both.any() else covid).flatten()
     if pool.numel() == 0:
         return []
-    gain = masked["causal"][pool, 0] - masked["gradcam"][pool, 0]
+    gain = masked[CAUSAL][pool, 0] - masked[GRADCAM][pool, 0]
     first = int(pool[int(gain.argmax())])
     second = int(pool[int(gain.abs().argmin())])
     return [first] if first == second else [first, second]

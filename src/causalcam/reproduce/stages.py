@@ -25,7 +25,7 @@ from ..evaluate import (
 )
 from ..evaluate.tables import curve_rows
 from ..explain import CausalOptions
-from ..method_names import CURVE_METHODS
+from ..method_names import CAUSAL, CURVE_METHODS, GRADCAM
 from ..train import TrainConfig, train
 from ..viz.curves import save_accuracy_curves
 from .context import RunContext, TestSet, _curves, load_network, method_functions
@@ -166,7 +166,7 @@ def stage_transfer(
             networks,
             test,
             source,
-            ("gradcam", "causal"),
+            (GRADCAM, CAUSAL),
             targets=targets,
             thresholds=ctx.profile.transfer_thresholds,
             modes=("deletion",),
@@ -187,7 +187,7 @@ def stage_ablation(
     :meth:`CausalOptions.further_variants`) on the first network."""
     source = ctx.profile.archs[0]
     variants = CausalOptions.ablation_variants()
-    methods = ["gradcam", *(v.name for v in variants)]
+    methods = [GRADCAM, *(v.name for v in variants)]
     curves = _curves(
         ctx.run_dir,
         networks,

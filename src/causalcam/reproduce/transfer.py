@@ -17,6 +17,7 @@ from ..evaluate import (
     transference_table,
 )
 from ..explain import CausalOptions
+from ..method_names import CAUSAL, GRADCAM
 from .context import _checkpoint_name, _curves, _path_or_none, load_network, load_test_set
 
 
@@ -29,7 +30,7 @@ def transfer_checkpoints(
     limit: int | None = None,
     device: torch.device | None = None,
     progress: bool = True,
-    causal: str = "causal",
+    causal: str = CAUSAL,
 ) -> tuple[Path, ...]:
     """A Table 1/2 for ``source``'s masks fed to ``targets``: CSV, JSON and Markdown.
     ``causal``: the causal variant set against Grad-CAM (``causal`` = the default variant,
@@ -50,7 +51,7 @@ def transfer_checkpoints(
         named,
         test,
         source_name,
-        ("gradcam", causal),
+        (GRADCAM, causal),
         targets=target_names,
         thresholds=thresholds,
         modes=("deletion",),
@@ -59,5 +60,5 @@ def transfer_checkpoints(
     table = transference_table(
         curves, source=source_name, thresholds=thresholds, targets=target_names, challenger=causal
     )
-    suffix = "" if causal == "causal" else "_" + re.sub(r"[^A-Za-z0-9]+", "_", causal).strip("_")
+    suffix = "" if causal == CAUSAL else "_" + re.sub(r"[^A-Za-z0-9]+", "_", causal).strip("_")
     return table.write(Path(out_dir) / f"transfer_{source_name}{suffix}")
