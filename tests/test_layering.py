@@ -17,6 +17,7 @@ LAYERS: dict[str, int] = {
     "_io": 0,
     "method_names": 0,
     "preprocess": 1,
+    "precision": 1,
     "core": 2,
     "data": 3,
     "models": 3,
