@@ -57,9 +57,11 @@ def _main(
 
 def _refuse_under_torchrun(command: str | None) -> None:
     """Commands that do not share their work among processes refuse to run under torchrun."""
+    if command is None or os.environ.get("WORLD_SIZE", "1") in ("", "1"):
+        return
     from ..distributed import DISTRIBUTED_COMMANDS, launched
 
-    if command is None or command in DISTRIBUTED_COMMANDS or not launched():
+    if command in DISTRIBUTED_COMMANDS or not launched():
         return
     reason = (
         "training with DistributedDataParallel is not supported yet"

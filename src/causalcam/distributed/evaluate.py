@@ -18,14 +18,13 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..core import Network, as_network
 from ..evaluate.store import callable_identity, digest_of, model_fingerprint, tensor_fingerprint
 from ..evaluate.threshold import (
     DEFAULT_THRESHOLDS,
     MODES,
     Curve,
     MapFn,
-    Network,
-    as_network,
     run_deletion_insertion,
 )
 from .context import Context, current

@@ -1,7 +1,7 @@
 """``causalcam explain`` over several processes: each rank explains its share of the files.
 
 The file list, output folder names, batches and per-image outputs are those of
-:func:`causalcam.demo.explain_files`; a DataLoader decodes and preprocesses the next batch
+:func:`causalcam.explain_files.explain_files`; a DataLoader decodes and preprocesses the next batch
 while the model explains the current one (workers: ``$CAUSALCAM_WORKERS``, default from the
 CPUs per process; pinned memory on CUDA). Each rank writes its images' panels, overlays and
 maps, rank 0 writes ``explanations.json`` with every image's entry in the single-process order.
@@ -22,7 +22,11 @@ from torch.utils.data import DataLoader, Dataset
 
 from .. import models
 from .._io import atomic_write_json
-from ..demo import (
+from ..core import eval_mode
+from ..errors import InputError
+from ..evaluate.store import digest_of, model_fingerprint
+from ..explain import CausalOptions, Explainer
+from ..explain_files import (
     _BATCH,
     DEFAULT_METHODS,
     ExplainRun,
@@ -36,9 +40,6 @@ from ..demo import (
     load_images,
     parse_contrast_class,
 )
-from ..errors import InputError
-from ..evaluate.store import digest_of, model_fingerprint
-from ..explain import CausalOptions, Explainer
 from ..preprocess import to_model_input
 from .context import Context, current
 from .shards import Chunk, ShardedJob, ShardReport, preferred_chunk, run_sharded
@@ -104,14 +105,15 @@ def explain_files_sharded(
     true_classes: Mapping[Path, str] | None = None,
     ctx: Context | None = None,
 ) -> ShardedExplainRun:
-    """:func:`causalcam.demo.explain_files` with the files shared among the ranks of ``ctx``
-    (default: the running :func:`~causalcam.distributed.session`); same arguments, outputs."""
+    """:func:`~causalcam.explain_files.explain_files` with the files shared among the ranks
+    of ``ctx`` (default: the running :func:`~causalcam.distributed.session`); same arguments
+    and outputs."""
     ctx = ctx or current()
     chosen = check_methods(methods)
     paths = collect_images(inputs)
     contrast = parse_contrast_class(contrast_class, source.classes)
     target = device or ctx.device
-    model = source.model.to(target).eval()
+    model = source.model.to(target)
     layer = target_layer or models.default_target_layer(model)
     out = Path(out_dir)
     names = _unique_names(paths)
@@ -140,7 +142,7 @@ def explain_files_sharded(
             num_workers=loader_workers(ctx) if batches else 0,
             pin_memory=target.type == "cuda",
         )
-        with Explainer(model, target_layer=layer) as explainer:
+        with eval_mode(model), Explainer(model, target_layer=layer) as explainer:
             for (chunk_id, _), (indices, grey) in zip(chunks, loader, strict=True):
                 explanation = explainer.explain(
                     to_model_input(grey.to(target, non_blocking=True), source.preprocessing),
