@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
 import torch
-from PIL import Image
 
 from causalcam import models
 from causalcam.data import CLASSES
-from causalcam.data.fake import fake_scan, write_fake_dataset
+from causalcam.data.fake import write_fake_dataset
 from causalcam.preprocess import Preprocessing
-
-sys.path.insert(0, str(Path(__file__).parent))
 
 
 @pytest.fixture(autouse=True)
@@ -33,14 +29,6 @@ def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
         arch="resnet18", classes=list(CLASSES), preprocessing=Preprocessing(size=32)
     )
     return models.save_checkpoint(tmp_path_factory.mktemp("ckpt") / "r18.pt", model, meta)
-
-
-def write_scans(folder: Path, count: int) -> Path:
-    """``count`` synthetic scans ``s00.png``, ``s01.png``, ... in ``folder``."""
-    folder.mkdir(parents=True, exist_ok=True)
-    for index in range(count):
-        Image.fromarray(fake_scan(index % 2, index)).save(folder / f"s{index:02d}.png")
-    return folder
 
 
 @pytest.fixture(scope="session")

@@ -11,6 +11,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from PIL import Image
+
+from causalcam.data.fake import fake_scan
+
 LIMIT_S = 180  # no launch in these tests may take longer
 COLLECTIVE_TIMEOUT_S = "60"
 
@@ -107,3 +111,11 @@ def torchrun(args: Sequence[str], world: int, env: Mapping[str, str]) -> Finishe
     ]
     done = subprocess.run(command, env=dict(env), capture_output=True, text=True, timeout=LIMIT_S)
     return Finished(done.returncode, done.stdout, done.stderr)
+
+
+def write_scans(folder: Path, count: int) -> Path:
+    """``count`` synthetic scans ``s00.png``, ``s01.png``, ... in ``folder``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for index in range(count):
+        Image.fromarray(fake_scan(index % 2, index)).save(folder / f"s{index:02d}.png")
+    return folder

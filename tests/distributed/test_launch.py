@@ -17,13 +17,20 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
-from launch_helpers import base_env, finish, free_port, launch, start_rank, torchrun
+from launch_helpers import (
+    base_env,
+    finish,
+    free_port,
+    launch,
+    start_rank,
+    torchrun,
+    write_scans,
+)
 
 from causalcam.distributed.context import RUN_FILE
 from causalcam.distributed.explain import MARKERS
 from causalcam.explain_files import explain_files, load_model_source
 from causalcam.reproduce import evaluate_checkpoints, transfer_checkpoints
-from conftest import write_scans
 
 METHODS = "gradcam,causal"
 
