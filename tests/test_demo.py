@@ -16,7 +16,6 @@ from causalcam.demo import (
     DEFAULT_METHODS,
     ModelSource,
     check_methods,
-    collect_images,
     load_model_source,
     map_statistics,
     parse_contrast_class,
@@ -47,19 +46,6 @@ def test_run_demo_explains_every_sample_scan(small_source: ModelSource, tmp_path
             f"overlay_{m}.png" for m in DEFAULT_METHODS
         }
         assert not list(folder.glob("*.npy"))
-
-
-def test_collect_images_expands_folders_sorted_and_names_clashes(tmp_path: Path) -> None:
-    for sub in ("b", "a"):
-        (tmp_path / sub).mkdir()
-        shutil.copy(sample_scans()[0].path, tmp_path / sub / "scan.png")
-    (tmp_path / "a" / "notes.txt").write_text("not an image")
-    found = collect_images([tmp_path])
-    assert found == [tmp_path / "a" / "scan.png", tmp_path / "b" / "scan.png"]
-    with pytest.raises(InputError, match="no such file"):
-        collect_images([tmp_path / "missing"])
-    with pytest.raises(InputError, match="no input images"):
-        collect_images([])
 
 
 def test_same_stem_images_get_distinct_output_folders(
