@@ -62,15 +62,18 @@ class DicomSlice:
 
 
 def read_header(path: Path) -> DicomSlice:
-    """Header of a DICOM file (no pixels); :class:`DataError` naming the file if it is not one."""
+    """Header of a DICOM file (pixels not decoded); :class:`DataError` naming the file if it is
+    not a DICOM image."""
     pydicom = _pydicom()
     try:
-        dataset = pydicom.dcmread(path, stop_before_pixels=True)
+        dataset = pydicom.dcmread(path, defer_size=1024)
     except Exception as error:  # pydicom raises InvalidDicomError, OSError, struct errors...
         raise DataError(f"{path} is not a readable DICOM file ({type(error).__name__})") from error
     sop_class = str(getattr(dataset, "SOPClassUID", ""))
     media_class = str(getattr(getattr(dataset, "file_meta", None), "MediaStorageSOPClassUID", ""))
     is_index = DICOMDIR_SOP_CLASS in (sop_class, media_class)
+    if not is_index and "PixelData" not in dataset:
+        raise DataError(f"{path} is a DICOM file without pixel data (not an image)")
     rows, cols = int(getattr(dataset, "Rows", 0) or 0), int(getattr(dataset, "Columns", 0) or 0)
     series = str(getattr(dataset, "SeriesInstanceUID", "") or "")
     return DicomSlice(path, slice_facts(dataset), series, (rows, cols), is_index)
