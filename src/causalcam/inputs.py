@@ -16,6 +16,7 @@ the run goes on. Scans are decoded lazily, one input at a time.
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -247,40 +248,37 @@ def _classify(
             dicoms.append(header)
 
 
-def image_values(path: Path, payload: bytes | None = None) -> tuple[np.ndarray, bool]:
+def image_values(path: Path) -> tuple[np.ndarray, bool]:
     """Pixels of an image file as grey values and whether they are deeper than 8 bits.
 
     16-bit grey comes back as int32 at full depth; colour as its luminance (uint8). Images
     over :data:`MAX_PIXELS` are refused before decoding."""
-    import io
-
+    too_big = f"{path} is over {MAX_PIXELS / 1e6:.0f} megapixels, the most causalcam reads"
     try:
-        with Image.open(io.BytesIO(payload) if payload is not None else path) as image:
-            width, height = image.size
-            if width * height > MAX_PIXELS:
-                raise DataError(
-                    f"{path} is {width}x{height} = {width * height / 1e6:.0f} megapixels; "
-                    f"causalcam reads images up to {MAX_PIXELS / 1e6:.0f} megapixels"
-                )
-            image.load()
-            if image.mode in ("I;16", "I;16B", "I;16L", "I"):
-                return np.asarray(image, dtype=np.int32), True
-            return np.asarray(image.convert("L"), dtype=np.uint8), False
-    except (
-        UnidentifiedImageError,
-        OSError,
-        SyntaxError,
-        ValueError,
-        Image.DecompressionBombError,
-    ) as error:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as image:
+                width, height = image.size
+                if width * height > MAX_PIXELS:
+                    raise DataError(
+                        f"{path} is {width}x{height} = {width * height / 1e6:.0f} megapixels, "
+                        f"over the {MAX_PIXELS / 1e6:.0f} megapixels causalcam reads"
+                    )
+                image.load()
+                if image.mode in ("I;16", "I;16B", "I;16L", "I"):
+                    return np.asarray(image, dtype=np.int32), True
+                return np.asarray(image.convert("L"), dtype=np.uint8), False
+    except Image.DecompressionBombError as error:
+        raise DataError(too_big) from error
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
         if isinstance(error, DataError):
             raise
         raise DataError(f"{path}: cannot decode image ({error})") from error
 
 
-def read_image_scan(path: Path, reading: Reading, payload: bytes | None = None) -> Scan:
+def read_image_scan(path: Path, reading: Reading) -> Scan:
     """A PNG/JPEG/TIFF... as one scan; 16-bit grey is windowed at full depth."""
-    values, deep = image_values(path, payload)
+    values, deep = image_values(path)
     facts: dict[str, Any] = {}
     if deep:
         window = reading.window or WINDOW_PRESETS["minmax"]
@@ -289,12 +287,10 @@ def read_image_scan(path: Path, reading: Reading, payload: bytes | None = None) 
     return Scan(path, path.stem, values.astype(np.uint8), facts)
 
 
-def _nifti_scans(
-    path: Path, reading: Reading, payload: bytes | None = None
-) -> tuple[list[Scan], Volume, list[Skipped]]:
+def _nifti_scans(path: Path, reading: Reading) -> tuple[list[Scan], Volume, list[Skipped]]:
     from .medical.nifti import nifti_stem, parse_slices, read_volume
 
-    volume = read_volume(path, reading.plane, payload)
+    volume = read_volume(path, reading.plane)
     count = volume.data.shape[2]
     chosen = parse_slices(reading.slices, count, path)
     window = reading.window or DEFAULT_WINDOW

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from medical_helpers import write_nifti
 
 from causalcam.demo import ModelSource, explain_files
 from causalcam.errors import InputError
@@ -15,6 +14,7 @@ from causalcam.inputs import Reading
 from causalcam.medical import WINDOW_PRESETS
 from causalcam.medical.nifti import parse_slices, read_volume
 from causalcam.medical.volumes import map_to_source
+from medical_files import write_nifti
 
 AFFINE = np.array(
     [[-0.8, 0.0, 0.0, 90.0], [0.0, 0.7, 0.0, -120.0], [0.0, 0.0, 2.5, -60.0], [0, 0, 0, 1.0]]

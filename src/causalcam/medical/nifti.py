@@ -10,7 +10,6 @@ header, so they overlay the scan in 3D Slicer or ITK-SNAP.
 from __future__ import annotations
 
 import gzip
-import io
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -70,24 +69,20 @@ class NiftiVolume:
         return np.asarray(_nibabel().orientations.axcodes2ornt(PLANES[self.plane]))
 
 
-def load_image(path: Path, payload: bytes | None = None) -> Any:
-    """A nibabel image from ``path`` (or from ``payload``, the file's bytes), errors named."""
-    nib = _nibabel()
+def load_image(path: Path) -> Any:
+    """A nibabel image of ``path``; :class:`DataError` naming the file if it is not one."""
     try:
-        if payload is None:
-            return nib.load(path)
-        raw = gzip.decompress(payload) if payload[:2] == b"\x1f\x8b" else payload
-        return nib.Nifti1Image.from_bytes(raw)
+        return _nibabel().load(path)
     except Exception as error:  # nibabel raises ImageFileError, OSError, struct errors...
         raise DataError(f"{path} is not a readable NIfTI file ({type(error).__name__})") from error
 
 
-def read_volume(path: Path, plane: str = "axial", payload: bytes | None = None) -> NiftiVolume:
+def read_volume(path: Path, plane: str = "axial") -> NiftiVolume:
     """Load a 3-D NIfTI (a 4-D one with a single volume too) in viewing order for ``plane``."""
     if plane not in PLANES:
         raise InputError(f"--plane {plane!r}: choose from {', '.join(PLANES)}")
     nib = _nibabel()
-    image = load_image(path, payload)
+    image = load_image(path)
     shape = tuple(int(n) for n in image.shape)
     if len(shape) == 4 and shape[3] == 1:
         shape = shape[:3]
@@ -139,9 +134,7 @@ def save_nifti(path: Path, volume: np.ndarray, affine: np.ndarray, header: Any =
     image.header.set_slope_inter(1.0, 0.0)
     image.set_qform(affine, code=1)
     image.set_sform(affine, code=1)
-    buffer = io.BytesIO()
-    image.to_file_map({"image": nib.FileHolder(fileobj=buffer), "header": None})
-    payload = buffer.getvalue()
+    payload = image.to_bytes()
     if path.name.endswith(".gz"):
         payload = gzip.compress(payload, compresslevel=6)
     with atomic_path(path) as temp:
