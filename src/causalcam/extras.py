@@ -18,6 +18,7 @@ EXTRAS: dict[str, str] = {
     "nibabel": "medical",
     "fastapi": "app",
     "uvicorn": "app",
+    "selenium": "dev",
 }
 
 

@@ -26,6 +26,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from .errors import CausalCamError, DataError, InputError
+from .extras import MissingExtraError
 from .medical.dicom import DicomSeries, DicomSlice, group_series, has_dicom_magic, read_header
 from .medical.window import DEFAULT_WINDOW, WINDOW_PRESETS, Window, apply_window
 
@@ -130,6 +131,8 @@ class Inputs:
         for item in self.items:
             try:
                 scans, volume, skipped = item.load()
+            except MissingExtraError:
+                raise
             except CausalCamError as error:
                 self.skipped.append(Skipped(str(item.label), _reason(error, item.label)))
                 continue
@@ -239,6 +242,8 @@ def _classify(
     else:
         try:
             header = read_header(path)
+        except MissingExtraError:
+            raise
         except CausalCamError as error:
             found.skipped.append(Skipped(str(path), _reason(error, path)))
             return

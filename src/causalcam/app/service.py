@@ -33,12 +33,20 @@ from ..explain import CausalOptions, Explainer
 from ..inputs import Reading, Scan, gather
 from ..models import default_target_layer
 from ..preprocess import to_model_input
-from ..viz import explanation_panel, figure_png, method_title, overlay, prediction_title
+from ..viz import explanation_panel, figure_png, overlay, prediction_title
 
 BUNDLED = "default"
 #: Largest upload accepted (bytes).
 MAX_UPLOAD = 512 * 1024 * 1024
 _KEEP = 8
+#: Plain-text titles of the maps on the page (the figures use matplotlib's mathtext ones).
+PAGE_TITLES: dict[str, str] = {
+    "gradcam": "Grad-CAM",
+    "gradcam++": "Grad-CAM++",
+    "causal": "Causal map (C_P minus B_P)",
+    "contrast_pq": "Contrast C_PQ: why P or Q?",
+    "contrast_p": "Contrast C_P: why not P for sure?",
+}
 _SAFE_SUFFIX = re.compile(r"(\.nii\.gz|\.[A-Za-z0-9]{1,8})$")
 
 
@@ -214,9 +222,7 @@ class ExplainService:
             "predicted_class": classes[result.predicted],
             "probabilities": dict(zip(classes, result.probabilities, strict=True)),
             "contrast_class": classes[result.contrast],
-            "methods": [
-                {"name": m, "title": method_title(m).split("\n")[0]} for m in DEFAULT_METHODS
-            ],
+            "methods": [{"name": m, "title": PAGE_TITLES[m]} for m in DEFAULT_METHODS],
             "facts": facts,
             "scan": result.grey,
             "overlays": {m: overlay(result.grey, result.maps[m]) for m in DEFAULT_METHODS},
