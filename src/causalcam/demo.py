@@ -31,7 +31,7 @@ from ._io import atomic_path, atomic_write_json
 from .data import CLASSES, sample_scans
 from .data.cache import eval_resize, prepare
 from .disclaimer import research_notice
-from .errors import CheckpointError, InputError
+from .errors import CheckpointError, DataError, InputError
 from .explain import ALL_METHODS, CausalOptions, Explainer, Explanation
 from .inputs import Reading, Scan, gather
 from .medical.volumes import VolumeWriter
@@ -108,6 +108,18 @@ def _from_loaded(loaded: models.LoadedModel, description: str) -> ModelSource:
     return ModelSource(
         loaded.model.eval(), meta.arch, list(meta.classes), meta.preprocessing, description
     )
+
+
+def load_images(
+    inputs: Iterable[str | os.PathLike[str]], size: int, reading: Reading | None = None
+) -> torch.Tensor:
+    """Decode image, DICOM or NIfTI files (one scan per slice) and apply the evaluation
+    preprocessing (:func:`model_sized`); :class:`DataError` names the first unreadable file."""
+    found = gather(inputs, reading or Reading())
+    scans = list(found.scans())
+    if found.skipped:
+        raise DataError(f"{found.skipped[0].file}: {found.skipped[0].reason}")
+    return model_sized(scans, size)
 
 
 def model_sized(scans: Sequence[Scan], size: int) -> torch.Tensor:

@@ -153,3 +153,13 @@ def test_cli_logs_and_names_stay_private(small_source: ModelSource, tmp_path: Pa
     logs = result.stdout + result.stderr
     for value in IDENTIFYING.values():
         assert all(part not in logs for part in value.split("^") if len(part) > 2), value
+
+
+def test_load_images_reads_a_series_in_slice_order(tmp_path: Path) -> None:
+    from causalcam.demo import load_images
+
+    write_series(tmp_path / "series", count=3)
+    grey = load_images([tmp_path / "series"], 64)
+    assert grey.shape == (3, 64, 64) and grey.dtype.is_floating_point is False
+    bright = (grey > 128).float().mean(dim=(1, 2))
+    assert bright[0] < bright[1] < bright[2]  # the soft-tissue square grows with position
