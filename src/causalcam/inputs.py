@@ -109,7 +109,7 @@ class _Item:
     """One input to decode lazily: a plain image, a NIfTI file or a DICOM series."""
 
     label: Path
-    count: int
+    count: int | None
     load: Callable[[], tuple[list[Scan], Volume | None, list[Skipped]]]
 
 
@@ -123,8 +123,11 @@ class Inputs:
     volumes: dict[str, Volume] = field(default_factory=dict)
 
     @property
-    def expected(self) -> int:
-        return sum(item.count for item in self.items)
+    def expected(self) -> int | None:
+        """Scans to come, when known before decoding (``None`` with NIfTI volumes)."""
+        if any(item.count is None for item in self.items):
+            return None
+        return sum(item.count or 0 for item in self.items)
 
     def scans(self) -> Iterator[Scan]:
         """Every readable scan, input by input; unreadable inputs go to :attr:`skipped`."""
@@ -238,7 +241,7 @@ def _classify(
     elif kind == "image":
         found.items.append(_Item(path, 1, lambda: ([read_image_scan(path, reading)], None, [])))
     elif kind == "nifti":
-        found.items.append(_Item(path, 1, lambda: _nifti_scans(path, reading)))
+        found.items.append(_Item(path, None, lambda: _nifti_scans(path, reading)))
     else:
         try:
             header = read_header(path)
