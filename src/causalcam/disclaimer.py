@@ -5,13 +5,12 @@ from __future__ import annotations
 from functools import cache
 
 from .errors import CausalCamError
+from .models.checkpoint import DEFAULT_MODEL, read_checkpoint
 
 
 @cache
 def bundled_test_accuracy() -> tuple[float, int] | None:
     """Test accuracy and test-set size recorded in the bundled checkpoint (``None`` if absent)."""
-    from .models.checkpoint import DEFAULT_MODEL, read_checkpoint
-
     try:
         metrics = read_checkpoint(DEFAULT_MODEL)["meta"].get("metrics", {})
         test = metrics["test"]

@@ -27,7 +27,16 @@ from PIL import Image, UnidentifiedImageError
 
 from .errors import CausalCamError, DataError, InputError
 from .extras import MissingExtraError
-from .medical.dicom import DicomSeries, DicomSlice, group_series, has_dicom_magic, read_header
+from .medical.dicom import (
+    DicomSeries,
+    DicomSlice,
+    group_series,
+    has_dicom_magic,
+    read_header,
+    read_hounsfield,
+)
+from .medical.nifti import PLANES, nifti_stem, parse_slices, read_volume
+from .medical.volumes import Volume
 from .medical.window import DEFAULT_WINDOW, WINDOW_PRESETS, Window, apply_window
 
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".gif", ".webp"})
@@ -54,8 +63,6 @@ class Reading:
     slices: str | None = None
 
     def __post_init__(self) -> None:
-        from .medical.nifti import PLANES
-
         if self.plane not in PLANES:
             raise InputError(f"--plane {self.plane!r}: choose from {', '.join(PLANES)}")
 
@@ -77,22 +84,6 @@ class Scan:
     index: int = 0
 
 
-@dataclass
-class Volume:
-    """Where the slices of a NIfTI or DICOM series go back to: ``view_shape`` is
-    ``(rows, cols, slices)``; ``to_source`` turns a volume in that order into the saved one."""
-
-    key: str
-    name: str
-    source: Path
-    view_shape: tuple[int, int, int]
-    affine: np.ndarray | None
-    header: Any
-    to_source: Callable[[np.ndarray], np.ndarray]
-    expected: int
-    reason: str = ""
-
-
 @dataclass(frozen=True)
 class Skipped:
     """A file that should have been explained but could not be, and why."""
@@ -111,6 +102,7 @@ class _Item:
     label: Path
     count: int | None
     load: Callable[[], tuple[list[Scan], Volume | None, list[Skipped]]]
+    files: tuple[Path, ...] = ()
 
 
 @dataclass
@@ -121,6 +113,10 @@ class Inputs:
     skipped: list[Skipped] = field(default_factory=list)
     ignored: list[Path] = field(default_factory=list)
     volumes: dict[str, Volume] = field(default_factory=dict)
+
+    def files(self) -> list[Path]:
+        """The files that will be read, in reading order."""
+        return [file for item in self.items for file in item.files]
 
     @property
     def expected(self) -> int | None:
@@ -239,9 +235,11 @@ def _classify(
     if kind == "ignored":
         found.ignored.append(path)
     elif kind == "image":
-        found.items.append(_Item(path, 1, lambda: ([read_image_scan(path, reading)], None, [])))
+        found.items.append(
+            _Item(path, 1, lambda: ([read_image_scan(path, reading)], None, []), (path,))
+        )
     elif kind == "nifti":
-        found.items.append(_Item(path, None, lambda: _nifti_scans(path, reading)))
+        found.items.append(_Item(path, None, lambda: _nifti_scans(path, reading), (path,)))
     else:
         try:
             header = read_header(path)
@@ -296,8 +294,6 @@ def read_image_scan(path: Path, reading: Reading) -> Scan:
 
 
 def _nifti_scans(path: Path, reading: Reading) -> tuple[list[Scan], Volume, list[Skipped]]:
-    from .medical.nifti import nifti_stem, parse_slices, read_volume
-
     volume = read_volume(path, reading.plane)
     count = volume.data.shape[2]
     chosen = parse_slices(reading.slices, count, path)
@@ -331,15 +327,13 @@ def _nifti_scans(path: Path, reading: Reading) -> tuple[list[Scan], Volume, list
 
 def _series_item(series: DicomSeries, number: int, reading: Reading) -> _Item:
     label = series.folder if len(series.slices) > 1 else series.slices[0].path
-    return _Item(label, len(series.slices), lambda: _series_scans(series, number, reading))
+    files = tuple(header.path for header in series.slices)
+    return _Item(label, len(series.slices), lambda: _series_scans(series, number, reading), files)
 
 
 def _series_scans(
     series: DicomSeries, number: int, reading: Reading
 ) -> tuple[list[Scan], Volume | None, list[Skipped]]:
-    from .medical.dicom import read_hounsfield
-    from .medical.nifti import parse_slices
-
     window = reading.window or DEFAULT_WINDOW
     name = f"dicom-series-{number}"
     key = f"dicom:{series.folder}:{number}"

@@ -8,8 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from causalcam.demo import ModelSource, explain_files
+from causalcam.data.cache import eval_resize
 from causalcam.errors import InputError
+from causalcam.explain_files import ModelSource, explain_files
 from causalcam.inputs import Reading
 from causalcam.medical import WINDOW_PRESETS
 from causalcam.medical.nifti import parse_slices, read_volume
@@ -69,14 +70,14 @@ def test_maps_keep_the_source_affine(small_source: ModelSource, tmp_path: Path) 
         view = np.zeros((36, 30, 5), dtype=np.float32)
         for k in (1, 2):
             crop_map = np.load(out / "chest" / f"axial-{k:04d}" / f"{method}.npy")
-            view[:, :, k] = map_to_source(crop_map, (36, 30), 64)
+            view[:, :, k] = map_to_source(crop_map, (36, 30), 64, eval_resize(64))
         np.testing.assert_allclose(data, read_volume(path).to_source(view), atol=1e-6)
 
 
 def test_map_to_source_undoes_resize_and_crop() -> None:
     size = 64
     ones = np.ones((size, size), dtype=np.float32)
-    back = map_to_source(ones, (60, 120), size)
+    back = map_to_source(ones, (60, 120), size, eval_resize(size))
     assert back.shape == (60, 120)
     # the crop covers the middle 64/73 of the shorter side, centred
     assert back[30, 60] == pytest.approx(1.0) and back[30, 2] == pytest.approx(0.0)

@@ -11,6 +11,7 @@ the threshold slider with the deletion / insertion masks, their Huffman ratios
 from __future__ import annotations
 
 import io
+import json
 import re
 import tempfile
 import threading
@@ -25,11 +26,17 @@ import numpy as np
 import torch
 from PIL import Image
 
-from ..demo import DEFAULT_METHODS, ModelSource, load_model_source, map_statistics, model_sized
 from ..disclaimer import research_notice
 from ..errors import InputError
 from ..evaluate.huffman import huffman_bits, masked_bits
 from ..explain import CausalOptions, Explainer
+from ..explain_files import (
+    DEFAULT_METHODS,
+    ModelSource,
+    load_model_source,
+    map_statistics,
+    model_sized,
+)
 from ..inputs import Reading, Scan, gather
 from ..models import default_target_layer
 from ..preprocess import to_model_input
@@ -239,8 +246,6 @@ class ExplainService:
 
     def maps_zip(self, upload: Upload, index: int) -> bytes:
         """A zip of every map (.npy, float32), its overlay (.png) and a JSON summary."""
-        import json
-
         result = self.result(upload, index)
         buffer = io.BytesIO()
         with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:

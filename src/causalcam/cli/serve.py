@@ -27,7 +27,7 @@ def serve(
     """Open a local web page: drop in a scan (PNG, JPEG, DICOM, NIfTI) and see its explanations."""
     settings = Settings(quiet, device, debug)
     with user_errors(settings):
-        from ..demo import resolve_device
+        from ..core import resolve_device
         from ..extras import require
 
         require("fastapi", "causalcam serve")

@@ -8,20 +8,32 @@ saw nothing) and resized bilinearly to the slice's own pixel grid.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..data.cache import eval_resize
 from .nifti import save_nifti
 
-if TYPE_CHECKING:
-    from ..inputs import Scan, Volume
+
+@dataclass
+class Volume:
+    """Where the slices of a NIfTI or DICOM series go back to: ``view_shape`` is
+    ``(rows, cols, slices)``; ``to_source`` turns a volume in that order into the saved one."""
+
+    key: str
+    name: str
+    source: Path
+    view_shape: tuple[int, int, int]
+    affine: np.ndarray | None
+    header: Any
+    to_source: Callable[[np.ndarray], np.ndarray]
+    expected: int
+    reason: str = ""
 
 
 def resized_shape(height: int, width: int, resize: int) -> tuple[int, int]:
@@ -31,9 +43,10 @@ def resized_shape(height: int, width: int, resize: int) -> tuple[int, int]:
     return int(resize * height / width), resize
 
 
-def map_to_source(values: np.ndarray, shape: tuple[int, int], size: int) -> np.ndarray:
-    """A ``(size, size)`` map of the evaluation crop -> float32 map on the ``shape`` grid."""
-    rows, cols = resized_shape(shape[0], shape[1], eval_resize(size))
+def map_to_source(values: np.ndarray, shape: tuple[int, int], size: int, resize: int) -> np.ndarray:
+    """A ``(size, size)`` map of the crop of a slice resized to ``resize`` (shorter side) ->
+    float32 map on the slice's ``shape`` grid."""
+    rows, cols = resized_shape(shape[0], shape[1], resize)
     top, left = round((rows - size) / 2.0), round((cols - size) / 2.0)
     canvas = torch.zeros(1, 1, rows, cols)
     canvas[0, 0, top : top + size, left : left + size] = torch.from_numpy(
@@ -58,11 +71,12 @@ class VolumeWriter:
     out_dir: Path
     methods: Sequence[str]
     size: int
+    resize: int
     written: list[dict[str, Any]] = field(default_factory=list)
     _pending: dict[str, _Pending] = field(default_factory=dict)
 
-    def add(self, scan: Scan, volume: Volume, maps: Mapping[str, np.ndarray]) -> None:
-        """Record ``scan``'s maps; write the volume once all its slices have arrived."""
+    def add(self, index: int, volume: Volume, maps: Mapping[str, np.ndarray]) -> None:
+        """Record the maps of slice ``index``; write the volume once all have arrived."""
         if volume.affine is None:
             self._note(volume, None)
             return
@@ -72,8 +86,8 @@ class VolumeWriter:
             pending = self._pending.setdefault(volume.key, _Pending(volume, empty))
         rows, cols = volume.view_shape[:2]
         for method in self.methods:
-            pending.maps[method][:, :, scan.index] = map_to_source(
-                maps[method], (rows, cols), self.size
+            pending.maps[method][:, :, index] = map_to_source(
+                maps[method], (rows, cols), self.size, self.resize
             )
         pending.received += 1
         if pending.received == volume.expected:
