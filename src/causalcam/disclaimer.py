@@ -32,3 +32,10 @@ def research_notice() -> str:
         "Research use only: causalcam's models and explanations are research tools, not "
         f"medical devices, and must not be used for diagnosis or treatment. {accuracy}"
     )
+
+
+def short_notice() -> str:
+    """One line for figures: research model, not for clinical use, bundled model's accuracy."""
+    measured = bundled_test_accuracy()
+    accuracy = f"; bundled model's test accuracy {100 * measured[0]:.1f}%" if measured else ""
+    return f"Research use only, not for clinical use{accuracy}."

@@ -31,7 +31,7 @@ from ._io import atomic_path, atomic_write_json
 from .core import eval_mode
 from .data import CLASSES
 from .data.cache import eval_resize, prepare
-from .disclaimer import research_notice
+from .disclaimer import research_notice, short_notice
 from .errors import CheckpointError, DataError, InputError
 from .explain import ALL_METHODS, CausalOptions, Explainer, Explanation
 from .inputs import IMAGE_SUFFIXES as IMAGE_SUFFIXES  # its old home, still imported
@@ -249,6 +249,7 @@ def _write_one(
         _class_name(classes, predicted), float(probabilities[predicted]), truth, path.name
     )
     figure = explanation_panel(image, maps, title, methods=list(methods))
+    figure.supxlabel(short_notice(), fontsize=7, color="#8a4b00")
     outputs: dict[str, Any] = {"panel": str(save_figure(folder / "panel.png", figure))}
     outputs["overlays"] = {
         m: str(save_overlay(folder / f"overlay_{m}.png", image, maps[m])) for m in methods

@@ -26,7 +26,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from ..disclaimer import research_notice
+from ..disclaimer import research_notice, short_notice
 from ..errors import InputError
 from ..evaluate.huffman import huffman_bits, masked_bits
 from ..explain import CausalOptions, Explainer
@@ -242,7 +242,9 @@ class ExplainService:
         title = prediction_title(
             classes[result.predicted], result.probabilities[result.predicted], None, upload.name
         )
-        return figure_png(explanation_panel(result.grey, result.maps, title))
+        figure = explanation_panel(result.grey, result.maps, title)
+        figure.supxlabel(short_notice(), fontsize=7, color="#8a4b00")
+        return figure_png(figure)
 
     def maps_zip(self, upload: Upload, index: int) -> bytes:
         """A zip of every map (.npy, float32), its overlay (.png) and a JSON summary."""
