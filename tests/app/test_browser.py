@@ -108,3 +108,27 @@ def test_errors_show_in_the_page(browser: Any, live_server: str, tmp_path: Path)
     WebDriverWait(browser, 60).until(
         lambda d: d.find_element(By.ID, "result").get_attribute("data-token")
     )
+
+
+def test_nifti_volume_gets_a_slice_slider(browser: Any, live_server: str, tmp_path: Path) -> None:
+    nib = pytest.importorskip("nibabel")
+    import numpy as np
+
+    data = np.full((48, 48, 5), -1000.0, dtype=np.float32)
+    data[12:36, 12:36, :] = np.arange(5) * 150.0 - 300.0
+    path = tmp_path / "volume.nii.gz"
+    nib.save(nib.Nifti1Image(data, np.diag([0.8, 0.8, 2.5, 1.0])), path)
+    browser.get(live_server + "/")
+    WebDriverWait(browser, 30).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#model option"))
+    field = browser.find_element(By.ID, "file")
+    browser.execute_script("arguments[0].classList.remove('hidden')", field)
+    field.send_keys(str(path))
+    WebDriverWait(browser, 60).until(lambda d: d.find_element(By.ID, "slice").is_displayed())
+    assert browser.find_element(By.ID, "slice-label").text == "3 of 5"
+    scan = browser.find_element(By.CSS_SELECTOR, "img[data-method='scan']").get_attribute("src")
+    browser.find_element(By.ID, "slice").send_keys(Keys.END)
+    WebDriverWait(browser, 60).until(
+        lambda d: d.find_element(By.ID, "slice-label").text == "5 of 5"
+    )
+    shown = browser.find_element(By.CSS_SELECTOR, "img[data-method='scan']").get_attribute("src")
+    assert shown != scan
