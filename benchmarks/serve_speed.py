@@ -126,7 +126,7 @@ def main() -> None:
         values = [f"{0.05 + 0.9 * (i % 19) / 18:.2f}" for i in range(2 * args.rounds)]
         driver.execute_async_script(SLIDER_JS, "0.3")
         slider = [driver.execute_async_script(SLIDER_JS, value) for value in values]
-        print(f"load average before/after: {os.getloadavg()}")
+        print(f"load average (1, 5, 15 min) at the end: {os.getloadavg()}")
         summary("explain and show a 224 px scan", explain, 1000.0)
         summary("slider move", slider, 200.0)
         if args.screenshot:
