@@ -64,6 +64,7 @@ def test_explain_under_torchrun_writes_what_one_process_writes(
     tiny_checkpoint: Path, tmp_path: Path, isolated_cache: Path
 ) -> None:
     images = write_scans(tmp_path / "scans", 10)
+    (images / "s05b.png").write_bytes(b"not an image")  # skipped and listed, as in one process
     single, multi = tmp_path / "single", tmp_path / "multi"
     source = load_model_source(str(tiny_checkpoint), torch.device("cpu"))
     methods = METHODS.split(",")
@@ -71,12 +72,14 @@ def test_explain_under_torchrun_writes_what_one_process_writes(
     args = ["explain", str(images), "-m", str(tiny_checkpoint), "--methods", METHODS]
     env = {**base_env(isolated_cache), "CAUSALCAM_WORKERS": "1"}  # a decoding worker each
     done = torchrun([*args, "--save-npy", "--out", str(multi), "--device", "cpu"], 2, env)
-    assert done.returncode == 0, done.stderr
+    assert done.returncode == 1, done.stderr  # one file was skipped
     assert "2 processes; 2 chunk(s): 0 already finished" in done.stdout
+    assert "skipped 1 file(s)" in done.stderr and "s05b.png" in done.stderr
 
     assert _files(multi) == _files(single)
     reference = _without_folder(json.loads((single / "explanations.json").read_text()), single)
     mine = _without_folder(json.loads((multi / "explanations.json").read_text()), multi)
+    assert [s["file"] for s in reference["skipped"]] == [str(images / "s05b.png")]
     _assert_close(mine, reference)
     for npy in (p for p in _files(single) if p.endswith(".npy")):
         np.testing.assert_allclose(np.load(multi / npy), np.load(single / npy), atol=1e-5)

@@ -23,6 +23,7 @@ from torch.utils.data import DataLoader, Dataset
 from .. import models
 from .._io import atomic_write_json
 from ..core import eval_mode
+from ..disclaimer import research_notice
 from ..errors import InputError
 from ..evaluate.store import digest_of, model_fingerprint
 from ..explain import CausalOptions, Explainer
@@ -33,13 +34,13 @@ from ..explain_files import (
     ModelSource,
     _Output,
     _summary,
-    _unique_names,
+    _unique_name,
     _write_one,
     check_methods,
-    collect_images,
-    load_images,
+    model_sized,
     parse_contrast_class,
 )
+from ..inputs import Inputs, Reading, Skipped, gather
 from ..preprocess import to_model_input
 from .context import Context, current
 from .shards import Chunk, ShardedJob, ShardReport, preferred_chunk, run_sharded
@@ -59,17 +60,31 @@ class ShardedExplainRun(ExplainRun):
     near_ties: list[dict[str, Any]] = field(default_factory=list)
 
 
-class _Decoded(Dataset[tuple[int, torch.Tensor]]):
-    """Image ``i`` decoded and preprocessed to uint8 ``(size, size)``."""
+_Decoding = tuple[int, torch.Tensor | None, dict[str, Any], list[Skipped]]
 
-    def __init__(self, paths: Sequence[Path], size: int) -> None:
-        self.paths, self.size = list(paths), size
+
+class _Decoded(Dataset[_Decoding]):
+    """Input ``i`` decoded and preprocessed to uint8 ``(size, size)`` with its JSON facts, or
+    ``None`` and why it was skipped."""
+
+    def __init__(self, found: Inputs, size: int) -> None:
+        self.items, self.size = list(found.items), size
 
     def __len__(self) -> int:
-        return len(self.paths)
+        return len(self.items)
 
-    def __getitem__(self, index: int) -> tuple[int, torch.Tensor]:
-        return index, load_images([self.paths[index]], self.size)[0]
+    def __getitem__(
+        self, index: int
+    ) -> tuple[int, torch.Tensor | None, dict[str, Any], list[Skipped]]:
+        one = Inputs([self.items[index]])
+        scans = list(one.scans())
+        if not scans:
+            return index, None, {}, one.skipped
+        return index, model_sized(scans, self.size)[0], scans[0].facts, one.skipped
+
+
+def _as_list(batch: list[Any]) -> list[Any]:
+    return batch
 
 
 def loader_workers(ctx: Context) -> int:
@@ -81,6 +96,17 @@ def loader_workers(ctx: Context) -> int:
         return int(text)
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     return max(0, min(4, (cpus or 1) // max(ctx.local_world_size, 1) - 1))
+
+
+def _single_scans(found: Inputs) -> list[Path]:
+    """The input files, each one 2-D scan: DICOM series and NIfTI volumes are refused."""
+    volumes = [str(item.label) for item in found.items if item.count != 1]
+    if volumes:
+        raise InputError(
+            f"{volumes[0]} is a volume or series ({len(volumes)} in all): volumes are not "
+            "shared among processes yet; explain them with one process"
+        )
+    return [item.label for item in found.items]
 
 
 def _inputs_hash(paths: Sequence[Path], truths: Mapping[Path, str]) -> str:
@@ -103,20 +129,24 @@ def explain_files_sharded(
     device: torch.device | None = None,
     progress: bool = True,
     true_classes: Mapping[Path, str] | None = None,
+    reading: Reading | None = None,
     ctx: Context | None = None,
 ) -> ShardedExplainRun:
     """:func:`~causalcam.explain_files.explain_files` with the files shared among the ranks
     of ``ctx`` (default: the running :func:`~causalcam.distributed.session`); same arguments
-    and outputs."""
+    and outputs. Unreadable files are skipped and listed as in one process."""
     ctx = ctx or current()
     chosen = check_methods(methods)
-    paths = collect_images(inputs)
+    reading = reading or Reading()
+    found = gather(inputs, reading)
+    paths = _single_scans(found)
     contrast = parse_contrast_class(contrast_class, source.classes)
     target = device or ctx.device
     model = source.model.to(target)
     layer = target_layer or models.default_target_layer(model)
     out = Path(out_dir)
-    names = _unique_names(paths)
+    taken: list[str] = []
+    names = [_unique_name(path.stem, taken) for path in paths]
     options = causal or CausalOptions()
     output = _Output(list(source.classes), chosen, save_npy)
     truths = dict(true_classes or {})
@@ -127,7 +157,7 @@ def explain_files_sharded(
             "input files": _inputs_hash(paths, truths),
             "model": model_fingerprint(model),
             "options": digest_of(
-                [list(chosen), layer, contrast, options.to_dict(), save_npy, str(out)]
+                [chosen, layer, contrast, options.to_dict(), save_npy, str(out), reading.to_dict()]
             ),
         },
         marker_dir=out / MARKERS / "explain",
@@ -135,42 +165,53 @@ def explain_files_sharded(
     )
 
     def work(chunks: Sequence[Chunk]) -> Iterator[tuple[int, Any]]:
-        batches = [list(chunk) for _, chunk in chunks]
         loader = DataLoader(
-            _Decoded(paths, source.preprocessing.size),
-            batch_sampler=batches,
-            num_workers=loader_workers(ctx) if batches else 0,
+            _Decoded(found, source.preprocessing.size),
+            batch_sampler=[list(chunk) for _, chunk in chunks],
+            num_workers=loader_workers(ctx) if chunks else 0,
+            collate_fn=_as_list,
             pin_memory=target.type == "cuda",
         )
         with eval_mode(model), Explainer(model, target_layer=layer) as explainer:
-            for (chunk_id, _), (indices, grey) in zip(chunks, loader, strict=True):
-                explanation = explainer.explain(
-                    to_model_input(grey.to(target, non_blocking=True), source.preprocessing),
-                    methods=chosen,
-                    contrast_class=contrast,
-                    causal=options,
-                )
-                records, ties = [], []
-                top2 = explanation.logits.detach().float().topk(2, dim=1).values.cpu()
-                for row, index in enumerate(indices.tolist()):
-                    path = paths[index]
-                    folder = out / names[index]
-                    records.append(
-                        _write_one(
-                            folder, path, truths.get(path), grey[row], explanation, row, output
-                        )
-                    )
-                    margin = float(top2[row, 0] - top2[row, 1])
-                    if margin < NEAR_TIE:
-                        ties.append({"file": str(path), "logit_difference": margin})
-                yield chunk_id, {"records": records, "near_ties": ties}
+            for (chunk_id, _), batch in zip(chunks, loader, strict=True):
+                yield chunk_id, explain_chunk(explainer, batch)
+
+    def explain_chunk(explainer: Explainer, batch: list[Any]) -> dict[str, Any]:
+        skipped = [s.to_dict() for _, _, _, lost in batch for s in lost]
+        readable = [(index, grey, facts) for index, grey, facts, _ in batch if grey is not None]
+        if not readable:
+            return {"records": [], "near_ties": [], "skipped": skipped}
+        grey = torch.stack([entry[1] for entry in readable])
+        explanation = explainer.explain(
+            to_model_input(grey.to(target, non_blocking=True), source.preprocessing),
+            methods=chosen,
+            contrast_class=contrast,
+            causal=options,
+        )
+        top2 = explanation.logits.detach().float().topk(2, dim=1).values.cpu()
+        records, ties = [], []
+        for row, (index, _, facts) in enumerate(readable):
+            path = paths[index]
+            record = _write_one(
+                out / names[index], path, truths.get(path), grey[row], explanation, row, output
+            )
+            records.append({**record, **facts})
+            margin = float(top2[row, 0] - top2[row, 1])
+            if margin < NEAR_TIE:
+                ties.append({"file": str(path), "logit_difference": margin})
+        return {"records": records, "near_ties": ties, "skipped": skipped}
 
     results, report = run_sharded(ctx, job, work, progress=progress)
     run = ShardedExplainRun(out, out / "explanations.json", report=report)
     for result in results:
         run.records.extend(result["records"])
         run.near_ties.extend(result["near_ties"])
+        found.skipped.extend(Skipped(**item) for item in result["skipped"])
+    run.skipped = [s.to_dict() for s in found.skipped]
     if ctx.is_main:
-        atomic_write_json(run.summary, _summary(source, layer, chosen, causal, run))
+        summary = _summary(source, layer, chosen, causal, run)
+        summary.update(found.summary(), volumes=[], reading=reading.to_dict())
+        summary["notice"] = research_notice()
+        atomic_write_json(run.summary, summary)
         shutil.rmtree(out / MARKERS, ignore_errors=True)
     return run
