@@ -182,3 +182,40 @@ def test_threshold_option_forms() -> None:
     assert parse_thresholds("0.1:0.8:0.01", "--t") == tuple(
         round(0.1 + 0.01 * i, 6) for i in range(71)
     )
+
+
+def test_train_all_with_bf16_resumes_by_rerunning_the_same_command(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from causalcam import precision
+    from causalcam.data.fake import write_fake_dataset
+
+    monkeypatch.setenv("CAUSALCAM_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(precision, "_cpu_flags", lambda: frozenset({"amx_bf16"}))
+    root = write_fake_dataset(tmp_path / "covid-ct")
+    command = [
+        "train-all",
+        "--out",
+        str(tmp_path / "set"),
+        "--archs",
+        "resnet18",
+        "--data",
+        str(root),
+        "--size",
+        "32",
+        "--epochs",
+        "1",
+        "--limit",
+        "2",
+        "--set",
+        "mixup=0.2",
+        "--device",
+        "cpu",
+    ]
+    first = runner.invoke(app, command)
+    assert first.exit_code == 0, first.output
+    assert "| resnet18 | finished | 1/1 |" in first.output and "bf16" in first.output
+    second = runner.invoke(app, command)
+    assert second.exit_code == 0 and "resnet18: finished, skipped" in second.output
+    bad = runner.invoke(app, [*command, "--set", "mixup"])
+    assert bad.exit_code == 2 and "FIELD=VALUE" in bad.output
