@@ -73,7 +73,7 @@ class Recipe:
 def parse_override(name: str, text: str) -> Any:
     """The value of :class:`Recipe` field ``name`` written as ``text`` (``"0.3,1"`` for a
     pair), typed like the field's default."""
-    defaults = {f.name: f.default for f in dataclasses.fields(Recipe)}
+    defaults: dict[str, Any] = {f.name: f.default for f in dataclasses.fields(Recipe)}
     if name not in defaults:
         raise InputError(f"unknown recipe option {name!r}; choose from {', '.join(defaults)}")
     default = defaults[name]
@@ -419,8 +419,10 @@ def _check_out_dir(
             "(--resume) or choose another output folder"
         )
     payload = read_checkpoint(last)
-    saved = dict(payload["meta"]["config"]["recipe"])
-    saved["scale"] = tuple(saved["scale"])
+    # fields added to Recipe after the run started take their defaults (which add nothing)
+    known = {f.name for f in dataclasses.fields(Recipe)}
+    stored = {k: v for k, v in payload["meta"]["config"]["recipe"].items() if k in known}
+    saved = dataclasses.asdict(Recipe(**stored | {"scale": tuple(stored["scale"])}))
     if payload["meta"]["arch"] != config.arch or saved != dataclasses.asdict(recipe):
         raise InputError(
             f"cannot resume {last}: it was started with {payload['meta']['arch']} and recipe "
