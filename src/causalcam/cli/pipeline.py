@@ -1,5 +1,6 @@
-"""``causalcam train | evaluate | transfer | reproduce | report | data ...``: thin wrappers over
-:mod:`causalcam.train`, :mod:`causalcam.reproduce`, :mod:`causalcam.report` and
+"""``causalcam train | train-all | evaluate | localise | transfer | reproduce | report | data``:
+thin wrappers over :mod:`causalcam.train`, :mod:`causalcam.train_set`,
+:mod:`causalcam.evaluate`, :mod:`causalcam.reproduce`, :mod:`causalcam.report` and
 :mod:`causalcam.data`."""
 
 from __future__ import annotations
@@ -242,6 +243,50 @@ def evaluate(
         )
         for path in written:
             settings.info(str(path))
+        typer.echo(f"results are in {out.resolve()}")
+
+
+@app.command()
+def localise(
+    checkpoint: Annotated[
+        Path | None, typer.Argument(help="Checkpoint (default: the bundled model).")
+    ] = None,
+    methods: Annotated[
+        str | None, typer.Option(help="Comma-separated methods (default: all six).")
+    ] = None,
+    out: Annotated[Path, typer.Option(help="Output folder.")] = Path("causalcam-out/localise"),
+    split: Annotated[str, typer.Option(help="train, val or test.")] = "test",
+    data: DataOption = None,
+    limit: Annotated[int | None, typer.Option(help="Use the first N scans per class.")] = None,
+    n_boot: Annotated[int, typer.Option(help="Bootstrap resamples for the intervals.")] = 1000,
+    grid: Annotated[int, typer.Option(help="Random scans shown in masks.png.")] = 32,
+    quiet: Quiet = False,
+    device: Device = "auto",
+    debug: Debug = False,
+) -> None:
+    """Share of each map's mass inside the lungs (lung masks by thresholding), with
+    bootstrap intervals; writes localisation.{md,csv,json} and masks.png to check by eye."""
+    settings = Settings(quiet, device, debug)
+    with user_errors(settings):
+        from ..demo import resolve_device
+        from ..evaluate.localisation import run_localisation
+        from ..explain import ALL_METHODS
+
+        with usage_errors("--device"):
+            torch_device = resolve_device(device)
+        result = run_localisation(
+            checkpoint,
+            out,
+            methods=split_names(methods) if methods else ALL_METHODS,
+            split=split,
+            data_root=data,
+            limit=limit,
+            n_boot=n_boot,
+            grid=grid,
+            device=torch_device,
+            progress=settings.progress,
+        )
+        settings.info(result.markdown())
         typer.echo(f"results are in {out.resolve()}")
 
 
