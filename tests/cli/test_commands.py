@@ -219,3 +219,37 @@ def test_train_all_with_bf16_resumes_by_rerunning_the_same_command(
     assert second.exit_code == 0 and "resnet18: finished, skipped" in second.output
     bad = runner.invoke(app, [*command, "--set", "mixup"])
     assert bad.exit_code == 2 and "FIELD=VALUE" in bad.output
+
+
+def test_localise_writes_the_table_and_the_mask_grid(
+    real_root: Path, checkpoint: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "loc"
+    args = [
+        "localise",
+        str(checkpoint),
+        "--data",
+        str(real_root),
+        "--limit",
+        "3",
+        "--quiet",
+        "--methods",
+        "gradcam,causal",
+        "--n-boot",
+        "50",
+        "--grid",
+        "4",
+        "--out",
+        str(out),
+    ]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    table = json.loads((out / "localisation.json").read_text())
+    assert [row["method"] for row in table["rows"]] == ["gradcam", "causal"]
+    assert table["n_images"] == 6 and sum(table["mask_status"].values()) == 6
+    for row in table["rows"]:
+        assert 0 <= row["lung_share"] <= 1 and row["ci_low"] <= row["lung_share"] <= row["ci_high"]
+    assert (out / "masks.png").stat().st_size > 1000
+    assert len(json.loads((out / "masks_sample.json").read_text())["indices"]) == 4
+    missing = runner.invoke(app, ["localise", str(tmp_path / "nope.pt"), "--out", str(out)])
+    assert missing.exit_code == 1 and "nope.pt" in _error_line(missing.stderr)

@@ -95,9 +95,8 @@ def test_mass_share_and_pointing_by_hand() -> None:
 def test_table_on_known_maps() -> None:
     chests = [synthetic_chest(seed=s) for s in range(6)]
     images = torch.from_numpy(np.stack([c[0] for c in chests]))
-    masks = lung_masks(images) + [
-        LungMask(np.zeros((112, 112), bool), np.zeros((112, 112), bool), "empty")
-    ]
+    nothing = np.zeros((112, 112), bool)
+    masks = [*lung_masks(images), LungMask(nothing, nothing, "empty")]
     lungs = torch.from_numpy(np.stack([m.lungs for m in masks]))
     maps = {
         "on_lungs": torch.cat([lungs[:-1].float(), torch.ones(1, 112, 112)]),

@@ -10,12 +10,13 @@ A lung mask is found without labels (needs the ``localisation`` extra, scikit-im
    holes of the chest wall); the *hull* adds the convex hull of all bright pixels, for
    crops where the chest wall runs off the image;
 3. the lungs are among the dark pixels inside the hull, opened by a small disk; dark
-   components outside the closed chest wall whose grey values are flat (std <
-   ``air_texture``) are the air around the patient and dropped (lungs show vessels); the ``max_lungs`` largest remaining components of at
-   least ``min_fraction`` of the image are kept, each grown to its whole dark component
-   (a lung running off a crop reaches past the hull), holes (vessels) filled. ``status`` is
-   ``"ok"`` when they lie inside the closed chest wall, ``"hull"`` when they reach outside
-   it (an open crop), ``"empty"`` when none is found (the scan is left out, and counted).
+   components outside the closed chest whose grey values are flat (std < ``air_texture``)
+   are the air around the patient and dropped (lungs show vessels); the ``max_lungs``
+   largest remaining components of at least ``min_fraction`` of the image are kept, each
+   grown to its whole dark component (a lung running off a crop reaches past the hull),
+   holes (vessels) filled. ``status`` is ``"ok"`` when they lie inside the closed chest,
+   ``"hull"`` when they reach outside it (an open crop), ``"empty"`` when none is found
+   (the scan is left out of the statistics, and counted).
 
 For a map ``M >= 0`` and a region ``R`` the share is ``sum(M * R) / sum(M)``; a map spread
 uniformly scores the region's area fraction (``chance``), so ``lift = share / chance``.
