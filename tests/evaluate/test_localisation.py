@@ -111,6 +111,8 @@ def test_table_on_known_maps() -> None:
     chance = float(lungs[:-1].double().mean())
     assert rows["uniform"].lung_share == pytest.approx(chance) == rows["uniform"].chance
     assert rows["uniform"].ci_low <= chance <= rows["uniform"].ci_high
+    assert rows["uniform"].excess == pytest.approx(0, abs=1e-9)
+    assert rows["on_lungs"].excess_low > 0.5 and rows["table"].excess_high < 0
     assert rows["table"].lung_share == 0 and rows["table"].body_share < 0.5
     assert "LESS than a uniform map" in " ".join(result.notes)
     with pytest.raises(InputError, match="have shape"):

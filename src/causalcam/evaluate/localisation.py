@@ -9,14 +9,16 @@ A lung mask is found without labels (needs the ``localisation`` extra, scikit-im
 2. the *closed chest* is the largest bright component with its holes filled (the lungs are
    holes of the chest wall); the *hull* adds the convex hull of all bright pixels, for
    crops where the chest wall runs off the image;
-3. the lungs are among the dark pixels inside the hull, opened by a small disk; dark
-   components outside the closed chest whose grey values are flat (std < ``air_texture``)
-   are the air around the patient and dropped (lungs show vessels); the ``max_lungs``
-   largest remaining components of at least ``min_fraction`` of the image are kept, each
-   grown to its whole dark component (a lung running off a crop reaches past the hull),
-   holes (vessels) filled. ``status`` is ``"ok"`` when they lie inside the closed chest,
-   ``"hull"`` when they reach outside it (an open crop), ``"empty"`` when none is found
-   (the scan is left out of the statistics, and counted).
+3. the lungs are among the dark pixels inside the hull, opened by a disk (radius
+   ``opening`` of the image side). Dark components outside the closed chest whose grey
+   values are flat (std < ``air_texture``) are the air around the patient (lungs show
+   vessels) and thin ones (minor axis under ``min_width`` of the image side) are air under
+   the table: both are dropped. The ``max_lungs`` largest remaining components of at least
+   ``min_fraction`` of the image are kept, each grown into the lung-like dark components
+   outside the hull that it touches (a lung running off a crop), holes (vessels) filled.
+   ``status`` is ``"ok"`` when the lungs lie inside the closed chest, ``"hull"`` when they
+   reach outside it (an open crop), ``"empty"`` when none is found (the scan is left out
+   of the statistics, and counted).
 
 For a map ``M >= 0`` and a region ``R`` the share is ``sum(M * R) / sum(M)``; a map spread
 uniformly scores the region's area fraction (``chance``), so ``lift = share / chance``.
@@ -54,8 +56,9 @@ class LungMaskOptions:
     sigma: float = 1.0
     min_fraction: float = 0.01
     max_lungs: int = 2
-    opening: int = 1  # radius (px) of the disk that opens the dark region
+    opening: float = 0.015  # radius of the disk that opens the dark region (of the image side)
     air_texture: float = 0.03  # grey std (0-1) below which a border component is outside air
+    min_width: float = 0.1  # thinner components (minor axis / image side) are not lungs
 
 
 @dataclass
@@ -105,15 +108,22 @@ def lung_mask(image: npt.ArrayLike, options: LungMaskOptions = LungMaskOptions()
     closed = ndimage.binary_fill_holes(tissue)
     hull = closed | morphology.convex_hull_image(bright)
     min_area = options.min_fraction * grey.size
-    dark_all = ndimage.binary_opening(~bright, morphology.disk(options.opening))
-    dark = dark_all & hull
-    labels = measure.label(dark)
-    for region in measure.regionprops(labels, intensity_image=grey):
-        if _is_outside_air(region, closed, options):
-            labels[labels == region.label] = 0
-    seeds = _largest(labels, options.max_lungs, min_area)
-    whole = measure.label(dark_all)  # lungs that run off a crop continue beyond the body hull
-    lungs = ndimage.binary_fill_holes(np.isin(whole, np.unique(whole[seeds])) & (whole > 0))
+    radius = max(1, round(options.opening * min(grey.shape)))
+    dark_all = ndimage.binary_opening(~bright, morphology.disk(radius))
+    thin = options.min_width * min(grey.shape)
+
+    def lung_like(mask: npt.NDArray[np.bool_]) -> npt.NDArray[np.int_]:
+        labels = measure.label(mask)
+        for region in measure.regionprops(labels, intensity_image=grey):
+            if region.axis_minor_length < thin or _is_outside_air(region, closed, options):
+                labels[labels == region.label] = 0
+        return labels
+
+    seeds = _largest(lung_like(dark_all & hull), options.max_lungs, min_area)
+    # a lung running off a crop continues past the hull, through lung-like dark regions only
+    allowed = seeds | (lung_like(dark_all & ~hull) > 0)
+    grown = measure.label(allowed)
+    lungs = ndimage.binary_fill_holes(np.isin(grown, np.unique(grown[seeds])) & (grown > 0))
     status = "ok" if (lungs & ~closed).sum() == 0 else "hull"
     if not lungs.any():
         status = "empty"
@@ -157,7 +167,8 @@ def pointing_hits(maps: torch.Tensor, regions: torch.Tensor) -> torch.Tensor:
 @dataclass(frozen=True)
 class LocalisationRow:
     """One method: mean share of map mass inside the lungs with its bootstrap interval,
-    the chance level (mean lung area fraction), lift, pointing game, share inside the body."""
+    the chance level (mean lung area fraction), the excess over chance with its paired
+    bootstrap interval, lift, pointing game, share inside the body."""
 
     method: str
     n: int
@@ -165,6 +176,9 @@ class LocalisationRow:
     ci_low: float
     ci_high: float
     chance: float
+    excess: float  # mean of (share - lung area fraction) per scan
+    excess_low: float
+    excess_high: float
     lift: float
     pointing: float
     body_share: float
@@ -199,14 +213,15 @@ class LocalisationResult:
             f"inside the lungs, mean over {used} of {self.n_images} scans with a lung mask "
             f"({int(self.ci * 100)}% bootstrap interval, {self.n_boot} resamples).",
             "",
-            "| method | lung share | interval | chance (lung area) | lift | pointing game "
-            "| share in body |",
-            "|---|---|---|---|---|---|---|",
+            "| method | lung share | interval | chance (lung area) | excess over chance "
+            "| lift | pointing game | share in body |",
+            "|---|---|---|---|---|---|---|---|",
         ]
         for r in self.rows:
             lines.append(
                 f"| {r.method} | {r.lung_share:.3f} | [{r.ci_low:.3f}, {r.ci_high:.3f}] "
-                f"| {r.chance:.3f} | {r.lift:.2f} | {r.pointing:.3f} | {r.body_share:.3f} |"
+                f"| {r.chance:.3f} | {r.excess:+.3f} [{r.excess_low:+.3f}, {r.excess_high:+.3f}] "
+                f"| {r.lift:.2f} | {r.pointing:.3f} | {r.body_share:.3f} |"
             )
         return "\n".join([*lines, "", *self.notes]) + "\n"
 
@@ -215,16 +230,16 @@ def verdicts(rows: Sequence[LocalisationRow]) -> list[str]:
     """Plain sentences: which methods look at the lungs more than a uniform map would."""
     notes = []
     for r in rows:
-        if r.ci_low > r.chance:
+        if r.excess_low > 0:
             word = "more than"
-        elif r.ci_high < r.chance:
+        elif r.excess_high < 0:
             word = "LESS than"
         else:
             word = "no more than"
         notes.append(
             f"- {r.method}: {100 * r.lung_share:.1f}% of the mass in the lungs, {word} a "
-            f"uniform map ({100 * r.chance:.1f}%); {100 * (1 - r.body_share):.1f}% outside "
-            "the body (table, background, text)."
+            f"uniform map ({100 * r.chance:.1f}%, paired interval of the difference); "
+            f"{100 * (1 - r.body_share):.1f}% outside the body (table, background, text)."
         )
     return notes
 
@@ -306,11 +321,13 @@ def _row(
     ci: float,
 ) -> LocalisationRow:
     share, n = samples.share, len(samples.share)
-    low = high = float("nan")
+    excess = share - samples.chance
+    low = high = excess_low = excess_high = float("nan")
     if n_boot > 0 and n > 0:
-        means = bootstrap_weights(n, n_boot, seed) @ share / n
-        tail = 100 * (1 - ci) / 2
-        low, high = (float(v) for v in np.percentile(means, [tail, 100 - tail]))
+        weights = bootstrap_weights(n, n_boot, seed)
+        tail = [100 * (1 - ci) / 2, 100 - 100 * (1 - ci) / 2]
+        low, high = (float(v) for v in np.percentile(weights @ share / n, tail))
+        excess_low, excess_high = (float(v) for v in np.percentile(weights @ excess / n, tail))
     mean_share, mean_chance = float(share.mean()), float(samples.chance.mean())
     return LocalisationRow(
         method=method,
@@ -319,6 +336,9 @@ def _row(
         ci_low=low,
         ci_high=high,
         chance=mean_chance,
+        excess=float(excess.mean()),
+        excess_low=excess_low,
+        excess_high=excess_high,
         lift=mean_share / mean_chance if mean_chance > 0 else float("nan"),
         pointing=float(pointing_hits(maps, lungs).double().mean()),
         body_share=float(samples.body_share.mean()),
@@ -386,7 +406,7 @@ def run_localisation(
         [masks[i].body for i in chosen],
         [f"#{i} {masks[i].status}" for i in chosen],
     )
-    save_figure(out / "masks.png", figure)
+    save_figure(out / "masks.png", figure, dpi=72)
     atomic_write_json(
         out / "masks_sample.json",
         {"split": split, "indices": chosen, "statuses": result.mask_status},
