@@ -227,7 +227,8 @@ class LocalisationResult:
 
 
 def verdicts(rows: Sequence[LocalisationRow]) -> list[str]:
-    """Plain sentences: which methods look at the lungs more than a uniform map would."""
+    """Plain sentences: which methods look at the lungs more than a uniform map would, and
+    where the rest of the mass lies."""
     notes = []
     for r in rows:
         if r.excess_low > 0:
@@ -239,7 +240,15 @@ def verdicts(rows: Sequence[LocalisationRow]) -> list[str]:
         notes.append(
             f"- {r.method}: {100 * r.lung_share:.1f}% of the mass in the lungs, {word} a "
             f"uniform map ({100 * r.chance:.1f}%, paired interval of the difference); "
-            f"{100 * (1 - r.body_share):.1f}% outside the body (table, background, text)."
+            f"{100 * (r.body_share - r.lung_share):.1f}% in the body outside the lungs "
+            f"(mediastinum, spine, chest wall); {100 * (1 - r.body_share):.1f}% outside the "
+            "body (table, background, text)."
+        )
+    if rows and all(r.excess_low <= 0 for r in rows):
+        notes.append(
+            "- No method puts more of its mass in the lungs than a uniform map would: this "
+            "network's evidence lies mostly outside the lungs, a shortcut rather than the "
+            "lung findings a radiologist reads."
         )
     return notes
 
