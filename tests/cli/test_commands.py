@@ -209,6 +209,8 @@ def test_train_all_with_bf16_resumes_by_rerunning_the_same_command(
         "2",
         "--set",
         "mixup=0.2",
+        "--precision",
+        "bf16",
         "--device",
         "cpu",
     ]

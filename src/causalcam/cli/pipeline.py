@@ -159,7 +159,7 @@ def train_all_command(
     batch_size: BatchSize = None,
     lr: LearningRate = None,
     set_: RecipeSet = None,
-    precision: PrecisionOption = "bf16",
+    precision: PrecisionOption = "fp32",
     channels_last: ChannelsLast = None,
     limit: Limit = None,
     threads: Threads = None,
