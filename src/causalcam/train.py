@@ -37,6 +37,7 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm import tqdm
 
 from ._io import atomic_write_json
+from .core import eval_mode, resolve_device
 from .data.cache import SplitTensors, cached_split, eval_resize, first_per_class
 from .data.covidct import CLASSES
 from .errors import InputError
@@ -224,12 +225,12 @@ def predict(
     """Softmax probabilities ``(B, classes)`` of ``model`` (eval mode) on grey uint8 images;
     ``plan`` sets the autocast precision and input layout (default: fp32, as given)."""
     plan = plan or ComputePlan(torch.device(device))
-    model.eval()
     outputs = []
-    for chunk in images.split(batch_size):
-        inputs = plan.inputs(to_model_input(chunk.to(device), preprocessing))
-        with plan.autocast():
-            outputs.append(model(inputs).float().softmax(1).cpu())
+    with eval_mode(model):
+        for chunk in images.split(batch_size):
+            inputs = plan.inputs(to_model_input(chunk.to(device), preprocessing))
+            with plan.autocast():
+                outputs.append(model(inputs).float().softmax(1).cpu())
     return torch.cat(outputs)
 
 
@@ -332,15 +333,6 @@ def _erase(images: torch.Tensor, probability: float, generator: torch.Generator)
 
 
 # ----------------------------------------------------------------------------- training
-
-
-def _device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        return torch.device(name)
-    except RuntimeError as error:
-        raise InputError(f"unknown device {name!r}: {error}") from error
 
 
 def _subset(tensors: SplitTensors, limit: int | None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -580,7 +572,7 @@ def train(
     recipe = config.resolved_recipe()
     if config.threads:
         torch.set_num_threads(config.threads)
-    device = _device(config.device)
+    device = resolve_device(config.device)
     plan = compute_plan(device, config.precision, config.channels_last)
     out = Path(config.out_dir)
     last, best = out / "last.pt", out / "best.pt"

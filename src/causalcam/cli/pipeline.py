@@ -224,7 +224,7 @@ def evaluate(
     settings = Settings(quiet, device, debug)
     taus = parse_thresholds(thresholds, "--thresholds")
     with user_errors(settings):
-        from ..demo import resolve_device
+        from ..core import resolve_device
         from ..evaluate import DEFAULT_THRESHOLDS
         from ..reproduce import evaluate_checkpoints
 
@@ -268,7 +268,7 @@ def localise(
     bootstrap intervals; writes localisation.{md,csv,json} and masks.png to check by eye."""
     settings = Settings(quiet, device, debug)
     with user_errors(settings):
-        from ..demo import resolve_device
+        from ..core import resolve_device
         from ..evaluate.localisation import run_localisation
         from ..explain import ALL_METHODS
 
@@ -314,7 +314,7 @@ def transfer(
     settings = Settings(quiet, device, debug)
     taus = parse_thresholds(thresholds, "--thresholds")
     with user_errors(settings):
-        from ..demo import resolve_device
+        from ..core import resolve_device
         from ..evaluate import TRANSFER_THRESHOLDS
         from ..reproduce import transfer_checkpoints
 
@@ -350,7 +350,7 @@ def reproduce(
     """The paper end to end: train, maps, deletion/insertion, transference, report. Resumes."""
     settings = Settings(quiet, device, debug)
     with user_errors(settings):
-        from ..demo import resolve_device
+        from ..core import resolve_device
         from ..reproduce import get_profile
         from ..reproduce import reproduce as run_reproduction
 

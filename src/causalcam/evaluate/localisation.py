@@ -40,9 +40,14 @@ from torch import nn
 from tqdm import tqdm
 
 from .._io import atomic_write_json, atomic_write_text
+from ..data.cache import first_per_class, load_split
+from ..data.covidct import CLASSES
 from ..errors import InputError
 from ..explain import ALL_METHODS, Explainer
+from ..models.checkpoint import default_model, load_checkpoint
 from ..preprocess import Preprocessing, to_model_input
+from ..viz.masks import mask_grid
+from ..viz.panels import save_figure
 from .summary import bootstrap_weights
 from .tables import jsonable, rows_to_csv
 
@@ -389,12 +394,6 @@ def run_localisation(
     """Localisation table of a checkpoint (None: the bundled model) on ``split``; writes
     ``localisation.{json,csv,md}`` and ``masks.png`` (``grid`` random scans with their
     masks, to check by eye; ``masks_sample.json`` lists them) to ``out_dir``."""
-    from ..data.cache import first_per_class, load_split
-    from ..data.covidct import CLASSES
-    from ..models.checkpoint import default_model, load_checkpoint
-    from ..viz.masks import mask_grid
-    from ..viz.panels import save_figure
-
     loaded = default_model() if checkpoint is None else load_checkpoint(checkpoint)
     name = "bundled model" if checkpoint is None else Path(checkpoint).name
     preprocessing = loaded.meta.preprocessing
