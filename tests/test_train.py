@@ -209,7 +209,7 @@ def test_parse_override_types_and_errors() -> None:
     assert parse_override("optimizer", "sgd") == "sgd"
     with pytest.raises(InputError, match="unknown recipe option 'momentum'"):
         parse_override("momentum", "0.9")
-    with pytest.raises(InputError, match="epochs='many' is not a int"):
+    with pytest.raises(InputError, match="epochs='many' is not of type int"):
         parse_override("epochs", "many")
 
 
@@ -276,3 +276,12 @@ def test_bf16_run_resumes_to_the_same_result_and_keeps_its_precision(
         assert a["train_loss"] == pytest.approx(b["train_loss"], rel=1e-4)
         assert a["val"]["accuracy"] == b["val"]["accuracy"]
     assert resumed.metrics["test"]["accuracy"] == straight.metrics["test"]["accuracy"]
+
+
+def test_fp16_on_a_cpu_falls_back_to_fp32(fake_root: Path, tmp_path: Path) -> None:
+    with pytest.warns(PrecisionWarning, match="only used on CUDA"):
+        train(_config(fake_root, tmp_path / "run", epochs=1, limit=2, precision="fp16"))
+    compute = read_checkpoint(tmp_path / "run" / "last.pt")["meta"]["config"]["compute"]
+    assert compute == {"precision": "fp32", "channels_last": True}
+    with pytest.raises(InputError, match="unknown precision 'fp8'"):
+        train(_config(fake_root, tmp_path / "other", epochs=1, limit=2, precision="fp8"))

@@ -88,7 +88,7 @@ def parse_override(name: str, text: str) -> Any:
         return type(default)(text)
     except ValueError:
         raise InputError(
-            f"recipe option {name}={text!r} is not a {type(default).__name__}"
+            f"recipe option {name}={text!r} is not of type {type(default).__name__}"
         ) from None
 
 

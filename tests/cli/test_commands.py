@@ -255,3 +255,46 @@ def test_localise_writes_the_table_and_the_mask_grid(
     assert len(json.loads((out / "masks_sample.json").read_text())["indices"]) == 4
     missing = runner.invoke(app, ["localise", str(tmp_path / "nope.pt"), "--out", str(out)])
     assert missing.exit_code == 1 and "nope.pt" in _error_line(missing.stderr)
+
+
+def test_train_with_precision_and_recipe_fields(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from causalcam import precision
+    from causalcam.data.fake import write_fake_dataset
+
+    monkeypatch.setattr(precision, "_cpu_flags", lambda: frozenset({"avx512_bf16"}))
+    root = write_fake_dataset(tmp_path / "covid-ct")
+    out = tmp_path / "run"
+    args = [
+        "train",
+        "--data",
+        str(root),
+        "--out",
+        str(out),
+        "--recipe",
+        "scratch",
+        "--size",
+        "32",
+        "--epochs",
+        "1",
+        "--limit",
+        "2",
+        "--precision",
+        "bf16",
+        "--set",
+        "ema=0.9",
+        "--set",
+        "cutmix=1.0",
+        "--no-channels-last",
+        "--quiet",
+        "--device",
+        "cpu",
+    ]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    saved = json.loads((out / "metrics.json").read_text())
+    assert saved["compute"] == {"precision": "bf16", "channels_last": False}
+    assert saved["recipe"]["ema"] == 0.9 and saved["recipe"]["cutmix"] == 1.0
+    bad = runner.invoke(app, [*args[:-2], "--set", "epochs=many", "--out", str(tmp_path / "b")])
+    assert bad.exit_code == 2 and "epochs='many' is not of type int" in bad.output
