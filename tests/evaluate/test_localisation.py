@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +20,7 @@ from causalcam.evaluate.localisation import (
     pointing_hits,
     write_localisation,
 )
+from causalcam.extras import MissingExtraError
 
 
 def _ellipse(shape: tuple[int, int], cy: float, cx: float, ry: float, rx: float) -> np.ndarray:
@@ -128,3 +130,9 @@ def test_written_tables(tmp_path: Path) -> None:
     saved = json.loads(paths[0].read_text())
     assert saved["rows"][0]["method"] == "uniform" and saved["model"] == "m"
     assert "| uniform |" in paths[2].read_text()
+
+
+def test_missing_scikit_image_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "skimage.filters", None)  # import fails
+    with pytest.raises(MissingExtraError, match=r"causalcam\[localisation\]"):
+        lung_mask(np.zeros((8, 8), np.uint8))

@@ -44,6 +44,7 @@ from ..data.cache import first_per_class, load_split
 from ..data.covidct import CLASSES
 from ..errors import InputError
 from ..explain import ALL_METHODS, Explainer
+from ..extras import require
 from ..models.checkpoint import default_model, load_checkpoint
 from ..preprocess import Preprocessing, to_model_input
 from ..viz.masks import mask_grid
@@ -76,16 +77,13 @@ class LungMask:
     status: str  # one of MASK_STATUSES
 
 
-def _skimage() -> Any:
-    try:
-        import skimage  # noqa: F401
-        from scipy import ndimage
-        from skimage import filters, measure, morphology, segmentation
-    except ImportError as error:
-        raise InputError(
-            "lung masks need scikit-image: pip install 'causalcam[localisation]'"
-        ) from error
-    return ndimage, filters, measure, morphology, segmentation
+def _skimage() -> tuple[Any, ...]:
+    """scipy.ndimage and the scikit-image modules the masks use (extra ``localisation``)."""
+    purpose = "lung masks"
+    return tuple(
+        require(name, purpose)
+        for name in ("scipy.ndimage", "skimage.filters", "skimage.measure", "skimage.morphology")
+    )
 
 
 def _largest(labels: npt.NDArray[np.int_], count: int, min_area: float) -> npt.NDArray[np.bool_]:
@@ -98,7 +96,7 @@ def _largest(labels: npt.NDArray[np.int_], count: int, min_area: float) -> npt.N
 
 def lung_mask(image: npt.ArrayLike, options: LungMaskOptions = LungMaskOptions()) -> LungMask:
     """The lung mask of one grey scan ``(H, W)`` (uint8 or float in [0, 1])."""
-    ndimage, filters, measure, morphology, _ = _skimage()
+    ndimage, filters, measure, morphology = _skimage()
     grey = np.asarray(image, dtype=np.float64)
     if grey.ndim != 2:
         raise InputError(f"expected a grey image (H, W), got shape {grey.shape}")
