@@ -13,7 +13,7 @@ on a one-image run and subtracted for the ``work`` rate), the scaling efficiency
 >= 1.8) and ``2x1 / 1x2``. With ``--device cuda --procs K`` it compares one process on one GPU
 with K processes on K GPUs instead.
 
-Usage: ``python benchmarks/distributed_speed.py [--images 48] [--size 64] [--device cpu]``.
+Usage: ``python benchmarks/distributed_speed.py [--images 48] [--size 64] [--jobs evaluate]``.
 Note the load average printed with the numbers: they only count on a quiet machine.
 """
 
@@ -114,6 +114,7 @@ def main() -> None:
     parser.add_argument("--thresholds", default="0.1:0.8:0.01")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--procs", type=int, default=2)
+    parser.add_argument("--jobs", default="explain,evaluate", help="explain and/or evaluate")
     options = parser.parse_args()
     k = options.procs
     if options.device == "cpu":
@@ -153,6 +154,8 @@ def main() -> None:
         print(f"load average before: {os.getloadavg()}")
         rates: dict[tuple[str, str], float] = {}
         for job, args in jobs.items():
+            if job not in options.jobs.split(","):
+                continue
             for number, setup in enumerate(setups):
                 start = _run(setup, [*one[job], "--out", str(work / f"s-{job}-{number}")], work)
                 total = _run(setup, [*args, "--out", str(work / f"{job}-{number}")], work)

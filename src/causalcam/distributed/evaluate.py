@@ -10,7 +10,7 @@ so maps are computed over the same batches as in a single process. Chunk markers
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -68,14 +68,49 @@ def sharded_deletion_insertion(
             models, methods, images, labels, out_dir=out_dir, progress=progress, **arguments
         )
     networks = {name: as_network(model) for name, model in models.items()}
+    options = {
+        **{k: v for k, v in arguments.items() if k != "thresholds"},
+        "thresholds": [float(t) for t in thresholds],
+        "methods": {name: callable_identity(fn) for name, fn in methods.items()},
+    }
+
+    def chunk_curves(chunk: range) -> list[Curve]:
+        return run_deletion_insertion(
+            networks,
+            methods,
+            images[chunk.start : chunk.stop],
+            labels[chunk.start : chunk.stop],
+            out_dir=None,
+            progress=False,
+            **arguments,
+        )
+
+    return sharded_curves(
+        ctx, networks, images, labels, options, chunk_curves, out_dir=out_dir, progress=progress
+    )
+
+
+def sharded_curves(
+    ctx: Context,
+    networks: Mapping[str, Network],
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    options: Mapping[str, Any],
+    chunk_curves: Callable[[range], list[Curve]],
+    *,
+    out_dir: str | Path | None = None,
+    progress: bool = True,
+) -> list[Curve]:
+    """Curves over the test images, each rank running ``chunk_curves(image range)`` on its
+    chunks (any evaluation whose per-image results depend on that image alone, e.g.
+    ``evaluate_maps`` of maps explained on the chunk); joined in image order on every rank.
+    ``options`` (JSON-ready) with the images and the networks' weights identify the job."""
     hashes = {
         "test images": tensor_fingerprint(images, labels),
         "model": digest_of({name: model_fingerprint(n.model) for name, n in networks.items()}),
         "options": digest_of(
             {
-                **{k: v for k, v in arguments.items() if k != "thresholds"},
-                "thresholds": [float(t) for t in thresholds],
-                "methods": {name: callable_identity(fn) for name, fn in methods.items()},
+                **dict(options),
                 "preprocessing": {n: net.preprocessing.to_dict() for n, net in networks.items()},
             }
         ),
@@ -90,16 +125,7 @@ def sharded_deletion_insertion(
 
     def work(chunks: Sequence[Chunk]) -> Iterator[tuple[int, Any]]:
         for chunk_id, chunk in chunks:
-            curves = run_deletion_insertion(
-                networks,
-                methods,
-                images[chunk.start : chunk.stop],
-                labels[chunk.start : chunk.stop],
-                out_dir=None,
-                progress=False,
-                **arguments,
-            )
-            yield chunk_id, [curve.to_json() for curve in curves]
+            yield chunk_id, [curve.to_json() for curve in chunk_curves(chunk)]
 
     results, _ = run_sharded(ctx, job, work, progress=progress)
     return join_curves([[Curve.from_json(c) for c in result] for result in results])
