@@ -26,6 +26,7 @@ LAYERS: dict[str, int] = {
     "evaluate": 4,
     "train": 4,
     "report": 4,
+    "results": 0,
     "explain_files": 5,
     "study": 5,
     "seed_study": 6,
