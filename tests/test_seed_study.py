@@ -13,7 +13,7 @@ from torch import Tensor
 
 from causalcam.errors import InputError
 from causalcam.evaluate import Network
-from causalcam.evaluate.summary import choose_variant
+from causalcam.evaluate.summary import bootstrap_weights, budget_samples, choose_variant
 from causalcam.report import build_report
 from causalcam.results import SeedTable
 from causalcam.seed_study import SeedStudy, run_seed_study
@@ -39,6 +39,7 @@ def study_of(networks: list[Network], scans: tuple[Tensor, Tensor], out: Path) -
     )
 
 
+@pytest.mark.filterwarnings("ignore:Mean of empty slice:RuntimeWarning")
 def test_per_seed_values_mean_spread_and_counts(
     squares: tuple[Tensor, Tensor], tmp_path: Path
 ) -> None:
@@ -61,6 +62,24 @@ def test_per_seed_values_mean_spread_and_counts(
         assert spread.better == int((sign * values > 0).sum())
         assert row.budgets == min(r.budgets for r in singles)
         assert row.mean_diff.low <= row.mean_diff.high
+    # the pooled interval: percentiles of the seed-averaged paired bootstrap replicates
+    weights = bootstrap_weights(len(squares[1]), 40, 0)
+    row = table.rows[-1]
+    replicates = np.nanmean(  # a seed whose replicate shares no budget is left out
+        [
+            budget_samples(
+                next(c for c in a.curves if (c.method, c.mode) == (row.method, row.mode)),
+                next(c for c in a.curves if (c.method, c.mode) == (REFERENCE, row.mode)),
+                H_VALUES,
+                weights,
+                chance=0.5,
+            )
+            for a in study.ablations
+        ],
+        axis=0,
+    )
+    low, high = np.nanpercentile(replicates[:, 0], [2.5, 97.5])
+    assert (row.mean_diff.low, row.mean_diff.high) == pytest.approx((low, high))
     assert table.choice == choose_variant(table.rows)
     best = next(r for r in table.rows if (r.mode, r.method) == ("deletion", table.choice.method))
     assert table.choice.seeds == 2 and table.choice.seeds_better == best.diff_over_seeds.better
