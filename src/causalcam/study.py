@@ -67,7 +67,7 @@ CPU_THRESHOLDS: tuple[float, ...] = tuple(round(0.1 * k, 2) for k in range(1, 7)
 
 
 def explain_methods(
-    network: Network,
+    model: Network | Any,
     images: Tensor,
     methods: Sequence[str],
     *,
@@ -76,7 +76,9 @@ def explain_methods(
 ) -> tuple[dict[str, Tensor], str]:
     """Maps (B, H, W) in [0, 1] of every named method (``causal`` is the default variant,
     ``causal[loss,normalize,sign]`` names another) from one ``Explainer.explain`` call per
-    batch of ``batch_size`` uint8 scans, and the explained layer's name."""
+    batch of ``batch_size`` uint8 scans, and the explained layer's name. ``model``: a
+    :class:`Network`, a loaded checkpoint or an ``nn.Module``."""
+    network = as_network(model)
     variants = {m: CausalOptions.parse(m) for m in methods if m.startswith(CAUSAL)}
     others = tuple(dict.fromkeys(m for m in methods if m not in variants))
     asked = (*others, CAUSAL) if variants else others
@@ -108,10 +110,10 @@ def explain_all(
     return explain_methods(network, images, names, target_layer=target_layer, batch_size=batch_size)
 
 
-def cache_keys(network: Network, layer: str, methods: Sequence[str]) -> dict[str, Any]:
+def cache_keys(model: Network | Any, layer: str, methods: Sequence[str]) -> dict[str, Any]:
     """What identifies each method's maps for :func:`causalcam.evaluate.evaluate_maps`: the
     model's weights, the explained layer, the method and its causal options."""
-    model_print = model_fingerprint(network.model)
+    model_print = model_fingerprint(as_network(model).model)
     return {
         m: {
             "model": model_print,
