@@ -33,7 +33,6 @@ from ..results import (
     RiseStageResult,
     SummaryRow,
     TrainResult,
-    TransferRecord,
     TransferResult,
 )
 from ..study import ablation_csv, measure_ablation
@@ -187,7 +186,7 @@ def stage_transfer(
             curves, source=source, thresholds=ctx.profile.transfer_thresholds, targets=targets
         )
         table.write(ctx.results / f"transfer_{source}")
-        tables.append(TransferRecord.from_json(table.to_json()))
+        tables.append(table.to_record())
     return TransferResult(tuple(tables))
 
 

@@ -292,28 +292,15 @@ class AblationTable:
         raise KeyError(f"{self.model} has no {mode} row for {method!r}")
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "model": self.model,
-            "layer": self.layer,
-            "n_images": self.n_images,
-            "chance": number_out(self.chance),
-            "thresholds": list(self.thresholds),
-            "h_values": list(self.h_values),
-            "choice": self.choice.to_json(),
-            "rows": [row.to_json() for row in self.rows],
-        }
+        return {"model": self.model, "layer": self.layer, **_protocol_json(self)}
 
     @classmethod
     def from_json(cls, payload: Mapping[str, Any]) -> AblationTable:
         return cls(
             model=str(payload["model"]),
             layer=str(payload["layer"]),
-            n_images=int(payload["n_images"]),
-            chance=number_in(payload.get("chance")),
-            thresholds=tuple(float(t) for t in payload["thresholds"]),
-            h_values=tuple(float(h) for h in payload["h_values"]),
             rows=tuple(AblationRow.from_json(r) for r in payload["rows"]),
-            choice=Choice.from_json(payload["choice"]),
+            **_protocol_fields(payload),
         )
 
 
@@ -330,24 +317,35 @@ class SeedTable:
     choice: Choice
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "models": list(self.models),
-            "n_images": self.n_images,
-            "chance": number_out(self.chance),
-            "thresholds": list(self.thresholds),
-            "h_values": list(self.h_values),
-            "choice": self.choice.to_json(),
-            "rows": [row.to_json() for row in self.rows],
-        }
+        return {"models": list(self.models), **_protocol_json(self)}
 
     @classmethod
     def from_json(cls, payload: Mapping[str, Any]) -> SeedTable:
         return cls(
             models=tuple(str(m) for m in payload["models"]),
-            n_images=int(payload["n_images"]),
-            chance=number_in(payload.get("chance")),
-            thresholds=tuple(float(t) for t in payload["thresholds"]),
-            h_values=tuple(float(h) for h in payload["h_values"]),
             rows=tuple(SeedRow.from_json(r) for r in payload["rows"]),
-            choice=Choice.from_json(payload["choice"]),
+            **_protocol_fields(payload),
         )
+
+
+def _protocol_json(table: AblationTable | SeedTable) -> dict[str, Any]:
+    """What both tables record of the protocol, their choice and rows."""
+    return {
+        "n_images": table.n_images,
+        "chance": number_out(table.chance),
+        "thresholds": list(table.thresholds),
+        "h_values": list(table.h_values),
+        "choice": table.choice.to_json(),
+        "rows": [row.to_json() for row in table.rows],
+    }
+
+
+def _protocol_fields(payload: Mapping[str, Any]) -> dict[str, Any]:
+    """Inverse of :func:`_protocol_json` but for the rows (each table reads its own)."""
+    return {
+        "n_images": int(payload["n_images"]),
+        "chance": number_in(payload.get("chance")),
+        "thresholds": tuple(float(t) for t in payload["thresholds"]),
+        "h_values": tuple(float(h) for h in payload["h_values"]),
+        "choice": Choice.from_json(payload["choice"]),
+    }
