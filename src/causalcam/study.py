@@ -48,7 +48,7 @@ from .evaluate import (
     write_rows,
 )
 from .evaluate.store import model_fingerprint
-from .evaluate.summary import choose_variant, compare
+from .evaluate.summary import choose_variant, compare, majority_rate
 from .evaluate.tables import jsonable
 from .explain import CausalOptions, Explainer
 from .method_names import CAUSAL, GRADCAM, GRADCAM_PP
@@ -319,12 +319,6 @@ def run_ablation(
     )
     result = AblationResult(out, measured.table, measured.curves, [])
     return dataclasses.replace(result, paths=write_ablation(result, plots=plots))
-
-
-def majority_rate(labels: Tensor) -> float:
-    """The accuracy of always answering the most common class: chance for this test set."""
-    flat = labels.reshape(-1).long()
-    return float(flat.bincount().max()) / max(int(flat.numel()), 1)
 
 
 def _with_duplicates(curves: list[Curve], same_as: Mapping[str, str]) -> list[Curve]:

@@ -286,6 +286,13 @@ def _optional_float(value: float | None) -> float | None:
 # ----------------------------------------------------------------------------- the ablation
 
 
+def majority_rate(labels: Any) -> float:
+    """Chance for a test set: the accuracy of always answering its most common class
+    (``labels``: class indices, a tensor or array)."""
+    flat = np.asarray(labels, dtype=np.int64).reshape(-1)
+    return float(np.bincount(flat).max()) / flat.size if flat.size else 0.0
+
+
 def budget_stats(
     h: np.ndarray,
     acc: np.ndarray,

@@ -18,6 +18,7 @@ import torch
 
 from ..core import Network
 from ..evaluate.store import ResultStore, digest_of
+from ..evaluate.summary import majority_rate
 from ..evaluate.tables import jsonable
 from ..explain import CausalOptions
 from ..report import build_report
@@ -94,8 +95,7 @@ def reproduce(
         "test_images": int(test.labels.numel()),
         "test_checksum": test.checksum,
         "size": chosen.size,
-        # accuracy of always answering the most common class: what "chance" means here
-        "majority_rate": float(test.labels.bincount().max()) / max(int(test.labels.numel()), 1),
+        "majority_rate": majority_rate(test.labels),
     }
     bundled = _bundled_identity(chosen)
     trained = _stage(ctx, manifest, "train", test, bundled, lambda: stage_train(ctx, test))
