@@ -178,7 +178,9 @@ def test_chunks_give_the_same_maps() -> None:
     for name in whole.maps:
         torch.testing.assert_close(chunked.maps[name], whole.maps[name], atol=2e-6, rtol=0)
         torch.testing.assert_close(chunked.raw[name], whole.raw[name], atol=2e-6, rtol=0)
-    assert torch.equal(chunked.target, targets) and torch.equal(chunked.logits, whole.logits)
+    assert torch.equal(chunked.target, targets)
+    # different batch sizes may run different kernels: equal up to rounding, not bit for bit
+    torch.testing.assert_close(chunked.logits, whole.logits, atol=1e-5, rtol=1e-5)
 
 
 def test_maps_in_unit_range_and_constant_map_is_zero() -> None:
@@ -215,4 +217,4 @@ def test_works_under_inference_mode_and_no_grad() -> None:
     with torch.inference_mode():
         inference_x = x.clone()
         got = Explainer(model).explain(inference_x).maps["causal"]
-    torch.testing.assert_close(got.clone(), expected, atol=0, rtol=0)
+    torch.testing.assert_close(got.clone(), expected, atol=1e-6, rtol=0)
