@@ -80,7 +80,8 @@ class _CamAdapter:
     def _multi_layer(
         self, input_tensor: Tensor, categories: Tensor | None, options: dict[str, Any]
     ) -> Tensor:
-        """grad-cam's aggregation: per layer min-max then resize, mean, min-max again."""
+        """grad-cam's aggregation: per layer min-max then resize, mean, min-max again (a
+        flat map, zeros in ``maps``, stays zeros)."""
         size = (input_tensor.shape[-2], input_tensor.shape[-1])
         per_layer = []
         for explainer in self.explainers:
@@ -88,7 +89,9 @@ class _CamAdapter:
                 input_tensor, target_class=categories, return_raw=True, **options
             )
             assert result.raw is not None
-            per_layer.append(upsample(minmax(result.raw[self.method]), size))
+            kept = result.maps[self.method].flatten(1).amax(dim=1) > 0
+            layer_map = upsample(minmax(result.raw[self.method]), size)
+            per_layer.append(layer_map * kept.view(-1, 1, 1))
         return minmax(torch.stack(per_layer).mean(0))
 
     def __enter__(self) -> _CamAdapter:

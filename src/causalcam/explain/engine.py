@@ -32,6 +32,7 @@ from .methods import (
     CausalOptions,
     causal_weights,
     check_choice,
+    flat_maps,
     gradcam_pp_weights,
     raw_map,
     to_input_size,
@@ -373,7 +374,8 @@ def _render(
     for w in weights.values():
         if id(w) not in done:
             r = raw_map(w, activations)
-            done[id(w)] = (r, to_input_size(r, size).to(device))
+            flat = flat_maps(r, w, activations)
+            done[id(w)] = (r, to_input_size(r, size, flat).to(device))
     raw = {k: done[id(w)][0] for k, w in weights.items()}
     maps = {k: done[id(w)][1] for k, w in weights.items()}
     return raw, maps

@@ -8,6 +8,7 @@ obtained (one forward pass, one batched vector-Jacobian product) is ``engine.py`
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -240,14 +241,33 @@ def raw_map(weights: Tensor, activations: Tensor) -> Tensor:
     return torch.einsum("bk,bkhw->bhw", weights, activations).clamp_min(0)
 
 
-def minmax(maps: Tensor) -> Tensor:
-    """Min-max normalise each (h, w) map of a (B, h, w) batch to [0, 1]; a constant map
-    becomes all zeros (never NaN)."""
-    flat = maps.flatten(1)
-    low = flat.amin(dim=1).view(-1, 1, 1)
-    span = flat.amax(dim=1).view(-1, 1, 1) - low
+def flat_maps(raw: Tensor, weights: Tensor, activations: Tensor) -> Tensor:
+    """Which raw maps (B,) are constant up to the rounding error of their own weighted sum.
+
+    A map whose span ``max - min`` is at most ``sqrt(K) eps max_hw sum_k |w[k] A[k]|`` (``eps``
+    the dtype's machine epsilon, ``K`` channels) carries no spatial information that
+    arithmetic can resolve: min-max stretching would turn rounding noise into a map. The
+    bound scales with ``w`` and ``A``, so a real map scaled by 1e-12 is still a map (unlike
+    grad-cam's ``/ (max + 1e-7)``, which flattens every map below ~1e-7).
+    """
+    magnitude = torch.einsum("bk,bkhw->bhw", weights.abs(), activations.abs()).flatten(1)
+    eps = torch.finfo(raw.dtype).eps
+    tolerance = magnitude.amax(dim=1) * eps * math.sqrt(max(weights.shape[-1], 1))
+    flat = raw.flatten(1)
+    return flat.amax(dim=1) - flat.amin(dim=1) <= tolerance
+
+
+def minmax(maps: Tensor, flat: Tensor | None = None) -> Tensor:
+    """Min-max normalise each (h, w) map of a (B, h, w) batch to [0, 1]; a constant map, or
+    one marked in ``flat`` (B,) bool, becomes all zeros (never NaN, never stretched noise)."""
+    values = maps.flatten(1)
+    low = values.amin(dim=1).view(-1, 1, 1)
+    span = values.amax(dim=1).view(-1, 1, 1) - low
+    keep = span > 0
+    if flat is not None:
+        keep = keep & ~flat.view(-1, 1, 1)
     scaled = (maps - low) / span.clamp_min(torch.finfo(maps.dtype).tiny)
-    return torch.where(span > 0, scaled, torch.zeros_like(scaled)).clamp(0, 1)
+    return torch.where(keep, scaled, torch.zeros_like(scaled)).clamp(0, 1)
 
 
 def upsample(maps: Tensor, size: tuple[int, int]) -> Tensor:
@@ -256,9 +276,10 @@ def upsample(maps: Tensor, size: tuple[int, int]) -> Tensor:
     return up.squeeze(1)
 
 
-def to_input_size(raw: Tensor, size: tuple[int, int]) -> Tensor:
-    """Upsample raw (B, h, w) maps to ``size`` and min-max normalise each to [0, 1].
+def to_input_size(raw: Tensor, size: tuple[int, int], flat: Tensor | None = None) -> Tensor:
+    """Upsample raw (B, h, w) maps to ``size`` and min-max normalise each to [0, 1]; maps
+    marked in ``flat`` (see :func:`flat_maps`) become zeros.
 
     grad-cam normalises, resizes and normalises again (eps 1e-7); bilinear resizing
-    commutes with affine maps, so this equals it up to ~1e-7."""
-    return minmax(upsample(raw, size))
+    commutes with affine maps, so this equals it up to ~1e-7 for maps well above 1e-7."""
+    return minmax(upsample(raw, size), flat)
