@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterator
+import math
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import torch
+import torchvision
 from torch import Tensor, nn
 
 from ..errors import InputError
@@ -43,9 +46,85 @@ def resolve_layer(model: nn.Module, layer: str | nn.Module) -> tuple[str, nn.Mod
 
 
 def known_layer(model: nn.Module) -> str | None:
-    """``layer4`` (ResNet-like) or ``features.norm5`` (DenseNet) when the model has it."""
+    """``layer4`` (ResNet-like), ``features.norm5`` (DenseNet) or the first norm of the last
+    transformer block (torchvision, timm and Hugging Face ViT, Swin) when the model has it."""
+    transformer = transformer_layer(model)
+    if transformer is not None:
+        return transformer
     names = module_names(model)
     return next((name for name in KNOWN_LAYERS if name in names), None)
+
+
+@dataclass(frozen=True)
+class TokenGrid:
+    """ViT tokens (B, T, C) -> (B, C, h, w): drop ``prefix`` class/register tokens and lay
+    the rest on a square grid (grad-cam's ViT ``reshape_transform``)."""
+
+    prefix: int = 1
+
+    def __call__(self, tensor: Tensor) -> Tensor:
+        if tensor.ndim != 3:
+            raise InputError(f"ViT tokens must be (B, T, C), got {tuple(tensor.shape)}")
+        tokens = tensor[:, self.prefix :, :]
+        side = math.isqrt(tokens.shape[1])
+        if side * side != tokens.shape[1]:
+            raise InputError(
+                f"{tokens.shape[1]} patch tokens do not form a square grid (non-square input?); "
+                "pass your own reshape_transform"
+            )
+        return tokens.reshape(tensor.shape[0], side, side, tensor.shape[2]).permute(0, 3, 1, 2)
+
+
+@dataclass(frozen=True)
+class ChannelsLast:
+    """Swin feature maps (B, h, w, C) -> (B, C, h, w)."""
+
+    def __call__(self, tensor: Tensor) -> Tensor:
+        if tensor.ndim != 4:
+            raise InputError(f"Swin features must be (B, h, w, C), got {tuple(tensor.shape)}")
+        return tensor.permute(0, 3, 1, 2)
+
+
+def _family(model: nn.Module) -> tuple[str, str, Callable[[Tensor], Tensor]] | None:
+    """``(last block's path, its first norm, reshape)`` for a known transformer family."""
+    kind, module = type(model).__name__, type(model).__module__
+    if isinstance(model, torchvision.models.VisionTransformer):
+        return "encoder.layers", "ln_1", TokenGrid(1)
+    if isinstance(model, torchvision.models.SwinTransformer):
+        return "features", "norm1", ChannelsLast()
+    if module.startswith("timm.") and kind == "VisionTransformer":
+        return "blocks", "norm1", TokenGrid(int(getattr(model, "num_prefix_tokens", 1)))
+    if module.startswith("timm.") and kind == "SwinTransformer":
+        return "layers", "blocks", ChannelsLast()
+    if module.startswith("transformers.") and kind == "ViTForImageClassification":
+        return "vit.encoder.layer", "layernorm_before", TokenGrid(1)
+    return None
+
+
+def transformer_layer(model: nn.Module) -> str | None:
+    """The first norm of the last block of a known ViT/Swin, where attention still mixes
+    the tokens (later layers of a ViT only reach the logits through the class token)."""
+    family = _family(model)
+    if family is None:
+        return None
+    path, norm, _ = family
+    blocks = model.get_submodule(path)
+    last = f"{path}.{len(blocks) - 1}"  # type: ignore[arg-type]
+    if norm == "blocks":  # timm Swin: stages hold blocks
+        stage = model.get_submodule(f"{last}.blocks")
+        return f"{last}.blocks.{len(stage) - 1}.norm1"  # type: ignore[arg-type]
+    if isinstance(model, torchvision.models.SwinTransformer):
+        last = f"{last}.{len(model.get_submodule(last)) - 1}"
+    return f"{last}.{norm}"
+
+
+def known_reshape(model: nn.Module, layer: str) -> Callable[[Tensor], Tensor] | None:
+    """The reshape of a known transformer's token layers (None for other layers/models)."""
+    family = _family(model)
+    if family is None:
+        return None
+    path, _, reshape = family
+    return reshape if layer.startswith(path) or layer == "norm" else None
 
 
 def last_spatial_layer(model: nn.Module, example: Tensor) -> str:
@@ -94,6 +173,8 @@ def extract_logits(output: Any) -> Tensor:
                 f"one of {', '.join(LOGIT_KEYS)} to hold the logits"
             )
         logits = output[key]
+    elif isinstance(getattr(output, "logits", None), Tensor):  # e.g. Hugging Face outputs
+        logits = output.logits
     elif isinstance(output, tuple | list):
         candidates = [o for o in output if isinstance(o, Tensor) and o.ndim == 2]
         if len(candidates) != 1:
@@ -107,11 +188,6 @@ def extract_logits(output: Any) -> Tensor:
     if not isinstance(logits, Tensor) or logits.ndim != 2:
         shape = tuple(logits.shape) if isinstance(logits, Tensor) else type(logits).__name__
         raise InputError(f"expected logits of shape (B, N) from the model, got {shape}")
-    if logits.shape[1] < 2:
-        raise InputError(
-            f"the model has {logits.shape[1]} output; contrast and causal maps need N >= 2 "
-            "class logits"
-        )
     return logits
 
 
@@ -126,8 +202,9 @@ class ActivationCapture:
     activations ``A``; gradients are taken with respect to ``L``.
     """
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, reshaped: bool = False) -> None:
         self.name = name
+        self.reshaped = reshaped
         self.leaf: Tensor | None = None
         self.output: Tensor | None = None
         self.calls = 0
@@ -139,10 +216,11 @@ class ActivationCapture:
                 f"target layer {self.name!r} runs more than once per forward pass (a shared "
                 "module); choose a layer that runs once"
             )
-        if not isinstance(output, Tensor) or output.ndim != 4:
+        if not isinstance(output, Tensor) or (output.ndim != 4 and not self.reshaped):
             shape = tuple(output.shape) if isinstance(output, Tensor) else type(output).__name__
             raise InputError(
-                f"target layer {self.name!r} must output a (B, K, h, w) tensor, got {shape}"
+                f"target layer {self.name!r} must output a (B, K, h, w) tensor, got {shape}; "
+                "for token or channels-last outputs pass reshape_transform"
             )
         torch.set_grad_enabled(True)
         self.leaf = output.detach().requires_grad_()

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Final
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -239,6 +240,22 @@ def gradcam_pp_weights(grads: Tensor, activations: Tensor) -> Tensor:
 def raw_map(weights: Tensor, activations: Tensor) -> Tensor:
     """``ReLU(sum_k w[k] A[k])`` at layer resolution: (B, K) x (B, K, h, w) -> (B, h, w)."""
     return torch.einsum("bk,bkhw->bhw", weights, activations).clamp_min(0)
+
+
+def eigen_map(weights: Tensor, activations: Tensor) -> Tensor:
+    """grad-cam's ``eigen_smooth``: ``ReLU`` of the projection of the centred weighted
+    activations ``w[k] A[k]`` (rows: pixels) on their first right singular vector, per
+    image. The SVD runs in numpy (LAPACK's ``gesdd``) as grad-cam's does, so the arbitrary
+    sign of the singular vector is the one grad-cam picks."""
+    weighted = (weights[:, :, None, None] * activations).detach()
+    rows = weighted.flatten(2).transpose(1, 2).to("cpu", torch.float32).numpy()
+    projections = []
+    for matrix in rows:
+        centred = matrix - matrix.mean(axis=0)
+        _, _, vt = np.linalg.svd(centred, full_matrices=True)
+        projections.append(centred @ vt[0, :])
+    maps = torch.from_numpy(np.stack(projections).astype(np.float32))
+    return maps.view(activations.shape[0], *activations.shape[2:]).to(weights).clamp_min(0)
 
 
 def flat_maps(raw: Tensor, weights: Tensor, activations: Tensor) -> Tensor:
