@@ -108,14 +108,16 @@ def transformer_layer(model: nn.Module) -> str | None:
     if family is None:
         return None
     path, norm, _ = family
-    blocks = model.get_submodule(path)
-    last = f"{path}.{len(blocks) - 1}"  # type: ignore[arg-type]
+    last = f"{path}.{_last_child(model, path)}"
     if norm == "blocks":  # timm Swin: stages hold blocks
-        stage = model.get_submodule(f"{last}.blocks")
-        return f"{last}.blocks.{len(stage) - 1}.norm1"  # type: ignore[arg-type]
-    if isinstance(model, torchvision.models.SwinTransformer):
-        last = f"{last}.{len(model.get_submodule(last)) - 1}"
+        return f"{last}.blocks.{_last_child(model, f'{last}.blocks')}.norm1"
+    if isinstance(model, torchvision.models.SwinTransformer):  # stages are block lists
+        last = f"{last}.{_last_child(model, last)}"
     return f"{last}.{norm}"
+
+
+def _last_child(model: nn.Module, path: str) -> str:
+    return list(model.get_submodule(path).named_children())[-1][0]
 
 
 def known_reshape(model: nn.Module, layer: str) -> Callable[[Tensor], Tensor] | None:
