@@ -93,7 +93,8 @@ def test_memory_does_not_grow_over_200_calls() -> None:
 
 
 class Spy:
-    """Records the shape of every ``grad_outputs`` given to ``torch.autograd.grad``."""
+    """Records the shape of every ``grad_outputs`` given to ``torch.autograd.grad`` (the
+    network VJPs; targets' scalar gradients on the logits pass none)."""
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.shapes: list[tuple[int, ...]] = []
@@ -102,8 +103,8 @@ class Spy:
 
     def __call__(self, *args: object, **kwargs: object) -> object:
         outputs = kwargs.get("grad_outputs")
-        assert isinstance(outputs, Tensor)
-        self.shapes.append(tuple(outputs.shape))
+        if isinstance(outputs, Tensor):
+            self.shapes.append(tuple(outputs.shape))
         return self.real(*args, **kwargs)  # type: ignore[call-overload]
 
 
