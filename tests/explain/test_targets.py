@@ -113,8 +113,10 @@ def test_nonlinear_target_costs_one_vjp_row(monkeypatch: pytest.MonkeyPatch) -> 
     spy = Spy(monkeypatch)
     Explainer(net).explain(x, target_class=7)
     Explainer(net).explain(x, targets=[mt.ClassifierOutputTarget(7)] * 3)
+    Explainer(net).explain(x, targets=[mt.ClassifierOutputReST(7)] * 3)
+    # the softmax target's gradient S e_P is already a row of the default causal map
     Explainer(net).explain(x, targets=[mt.ClassifierOutputSoftmaxTarget(7)] * 3)
-    assert [s[0] for s in spy.shapes] == [4, 4, 5]
+    assert [s[0] for s in spy.shapes] == [4, 4, 5, 4]
 
 
 SMOOTHING = [
