@@ -108,7 +108,7 @@ def test_raw_scores_target_of_a_single_logit_model_is_its_logit() -> None:
     np.testing.assert_allclose(got, expected, atol=1e-5, rtol=0)
 
 
-def test_nonlinear_target_costs_one_vjp_row(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_nonlinear_target_costs_at_most_one_more_vjp_row(monkeypatch: pytest.MonkeyPatch) -> None:
     net, x = resnet(), random_inputs(3, 48)
     spy = Spy(monkeypatch)
     Explainer(net).explain(x, target_class=7)
@@ -116,7 +116,18 @@ def test_nonlinear_target_costs_one_vjp_row(monkeypatch: pytest.MonkeyPatch) -> 
     Explainer(net).explain(x, targets=[mt.ClassifierOutputReST(7)] * 3)
     # the softmax target's gradient S e_P is already a row of the default causal map
     Explainer(net).explain(x, targets=[mt.ClassifierOutputSoftmaxTarget(7)] * 3)
-    assert [s[0] for s in spy.shapes] == [4, 4, 5, 4]
+    # Grad-CAM's row is the target's gradient instead of e_P: no extra row here; with a
+    # map that needs e_P itself (contrast_p on logits) a nonlinear target adds one
+    Explainer(net).explain(
+        x, methods=("gradcam", "contrast_p"), target_class=7, contrast_loss="mse"
+    )
+    Explainer(net).explain(
+        x,
+        methods=("gradcam", "contrast_p"),
+        targets=[mt.ClassifierOutputReST(7)] * 3,
+        contrast_loss="mse",
+    )
+    assert [s[0] for s in spy.shapes] == [4, 4, 4, 3, 2, 3]
 
 
 SMOOTHING = [
