@@ -294,9 +294,8 @@ def upsample(maps: Tensor, size: tuple[int, int]) -> Tensor:
 
 
 def to_input_size(raw: Tensor, size: tuple[int, int], flat: Tensor | None = None) -> Tensor:
-    """Upsample raw (B, h, w) maps to ``size`` and min-max normalise each to [0, 1]; maps
-    marked in ``flat`` (see :func:`flat_maps`) become zeros.
-
-    grad-cam normalises, resizes and normalises again (eps 1e-7); bilinear resizing
-    commutes with affine maps, so this equals it up to ~1e-7 for maps well above 1e-7."""
-    return minmax(upsample(raw, size), flat)
+    """Min-max normalise raw (B, h, w) maps, upsample them to ``size`` and normalise again
+    (grad-cam's order: normalising first keeps float32 resizing exact to ~1e-7 where a map
+    varies little around a large level); maps marked in ``flat`` (see :func:`flat_maps`)
+    become zeros."""
+    return minmax(upsample(minmax(raw, flat), size), flat)
