@@ -97,7 +97,9 @@ def _family(model: nn.Module) -> tuple[str, str, Callable[[Tensor], Tensor]] | N
     if module.startswith("timm.") and kind == "SwinTransformer":
         return "layers", "blocks", ChannelsLast()
     if module.startswith("transformers.") and kind == "ViTForImageClassification":
-        return "vit.encoder.layer", "layernorm_before", TokenGrid(1)
+        names = module_names(model)
+        path = "vit.layers" if "vit.layers" in names else "vit.encoder.layer"  # v5 / v4
+        return path, "layernorm_before", TokenGrid(1)
     return None
 
 
