@@ -518,10 +518,11 @@ def _render(
     """Raw layer-resolution maps and normalised input-size maps (flat maps are zeros); a
     weight tensor shared by two names (``causal`` and its variant's name) is rendered once."""
     done: dict[int, tuple[Tensor, Tensor]] = {}
+    magnitudes = activations.abs()
     for w in weights.values():
         if id(w) not in done:
             r = eigen_map(w, activations) if eigen_smooth else raw_map(w, activations)
-            flat = flat_maps(r, w, activations)
+            flat = flat_maps(r, w, activations, magnitudes)
             done[id(w)] = (r, to_input_size(r, size, flat).to(device))
     raw = {k: done[id(w)][0] for k, w in weights.items()}
     maps = {k: done[id(w)][1] for k, w in weights.items()}

@@ -258,16 +258,20 @@ def eigen_map(weights: Tensor, activations: Tensor) -> Tensor:
     return maps.view(activations.shape[0], *activations.shape[2:]).to(weights).clamp_min(0)
 
 
-def flat_maps(raw: Tensor, weights: Tensor, activations: Tensor) -> Tensor:
+def flat_maps(
+    raw: Tensor, weights: Tensor, activations: Tensor, magnitudes: Tensor | None = None
+) -> Tensor:
     """Which raw maps (B,) are constant up to the rounding error of their own weighted sum.
 
     A map whose span ``max - min`` is at most ``sqrt(K) eps max_hw sum_k |w[k] A[k]|`` (``eps``
     the dtype's machine epsilon, ``K`` channels) carries no spatial information that
     arithmetic can resolve: min-max stretching would turn rounding noise into a map. The
     bound scales with ``w`` and ``A``, so a real map scaled by 1e-12 is still a map (unlike
-    grad-cam's ``/ (max + 1e-7)``, which flattens every map below ~1e-7).
+    grad-cam's ``/ (max + 1e-7)``, which flattens every map below ~1e-7). ``magnitudes``:
+    ``activations.abs()`` when already computed.
     """
-    magnitude = torch.einsum("bk,bkhw->bhw", weights.abs(), activations.abs()).flatten(1)
+    absolute = activations.abs() if magnitudes is None else magnitudes
+    magnitude = torch.einsum("bk,bkhw->bhw", weights.abs(), absolute).flatten(1)
     eps = torch.finfo(raw.dtype).eps
     tolerance = magnitude.amax(dim=1) * eps * math.sqrt(max(weights.shape[-1], 1))
     flat = raw.flatten(1)
