@@ -83,7 +83,7 @@ def first_conv_to(net: nn.Module, channels: int) -> None:
     setattr(parent, name.rpartition(".")[2], new)
 
 
-@functools.cache
+@functools.lru_cache(maxsize=1)  # one model at a time: all of them hold several GB
 def model(family: str, channels: int = 3) -> nn.Module:
     return build(family, channels)
 
@@ -91,6 +91,19 @@ def model(family: str, channels: int = 3) -> nn.Module:
 def inputs(batch: int, channels: int, size: tuple[int, int], seed: int = 1) -> Tensor:
     generator = torch.Generator().manual_seed(seed)
     return torch.randn(batch, channels, *size, generator=generator)
+
+
+def middle_layer(net: nn.Module, x: Tensor) -> str:
+    """A convolution in the second half of the network whose Grad-CAM map is not tiny: grad-cam
+    averages layers after dividing each by ``max + 1e-7``, which shrinks maps below ~1e-1 by
+    more than 1e-6 and so reweights the layers (docs/method-heads.md, "Degenerate maps")."""
+    convs = [n for n, m in net.named_modules() if isinstance(m, nn.Conv2d)]
+    for name in convs[len(convs) // 2 :]:
+        result = Explainer(net, target_layer=name).explain(x, methods=("gradcam",), return_raw=True)
+        assert result.raw is not None
+        if float(result.raw["gradcam"].amax(dim=(1, 2)).min()) > 0.1:
+            return name
+    pytest.skip("no convolution in the second half has a Grad-CAM map above 0.1")
 
 
 def check(
@@ -112,8 +125,7 @@ def check(
     assert explainer.layer_name is not None
     names = [explainer.layer_name]
     if layers == 2:
-        convs = [n for n, m in net.named_modules() if isinstance(m, nn.Conv2d)]
-        names.insert(0, convs[len(convs) // 2])
+        names.insert(0, middle_layer(net, x))
     target_layers = [net.get_submodule(n) for n in names]
     for ours, theirs in [
         (causalcam.GradCAM, PackageGradCAM),
@@ -124,6 +136,10 @@ def check(
         with ours(model=net, target_layers=target_layers) as cam:
             got = cam(input_tensor=x, targets=None)
         assert got.shape == expected.shape == (2, *size)
+        # grad-cam divides by max + 1e-7 twice: its maps peak at 1 - ~2e-7/max(raw), which
+        # is visible (> 1e-5) for raw maps below ~2e-2 (small inputs); divide that out
+        peak = expected.max(axis=(1, 2), keepdims=True)
+        expected = np.where(peak > 0, expected / np.where(peak > 0, peak, 1), expected)
         tolerance = 1e-5 if double else 2e-4
         message = f"{family} {ours.__name__}"
         np.testing.assert_allclose(got, expected, atol=tolerance, rtol=0, err_msg=message)
