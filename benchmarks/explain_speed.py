@@ -32,8 +32,8 @@ from pytorch_grad_cam import GradCAM as PackageGradCAM
 from pytorch_grad_cam import GradCAMPlusPlus as PackageGradCAMPlusPlus
 from torch import Tensor, nn
 
+from causalcam.architectures import known_reshape
 from causalcam.explain import ALL_METHODS, Explainer
-from causalcam.explain.layers import known_reshape
 from causalcam.models import default_target_layer
 
 CASES: tuple[tuple[str, int], ...] = (

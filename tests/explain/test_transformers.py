@@ -24,11 +24,11 @@ from transformers import ViTConfig, ViTForImageClassification
 from typer.testing import CliRunner
 
 import causalcam
+from causalcam.architectures import TokenGrid
 from causalcam.cli import app
 from causalcam.data import sample_scans
 from causalcam.errors import InputError
 from causalcam.explain import CausalOptions, Explainer
-from causalcam.explain.layers import TokenGrid
 from causalcam.models import default_target_layer
 
 PAIRS = [

@@ -1,4 +1,5 @@
-"""``causalcam demo`` and ``causalcam explain``: thin wrappers over :mod:`causalcam.demo`."""
+"""``causalcam demo`` and ``causalcam explain``: thin wrappers over :mod:`causalcam.demo` and
+:mod:`causalcam.explain_files`."""
 
 from __future__ import annotations
 
@@ -8,13 +9,15 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from ..errors import DataError
+from ..method_names import METHOD_NAMES, PAPER_METHODS
 from ._app import Debug, Device, Quiet, Settings, app, usage_errors, user_errors, warn
 
 if TYPE_CHECKING:
-    from ..demo import ExplainRun
+    from ..explain_files import ExplainRun
 
-_METHOD_NAMES = ("gradcam", "gradcam++", "contrast_pq", "contrast_none", "contrast_p", "causal")
-_DEFAULT_METHODS = "gradcam,gradcam++,causal,contrast_pq,contrast_p"
+_METHOD_NAMES = METHOD_NAMES
+_DEFAULT_METHODS = ",".join(PAPER_METHODS)
 
 
 def split_methods(values: list[str]) -> list[str]:
@@ -43,7 +46,8 @@ def demo(
     """Explain the bundled sample scans with the bundled trained ResNet-18 (nothing to download)."""
     settings = Settings(quiet, device, debug)
     with user_errors(settings):
-        from ..demo import resolve_device, run_demo
+        from ..core import resolve_device
+        from ..demo import run_demo
 
         started = time.perf_counter()
         with usage_errors("--device"):
@@ -98,6 +102,21 @@ def explain(
         typer.Option(help="Causal map Grad-CAM term: logit or ce [default: logit]."),
     ] = None,
     save_npy: Annotated[bool, typer.Option(help="Also save every map as .npy (float32).")] = False,
+    window: Annotated[
+        str | None,
+        typer.Option(
+            help="Display window of DICOM/NIfTI (Hounsfield units) and 16-bit images: 'W,L' "
+            "such as 1500,-600 or a preset: lung (DICOM/NIfTI default), mediastinum, "
+            "soft_tissue, bone, brain, minmax (16-bit default)."
+        ),
+    ] = None,
+    plane: Annotated[
+        str, typer.Option(help="Plane NIfTI volumes are cut in: axial, coronal or sagittal.")
+    ] = "axial",
+    slices: Annotated[
+        str | None,
+        typer.Option(help="Slices of each NIfTI volume / DICOM series: START:STOP[:STEP] or one."),
+    ] = None,
     out: Annotated[Path, typer.Option(help="Output folder.")] = Path("causalcam-out/explain"),
     quiet: Quiet = False,
     device: Device = "auto",
@@ -107,8 +126,11 @@ def explain(
     settings = Settings(quiet, device, debug)
     chosen = split_methods(methods)
     with user_errors(settings):
-        from ..demo import explain_files, load_model_source, resolve_device
+        from ..core import resolve_device
         from ..explain import CausalOptions
+        from ..explain_files import explain_files, load_model_source
+        from ..inputs import Reading
+        from ..medical import parse_window
 
         with usage_errors("--loss/--normalize/--sign/--gradcam-term"):
             chosen_options = {
@@ -118,6 +140,8 @@ def explain(
                 "gradcam_term": gradcam_term,
             }
             options = CausalOptions(**{k: v for k, v in chosen_options.items() if v is not None})
+        with usage_errors("--window/--plane"):
+            reading = Reading(parse_window(window) if window else None, plane, slices)
         with usage_errors("--device"):
             torch_device = resolve_device(device)
         source = load_model_source(model, torch_device)
@@ -135,8 +159,17 @@ def explain(
             save_npy=save_npy,
             device=torch_device,
             progress=settings.progress,
+            reading=reading,
         )
         _report_run(settings, run, time.perf_counter() - started)
+        if not run.records:
+            first = run.skipped[0]
+            raise DataError(
+                f"no file could be explained ({len(run.skipped)} skipped); "
+                f"{first['file']}: {first['reason']}"
+            )
+    if run.skipped:
+        raise typer.Exit(1)
 
 
 def _report_run(settings: Settings, run: ExplainRun, seconds: float) -> None:
@@ -148,3 +181,10 @@ def _report_run(settings: Settings, run: ExplainRun, seconds: float) -> None:
         )
     settings.info(f"explained {len(run.records)} image(s) in {seconds:.1f} s")
     typer.echo(f"panels, overlays and {run.summary.name} are in {run.out_dir.resolve()}")
+    from ..disclaimer import research_notice
+
+    if run.skipped:
+        warn(f"skipped {len(run.skipped)} file(s) that could not be explained:")
+        for item in run.skipped:
+            typer.echo(f"  {item['file']}: {item['reason']}", err=True)
+    settings.info(research_notice())

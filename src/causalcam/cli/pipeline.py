@@ -123,7 +123,7 @@ def evaluate(
     settings = Settings(quiet, device, debug)
     taus = parse_thresholds(thresholds, "--thresholds")
     with user_errors(settings):
-        from ..demo import resolve_device
+        from ..core import resolve_device
         from ..evaluate import DEFAULT_THRESHOLDS
         from ..reproduce import evaluate_checkpoints
 
@@ -169,7 +169,7 @@ def transfer(
     settings = Settings(quiet, device, debug)
     taus = parse_thresholds(thresholds, "--thresholds")
     with user_errors(settings):
-        from ..demo import resolve_device
+        from ..core import resolve_device
         from ..evaluate import TRANSFER_THRESHOLDS
         from ..reproduce import transfer_checkpoints
 
@@ -205,7 +205,7 @@ def reproduce(
     """The paper end to end: train, maps, deletion/insertion, transference, report. Resumes."""
     settings = Settings(quiet, device, debug)
     with user_errors(settings):
-        from ..demo import resolve_device
+        from ..core import resolve_device
         from ..reproduce import get_profile
         from ..reproduce import reproduce as run_reproduction
 

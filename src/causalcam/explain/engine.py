@@ -1,4 +1,4 @@
-"""The explainer: every map of METHOD.md from one forward pass and one batched VJP.
+"""The explainer: every map of docs/method.md from one forward pass and one batched VJP.
 
 Cost per chunk of images: a forward pass under ``torch.no_grad()`` in which only the
 layers after the target layer record a graph (see :class:`ActivationCapture`), then one
@@ -18,6 +18,7 @@ import torch
 from torch import Tensor, nn
 from tqdm import tqdm
 
+from ..architectures import known_reshape
 from ..errors import InputError
 from . import layers
 from .heads import LABEL_OFF, MULTILABEL_HEAD, SOFTMAX_HEAD, Head, choose_head
@@ -202,7 +203,7 @@ class _Classes:
 
 
 class Explainer:
-    """Explanation maps of a classifier at one target layer (METHOD.md).
+    """Explanation maps of a classifier at one target layer (docs/method.md).
 
     ``target_layer``: a dotted module name, a submodule, or None for automatic (ResNet
     ``layer4``, DenseNet ``features.norm5``, the last block of a torchvision or timm ViT or
@@ -235,7 +236,7 @@ class Explainer:
         )
         self._reshape = reshape_transform
         if reshape_transform is None and self._layer is not None:
-            self._reshape = layers.known_reshape(model, self._layer[0])
+            self._reshape = known_reshape(model, self._layer[0])
         self._in_channels = layers.input_channels(model)
 
     def __enter__(self) -> Explainer:

@@ -26,9 +26,10 @@ from torch import nn
 from torchvision.transforms.functional import gaussian_blur
 from tqdm.auto import tqdm
 
+from ..core import Network, as_network, eval_mode
 from ..errors import InputError
 from ..preprocess import to_model_input
-from .threshold import Network, as_network, eval_mode, validate_maps, validate_test_set
+from .threshold import validate_maps, validate_test_set
 
 BaselineSpec = str | torch.Tensor
 BLUR_KERNEL = 11

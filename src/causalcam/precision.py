@@ -1,0 +1,139 @@
+"""Numeric precision and memory layout of forward passes.
+
+``precision`` names what a forward pass computes in: ``"fp32"`` (exact, the default for
+explaining and evaluating), ``"bf16"`` (autocast to bfloat16 where the device has native
+support: CPUs with AVX-512 BF16 or AMX, CUDA devices with bf16), ``"fp16"`` (autocast to
+float16, CUDA only) or ``"auto"`` (bf16 where supported, else fp32). A request the device
+cannot serve well falls back to fp32 with a :class:`PrecisionWarning`.
+
+Channels-last memory (NHWC) speeds up convolutions on CPUs and GPUs; :func:`memory_format`
+converts a model for the duration of a call and restores each parameter's layout after.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import torch
+from torch import nn
+
+from .errors import InputError
+
+Precision = Literal["fp32", "bf16", "fp16", "auto"]
+PRECISIONS: tuple[str, ...] = ("fp32", "bf16", "fp16", "auto")
+_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
+_CPU_BF16_FLAGS = ("avx512_bf16", "amx_bf16")
+
+
+class PrecisionWarning(UserWarning):
+    """A precision was requested that the device does not support well; fp32 is used."""
+
+
+@dataclass(frozen=True)
+class ComputePlan:
+    """What a forward pass on ``device`` runs with: ``precision`` as resolved (``"fp32"``,
+    ``"bf16"`` or ``"fp16"``) and whether inputs and model use channels-last memory."""
+
+    device: torch.device
+    precision: str = "fp32"
+    channels_last: bool = False
+
+    @property
+    def dtype(self) -> torch.dtype | None:
+        """The autocast dtype, or None for plain fp32."""
+        return _DTYPES.get(self.precision)
+
+    def autocast(self) -> contextlib.AbstractContextManager[object]:
+        """The autocast context of this plan (a no-op context for fp32)."""
+        if self.dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(device_type=self.device.type, dtype=self.dtype)
+
+    def inputs(self, x: torch.Tensor) -> torch.Tensor:
+        """``x`` on the plan's device, channels-last when the plan says so (4-D only)."""
+        x = x.to(self.device)
+        if self.channels_last and x.ndim == 4:
+            x = x.contiguous(memory_format=torch.channels_last)
+        return x
+
+
+@functools.lru_cache(maxsize=1)
+def _cpu_flags() -> frozenset[str]:
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return frozenset()
+    for line in text.splitlines():
+        if line.startswith("flags"):
+            return frozenset(line.split(":", 1)[1].split())
+    return frozenset()
+
+
+def bf16_supported(device: torch.device | str) -> bool:
+    """Whether ``device`` runs bfloat16 natively (CPU: AVX-512 BF16 or AMX; CUDA: bf16)."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+    if device.type == "cpu":
+        return any(flag in _cpu_flags() for flag in _CPU_BF16_FLAGS)
+    return False
+
+
+def resolve_precision(precision: str, device: torch.device | str) -> str:
+    """The precision actually used for ``precision`` on ``device``: ``"fp32"``, ``"bf16"``
+    or ``"fp16"``; unsupported requests fall back to fp32 with a PrecisionWarning."""
+    if precision not in PRECISIONS:
+        raise InputError(f"unknown precision {precision!r}; choose from {', '.join(PRECISIONS)}")
+    device = torch.device(device)
+    if precision == "auto":
+        return "bf16" if bf16_supported(device) else "fp32"
+    if precision == "bf16" and not bf16_supported(device):
+        _fallback(f"bfloat16 is not supported natively on {device.type} here")
+        return "fp32"
+    if precision == "fp16" and device.type != "cuda":
+        _fallback(f"float16 autocast is only used on CUDA, not on {device.type}")
+        return "fp32"
+    return precision
+
+
+def _fallback(reason: str) -> None:
+    warnings.warn(f"{reason}; computing in fp32 instead", PrecisionWarning, stacklevel=3)
+
+
+def channels_last_default(device: torch.device | str) -> bool:
+    """Channels-last is the default layout on CPU and CUDA (measured faster for CNNs)."""
+    return torch.device(device).type in ("cpu", "cuda")
+
+
+def compute_plan(
+    device: torch.device | str, precision: str = "fp32", channels_last: bool | None = None
+) -> ComputePlan:
+    """A :class:`ComputePlan` for ``device``; ``channels_last=None`` takes the default."""
+    device = torch.device(device)
+    layout = channels_last_default(device) if channels_last is None else channels_last
+    return ComputePlan(device, resolve_precision(precision, device), bool(layout))
+
+
+@contextlib.contextmanager
+def memory_format(model: nn.Module, channels_last: bool) -> Iterator[nn.Module]:
+    """Run ``model`` with channels-last 4-D parameters; every parameter and buffer gets
+    back the exact tensor it had on exit, also after an error. For inference: updates
+    made to the parameters inside the context are not kept."""
+    if not channels_last:
+        yield model
+        return
+    tensors = [t for t in (*model.parameters(), *model.buffers()) if t.ndim == 4]
+    saved = [(t, t.data) for t in tensors]
+    try:
+        for t in tensors:
+            t.data = t.data.contiguous(memory_format=torch.channels_last)
+        yield model
+    finally:
+        for t, data in saved:
+            t.data = data
