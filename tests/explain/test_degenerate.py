@@ -1,4 +1,4 @@
-"""Degenerate maps (docs/method-heads.md, "Degenerate maps"): a map constant up to the
+"""Degenerate maps (docs/method.md, "Degenerate maps"): a map constant up to the
 rounding error of its own weighted sum becomes zeros; a real map at any scale stays a map."""
 
 from __future__ import annotations

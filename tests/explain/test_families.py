@@ -96,7 +96,7 @@ def inputs(batch: int, channels: int, size: tuple[int, int], seed: int = 1) -> T
 def middle_layer(net: nn.Module, x: Tensor) -> str:
     """A convolution in the second half of the network whose Grad-CAM map is not tiny: grad-cam
     averages layers after dividing each by ``max + 1e-7``, which shrinks maps below ~1e-1 by
-    more than 1e-6 and so reweights the layers (docs/method-heads.md, "Degenerate maps")."""
+    more than 1e-6 and so reweights the layers (docs/method.md, "Degenerate maps")."""
     convs = [n for n, m in net.named_modules() if isinstance(m, nn.Conv2d)]
     for name in convs[len(convs) // 2 :]:
         result = Explainer(net, target_layer=name).explain(x, methods=("gradcam",), return_raw=True)

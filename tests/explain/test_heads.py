@@ -1,4 +1,4 @@
-"""Single-logit binary and multi-label heads (docs/method-heads.md, "Heads"): every map equals
+"""Single-logit binary and multi-label heads (docs/method.md, "Heads"): every map equals
 the slow way on the class logits ``y = [0, z]`` (one explicit backward pass per loss), and
 Grad-CAM/Grad-CAM++ equal grad-cam's with ``BinaryClassifierOutputTarget``."""
 

@@ -281,7 +281,7 @@ class Explainer:
         variant's); ``contrast_targets``: extra contrast maps ``contrast[name]`` for user
         target vectors t, (N,) or (B, N); ``targets``: grad-cam style targets, one callable
         ``target(outputs_b) -> scalar`` per image, instead of ``target_class``; ``head``:
-        ``auto``, ``softmax``, ``binary`` or ``multilabel`` (docs/method-heads.md);
+        ``auto``, ``softmax``, ``binary`` or ``multilabel`` (docs/method.md);
         ``eigen_smooth``: grad-cam's first-principal-component maps.
         Results are on ``inputs``' device; batches are processed ``chunk_size`` at a time.
         """
@@ -393,7 +393,7 @@ class Explainer:
     def _classes(
         self, z: Tensor, request: _Request, target: ClassSpec, contrast: ClassSpec, targets: Any
     ) -> _Classes:
-        """Head, P, Q and the grad-cam targets' scores of one chunk (docs/method-heads.md)."""
+        """Head, P, Q and the grad-cam targets' scores of one chunk (docs/method.md)."""
         batch = z.shape[0]
         scores = None if targets is None else target_gradients(targets, z)
         wanted = _needs_classes(request.methods)

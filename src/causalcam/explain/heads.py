@@ -1,7 +1,7 @@
 """Classifier heads: how a model's raw outputs become the class logits every map reads.
 
 A *head* turns the raw output ``z`` (B, N) into class logits ``y`` (B, C) and back
-(docs/method-heads.md, "Heads"):
+(docs/method.md, "Heads"):
 
 - ``softmax``: N >= 2 mutually exclusive classes, ``y = z``; P and Q are class indices.
 - ``binary``: one sigmoid logit (N = 1), read as the two logits ``y = [0, z]``
