@@ -8,11 +8,14 @@ obtained (one forward pass, one batched vector-Jacobian product) is ``engine.py`
 from __future__ import annotations
 
 import dataclasses
+import math
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Final
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -138,7 +141,7 @@ class CausalOptions:
         return cls(**LITERAL_CAUSAL)
 
     @classmethod
-    def all_variants(cls) -> tuple[CausalOptions, ...]:
+    def grid_variants(cls) -> tuple[CausalOptions, ...]:
         """The grid of docs/method.md: loss (mse, bce) x normalisation x sign (16)."""
         return tuple(
             cls(loss, norm, sign)
@@ -163,8 +166,21 @@ class CausalOptions:
 
     @classmethod
     def ablation_variants(cls) -> tuple[CausalOptions, ...]:
-        """:meth:`all_variants` then :meth:`further_variants` (22 in all)."""
-        return (*cls.all_variants(), *cls.further_variants())
+        """Every variant the ablation measures: :meth:`grid_variants` then
+        :meth:`further_variants` (22 in all)."""
+        return (*cls.grid_variants(), *cls.further_variants())
+
+    @classmethod
+    def all_variants(cls) -> tuple[CausalOptions, ...]:
+        """Deprecated: the grid only (16, not all 22); use :meth:`grid_variants` or
+        :meth:`ablation_variants`."""
+        warnings.warn(
+            "CausalOptions.all_variants() is the grid of 16 variants, not all 22: use "
+            "CausalOptions.grid_variants() (or ablation_variants() for all 22)",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return cls.grid_variants()
 
 
 def loss_scale(loss: str, n_classes: int) -> float:
@@ -240,14 +256,53 @@ def raw_map(weights: Tensor, activations: Tensor) -> Tensor:
     return torch.einsum("bk,bkhw->bhw", weights, activations).clamp_min(0)
 
 
-def minmax(maps: Tensor) -> Tensor:
-    """Min-max normalise each (h, w) map of a (B, h, w) batch to [0, 1]; a constant map
-    becomes all zeros (never NaN)."""
-    flat = maps.flatten(1)
-    low = flat.amin(dim=1).view(-1, 1, 1)
-    span = flat.amax(dim=1).view(-1, 1, 1) - low
+def eigen_map(weights: Tensor, activations: Tensor) -> Tensor:
+    """grad-cam's ``eigen_smooth``: ``ReLU`` of the projection of the centred weighted
+    activations ``w[k] A[k]`` (rows: pixels) on their first right singular vector, per
+    image. The SVD runs in numpy (LAPACK's ``gesdd``) as grad-cam's does, so the arbitrary
+    sign of the singular vector is the one grad-cam picks."""
+    weighted = (weights[:, :, None, None] * activations).detach()
+    rows = weighted.flatten(2).transpose(1, 2).to("cpu", torch.float32).numpy()
+    projections = []
+    for matrix in rows:
+        centred = matrix - matrix.mean(axis=0)
+        _, _, vt = np.linalg.svd(centred, full_matrices=True)
+        projections.append(centred @ vt[0, :])
+    maps = torch.from_numpy(np.stack(projections).astype(np.float32))
+    return maps.view(activations.shape[0], *activations.shape[2:]).to(weights).clamp_min(0)
+
+
+def flat_maps(
+    raw: Tensor, weights: Tensor, activations: Tensor, magnitudes: Tensor | None = None
+) -> Tensor:
+    """Which raw maps (B,) are constant up to the rounding error of their own weighted sum.
+
+    A map whose span ``max - min`` is at most ``sqrt(K) eps max_hw sum_k |w[k] A[k]|`` (``eps``
+    the dtype's machine epsilon, ``K`` channels) carries no spatial information that
+    arithmetic can resolve: min-max stretching would turn rounding noise into a map. The
+    bound scales with ``w`` and ``A``, so a real map scaled by 1e-12 is still a map (unlike
+    grad-cam's ``/ (max + 1e-7)``, which flattens every map below ~1e-7). ``magnitudes``:
+    ``activations.abs()`` when already computed.
+    """
+    absolute = activations.abs() if magnitudes is None else magnitudes
+    magnitude = torch.einsum("bk,bkhw->bhw", weights.abs(), absolute).flatten(1)
+    eps = torch.finfo(raw.dtype).eps
+    tolerance = magnitude.amax(dim=1) * eps * math.sqrt(max(weights.shape[-1], 1))
+    flat = raw.flatten(1)
+    return flat.amax(dim=1) - flat.amin(dim=1) <= tolerance
+
+
+def minmax(maps: Tensor, flat: Tensor | None = None) -> Tensor:
+    """Min-max normalise each (h, w) map of a (B, h, w) batch to [0, 1]; a constant map, or
+    one marked in ``flat`` (B,) bool, becomes all zeros (never NaN, never stretched noise)."""
+    values = maps.flatten(1)
+    low = values.amin(dim=1).view(-1, 1, 1)
+    span = values.amax(dim=1).view(-1, 1, 1) - low
+    keep = span > 0
+    if flat is not None:
+        keep = keep & ~flat.view(-1, 1, 1)
     scaled = (maps - low) / span.clamp_min(torch.finfo(maps.dtype).tiny)
-    return torch.where(span > 0, scaled, torch.zeros_like(scaled)).clamp(0, 1)
+    return torch.where(keep, scaled, torch.zeros_like(scaled)).clamp(0, 1)
 
 
 def upsample(maps: Tensor, size: tuple[int, int]) -> Tensor:
@@ -256,9 +311,9 @@ def upsample(maps: Tensor, size: tuple[int, int]) -> Tensor:
     return up.squeeze(1)
 
 
-def to_input_size(raw: Tensor, size: tuple[int, int]) -> Tensor:
-    """Upsample raw (B, h, w) maps to ``size`` and min-max normalise each to [0, 1].
-
-    grad-cam normalises, resizes and normalises again (eps 1e-7); bilinear resizing
-    commutes with affine maps, so this equals it up to ~1e-7."""
-    return minmax(upsample(raw, size))
+def to_input_size(raw: Tensor, size: tuple[int, int], flat: Tensor | None = None) -> Tensor:
+    """Min-max normalise raw (B, h, w) maps, upsample them to ``size`` and normalise again
+    (grad-cam's order: normalising first keeps float32 resizing exact to ~1e-7 where a map
+    varies little around a large level); maps marked in ``flat`` (see :func:`flat_maps`)
+    become zeros."""
+    return minmax(upsample(minmax(raw, flat), size), flat)

@@ -8,6 +8,7 @@ import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -15,10 +16,11 @@ from .. import models
 from ..core import Network, as_network
 from ..data import CLASSES
 from ..data.cache import cached_split, eval_resize, first_per_class
-from ..distributed.evaluate import sharded_deletion_insertion
-from ..evaluate import Curve
-from ..explain import CausalOptions, map_function
-from ..method_names import CAUSAL
+from ..distributed import current
+from ..distributed.evaluate import sharded_curves
+from ..evaluate import Curve, evaluate_maps
+from ..explain import map_function
+from ..study import cache_keys, explain_methods
 from .profiles import Profile
 
 
@@ -75,15 +77,6 @@ def method_functions(
     return {m: map_function(network.model, m, target_layer=layer) for m in methods}
 
 
-def _method_options(methods: Sequence[str]) -> dict[str, dict[str, str]]:
-    options = {}
-    for method in methods:
-        if method.startswith(CAUSAL):
-            variant = CausalOptions.parse(method)
-            options[method] = variant.to_dict()
-    return options
-
-
 def _curves(
     out_dir: Path,
     networks: Mapping[str, Network],
@@ -96,21 +89,82 @@ def _curves(
     modes: Sequence[str] = ("deletion", "insertion"),
     progress: bool = True,
 ) -> list[Curve]:
-    """Deletion/insertion curves of ``source``'s maps, cached in the store ``out_dir/eval``
-    (shared among the processes of a torchrun launch)."""
-    return sharded_deletion_insertion(
+    """Deletion/insertion curves of ``source``'s maps (every method from one explain pass),
+    cached in the store ``out_dir/eval``; under torchrun the test images are shared among
+    the processes (maps explained per chunk)."""
+    ctx = current()
+    if ctx.distributed:
+        return _sharded_curves(
+            out_dir, networks, test, source, methods, targets, thresholds, modes, progress
+        )
+    maps, layer = source_maps(networks[source], test, methods)
+    return evaluate_maps(
         networks,
-        method_functions(networks[source], methods),
+        maps,
         test.images,
         test.labels,
         source=source,
+        cache_keys=cache_keys(networks[source], layer, methods),
         targets=targets,
         thresholds=thresholds,
         modes=modes,
         out_dir=out_dir / "eval",
-        method_options=_method_options(methods),
         progress=progress,
     )
+
+
+def _sharded_curves(
+    out_dir: Path,
+    networks: Mapping[str, Network],
+    test: TestSet,
+    source: str,
+    methods: Sequence[str],
+    targets: Sequence[str] | None,
+    thresholds: Sequence[float],
+    modes: Sequence[str],
+    progress: bool,
+) -> list[Curve]:
+    layer = models.default_target_layer(networks[source].model)
+    keys = cache_keys(networks[source], layer, methods)
+    common: dict[str, Any] = {"source": source, "targets": targets, "modes": list(modes)}
+
+    def chunk_curves(chunk: range) -> list[Curve]:
+        images, labels = (
+            test.images[chunk.start : chunk.stop],
+            test.labels[chunk.start : chunk.stop],
+        )
+        maps, _ = explain_methods(networks[source], images, methods, target_layer=layer)
+        return evaluate_maps(
+            networks,
+            maps,
+            images,
+            labels,
+            cache_keys=keys,
+            thresholds=thresholds,
+            out_dir=None,
+            progress=False,
+            **common,
+        )
+
+    options = {**common, "keys": keys, "thresholds": [float(t) for t in thresholds]}
+    return sharded_curves(
+        current(),
+        networks,
+        test.images,
+        test.labels,
+        options,
+        chunk_curves,
+        out_dir=out_dir / "eval",
+        progress=progress,
+    )
+
+
+def source_maps(
+    network: Network, test: TestSet, methods: Sequence[str]
+) -> tuple[dict[str, torch.Tensor], str]:
+    """Maps of every method on the test images at the network's default target layer."""
+    layer = models.default_target_layer(network.model)
+    return explain_methods(network, test.images, methods, target_layer=layer)
 
 
 def _checkpoint_name(path: str | os.PathLike[str]) -> str:
