@@ -12,7 +12,9 @@ recorded per ``tau`` together with ``H = bits(mask * x) / bits(x)`` (exact Huffm
 Maps are computed once per (source model, method); masked images for all thresholds are
 streamed through large ``inference_mode`` batches; every (source, method, target, mode)
 curve is stored atomically under ``out_dir`` keyed by a fingerprint of its inputs, so an
-interrupted run resumes and an identical rerun computes nothing.
+interrupted run resumes and an identical rerun computes nothing. The masked images run in
+channels-last memory (default on CPU and CUDA) under the chosen ``precision``
+(``causalcam.precision``; fp32 by default).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from ..errors import InputError
+from ..precision import ComputePlan, compute_plan, inference_state
 from ..preprocess import Preprocessing, to_model_input
 from .huffman import huffman_bits, masked_bits, threshold_levels
 from .store import (
@@ -266,19 +269,22 @@ def threshold_correct(
     batch_size: int = 64,
     progress: bool = False,
     desc: str = "",
+    plan: ComputePlan | None = None,
 ) -> np.ndarray:
     """``correct[j, i]`` for every threshold ``j`` and image ``i`` (bool ``(T, B)``).
 
     Jobs ``(j, i)`` are streamed in batches of ``batch_size`` masked images: the mask is
     ``levels > j`` (deletion) or ``levels <= j`` (insertion), see ``threshold_levels``.
+    ``plan``: precision and memory layout (default fp32, the device's default layout).
     """
     device = network.device
+    plan = plan or compute_plan(device)
     images, labels, levels = images.to(device), labels.to(device), levels.to(device)
     n_images = images.shape[0]
     total = n_thresholds * n_images
     correct = torch.empty(total, dtype=torch.bool, device=device)
     with (
-        eval_mode(network.model),
+        inference_state(network.model, plan),
         torch.inference_mode(),
         tqdm(total=total, desc=desc, disable=not progress) as bar,
     ):
@@ -289,7 +295,8 @@ def threshold_correct(
             expanded = taus.view(-1, 1, 1).to(band.dtype)
             mask = band > expanded if mode == "deletion" else band <= expanded
             masked = images[index] * mask
-            logits = network.model(to_model_input(masked, network.preprocessing))
+            with plan.autocast():
+                logits = network.model(plan.inputs(to_model_input(masked, network.preprocessing)))
             if start == 0:
                 _check_logits(logits, labels, network)
             correct[start : start + jobs.shape[0]] = logits.argmax(dim=1) == labels[index]
@@ -326,6 +333,12 @@ class _Run:
     batch_size: int
     map_batch_size: int
     progress: bool
+    precision: str = "fp32"
+    channels_last: bool | None = None
+
+    def plan(self, target: str) -> ComputePlan:
+        """Precision and layout of ``target``'s forward passes."""
+        return compute_plan(self.networks[target].device, self.precision, self.channels_last)
 
     def method_maps(self, method: str, map_fn: MapFn, options: Mapping[str, Any]) -> _MethodMaps:
         fingerprint = digest_of(
@@ -342,15 +355,17 @@ class _Run:
 
     def curve(self, maps: _MethodMaps, target: str, mode: str) -> Curve:
         """The stored curve if its fingerprint matches, else computed and stored."""
-        key = digest_of(
-            {
-                "maps": maps.fingerprint,
-                "target": self.prints[target],
-                "preprocessing": self.networks[target].preprocessing.to_dict(),
-                "thresholds": self.thresholds.tolist(),
-                "mode": mode,
-            }
-        )
+        plan = self.plan(target)
+        keyed: dict[str, Any] = {
+            "maps": maps.fingerprint,
+            "target": self.prints[target],
+            "preprocessing": self.networks[target].preprocessing.to_dict(),
+            "thresholds": self.thresholds.tolist(),
+            "mode": mode,
+        }
+        if plan.precision != "fp32":  # fp32 keys stay those of earlier versions
+            keyed["precision"] = plan.precision
+        key = digest_of(keyed)
         parts = (self.source, maps.method, target, mode)
         stored = self.store.load_json("curves", parts, key)
         if stored is not None:
@@ -365,6 +380,7 @@ class _Run:
             batch_size=self.batch_size,
             progress=self.progress,
             desc=f"{maps.method} {mode} {self.source}->{target}",
+            plan=plan,
         )
         bits = maps.bits(mode)
         curve = Curve(*parts, self.thresholds, correct, bits, self.original_bits)
@@ -432,6 +448,8 @@ def run_deletion_insertion(
     batch_size: int = 64,
     map_batch_size: int = 32,
     progress: bool = True,
+    precision: str = "fp32",
+    channels_last: bool | None = None,
 ) -> list[Curve]:
     """Threshold deletion/insertion curves of every method's maps (from ``source``) on every
     target model (default: the source itself, i.e. within-network evaluation).
@@ -439,6 +457,9 @@ def run_deletion_insertion(
     ``methods`` maps names to ``MapFn``s computed on ``source``'s preprocessed inputs;
     ``method_options`` (per method name) enter the cache fingerprint, so name or describe
     a variant there when its options change. Results are cached under ``out_dir``.
+    ``precision`` (``fp32``, ``bf16``, ``fp16``, ``auto``) and ``channels_last`` (None: the
+    device's default) set how the target models classify the masked images (the maps'
+    precision is the map functions' own, e.g. ``map_function(..., precision=...)``).
     Returns one :class:`Curve` per (method, mode, target), in that nesting order.
     """
     networks = {name: as_network(model) for name, model in models.items()}
@@ -468,7 +489,11 @@ def run_deletion_insertion(
         batch_size=batch_size,
         map_batch_size=map_batch_size,
         progress=progress,
+        precision=precision,
+        channels_last=channels_last,
     )
+    for target in chosen_targets:  # an unknown precision fails before any work
+        run.plan(target)
     curves = []
     for method, map_fn in methods.items():
         maps = run.method_maps(method, map_fn, (method_options or {}).get(method, {}))

@@ -5,11 +5,17 @@ layers after the target layer record a graph (see :class:`ActivationCapture`), t
 ``torch.autograd.grad(z, L, grad_outputs=V, is_grads_batched=True)`` with ``V`` of shape
 (M, B, N), where M counts the basis vectors the requested maps need (``targets.py``) and
 does not grow with the number of classes N.
+
+Precision and layout (``causalcam.precision``): the forward pass runs under the plan's
+autocast (bf16/fp16) and in channels-last memory; with ``head_precision="fp32"`` (the
+default) the layers after the target layer run in fp32 on the activations cast to fp32,
+so the VJP and every map formula are computed in fp32.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
@@ -19,6 +25,7 @@ from torch import Tensor, nn
 from tqdm import tqdm
 
 from ..errors import InputError
+from ..precision import ComputePlan, compute_plan, fp32_after, memory_format
 from . import layers
 from .methods import (
     ALL_METHODS,
@@ -51,6 +58,9 @@ from .targets import (
 )
 
 MapFn = Callable[[Tensor], Tensor]
+#: Where the layers after the target layer (and so the VJP) compute: ``fp32`` always, or
+#: ``forward``: in the forward pass's precision.
+HEAD_PRECISIONS: tuple[str, ...] = ("fp32", "forward")
 
 
 @dataclass(frozen=True)
@@ -173,7 +183,13 @@ class Explainer:
     ``layer4``, DenseNet ``features.norm5``, else the last module with a 4-D output,
     found by a dry run on the first call). Usable as a context manager; every call
     registers its hook only for its own forward pass and restores the model's train/eval
-    flags, ``requires_grad`` flags and the grad mode exactly, also on error.
+    flags, ``requires_grad`` flags, memory layout and the grad mode exactly, also on error.
+
+    ``precision``: ``fp32`` (default), ``bf16``, ``fp16`` (CUDA) or ``auto`` for the forward
+    pass (``causalcam.precision``; unsupported requests fall back to fp32 with a warning);
+    ``channels_last``: channels-last memory (None: the device's default, on for CPU and
+    CUDA); ``head_precision``: ``fp32`` (default: the layers after the target layer and the
+    VJP in fp32) or ``forward`` (in the forward pass's precision).
     """
 
     def __init__(
@@ -181,6 +197,10 @@ class Explainer:
         model: nn.Module,
         target_layer: str | nn.Module | None = None,
         chunk_size: int = 64,
+        *,
+        precision: str = "fp32",
+        channels_last: bool | None = None,
+        head_precision: str = "fp32",
     ) -> None:
         if not isinstance(model, nn.Module):
             raise InputError(f"model must be a torch.nn.Module, got {type(model).__name__}")
@@ -188,6 +208,9 @@ class Explainer:
             raise InputError(f"chunk_size must be a positive integer, got {chunk_size!r}")
         self.model = model
         self.chunk_size = chunk_size
+        self.precision = check_choice("precision", precision, ("fp32", "bf16", "fp16", "auto"))
+        self.channels_last = channels_last
+        self.head_precision = check_choice("head precision", head_precision, HEAD_PRECISIONS)
         choice = target_layer if target_layer is not None else layers.known_layer(model)
         self._layer: tuple[str, nn.Module] | None = (
             None if choice is None else layers.resolve_layer(model, choice)
@@ -242,20 +265,29 @@ class Explainer:
         if not methods and not custom:
             raise InputError(f"no maps requested: name methods from {', '.join(KNOWN_METHODS)}")
         batch = inputs.shape[0]
-        parts = [
-            self._explain_chunk(
-                inputs[start : start + self.chunk_size],
-                methods,
-                variants,
-                loss,
-                self._chunk_spec(target_class, start, batch),
-                self._chunk_spec(contrast_class, start, batch),
-                {k: self._chunk_target(t, start, batch) for k, t in custom.items()},
-                return_raw,
-            )
-            for start in self._starts(batch, progress)
-        ]
+        plan = self.plan(inputs.device)
+        with memory_format(self.model, plan.channels_last):
+            parts = [
+                self._explain_chunk(
+                    plan,
+                    inputs[start : start + self.chunk_size],
+                    methods,
+                    variants,
+                    loss,
+                    self._chunk_spec(target_class, start, batch),
+                    self._chunk_spec(contrast_class, start, batch),
+                    {k: self._chunk_target(t, start, batch) for k, t in custom.items()},
+                    return_raw,
+                )
+                for start in self._starts(batch, progress)
+            ]
         return _concatenate(parts, return_raw)
+
+    def plan(self, default: torch.device | str = "cpu") -> ComputePlan:
+        """The precision and layout a call runs with on the model's device (``default``
+        for a model without parameters); warns when a precision falls back to fp32."""
+        device = _model_device(self.model, torch.device(default))
+        return compute_plan(device, self.precision, self.channels_last)
 
     def _starts(self, batch: int, progress: bool) -> Iterator[int]:
         starts = range(0, batch, self.chunk_size)
@@ -305,24 +337,29 @@ class Explainer:
             self._layer = layers.resolve_layer(self.model, name)
         return self._layer
 
-    def _forward(self, inputs: Tensor) -> tuple[Tensor, Tensor, Tensor, str]:
-        """One forward pass: logits z, leaf L and activations A at the target layer."""
+    def _forward(self, inputs: Tensor, plan: ComputePlan) -> tuple[Tensor, Tensor, Tensor, str]:
+        """One forward pass: logits z, leaf L and activations A at the target layer (z and
+        A as float32)."""
         name, module = self._target(inputs)
         capture = layers.ActivationCapture(name)
-        handle = module.register_forward_hook(capture)
-        try:
-            with torch.no_grad():
+        with ExitStack() as stack:
+            with torch.no_grad(), plan.autocast(), ExitStack() as head:
+                if self.head_precision == "fp32":
+                    cast = fp32_after(module, plan, head)
+                    if cast is not None:
+                        stack.callback(cast.remove)
+                stack.callback(module.register_forward_hook(capture).remove)
                 output = self.model(inputs)
-        finally:
-            handle.remove()
-        logits = layers.extract_logits(output)
+        logits = layers.extract_logits(output).float()
         leaf, activations = capture.results()
+        activations = activations.float()
         if not logits.requires_grad:
             raise InputError(f"the model's output does not depend on target layer {name!r}")
         return logits, leaf, activations, name
 
     def _explain_chunk(
         self,
+        plan: ComputePlan,
         inputs: Tensor,
         methods: tuple[str, ...],
         variants: tuple[CausalOptions, ...],
@@ -332,10 +369,9 @@ class Explainer:
         custom: dict[str, Tensor],
         return_raw: bool,
     ) -> Explanation:
-        device = _model_device(self.model, inputs.device)
         with layers.preserved_state(self.model), torch.inference_mode(False):
-            x = inputs.to(device)
-            logits, leaf, activations, name = self._forward(x)
+            x = plan.inputs(inputs)
+            logits, leaf, activations, name = self._forward(x, plan)
             batch, n_classes = logits.shape
             p, q = choose_classes(
                 logits,
@@ -345,7 +381,7 @@ class Explainer:
             plan = _make_plan(methods, variants, loss, custom, n_classes)
             keys = plan.keys()
             vectors = basis_vectors(keys, logits, p, q, custom)
-            grads = batched_vjp(logits, leaf, vectors, name)
+            grads = batched_vjp(logits, leaf, vectors, name).float()
             del leaf
             weights = _weights(plan, methods, keys, grads, activations)
         with torch.no_grad():
@@ -435,15 +471,26 @@ def map_function(
     target_layer: str | nn.Module | None = None,
     causal: CausalOptions | None = None,
     chunk_size: int = 64,
+    *,
+    precision: str = "fp32",
+    channels_last: bool | None = None,
     **options: Any,
 ) -> MapFn:
     """A function ``inputs (B, C, H, W) -> maps (B, H, W) in [0, 1]`` of the predicted
     class for one method. ``method`` may name a causal variant (``causal[bce,l2,set]``);
-    other keyword ``options`` go to :meth:`Explainer.explain` (e.g. ``contrast_loss``)."""
+    ``precision``/``channels_last`` as for :class:`Explainer`; other keyword ``options`` go
+    to :meth:`Explainer.explain` (e.g. ``contrast_loss``). A precision other than fp32 is
+    part of the function's ``fingerprint`` (cached evaluation results keep them apart)."""
     if method.startswith(f"{CAUSAL}["):
         causal, method = CausalOptions.parse(method), CAUSAL
     check_choice("method", method, KNOWN_METHODS)
-    explainer = Explainer(model, target_layer=target_layer, chunk_size=chunk_size)
+    explainer = Explainer(
+        model,
+        target_layer=target_layer,
+        chunk_size=chunk_size,
+        precision=precision,
+        channels_last=channels_last,
+    )
     variant = causal or CausalOptions()
 
     def explain_maps(inputs: Tensor) -> Tensor:
@@ -451,4 +498,6 @@ def map_function(
             result = explainer.explain(inputs, methods=(method,), causal=variant, **options)
         return result.maps[method]
 
+    if precision != "fp32":
+        explain_maps.fingerprint = f"precision={explainer.plan().precision}"  # type: ignore[attr-defined]
     return explain_maps
