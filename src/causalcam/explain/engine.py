@@ -342,14 +342,13 @@ class Explainer:
         A as float32)."""
         name, module = self._target(inputs)
         capture = layers.ActivationCapture(name)
-        with ExitStack() as stack:
-            with torch.no_grad(), plan.autocast(), ExitStack() as head:
-                if self.head_precision == "fp32":
-                    cast = fp32_after(module, plan, head)
-                    if cast is not None:
-                        stack.callback(cast.remove)
-                stack.callback(module.register_forward_hook(capture).remove)
-                output = self.model(inputs)
+        with ExitStack() as stack, torch.no_grad(), plan.autocast(), ExitStack() as head:
+            if self.head_precision == "fp32":
+                cast = fp32_after(module, plan, head)
+                if cast is not None:
+                    stack.callback(cast.remove)
+            stack.callback(module.register_forward_hook(capture).remove)
+            output = self.model(inputs)
         logits = layers.extract_logits(output).float()
         leaf, activations = capture.results()
         activations = activations.float()
