@@ -265,11 +265,11 @@ class Explainer:
         if not methods and not custom:
             raise InputError(f"no maps requested: name methods from {', '.join(KNOWN_METHODS)}")
         batch = inputs.shape[0]
-        plan = self.plan(inputs.device)
-        with memory_format(self.model, plan.channels_last):
+        compute = self.plan(inputs.device)
+        with memory_format(self.model, compute.channels_last):
             parts = [
                 self._explain_chunk(
-                    plan,
+                    compute,
                     inputs[start : start + self.chunk_size],
                     methods,
                     variants,
@@ -358,7 +358,7 @@ class Explainer:
 
     def _explain_chunk(
         self,
-        plan: ComputePlan,
+        compute: ComputePlan,
         inputs: Tensor,
         methods: tuple[str, ...],
         variants: tuple[CausalOptions, ...],
@@ -369,8 +369,8 @@ class Explainer:
         return_raw: bool,
     ) -> Explanation:
         with layers.preserved_state(self.model), torch.inference_mode(False):
-            x = plan.inputs(inputs)
-            logits, leaf, activations, name = self._forward(x, plan)
+            x = compute.inputs(inputs)
+            logits, leaf, activations, name = self._forward(x, compute)
             batch, n_classes = logits.shape
             p, q = choose_classes(
                 logits,
