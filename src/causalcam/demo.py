@@ -170,11 +170,12 @@ def explain_files(
     device: torch.device | None = None,
     progress: bool = True,
     true_classes: Mapping[Path, str] | None = None,
+    precision: str = "fp32",
 ) -> ExplainRun:
     """Explain every image in ``inputs`` with ``source`` and write panels, overlays, JSON.
 
     ``true_classes`` (image path -> class name), when known, is shown in the panel titles and
-    recorded in the JSON."""
+    recorded in the JSON; ``precision``: the forward pass's (``Explainer``)."""
     chosen = check_methods(methods)
     paths = collect_images(inputs)
     contrast = parse_contrast_class(contrast_class, source.classes)
@@ -186,7 +187,7 @@ def explain_files(
     options = causal or CausalOptions()
     output = _Output(list(source.classes), chosen, save_npy)
     with (
-        Explainer(model, target_layer=layer) as explainer,
+        Explainer(model, target_layer=layer, precision=precision) as explainer,
         tqdm(total=len(paths), desc="explaining", unit="image", disable=not progress) as bar,
     ):
         for start in range(0, len(paths), _BATCH):

@@ -59,6 +59,7 @@ from .evaluate.store import ResultStore, digest_of
 from .evaluate.tables import curve_rows, jsonable
 from .explain import CausalOptions, map_function
 from .models.checkpoint import library_versions
+from .precision import resolve_precision
 from .preprocess import to_model_input
 from .train import TrainConfig, train
 from .viz import (
@@ -179,6 +180,8 @@ class RunContext:
     device: torch.device
     progress: bool
     log: Callable[[str], None]
+    #: precision of the explaining and evaluating stages (``causalcam.precision``)
+    precision: str = "fp32"
 
     @property
     def results(self) -> Path:
@@ -296,11 +299,13 @@ def _networks(ctx: RunContext, trained: Mapping[str, Any]) -> dict[str, Network]
 
 
 def method_functions(
-    network: Network, methods: Sequence[str]
+    network: Network, methods: Sequence[str], precision: str = "fp32"
 ) -> dict[str, Callable[[torch.Tensor], torch.Tensor]]:
     """``MapFn`` per method name (``causal[loss,normalize,sign]`` names a causal variant)."""
     layer = models.default_target_layer(network.model)
-    return {m: map_function(network.model, m, target_layer=layer) for m in methods}
+    return {
+        m: map_function(network.model, m, target_layer=layer, precision=precision) for m in methods
+    }
 
 
 def _method_options(methods: Sequence[str]) -> dict[str, dict[str, str]]:
@@ -323,11 +328,13 @@ def _curves(
     thresholds: Sequence[float],
     modes: Sequence[str] = ("deletion", "insertion"),
     progress: bool = True,
+    precision: str = "fp32",
 ) -> list[Curve]:
-    """Deletion/insertion curves of ``source``'s maps, cached in the store ``out_dir/eval``."""
+    """Deletion/insertion curves of ``source``'s maps, cached in the store ``out_dir/eval``;
+    maps and classification in ``precision``."""
     return run_deletion_insertion(
         networks,
-        method_functions(networks[source], methods),
+        method_functions(networks[source], methods, precision),
         test.images,
         test.labels,
         source=source,
@@ -337,6 +344,7 @@ def _curves(
         out_dir=out_dir / "eval",
         method_options=_method_options(methods),
         progress=progress,
+        precision=precision,
     )
 
 
@@ -360,6 +368,7 @@ def stage_curves(ctx: RunContext, networks: Mapping[str, Network], test: TestSet
         CURVE_METHODS,
         thresholds=ctx.profile.thresholds,
         progress=ctx.progress,
+        precision=ctx.precision,
     )
     figures = {}
     for mode in ("deletion", "insertion"):
@@ -406,6 +415,7 @@ def stage_transfer(
             thresholds=ctx.profile.transfer_thresholds,
             modes=("deletion",),
             progress=ctx.progress,
+            precision=ctx.precision,
         )
         table = transference_table(
             curves, source=source, thresholds=ctx.profile.transfer_thresholds, targets=targets
@@ -431,6 +441,7 @@ def stage_ablation(
         methods,
         thresholds=ctx.profile.ablation_thresholds,
         progress=ctx.progress,
+        precision=ctx.precision,
     )
     summary = summarize(curves, n_boot=0, seed=ctx.seed)
     rows = []
@@ -457,10 +468,15 @@ def stage_rise(ctx: RunContext, networks: Mapping[str, Network], test: TestSet) 
     source = ctx.profile.archs[0]
     network = networks[source]
     rows = []
-    for method, fn in method_functions(network, CURVE_METHODS).items():
+    for method, fn in method_functions(network, CURVE_METHODS, ctx.precision).items():
         maps = compute_maps(network, fn, test.images, method=method, progress=ctx.progress)
         result = rise_auc(
-            network, test.images, maps, steps=ctx.profile.rise_steps, progress=ctx.progress
+            network,
+            test.images,
+            maps,
+            steps=ctx.profile.rise_steps,
+            progress=ctx.progress,
+            precision=ctx.precision,
         )
         rows.append({"method": method, **result.summary()})
     return {"source": source, "steps": ctx.profile.rise_steps, "rows": rows}
@@ -605,8 +621,11 @@ def reproduce(
     device: torch.device | None = None,
     progress: bool = True,
     log: Callable[[str], None] = print,
+    precision: str = "fp32",
 ) -> Path:
-    """Run (or resume) every stage of ``profile`` in ``run_dir``; return the report.html path."""
+    """Run (or resume) every stage of ``profile`` in ``run_dir``; return the report.html path.
+    ``precision``: of the maps and classifications of the evaluation stages (training keeps
+    its recipe's; the qualitative figures stay fp32)."""
     chosen = profile if isinstance(profile, Profile) else get_profile(profile)
     ctx = RunContext(
         Path(run_dir),
@@ -616,6 +635,7 @@ def reproduce(
         device or torch.device("cpu"),
         progress,
         log,
+        resolve_precision(precision, device or torch.device("cpu")),
     )
     manifest = _start_manifest(ctx)
     test = load_test_set(chosen.size, chosen.limit, ctx.data_root)
@@ -660,6 +680,7 @@ def _start_manifest(ctx: RunContext) -> dict[str, Any]:
         "versions": _versions(),
         "hardware": hardware(),
         "device": str(ctx.device),
+        "precision": ctx.precision,
         "stages": previous.get("stages", {}),
     }
 
@@ -686,19 +707,20 @@ def _stage(
 ) -> dict[str, Any]:
     """A stage's result from ``results/<name>.json`` if its fingerprint matches, else computed."""
     store = ResultStore(ctx.run_dir)
-    key = digest_of(
-        {
-            "profile": ctx.profile.to_dict(),
-            "seed": ctx.seed,
-            "data": test.checksum,
-            "n": int(test.labels.numel()),
-            "stage": name,
-            "upstream": upstream,
-            # plain "causal" means the default variant: a new default recomputes the stages
-            # that explain (not training)
-            "causal_default": default_variant() if name in NETWORK_STAGES else None,
-        }
-    )
+    keyed: dict[str, Any] = {
+        "profile": ctx.profile.to_dict(),
+        "seed": ctx.seed,
+        "data": test.checksum,
+        "n": int(test.labels.numel()),
+        "stage": name,
+        "upstream": upstream,
+        # plain "causal" means the default variant: a new default recomputes the stages
+        # that explain (not training)
+        "causal_default": default_variant() if name in NETWORK_STAGES else None,
+    }
+    if ctx.precision != "fp32" and name in NETWORK_STAGES:  # fp32 keys as before
+        keyed["precision"] = ctx.precision
+    key = digest_of(keyed)
     stored = store.load_json("results", (name,), key)
     if stored is not None:
         ctx.log(f"[{name}] done before, reused")
@@ -748,9 +770,11 @@ def evaluate_checkpoints(
     n_boot: int = 1000,
     device: torch.device | None = None,
     progress: bool = True,
+    precision: str = "fp32",
 ) -> list[Path]:
     """Within-network deletion/insertion of each checkpoint on the test split: tidy rows,
-    summary (CSV + JSON) and the Fig. 2a-b plots under ``out_dir``. Returns the files."""
+    summary (CSV + JSON) and the Fig. 2a-b plots under ``out_dir``; maps and
+    classifications in ``precision``. Returns the files."""
     out = Path(out_dir)
     written: list[Path] = []
     for checkpoint in checkpoints:
@@ -758,7 +782,14 @@ def evaluate_checkpoints(
         network = load_network(Path(checkpoint), device or torch.device("cpu"))
         test = load_test_set(network.preprocessing.size, limit, _path_or_none(data_root))
         curves = _curves(
-            out, {name: network}, test, name, methods, thresholds=thresholds, progress=progress
+            out,
+            {name: network},
+            test,
+            name,
+            methods,
+            thresholds=thresholds,
+            progress=progress,
+            precision=precision,
         )
         written += write_rows(curve_rows(curves), out / f"{name}_curves")
         written += write_rows(summarize(curves, n_boot=n_boot), out / f"{name}_summary")
@@ -778,6 +809,7 @@ def transfer_checkpoints(
     device: torch.device | None = None,
     progress: bool = True,
     causal: str = "causal",
+    precision: str = "fp32",
 ) -> tuple[Path, ...]:
     """A Table 1/2 for ``source``'s masks fed to ``targets``: CSV, JSON and Markdown.
     ``causal``: the causal variant set against Grad-CAM (``causal`` = the default variant,
@@ -803,6 +835,7 @@ def transfer_checkpoints(
         thresholds=thresholds,
         modes=("deletion",),
         progress=progress,
+        precision=precision,
     )
     table = transference_table(
         curves, source=source_name, thresholds=thresholds, targets=target_names, challenger=causal

@@ -8,7 +8,18 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ._app import Debug, Device, Quiet, Settings, app, usage_errors, user_errors, warn
+from ._app import (
+    Debug,
+    Device,
+    PrecisionOption,
+    Quiet,
+    Settings,
+    app,
+    chosen_precision,
+    usage_errors,
+    user_errors,
+    warn,
+)
 
 if TYPE_CHECKING:
     from ..demo import ExplainRun
@@ -99,6 +110,7 @@ def explain(
     ] = None,
     save_npy: Annotated[bool, typer.Option(help="Also save every map as .npy (float32).")] = False,
     out: Annotated[Path, typer.Option(help="Output folder.")] = Path("causalcam-out/explain"),
+    precision: PrecisionOption = "fp32",
     quiet: Quiet = False,
     device: Device = "auto",
     debug: Debug = False,
@@ -120,6 +132,7 @@ def explain(
             options = CausalOptions(**{k: v for k, v in chosen_options.items() if v is not None})
         with usage_errors("--device"):
             torch_device = resolve_device(device)
+        resolved = chosen_precision(precision, torch_device)
         source = load_model_source(model, torch_device)
         if source.warning:
             warn(source.warning)
@@ -135,6 +148,7 @@ def explain(
             save_npy=save_npy,
             device=torch_device,
             progress=settings.progress,
+            precision=resolved,
         )
         _report_run(settings, run, time.perf_counter() - started)
 

@@ -10,7 +10,17 @@ from typing import Annotated
 
 import typer
 
-from ._app import Debug, Device, Quiet, Settings, app, usage_errors, user_errors
+from ._app import (
+    Debug,
+    Device,
+    PrecisionOption,
+    Quiet,
+    Settings,
+    app,
+    chosen_precision,
+    usage_errors,
+    user_errors,
+)
 
 DataOption = Annotated[
     Path | None,
@@ -115,6 +125,7 @@ def evaluate(
         int | None, typer.Option(help="Use the first N test images per class.")
     ] = None,
     n_boot: Annotated[int, typer.Option(help="Bootstrap resamples for the intervals.")] = 1000,
+    precision: PrecisionOption = "fp32",
     quiet: Quiet = False,
     device: Device = "auto",
     debug: Debug = False,
@@ -139,6 +150,7 @@ def evaluate(
             n_boot=n_boot,
             device=torch_device,
             progress=settings.progress,
+            precision=chosen_precision(precision, torch_device),
         )
         for path in written:
             settings.info(str(path))
@@ -161,6 +173,7 @@ def transfer(
         str,
         typer.Option(help="Causal variant against Grad-CAM, e.g. causal[mse,none,literal]."),
     ] = "causal",
+    precision: PrecisionOption = "fp32",
     quiet: Quiet = False,
     device: Device = "auto",
     debug: Debug = False,
@@ -185,6 +198,7 @@ def transfer(
             device=torch_device,
             progress=settings.progress,
             causal=causal,
+            precision=chosen_precision(precision, torch_device),
         )
         settings.info(markdown.read_text(encoding="utf-8"))
         typer.echo(f"table: {markdown} (and {csv_path.name}, .json)")
@@ -198,6 +212,7 @@ def reproduce(
     out: Annotated[Path | None, typer.Option(help="Run folder (default runs/PROFILE).")] = None,
     data: DataOption = None,
     seed: Annotated[int, typer.Option(help="Random seed of every training run.")] = 0,
+    precision: PrecisionOption = "fp32",
     quiet: Quiet = False,
     device: Device = "auto",
     debug: Debug = False,
@@ -221,6 +236,7 @@ def reproduce(
             device=torch_device,
             progress=settings.progress,
             log=settings.info,
+            precision=chosen_precision(precision, torch_device),
         )
         typer.echo(f"report: {html} (and report.md)")
 
