@@ -336,6 +336,11 @@ class _Run:
     precision: str = "fp32"
     channels_last: bool | None = None
 
+    def kind(self, what: str) -> str:
+        """Store folder of ``what`` (``maps``, ``curves``): one per requested precision, so
+        that fp32 and bf16 results do not replace each other."""
+        return what if self.precision == "fp32" else f"{what}-{self.precision}"
+
     def plan(self, target: str) -> ComputePlan:
         """Precision and layout of ``target``'s forward passes."""
         return compute_plan(self.networks[target].device, self.precision, self.channels_last)
@@ -367,7 +372,7 @@ class _Run:
             keyed["precision"] = plan.precision
         key = digest_of(keyed)
         parts = (self.source, maps.method, target, mode)
-        stored = self.store.load_json("curves", parts, key)
+        stored = self.store.load_json(self.kind("curves"), parts, key)
         if stored is not None:
             return Curve.from_json(stored)
         correct = threshold_correct(
@@ -384,7 +389,7 @@ class _Run:
         )
         bits = maps.bits(mode)
         curve = Curve(*parts, self.thresholds, correct, bits, self.original_bits)
-        self.store.save_json("curves", parts, key, curve.to_json())
+        self.store.save_json(self.kind("curves"), parts, key, curve.to_json())
         return curve
 
 
@@ -404,7 +409,7 @@ class _MethodMaps:
     def maps(self) -> torch.Tensor:
         if self._maps is None:
             parts = (self.run.source, self.method)
-            cached = self.run.store.load_tensors("maps", parts, self.fingerprint)
+            cached = self.run.store.load_tensors(self.run.kind("maps"), parts, self.fingerprint)
             if cached is not None and tuple(cached["maps"].shape) == tuple(self.run.images.shape):
                 self._maps = cached["maps"]
             else:
@@ -416,7 +421,9 @@ class _MethodMaps:
                     batch_size=self.run.map_batch_size,
                     progress=self.run.progress,
                 )
-                self.run.store.save_tensors("maps", parts, self.fingerprint, {"maps": self._maps})
+                self.run.store.save_tensors(
+                    self.run.kind("maps"), parts, self.fingerprint, {"maps": self._maps}
+                )
         return self._maps
 
     def levels(self) -> torch.Tensor:
