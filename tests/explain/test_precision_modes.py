@@ -177,3 +177,15 @@ def test_map_function_fingerprint_names_a_non_default_precision(bf16_claimed: No
     model = tiny_cnn(3)
     assert not hasattr(map_function(model, "gradcam"), "fingerprint")
     assert map_function(model, "gradcam", precision="bf16").fingerprint == "precision=bf16"  # type: ignore[attr-defined]
+
+
+@pytest.mark.usefixtures("bf16_claimed")
+@pytest.mark.parametrize("precision_name", ["fp32", "bf16"])
+def test_a_bfloat16_model_stays_bfloat16(precision_name: str, model_state: type) -> None:
+    model = tiny_cnn(3).to(torch.bfloat16)
+    before = model_state(model)
+    x = random_inputs(2, size=16).to(torch.bfloat16)
+    result = Explainer(model, precision=precision_name).explain(x)
+    assert result.maps["causal"].dtype == torch.float32
+    assert bool(torch.isfinite(result.maps["gradcam++"]).all())
+    before.assert_unchanged(model)

@@ -343,7 +343,7 @@ class Explainer:
         name, module = self._target(inputs)
         capture = layers.ActivationCapture(name)
         with ExitStack() as stack, torch.no_grad(), plan.autocast(), ExitStack() as head:
-            if self.head_precision == "fp32":
+            if self.head_precision == "fp32" and _float32_model(self.model):
                 cast = fp32_after(module, plan, head)
                 if cast is not None:
                     stack.callback(cast.remove)
@@ -438,6 +438,12 @@ def _weights(
             if name.startswith("contrast["):
                 weights[name] = linear[name]
     return weights
+
+
+def _float32_model(model: nn.Module) -> bool:
+    """Whether the model's parameters are float32 (a head in fp32 needs fp32 weights)."""
+    param = next(model.parameters(), None)
+    return param is None or param.dtype == torch.float32
 
 
 def _model_device(model: nn.Module, default: torch.device) -> torch.device:
