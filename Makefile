@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 # OpenMP threads that spin while waiting waste a shared CPU (measured 5x slower training steps).
 export OMP_WAIT_POLICY ?= PASSIVE
 
-.PHONY: demo test test-slow lint typecheck bench reproduce-quick seeds venv clean
+.PHONY: demo test test-slow lint typecheck bench dist reproduce-quick seeds venv clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -33,6 +33,12 @@ test: $(STAMP) lint typecheck
 
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -m slow
+
+# The sdist and wheel (sdist first, the wheel built from it), checked as PyPI would.
+dist: $(STAMP)
+	rm -rf dist
+	$(BIN)/python -m build --no-isolation --outdir dist
+	$(BIN)/python -m twine check --strict dist/*
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/explain_speed.py

@@ -1,4 +1,4 @@
-"""The reproduction study: every causal variant against Grad-CAM and Grad-CAM++ (issue 6).
+"""The reproduction study: every causal variant against Grad-CAM and Grad-CAM++.
 
 Runs :func:`causalcam.study.run_ablation` on the COVID-CT test split with a trained
 checkpoint (default: the embedded ResNet-18) and prints the ablation table and the chosen

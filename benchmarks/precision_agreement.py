@@ -205,7 +205,7 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=None, help="first N test scans only")
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--curve-methods", default="gradcam,gradcam++,causal")
-    parser.add_argument("--thresholds", default="0.10:0.80:0.05", help="start:stop:step")
+    parser.add_argument("--thresholds", default="0.10:0.70:0.15", help="start:stop:step")
     parser.add_argument("--n-boot", type=int, default=1000)
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()

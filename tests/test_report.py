@@ -145,7 +145,7 @@ def test_paper_tables_reproduce_the_papers_own_counts() -> None:
         for g, c in zip(pair["gradcam"], pair["causal"], strict=True)
     )
     assert wins == 19
-    # accuracies are counts over the 203 test images (METHOD.md: 0.6158 = 125/203)
+    # accuracies are counts over the 203 test images (docs/method.md: 0.6158 = 125/203)
     for table in PAPER_TABLES.values():
         for pair in table["accuracy"].values():
             for value in (*pair["gradcam"], *pair["causal"]):
@@ -279,12 +279,10 @@ def test_report_from_a_tiny_reproduction_run(
     assert sum("done before, reused" in line for line in logged) == 6
 
     # another default causal variant (a library upgrade) recomputes what used "causal"
-    import causalcam.reproduce as reproduce_module
+    import causalcam.reproduce.run as reproduce_run
     from causalcam.explain import CausalOptions
 
-    monkeypatch.setattr(
-        reproduce_module, "default_variant", lambda: CausalOptions.literal().to_dict()
-    )
+    monkeypatch.setattr(reproduce_run, "default_variant", lambda: CausalOptions.literal().to_dict())
     logged.clear()
     reproduce(tmp_path / "run", profile, data_root=real_root, progress=False, log=logged.append)
     assert "[train] done before, reused" in logged and "[curves] running" in logged

@@ -8,8 +8,7 @@ cannot serve well falls back to fp32 with a :class:`PrecisionWarning`.
 
 Channels-last memory (NHWC) speeds up convolutions on CPUs and GPUs; :func:`memory_format`
 converts a model for the duration of a call and restores each parameter's layout after.
-:func:`inference_state` adds eval mode (every module's flag restored after) for the
-evaluation's forward passes; :func:`fp32_after` runs the layers after a target layer in
+:func:`fp32_after` runs the layers after a target layer in
 fp32, so that gradients taken there (the explanation maps) are fp32 even when the layers
 before it ran in bf16 or fp16.
 """
@@ -143,20 +142,6 @@ def memory_format(model: nn.Module, channels_last: bool) -> Iterator[nn.Module]:
     finally:
         for t, data in saved:
             t.data = data
-
-
-@contextlib.contextmanager
-def inference_state(model: nn.Module, plan: ComputePlan) -> Iterator[nn.Module]:
-    """``model`` in eval mode with the plan's memory layout for the block; every module's
-    ``training`` flag and every parameter and buffer are restored after, also on error."""
-    training = [(module, module.training) for module in model.modules()]
-    try:
-        model.eval()
-        with memory_format(model, plan.channels_last):
-            yield model
-    finally:
-        for module, flag in training:
-            module.training = flag
 
 
 def fp32_after(module: nn.Module, plan: ComputePlan, stack: ExitStack) -> RemovableHandle | None:

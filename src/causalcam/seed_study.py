@@ -1,5 +1,5 @@
 """The ablation over training seeds: is a variant's edge over Grad-CAM a property of the
-method or of one trained network? (issue 6)
+method or of one trained network?
 
 One network's ablation (:func:`causalcam.study.run_ablation`) gives intervals over test
 images only; a difference that comes from one training run's quirks would pass it.
@@ -37,6 +37,7 @@ from .evaluate import DEFAULT_H_VALUES, Curve, rows_to_csv
 from .evaluate.summary import bootstrap_weights
 from .evaluate.tables import jsonable
 from .explain import CausalOptions
+from .method_names import CAUSAL
 from .study import (
     CPU_THRESHOLDS,
     REFERENCE,
@@ -186,7 +187,7 @@ def _spread(statistic: str, values: np.ndarray, mode: str) -> dict[str, Any]:
 def choose(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     """The causal variant with the highest deletion mean difference over seeds; whether its
     pooled interval lies above zero and in how many seeds it beats Grad-CAM."""
-    deletion = [r for r in rows if r["mode"] == "deletion" and r["method"].startswith("causal")]
+    deletion = [r for r in rows if r["mode"] == "deletion" and r["method"].startswith(CAUSAL)]
     if not deletion:
         raise InputError("no causal variant in the seed study")
     best = max(deletion, key=lambda r: finite_or(r.get("mean_diff")))

@@ -1,4 +1,4 @@
-"""The ablation study of the causal map's open choices (issue 6, METHOD.md).
+"""The ablation study of the causal map's open choices (docs/method.md).
 
 The paper leaves open the loss behind ``L(y, [1, 1])``, what its "normalized importance
 scores" are and the sign convention. :func:`run_ablation` measures every variant
@@ -36,6 +36,7 @@ import torch
 from torch import Tensor
 
 from ._io import atomic_write_json, atomic_write_text
+from .data import load_split
 from .errors import InputError
 from .evaluate import (
     DEFAULT_H_VALUES,
@@ -58,10 +59,13 @@ from .evaluate.summary import (
 )
 from .evaluate.tables import jsonable
 from .explain import CausalOptions, Explainer
+from .method_names import CAUSAL, GRADCAM, GRADCAM_PP
+from .models import load_checkpoint
 from .preprocess import to_model_input
+from .viz.curves import save_accuracy_curves
 
-REFERENCE = "gradcam"
-BASELINES: tuple[str, ...] = ("gradcam", "gradcam++")
+REFERENCE = GRADCAM
+BASELINES: tuple[str, ...] = (GRADCAM, GRADCAM_PP)
 #: 0.1, 0.2, ..., 0.6: the CPU budget (18 methods x 203 scans x 2 modes in ~40 min on a
 #: shared 2-core CPU); they cover the matched budgets H = 0.3 ... 0.7 of both modes.
 CPU_THRESHOLDS: tuple[float, ...] = tuple(round(0.1 * k, 2) for k in range(1, 7))
@@ -85,7 +89,7 @@ def explain_all(
         for start in range(0, images.shape[0], batch_size):
             batch = images[start : start + batch_size].to(network.device)
             inputs = to_model_input(batch, network.preprocessing)
-            result = explainer.explain(inputs, methods=(*BASELINES, "causal"), causal=variants)
+            result = explainer.explain(inputs, methods=(*BASELINES, CAUSAL), causal=variants)
             for name in names:
                 parts[name].append(result.maps[name].detach().float().cpu())
         layer = str(explainer.layer_name)
@@ -309,7 +313,7 @@ def choose_default(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     reached, then the highest mean difference to Grad-CAM, then the most bits saved.
     ``beats_gradcam``: its interval of the mean difference lies above zero;
     ``insertion_agrees``: its insertion mean difference is negative (better) too."""
-    deletion = [r for r in rows if r["mode"] == "deletion" and r["method"].startswith("causal")]
+    deletion = [r for r in rows if r["mode"] == "deletion" and r["method"].startswith(CAUSAL)]
     if not deletion:
         raise InputError("no causal variant in the ablation")
 
@@ -370,15 +374,12 @@ class AblationResult:
 
 def _load_network(model: Any, device: str | torch.device | None) -> tuple[Network, str]:
     if isinstance(model, str | Path):
-        from .models import load_checkpoint
-
         path = Path(model)
         network, label = as_network(load_checkpoint(path)), path.name
     else:
         network, label = as_network(model), type(getattr(model, "model", model)).__name__
     if device is not None:
         network.model.to(device)
-    network.model.eval()
     return network, f"{label} ({model_fingerprint(network.model)})"
 
 
@@ -410,8 +411,6 @@ def run_ablation(
     """
     network, label = _load_network(model, device)
     if images is None or labels is None:
-        from .data import load_split
-
         images, labels = load_split("test", size=network.preprocessing.size, root=data_root)
     chosen = tuple(variants) if variants is not None else CausalOptions.ablation_variants()
     maps, layer = explain_all(
@@ -578,8 +577,6 @@ def write_ablation(result: AblationResult, *, plots: bool = True) -> list[Path]:
     paths.append(atomic_write_text(out / "ablation.md", ablation_markdown(result)))
     paths += write_rows(curve_rows(result.curves), out / "curves")
     if plots:
-        from .viz.curves import save_accuracy_curves
-
         focus = [*BASELINES, CausalOptions().name, result.choice["method"]]
         present = {c.method for c in result.curves}
         for mode in dict.fromkeys(c.mode for c in result.curves):

@@ -30,6 +30,7 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm import tqdm
 
 from ._io import atomic_write_json
+from .core import eval_mode, resolve_device
 from .data.cache import SplitTensors, cached_split, eval_resize, first_per_class
 from .data.covidct import CLASSES
 from .errors import InputError
@@ -188,11 +189,11 @@ def predict(
     device: torch.device | str = "cpu",
 ) -> torch.Tensor:
     """Softmax probabilities ``(B, classes)`` of ``model`` (eval mode) on grey uint8 images."""
-    model.eval()
-    outputs = [
-        model(to_model_input(chunk.to(device), preprocessing)).float().softmax(1).cpu()
-        for chunk in images.split(batch_size)
-    ]
+    with eval_mode(model):
+        outputs = [
+            model(to_model_input(chunk.to(device), preprocessing)).float().softmax(1).cpu()
+            for chunk in images.split(batch_size)
+        ]
     return torch.cat(outputs)
 
 
@@ -265,15 +266,6 @@ def _erase(images: torch.Tensor, probability: float, generator: torch.Generator)
 
 
 # ----------------------------------------------------------------------------- training
-
-
-def _device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        return torch.device(name)
-    except RuntimeError as error:
-        raise InputError(f"unknown device {name!r}: {error}") from error
 
 
 def _subset(tensors: SplitTensors, limit: int | None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -469,7 +461,7 @@ def train(
     recipe = config.resolved_recipe()
     if config.threads:
         torch.set_num_threads(config.threads)
-    device = _device(config.device)
+    device = resolve_device(config.device)
     out = Path(config.out_dir)
     last, best = out / "last.pt", out / "best.pt"
     saved = _check_out_dir(config, recipe, last)

@@ -14,7 +14,7 @@ from evaluate_helpers import make_table_curve
 from causalcam.errors import InputError
 from causalcam.evaluate import TransferenceTable, transference_table
 
-# Paper Table 1 (masks from ResNet-18), read as METHOD.md explains: per threshold row the
+# Paper Table 1 (masks from ResNet-18), read as docs/method.md explains: per threshold row the
 # Huffman pair, then (Grad-CAM, causal) accuracy for ResNet-34, ResNet-50, DenseNet-121, -169.
 TABLE_1 = [
     [0.7802, 0.5456, 0.6158, 0.6502, 0.7586, 0.7537, 0.6404, 0.6453, 0.7044, 0.7291],

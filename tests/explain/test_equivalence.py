@@ -1,5 +1,5 @@
 """Contrast and causal maps equal the slow way (one explicit backward pass per loss, as
-the paper does); METHOD.md's closed form holds; a hand-worked model gives known maps."""
+the paper does); docs/method.md's closed form holds; a hand-worked model gives known maps."""
 
 from __future__ import annotations
 
@@ -149,7 +149,7 @@ def test_default_runner_up_and_given_contrast_class() -> None:
 
 @pytest.mark.parametrize("kind", ["real", "random"])
 def test_closed_form_mse_two_classes(kind: str) -> None:
-    """METHOD.md: mse, N = 2, none, literal gives w = -[(1 + z_P) a_P + (1 + z_Q) a_Q]."""
+    """docs/method.md: mse, N = 2, none, literal gives w = -[(1 + z_P) a_P + (1 + z_Q) a_Q]."""
     net = model("resnet18", 2)
     x = real_scans(3) if kind == "real" else random_inputs(3)
     with Explainer(net) as explainer:

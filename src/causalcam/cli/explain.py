@@ -1,4 +1,5 @@
-"""``causalcam demo`` and ``causalcam explain``: thin wrappers over :mod:`causalcam.demo`."""
+"""``causalcam demo`` and ``causalcam explain``: thin wrappers over :mod:`causalcam.demo` and
+:mod:`causalcam.explain_files`."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from ..method_names import METHOD_NAMES, PAPER_METHODS
 from ._app import (
     Debug,
     Device,
@@ -22,10 +24,10 @@ from ._app import (
 )
 
 if TYPE_CHECKING:
-    from ..demo import ExplainRun
+    from ..explain_files import ExplainRun
 
-_METHOD_NAMES = ("gradcam", "gradcam++", "contrast_pq", "contrast_none", "contrast_p", "causal")
-_DEFAULT_METHODS = "gradcam,gradcam++,causal,contrast_pq,contrast_p"
+_METHOD_NAMES = METHOD_NAMES
+_DEFAULT_METHODS = ",".join(PAPER_METHODS)
 
 
 def split_methods(values: list[str]) -> list[str]:
@@ -54,7 +56,8 @@ def demo(
     """Explain the bundled sample scans with the bundled trained ResNet-18 (nothing to download)."""
     settings = Settings(quiet, device, debug)
     with user_errors(settings):
-        from ..demo import resolve_device, run_demo
+        from ..core import resolve_device
+        from ..demo import run_demo
 
         started = time.perf_counter()
         with usage_errors("--device"):
@@ -119,8 +122,9 @@ def explain(
     settings = Settings(quiet, device, debug)
     chosen = split_methods(methods)
     with user_errors(settings):
-        from ..demo import explain_files, load_model_source, resolve_device
+        from ..core import resolve_device
         from ..explain import CausalOptions
+        from ..explain_files import explain_files, load_model_source
 
         with usage_errors("--loss/--normalize/--sign/--gradcam-term"):
             chosen_options = {

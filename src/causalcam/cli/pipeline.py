@@ -134,7 +134,7 @@ def evaluate(
     settings = Settings(quiet, device, debug)
     taus = parse_thresholds(thresholds, "--thresholds")
     with user_errors(settings):
-        from ..demo import resolve_device
+        from ..core import resolve_device
         from ..evaluate import DEFAULT_THRESHOLDS
         from ..reproduce import evaluate_checkpoints
 
@@ -182,7 +182,7 @@ def transfer(
     settings = Settings(quiet, device, debug)
     taus = parse_thresholds(thresholds, "--thresholds")
     with user_errors(settings):
-        from ..demo import resolve_device
+        from ..core import resolve_device
         from ..evaluate import TRANSFER_THRESHOLDS
         from ..reproduce import transfer_checkpoints
 
@@ -220,7 +220,7 @@ def reproduce(
     """The paper end to end: train, maps, deletion/insertion, transference, report. Resumes."""
     settings = Settings(quiet, device, debug)
     with user_errors(settings):
-        from ..demo import resolve_device
+        from ..core import resolve_device
         from ..reproduce import get_profile
         from ..reproduce import reproduce as run_reproduction
 

@@ -1,4 +1,4 @@
-"""Evaluation of explanation maps (paper Sec. 4, METHOD.md "Evaluation").
+"""Evaluation of explanation maps (paper Sec. 4; docs/method.md, "Evaluation protocol").
 
 - :func:`huffman_bits`, :func:`huffman_ratio`: exact Huffman code lengths of grey scans.
 - :func:`run_deletion_insertion`: threshold deletion/insertion curves (accuracy vs H) for any
@@ -9,9 +9,10 @@
 - :func:`write_evaluation`: curves and summary as CSV + JSON, accuracy-vs-H plots as PNG.
 """
 
-from .auc import RiseResult, rise_auc, rise_baseline, rise_curves
+from ..core import Network, as_network
 from .huffman import huffman_bits, huffman_bits_from_histograms, huffman_ratio, masked_bits
 from .outputs import write_evaluation
+from .rise import RiseResult, rise_auc, rise_baseline, rise_curves
 from .summary import DEFAULT_H_VALUES, accuracy_at_h, h_at_accuracy, summarize
 from .tables import curve_rows, rows_to_csv, write_rows
 from .threshold import (
@@ -19,8 +20,6 @@ from .threshold import (
     MODES,
     Curve,
     MapFn,
-    Network,
-    as_network,
     compute_maps,
     run_deletion_insertion,
     validate_thresholds,

@@ -1,4 +1,4 @@
-"""Exact Huffman code lengths of 8-bit grey images (paper Sec. 4.1, METHOD.md "Evaluation").
+"""Exact Huffman code lengths of 8-bit grey images (paper Sec. 4.1, docs/method.md).
 
 ``bits(x) = sum_v count_v(x) * len_v`` where ``len_v`` is the length of symbol ``v``'s code
 in the Huffman code built from ``x``'s own histogram. The total never needs the codes:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+from ..method_names import GRADCAM
+from ..viz.curves import save_accuracy_curves
 from .store import safe_name
 from .summary import DEFAULT_H_VALUES, summarize
 from .tables import curve_rows, write_rows
@@ -15,7 +17,7 @@ def write_evaluation(
     curves: Iterable[Curve],
     out_dir: str | Path,
     *,
-    reference: str = "gradcam",
+    reference: str = GRADCAM,
     h_values: Sequence[float] = DEFAULT_H_VALUES,
     n_boot: int = 1000,
     seed: int = 0,
@@ -30,8 +32,6 @@ def write_evaluation(
     rows = summarize(chosen, reference=reference, h_values=h_values, n_boot=n_boot, seed=seed)
     paths += write_rows(rows, out / "summary")
     if plots:
-        from ..viz.curves import save_accuracy_curves  # viz imports evaluate: import late
-
         groups: dict[tuple[str, str, str], list[Curve]] = {}
         for curve in chosen:
             groups.setdefault((curve.source, curve.target, curve.mode), []).append(curve)

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import InputError
+from ..method_names import GRADCAM
 from .threshold import Curve
 
 DEFAULT_H_VALUES: tuple[float, ...] = (0.3, 0.4, 0.5, 0.6, 0.7)
@@ -155,7 +156,7 @@ def _bootstrap(
 def summarize(
     curves: Iterable[Curve],
     *,
-    reference: str = "gradcam",
+    reference: str = GRADCAM,
     h_values: Sequence[float] = DEFAULT_H_VALUES,
     accuracy_levels: Sequence[float] | None = None,
     n_boot: int = 1000,

@@ -1,4 +1,4 @@
-"""Threshold deletion and insertion with exact Huffman ratios (paper Sec. 4.1, METHOD.md).
+"""Threshold deletion and insertion with exact Huffman ratios (paper Sec. 4.1, docs/method.md).
 
 For a map ``m`` (min-max normalised to [0, 1]) and a threshold ``tau``:
 
@@ -19,8 +19,7 @@ channels-last memory (default on CPU and CUDA) under the chosen ``precision``
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,9 +29,10 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from ..core import Network, as_network, eval_mode
 from ..errors import InputError
-from ..precision import ComputePlan, compute_plan, inference_state
-from ..preprocess import Preprocessing, to_model_input
+from ..precision import ComputePlan, compute_plan, memory_format
+from ..preprocess import to_model_input
 from .huffman import huffman_bits, masked_bits, threshold_levels
 from .store import (
     ResultStore,
@@ -48,49 +48,6 @@ MapFn = Callable[[torch.Tensor], torch.Tensor]
 MODES: tuple[str, ...] = ("deletion", "insertion")
 DEFAULT_THRESHOLDS: tuple[float, ...] = tuple(round(0.10 + 0.01 * step, 2) for step in range(71))
 _MAP_TOLERANCE = 1e-4
-
-
-@dataclass(frozen=True)
-class Network:
-    """A classifier with its own preprocessing and (optionally) its class names."""
-
-    model: nn.Module
-    preprocessing: Preprocessing = field(default_factory=Preprocessing)
-    classes: tuple[str, ...] | None = None
-
-    @property
-    def device(self) -> torch.device:
-        parameter = next(iter(self.model.parameters()), None)
-        return parameter.device if parameter is not None else torch.device("cpu")
-
-
-@contextmanager
-def eval_mode(model: nn.Module) -> Iterator[nn.Module]:
-    """Put ``model`` in eval mode for the block and restore its training flag after."""
-    was_training = model.training
-    model.eval()
-    try:
-        yield model
-    finally:
-        model.train(was_training)
-
-
-def as_network(value: Network | nn.Module | Any) -> Network:
-    """A :class:`Network` from a ``Network``, a bare ``nn.Module`` (ImageNet preprocessing)
-    or a loaded checkpoint with ``.model`` and ``.meta.preprocessing`` / ``.meta.classes``."""
-    if isinstance(value, Network):
-        return value
-    if isinstance(value, nn.Module):
-        return Network(value)
-    model, meta = getattr(value, "model", None), getattr(value, "meta", None)
-    if isinstance(model, nn.Module) and meta is not None:
-        classes = getattr(meta, "classes", None)
-        return Network(
-            model,
-            getattr(meta, "preprocessing", None) or Preprocessing(),
-            tuple(classes) if classes is not None else None,
-        )
-    raise InputError(f"cannot evaluate a {type(value).__name__}: expected an nn.Module or Network")
 
 
 @dataclass(frozen=True)
@@ -284,7 +241,8 @@ def threshold_correct(
     total = n_thresholds * n_images
     correct = torch.empty(total, dtype=torch.bool, device=device)
     with (
-        inference_state(network.model, plan),
+        eval_mode(network.model),
+        memory_format(network.model, plan.channels_last),
         torch.inference_mode(),
         tqdm(total=total, desc=desc, disable=not progress) as bar,
     ):

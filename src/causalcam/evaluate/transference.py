@@ -18,6 +18,7 @@ import numpy as np
 
 from .._io import atomic_write_json, atomic_write_text
 from ..errors import InputError
+from ..method_names import CAUSAL, GRADCAM
 from .tables import jsonable, rows_to_csv
 from .threshold import Curve
 
@@ -156,8 +157,8 @@ def transference_table(
     curves: Iterable[Curve],
     *,
     source: str,
-    baseline: str = "gradcam",
-    challenger: str = "causal",
+    baseline: str = GRADCAM,
+    challenger: str = CAUSAL,
     thresholds: Sequence[float] = TRANSFER_THRESHOLDS,
     mode: str = "deletion",
     targets: Sequence[str] | None = None,

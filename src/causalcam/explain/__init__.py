@@ -1,4 +1,4 @@
-"""The explanation engine: Grad-CAM, Grad-CAM++, contrast and causal maps (METHOD.md)."""
+"""The explanation engine: Grad-CAM, Grad-CAM++, contrast and causal maps (docs/method.md)."""
 
 from .compat import CausalCAM, ContrastCAM, GradCAM, GradCAMPlusPlus
 from .engine import Explainer, Explanation, MapFn, batched_vjp, map_function

@@ -159,7 +159,7 @@ class ContrastCAM(_CamAdapter):
 
 
 class CausalCAM(_CamAdapter):
-    """The causal map (paper Eq. 3-4) with METHOD.md's options, grad-cam call style."""
+    """The causal map (paper Eq. 3-4) with docs/method.md's options, grad-cam call style."""
 
     method = CAUSAL
 

@@ -1,4 +1,4 @@
-"""The explainer: every map of METHOD.md from one forward pass and one batched VJP.
+"""The explainer: every map of docs/method.md from one forward pass and one batched VJP.
 
 Cost per chunk of images: a forward pass under ``torch.no_grad()`` in which only the
 layers after the target layer record a graph (see :class:`ActivationCapture`), then one
@@ -177,7 +177,7 @@ def batched_vjp(outputs: Tensor, leaf: Tensor, vectors: Tensor, layer: str) -> T
 
 
 class Explainer:
-    """Explanation maps of a classifier at one target layer (METHOD.md).
+    """Explanation maps of a classifier at one target layer (docs/method.md).
 
     ``target_layer``: a dotted module name, a submodule, or None for automatic (ResNet
     ``layer4``, DenseNet ``features.norm5``, else the last module with a 4-D output,

@@ -1,4 +1,4 @@
-"""Method names, causal-map options and the formulas of ``../shared/METHOD.md``.
+"""Method names, causal-map options and the formulas of ``docs/method.md``.
 
 Everything here works on tensors that already exist: channel gradients ``a`` (B, K),
 gradient tensors ``G`` (B, K, h, w) and activations ``A`` (B, K, h, w). How they are
@@ -87,7 +87,7 @@ def check_choice(what: str, value: object, allowed: tuple[str, ...]) -> str:
 
 @dataclass(frozen=True)
 class CausalOptions:
-    """One variant of the causal map (METHOD.md, "The causal map").
+    """One variant of the causal map (docs/method.md, "The causal map").
 
     ``loss``: the contrast loss (``mse``, ``bce`` or ``mse_prob``); ``normalize``: the
     normalisation ``n`` of contrast weights (``none``, ``l1``, ``l2``, ``maxabs``); ``sign``:
@@ -139,7 +139,7 @@ class CausalOptions:
 
     @classmethod
     def all_variants(cls) -> tuple[CausalOptions, ...]:
-        """The grid of METHOD.md: loss (mse, bce) x normalisation x sign (16)."""
+        """The grid of docs/method.md: loss (mse, bce) x normalisation x sign (16)."""
         return tuple(
             cls(loss, norm, sign)
             for loss in ("mse", "bce")

@@ -3,17 +3,15 @@
 Everything draws on matplotlib's Agg canvas and writes PNGs atomically; nothing needs a display.
 """
 
+from ..method_names import METHOD_TITLES, PAPER_METHODS, method_title
 from .curves import IDEAL_DIRECTION, accuracy_curve_figure, save_accuracy_curves
 from .overlay import DEFAULT_CMAP, as_grey_uint8, as_unit_map, colorize, overlay, save_overlay
 from .panels import (
-    METHOD_TITLES,
-    PAPER_METHODS,
     MaskedView,
     explanation_panel,
     figure_png,
     keep_mask,
     masked_panel,
-    method_title,
     prediction_title,
     save_figure,
 )

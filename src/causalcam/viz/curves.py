@@ -10,26 +10,50 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import Protocol
 
+import numpy as np
 from matplotlib.figure import Figure
 
 from ..errors import InputError
-from ..evaluate.threshold import Curve
-from .panels import method_title, save_figure
+from ..method_names import CAUSAL, GRADCAM, GRADCAM_PP, method_title
+from .panels import save_figure
 
 IDEAL_DIRECTION: dict[str, str] = {
     "deletion": "curves to the left are ideal",
     "insertion": "curves to the right are ideal",
 }
+
+
+class PlottedCurve(Protocol):
+    """What a plot reads of a curve (:class:`causalcam.evaluate.Curve` has it)."""
+
+    @property
+    def source(self) -> str: ...
+    @property
+    def method(self) -> str: ...
+    @property
+    def target(self) -> str: ...
+    @property
+    def mode(self) -> str: ...
+    @property
+    def accuracy(self) -> np.ndarray: ...
+    @property
+    def mean_h(self) -> np.ndarray: ...
+
+
 _STYLES: dict[str, tuple[str, str]] = {
-    "gradcam": ("tab:blue", "o"),
-    "gradcam++": ("tab:orange", "s"),
-    "causal": ("tab:red", "^"),
+    GRADCAM: ("tab:blue", "o"),
+    GRADCAM_PP: ("tab:orange", "s"),
+    CAUSAL: ("tab:red", "^"),
 }
 
 
 def accuracy_curve_figure(
-    curves: Iterable[Curve], *, title: str | None = None, methods: Sequence[str] | None = None
+    curves: Iterable[PlottedCurve],
+    *,
+    title: str | None = None,
+    methods: Sequence[str] | None = None,
 ) -> Figure:
     """Figure of accuracy (y) against mean Huffman ratio H (x) for curves of one
     (source, target, mode); the ideal direction is written on the plot."""
@@ -75,7 +99,7 @@ def accuracy_curve_figure(
 
 
 def save_accuracy_curves(
-    curves: Iterable[Curve],
+    curves: Iterable[PlottedCurve],
     path: str | os.PathLike[str],
     *,
     title: str | None = None,

@@ -24,27 +24,11 @@ from matplotlib.figure import Figure
 
 from .._io import atomic_write_bytes
 from ..errors import InputError
+from ..method_names import PAPER_METHODS, method_title
 from .overlay import DEFAULT_CMAP, ArrayLike, as_grey_uint8, as_unit_map, overlay
-
-#: Methods of the paper's Fig. 2c-h, in its order (after the scan).
-PAPER_METHODS: tuple[str, ...] = ("gradcam", "gradcam++", "causal", "contrast_pq", "contrast_p")
-
-METHOD_TITLES: dict[str, str] = {
-    "gradcam": "Grad-CAM",
-    "gradcam++": "Grad-CAM++",
-    "causal": "Causal (ours)\n$C_P \\setminus B_P$",
-    "contrast_pq": "Contrast $C_{P,Q}$\nwhy P or Q?",
-    "contrast_none": "Contrast $C_{\\bar{P},\\bar{Q}}$\nwhy neither P nor Q?",
-    "contrast_p": "Contrast $C_{P}$\nwhy not P for sure?",
-}
 
 _DPI = 110
 _CELL_INCHES = 2.3
-
-
-def method_title(method: str) -> str:
-    """Human title of a method name (``"gradcam++"`` -> ``"Grad-CAM++"``); unknown names as is."""
-    return METHOD_TITLES.get(method, method)
 
 
 def prediction_title(

@@ -1,4 +1,4 @@
-"""causalcam.demo: explaining files (the functions behind `causalcam demo` / `explain`)."""
+"""causalcam.explain_files and causalcam.demo: the functions behind `causalcam explain` / `demo`."""
 
 from __future__ import annotations
 
@@ -11,19 +11,20 @@ import pytest
 import torch
 
 from causalcam import models
+from causalcam.core import resolve_device
 from causalcam.data import CLASSES, sample_scans
-from causalcam.demo import (
+from causalcam.demo import run_demo
+from causalcam.errors import CheckpointError, InputError
+from causalcam.explain_files import (
     DEFAULT_METHODS,
     ModelSource,
     check_methods,
     collect_images,
+    explain_files,
     load_model_source,
     map_statistics,
     parse_contrast_class,
-    resolve_device,
-    run_demo,
 )
-from causalcam.errors import CheckpointError, InputError
 from causalcam.preprocess import Preprocessing
 
 
@@ -65,8 +66,6 @@ def test_collect_images_expands_folders_sorted_and_names_clashes(tmp_path: Path)
 def test_same_stem_images_get_distinct_output_folders(
     small_source: ModelSource, tmp_path: Path
 ) -> None:
-    from causalcam.demo import explain_files
-
     for sub in ("a", "b"):
         (tmp_path / sub).mkdir()
         shutil.copy(sample_scans()[0].path, tmp_path / sub / "scan.png")

@@ -28,10 +28,11 @@ from torch import nn
 from torchvision.transforms.functional import gaussian_blur
 from tqdm.auto import tqdm
 
+from ..core import Network, as_network, eval_mode
 from ..errors import InputError
-from ..precision import compute_plan, inference_state
+from ..precision import compute_plan, memory_format
 from ..preprocess import to_model_input
-from .threshold import Network, as_network, validate_maps, validate_test_set
+from .threshold import validate_maps, validate_test_set
 
 BaselineSpec = str | torch.Tensor
 BLUR_KERNEL = 11
@@ -121,7 +122,7 @@ def rise_curves(
             logits = model(plan.inputs(batch))
         return torch.softmax(logits.float(), dim=-1)
 
-    with inference_state(model, plan), torch.inference_mode():
+    with eval_mode(model), memory_format(model, plan.channels_last), torch.inference_mode():
         probabilities = classify(inputs)
         target = probabilities.argmax(dim=1) if class_idx is None else class_idx.to(inputs.device)
         original = probabilities.gather(1, target.view(-1, 1)).squeeze(1)

@@ -14,7 +14,7 @@ from torchcam.metrics import DeletionInsertionMetric
 
 from causalcam.errors import InputError
 from causalcam.evaluate import Network, rise_auc, rise_baseline, rise_curves
-from causalcam.evaluate.auc import rise_counts
+from causalcam.evaluate.rise import rise_counts
 from causalcam.preprocess import Preprocessing, to_model_input
 
 SIZE = 12

@@ -1,0 +1,28 @@
+"""Writes ``report.md`` and ``report.html`` of a run folder."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from .._io import atomic_write_text
+from .html_page import render_html
+from .markdown import render_markdown
+from .sections import read_run, report_blocks
+
+
+@dataclass(frozen=True)
+class ReportPaths:
+    markdown: Path
+    html: Path
+
+
+def build_report(run_dir: str | os.PathLike[str]) -> ReportPaths:
+    """Write ``report.md`` and ``report.html`` into the run folder."""
+    data = read_run(run_dir)
+    blocks = report_blocks(data)
+    title = f"causalcam reproduction report ({data.manifest['profile']['name']} profile)"
+    markdown = atomic_write_text(data.root / "report.md", render_markdown(blocks))
+    page = atomic_write_text(data.root / "report.html", render_html(blocks, data.root, title))
+    return ReportPaths(markdown, page)

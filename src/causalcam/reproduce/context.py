@@ -1,0 +1,131 @@
+"""What the stages and the one-off commands share: the run context, the test set, networks
+loaded from checkpoints and deletion/insertion curves cached in an evaluation store.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from .. import models
+from ..core import Network, as_network
+from ..data import CLASSES
+from ..data.cache import cached_split, eval_resize, first_per_class
+from ..evaluate import (
+    Curve,
+    run_deletion_insertion,
+)
+from ..explain import CausalOptions, map_function
+from ..method_names import CAUSAL
+from .profiles import Profile
+
+
+@dataclass(frozen=True)
+class TestSet:
+    """The (possibly reduced) test split at one resolution."""
+
+    images: torch.Tensor
+    labels: torch.Tensor
+    names: list[str]
+    checksum: str
+
+
+@dataclass
+class RunContext:
+    """Everything the stages share."""
+
+    run_dir: Path
+    profile: Profile
+    data_root: Path | None
+    seed: int
+    device: torch.device
+    progress: bool
+    log: Callable[[str], None]
+    #: precision of the explaining and evaluating stages (``causalcam.precision``)
+    precision: str = "fp32"
+
+    @property
+    def results(self) -> Path:
+        return self.run_dir / "results"
+
+    @property
+    def figures(self) -> Path:
+        return self.run_dir / "figures"
+
+
+def load_test_set(size: int, limit: int | None = None, root: Path | None = None) -> TestSet:
+    """The test split at ``size`` (evaluation preprocessing), first ``limit`` per class."""
+    split = cached_split("test", eval_resize(size), size, root)
+    keep = first_per_class(split.labels, limit, len(CLASSES))
+    names = [split.names[i] for i in keep.tolist()]
+    return TestSet(split.images[keep], split.labels[keep], names, split.checksum)
+
+
+def load_network(path: Path, device: torch.device) -> Network:
+    """A checkpoint as an evaluation :class:`Network` on ``device``."""
+    loaded = models.load_checkpoint(path, map_location=str(device))
+    return as_network(loaded)
+
+
+def method_functions(
+    network: Network, methods: Sequence[str], precision: str = "fp32"
+) -> dict[str, Callable[[torch.Tensor], torch.Tensor]]:
+    """``MapFn`` per method name (``causal[loss,normalize,sign]`` names a causal variant)."""
+    layer = models.default_target_layer(network.model)
+    return {
+        m: map_function(network.model, m, target_layer=layer, precision=precision) for m in methods
+    }
+
+
+def _method_options(methods: Sequence[str]) -> dict[str, dict[str, str]]:
+    options = {}
+    for method in methods:
+        if method.startswith(CAUSAL):
+            variant = CausalOptions.parse(method)
+            options[method] = variant.to_dict()
+    return options
+
+
+def _curves(
+    out_dir: Path,
+    networks: Mapping[str, Network],
+    test: TestSet,
+    source: str,
+    methods: Sequence[str],
+    *,
+    targets: Sequence[str] | None = None,
+    thresholds: Sequence[float],
+    modes: Sequence[str] = ("deletion", "insertion"),
+    progress: bool = True,
+    precision: str = "fp32",
+) -> list[Curve]:
+    """Deletion/insertion curves of ``source``'s maps, cached in the store ``out_dir/eval``;
+    maps and classification in ``precision``."""
+    return run_deletion_insertion(
+        networks,
+        method_functions(networks[source], methods, precision),
+        test.images,
+        test.labels,
+        source=source,
+        targets=targets,
+        thresholds=thresholds,
+        modes=modes,
+        out_dir=out_dir / "eval",
+        method_options=_method_options(methods),
+        progress=progress,
+        precision=precision,
+    )
+
+
+def _checkpoint_name(path: str | os.PathLike[str]) -> str:
+    """``runs/resnet34/best.pt`` -> ``resnet34``; ``r34.pt`` -> ``r34``."""
+    file = Path(path)
+    return file.parent.name if file.stem in ("best", "last") else file.stem
+
+
+def _path_or_none(value: str | os.PathLike[str] | None) -> Path | None:
+    return Path(value) if value is not None else None
