@@ -14,7 +14,7 @@ from torch import Tensor, nn
 
 from causalcam import precision
 from causalcam.evaluate import Network, rise_auc, run_deletion_insertion
-from causalcam.evaluate.auc import rise_curves
+from causalcam.evaluate.rise import rise_curves
 from causalcam.evaluate.threshold import threshold_correct
 from causalcam.precision import PrecisionWarning, compute_plan
 
