@@ -484,8 +484,8 @@ def map_function(
     """A function ``inputs (B, C, H, W) -> maps (B, H, W) in [0, 1]`` of the predicted
     class for one method. ``method`` may name a causal variant (``causal[bce,l2,set]``);
     ``precision``/``channels_last`` as for :class:`Explainer`; other keyword ``options`` go
-    to :meth:`Explainer.explain` (e.g. ``contrast_loss``). A precision other than fp32 is
-    part of the function's ``fingerprint`` (cached evaluation results keep them apart)."""
+    to :meth:`Explainer.explain` (e.g. ``contrast_loss``). A precision resolving to bf16 or
+    fp16 is part of the function's ``fingerprint`` (cached evaluation results keep apart)."""
     if method.startswith(f"{CAUSAL}["):
         causal, method = CausalOptions.parse(method), CAUSAL
     check_choice("method", method, KNOWN_METHODS)
@@ -503,6 +503,7 @@ def map_function(
             result = explainer.explain(inputs, methods=(method,), causal=variant, **options)
         return result.maps[method]
 
-    if precision != "fp32":
-        explain_maps.fingerprint = f"precision={explainer.plan().precision}"  # type: ignore[attr-defined]
+    resolved = explainer.plan().precision if precision != "fp32" else "fp32"
+    if resolved != "fp32":
+        explain_maps.fingerprint = f"precision={resolved}"  # type: ignore[attr-defined]
     return explain_maps
