@@ -243,11 +243,11 @@ def raw_map(weights: Tensor, activations: Tensor) -> Tensor:
 def minmax(maps: Tensor) -> Tensor:
     """Min-max normalise each (h, w) map of a (B, h, w) batch to [0, 1]; a constant map
     becomes all zeros (never NaN)."""
-    flat = maps.flatten(1)
-    low = flat.amin(dim=1).view(-1, 1, 1)
-    span = flat.amax(dim=1).view(-1, 1, 1) - low
-    scaled = (maps - low) / span.clamp_min(torch.finfo(maps.dtype).tiny)
-    return torch.where(span > 0, scaled, torch.zeros_like(scaled)).clamp(0, 1)
+    low, high = torch.aminmax(maps.flatten(1), dim=1)
+    span = high - low
+    # (m - low) / span as a product with the per-map reciprocal, in place (0 for a constant map)
+    scale = torch.where(span > 0, 1 / span.clamp_min(torch.finfo(maps.dtype).tiny), 0.0)
+    return (maps - low.view(-1, 1, 1)).mul_(scale.view(-1, 1, 1)).clamp_(0, 1)
 
 
 def upsample(maps: Tensor, size: tuple[int, int]) -> Tensor:
