@@ -99,10 +99,11 @@ def runs(
     return table
 
 
-def interleaved_medians(
+def interleaved_times(
     table: dict[str, Callable[[Tensor], object]], x: Tensor, rounds: int
-) -> dict[str, float]:
-    """Median seconds per run; every round times all runs in turn after one warm-up call."""
+) -> dict[str, list[float]]:
+    """Seconds of every round per run; every round times all runs in turn after one warm-up
+    call, so a change in the (shared) machine's load hits all of them alike."""
     for fn in table.values():
         fn(x[:2])
     times: dict[str, list[float]] = {key: [] for key in table}
@@ -111,7 +112,7 @@ def interleaved_medians(
             start = time.perf_counter()
             fn(x)
             times[key].append(time.perf_counter() - start)
-    return {key: statistics.median(values) for key, values in times.items()}
+    return times
 
 
 def summarise(
@@ -190,12 +191,18 @@ def main() -> None:
     images, labels, origin = scans(args.images)
     x = torch.randn(args.batch, 3, 224, 224)
     load_before = os.getloadavg()
-    seconds = interleaved_medians(
+    times = interleaved_times(
         runs(model, images, labels, args.thresholds, args.eval_batch), x, args.rounds
     )
     load_after = os.getloadavg()
+    seconds = {key: statistics.median(values) for key, values in times.items()}
     rows, ratios = summarise(seconds, args.batch, args.images * args.thresholds)
+    fastest = {key: min(values) for key, values in times.items()}
+    best_rows, best_ratios = summarise(fastest, args.batch, args.images * args.thresholds)
+    print("Medians of the rounds:\n")
     print(markdown(rows, ratios))
+    print("\nFastest round of each run (least disturbed by other load):\n")
+    print(markdown(best_rows, best_ratios))
     context = (
         f"{args.model} ({args.classes} classes), 224x224, maps batch {args.batch}, evaluation "
         f"{args.images} scans ({origin}) x {args.thresholds} thresholds in batches of "
@@ -205,7 +212,14 @@ def main() -> None:
     )
     print(f"\n{context}")
     if args.json is not None:
-        payload = {"rows": rows, "ratios": ratios, "seconds": seconds, "context": context}
+        payload = {
+            "rows": rows,
+            "ratios": ratios,
+            "fastest_rows": best_rows,
+            "fastest_ratios": best_ratios,
+            "seconds": times,
+            "context": context,
+        }
         args.json.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
 
 
