@@ -22,21 +22,25 @@ from typing import Any
 
 import numpy as np
 import torch
+from PIL import Image
 from torch import nn
 from tqdm import tqdm
 
 from . import models
 from ._io import atomic_path, atomic_write_json
 from .core import eval_mode
-from .data import CLASSES, open_grey
+from .data import CLASSES
 from .data.cache import eval_resize, prepare
-from .errors import CheckpointError, InputError
+from .disclaimer import research_notice, short_notice
+from .errors import CheckpointError, DataError, InputError
 from .explain import ALL_METHODS, CausalOptions, Explainer, Explanation
+from .inputs import IMAGE_SUFFIXES as IMAGE_SUFFIXES  # its old home, still imported
+from .inputs import Reading, Scan, gather
+from .medical.volumes import VolumeWriter
 from .method_names import PAPER_METHODS
 from .preprocess import Preprocessing, to_model_input
 from .viz import explanation_panel, prediction_title, save_figure, save_overlay
 
-IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".gif", ".webp"})
 DEFAULT_METHODS: tuple[str, ...] = PAPER_METHODS
 _BATCH = 8
 
@@ -60,6 +64,7 @@ class ExplainRun:
     out_dir: Path
     summary: Path
     records: list[dict[str, Any]] = field(default_factory=list)
+    skipped: list[dict[str, str]] = field(default_factory=list)
 
 
 def load_model_source(spec: str, device: torch.device) -> ModelSource:
@@ -95,29 +100,30 @@ def _from_loaded(loaded: models.LoadedModel, description: str) -> ModelSource:
 
 
 def collect_images(inputs: Iterable[str | os.PathLike[str]]) -> list[Path]:
-    """Expand files and folders (recursively, sorted) into image files; at least one."""
-    found: list[Path] = []
-    for item in inputs:
-        path = Path(item).expanduser()
-        if path.is_dir():
-            inside = sorted(p for p in path.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
-            if not inside:
-                raise InputError(f"folder {path} holds no image files ({_suffix_list()})")
-            found.extend(inside)
-        elif path.is_file():
-            found.append(path)
-        else:
-            raise InputError(f"{path}: no such file or folder")
-    if not found:
-        raise InputError("no input images given")
-    return found
+    """The files :func:`explain_files` reads (images, DICOM, NIfTI): folders expanded
+    recursively and sorted, READMEs and other non-images left out (:mod:`causalcam.inputs`)."""
+    return gather(inputs).files()
 
 
-def load_images(paths: Sequence[Path], size: int) -> torch.Tensor:
-    """Decode by content and apply the evaluation preprocessing: grey, shorter side
-    ``round(size * 256 / 224)``, centre crop ``size``. Returns uint8 ``(B, size, size)``."""
+def load_images(
+    inputs: Iterable[str | os.PathLike[str]], size: int, reading: Reading | None = None
+) -> torch.Tensor:
+    """Decode image, DICOM or NIfTI files (one scan per slice) and apply the evaluation
+    preprocessing (:func:`model_sized`); :class:`DataError` names the first unreadable file."""
+    found = gather(inputs, reading or Reading())
+    scans = list(found.scans())
+    if found.skipped:
+        raise DataError(f"{found.skipped[0].file}: {found.skipped[0].reason}")
+    return model_sized(scans, size)
+
+
+def model_sized(scans: Sequence[Scan], size: int) -> torch.Tensor:
+    """Decoded scans -> the evaluation preprocessing: shorter side ``round(size * 256 / 224)``,
+    centre crop ``size``; uint8 ``(B, size, size)``."""
     resize = eval_resize(size)
-    return torch.from_numpy(np.stack([prepare(open_grey(p), resize, size) for p in paths]))
+    return torch.from_numpy(
+        np.stack([prepare(Image.fromarray(scan.grey), resize, size) for scan in scans])
+    )
 
 
 def parse_contrast_class(value: str | None, classes: Sequence[str]) -> int | None:
@@ -158,44 +164,61 @@ def explain_files(
     device: torch.device | None = None,
     progress: bool = True,
     true_classes: Mapping[Path, str] | None = None,
+    reading: Reading | None = None,
     precision: str = "fp32",
 ) -> ExplainRun:
     """Explain every image in ``inputs`` with ``source`` and write panels, overlays, JSON.
 
-    ``true_classes`` (image path -> class name), when known, is shown in the panel titles and
-    recorded in the JSON; ``precision``: the forward pass's (``Explainer``)."""
+    Files that cannot be read are skipped and listed (``run.skipped``, the JSON's
+    ``skipped``); ``reading`` sets the DICOM/NIfTI window, plane and slices
+    (:mod:`causalcam.inputs`). ``true_classes`` (image path -> class name), when known, is
+    shown in the panel titles and recorded in the JSON; ``precision``: the forward pass's
+    (``Explainer``)."""
     chosen = check_methods(methods)
-    paths = collect_images(inputs)
+    found = gather(inputs, reading or Reading())
     contrast = parse_contrast_class(contrast_class, source.classes)
     target = device or torch.device("cpu")
     model = source.model.to(target)
     layer = target_layer or models.default_target_layer(model)
     run = ExplainRun(Path(out_dir), Path(out_dir) / "explanations.json")
-    names = _unique_names(paths)
+    names: list[str] = []
     options = causal or CausalOptions()
     output = _Output(list(source.classes), chosen, save_npy)
+    size = source.preprocessing.size
+    volumes = VolumeWriter(run.out_dir, chosen, size, eval_resize(size))
     with (
         eval_mode(model),
         Explainer(model, target_layer=layer, precision=precision) as explainer,
-        tqdm(total=len(paths), desc="explaining", unit="image", disable=not progress) as bar,
+        tqdm(total=found.expected, desc="explaining", unit="image", disable=not progress) as bar,
     ):
-        for start in range(0, len(paths), _BATCH):
-            batch = paths[start : start + _BATCH]
-            grey = load_images(batch, source.preprocessing.size)
+        for batch in found.batches(_BATCH):
+            grey = model_sized(batch, size)
             explanation = explainer.explain(
                 to_model_input(grey.to(target), source.preprocessing),
                 methods=chosen,
                 contrast_class=contrast,
                 causal=options,
             )
-            for index, path in enumerate(batch):
-                folder = run.out_dir / names[start + index]
-                truth = (true_classes or {}).get(path)
-                run.records.append(
-                    _write_one(folder, path, truth, grey[index], explanation, index, output)
+            for index, scan in enumerate(batch):
+                folder = run.out_dir / _unique_name(scan.name, names)
+                truth = (true_classes or {}).get(scan.source)
+                record = _write_one(
+                    folder, scan.source, truth, grey[index], explanation, index, output
                 )
+                run.records.append({**record, **scan.facts})
+                if scan.volume is not None:
+                    maps = {
+                        m: explanation.maps[m][index].detach().float().cpu().numpy() for m in chosen
+                    }
+                    volumes.add(scan.index, found.volumes[scan.volume], maps)
                 bar.update(1)
-    atomic_write_json(run.summary, _summary(source, layer, chosen, causal, run))
+    run.skipped = [s.to_dict() for s in found.skipped]
+    summary = _summary(source, layer, chosen, causal, run)
+    summary.update(
+        found.summary(), volumes=volumes.written, reading=(reading or Reading()).to_dict()
+    )
+    summary["notice"] = research_notice()
+    atomic_write_json(run.summary, summary)
     return run
 
 
@@ -228,6 +251,7 @@ def _write_one(
         _class_name(classes, predicted), float(probabilities[predicted]), truth, path.name
     )
     figure = explanation_panel(image, maps, title, methods=list(methods))
+    figure.supxlabel(short_notice(), fontsize=7, color="#8a4b00")
     outputs: dict[str, Any] = {"panel": str(save_figure(folder / "panel.png", figure))}
     outputs["overlays"] = {
         m: str(save_overlay(folder / f"overlay_{m}.png", image, maps[m])) for m in methods
@@ -294,17 +318,11 @@ def _class_name(classes: Sequence[str], index: int) -> str:
     return classes[index] if 0 <= index < len(classes) else str(index)
 
 
-def _unique_names(paths: Sequence[Path]) -> list[str]:
-    """One output folder name per image: its stem, with ``-2``, ``-3``... on a clash."""
-    names: list[str] = []
-    for path in paths:
-        name, number = path.stem, 1
-        while name in names:
-            number += 1
-            name = f"{path.stem}-{number}"
-        names.append(name)
-    return names
-
-
-def _suffix_list() -> str:
-    return ", ".join(sorted(IMAGE_SUFFIXES))
+def _unique_name(name: str, taken: list[str]) -> str:
+    """``name``, or ``name-2``, ``name-3``... when taken; appended to ``taken``."""
+    unique, number = name, 1
+    while unique in taken:
+        number += 1
+        unique = f"{name}-{number}"
+    taken.append(unique)
+    return unique

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 from typer.testing import CliRunner
 
@@ -145,3 +146,32 @@ def test_usage_errors_exit_with_2(checkpoint: Path, extra: list[str], hint: str)
 def test_missing_model_option_is_a_usage_error() -> None:
     result = runner.invoke(app, ["explain", str(sample_scans()[0].path)])
     assert result.exit_code == 2 and "--model" in result.stderr
+
+
+def test_unreadable_files_are_skipped_listed_and_exit_1(checkpoint: Path, tmp_path: Path) -> None:
+    scans = tmp_path / "scans"
+    scans.mkdir()
+    for scan in sample_scans()[:2]:
+        (scans / scan.path.name).write_bytes(scan.path.read_bytes())
+    (scans / "empty.jpg").write_bytes(b"")
+    (scans / "README").write_text("scans of the study\n")
+    (scans / "notes.txt").write_text("notes\n")
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["explain", str(scans), "-m", str(checkpoint), "--out", str(out)])
+    assert result.exit_code == 1, result.output
+    summary = json.loads((out / "explanations.json").read_text())
+    assert len(summary["images"]) == 2
+    assert [Path(s["file"]).name for s in summary["skipped"]] == ["empty.jpg"]
+    assert "cannot decode image" in summary["skipped"][0]["reason"]
+    assert summary["ignored"]["count"] == 2
+    assert "skipped 1 file(s)" in result.stderr and "empty.jpg" in result.stderr
+    assert "Research use only" in summary["notice"] and "Research use only" in result.stdout
+
+
+def test_a_checkpoint_of_another_kind_is_one_sentence(checkpoint: Path, tmp_path: Path) -> None:
+    plain = tmp_path / "plain.pt"
+    torch.save(torch.nn.Linear(2, 2), plain)  # a whole pickled module, not a causalcam file
+    image = str(sample_scans()[0].path)
+    result = runner.invoke(app, ["explain", image, "-m", str(plain), "--out", str(tmp_path)])
+    _one_line_error(result, "plain.pt is not a causalcam checkpoint")
+    assert len(result.stderr.strip().splitlines()) == 1

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from ..errors import DataError
 from ..method_names import METHOD_NAMES, PAPER_METHODS
 from ._app import (
     Debug,
@@ -112,6 +113,21 @@ def explain(
         typer.Option(help="Causal map Grad-CAM term: logit or ce [default: logit]."),
     ] = None,
     save_npy: Annotated[bool, typer.Option(help="Also save every map as .npy (float32).")] = False,
+    window: Annotated[
+        str | None,
+        typer.Option(
+            help="Display window of DICOM/NIfTI (Hounsfield units) and 16-bit images: 'W,L' "
+            "such as 1500,-600 or a preset: lung (DICOM/NIfTI default), mediastinum, "
+            "soft_tissue, bone, brain, minmax (16-bit default)."
+        ),
+    ] = None,
+    plane: Annotated[
+        str, typer.Option(help="Plane NIfTI volumes are cut in: axial, coronal or sagittal.")
+    ] = "axial",
+    slices: Annotated[
+        str | None,
+        typer.Option(help="Slices of each NIfTI volume / DICOM series: START:STOP[:STEP] or one."),
+    ] = None,
     out: Annotated[Path, typer.Option(help="Output folder.")] = Path("causalcam-out/explain"),
     precision: PrecisionOption = "fp32",
     quiet: Quiet = False,
@@ -125,6 +141,8 @@ def explain(
         from ..core import resolve_device
         from ..explain import CausalOptions
         from ..explain_files import explain_files, load_model_source
+        from ..inputs import Reading
+        from ..medical import parse_window
 
         with usage_errors("--loss/--normalize/--sign/--gradcam-term"):
             chosen_options = {
@@ -134,6 +152,8 @@ def explain(
                 "gradcam_term": gradcam_term,
             }
             options = CausalOptions(**{k: v for k, v in chosen_options.items() if v is not None})
+        with usage_errors("--window/--plane"):
+            reading = Reading(parse_window(window) if window else None, plane, slices)
         with usage_errors("--device"):
             torch_device = resolve_device(device)
         resolved = chosen_precision(precision, torch_device)
@@ -152,9 +172,18 @@ def explain(
             save_npy=save_npy,
             device=torch_device,
             progress=settings.progress,
+            reading=reading,
             precision=resolved,
         )
         _report_run(settings, run, time.perf_counter() - started)
+        if not run.records:
+            first = run.skipped[0]
+            raise DataError(
+                f"no file could be explained ({len(run.skipped)} skipped); "
+                f"{first['file']}: {first['reason']}"
+            )
+    if run.skipped:
+        raise typer.Exit(1)
 
 
 def _report_run(settings: Settings, run: ExplainRun, seconds: float) -> None:
@@ -166,3 +195,10 @@ def _report_run(settings: Settings, run: ExplainRun, seconds: float) -> None:
         )
     settings.info(f"explained {len(run.records)} image(s) in {seconds:.1f} s")
     typer.echo(f"panels, overlays and {run.summary.name} are in {run.out_dir.resolve()}")
+    from ..disclaimer import research_notice
+
+    if run.skipped:
+        warn(f"skipped {len(run.skipped)} file(s) that could not be explained:")
+        for item in run.skipped:
+            typer.echo(f"  {item['file']}: {item['reason']}", err=True)
+    settings.info(research_notice())

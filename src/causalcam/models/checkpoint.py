@@ -125,7 +125,10 @@ def read_checkpoint(path: str | os.PathLike[str], map_location: str = "cpu") -> 
     try:
         payload = torch.load(file, map_location=map_location, weights_only=True)
     except Exception as error:  # torch raises many types for corrupt or unsafe files
-        raise CheckpointError(f"cannot read checkpoint {file}: {error}") from error
+        raise CheckpointError(
+            f"{file} is not a causalcam checkpoint: torch cannot load it as plain tensors "
+            f"and values ({type(error).__name__})"
+        ) from error
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise CheckpointError(f"{file} is not a causalcam checkpoint (no {FORMAT!r} marker)")
     if payload.get("version") != VERSION:

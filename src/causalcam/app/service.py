@@ -1,0 +1,268 @@
+"""What ``causalcam serve`` does, without the web framework: explain an uploaded scan, mask it.
+
+:class:`ExplainService` keeps models (the bundled one preloaded, others loaded from a folder on
+request) and the last few uploads *in memory only*: an upload is written to a private
+temporary folder just long enough to decode it, then deleted. Each result holds the scan at
+the model's size, its maps, and the model's prediction; :meth:`ExplainService.masks` answers
+the threshold slider with the deletion / insertion masks, their Huffman ratios
+``H = bits(masked) / bits(scan)`` and the prediction on each masked scan.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import tempfile
+import threading
+import uuid
+import zipfile
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image
+
+from ..disclaimer import research_notice, short_notice
+from ..errors import InputError
+from ..evaluate.huffman import huffman_bits, masked_bits
+from ..explain import CausalOptions, Explainer
+from ..explain_files import (
+    DEFAULT_METHODS,
+    ModelSource,
+    load_model_source,
+    map_statistics,
+    model_sized,
+)
+from ..inputs import Reading, Scan, gather
+from ..models import default_target_layer
+from ..preprocess import to_model_input
+from ..viz import explanation_panel, figure_png, overlay, prediction_title
+
+BUNDLED = "default"
+#: Largest upload accepted (bytes).
+MAX_UPLOAD = 512 * 1024 * 1024
+_KEEP = 8
+#: Plain-text titles of the maps on the page (the figures use matplotlib's mathtext ones).
+PAGE_TITLES: dict[str, str] = {
+    "gradcam": "Grad-CAM",
+    "gradcam++": "Grad-CAM++",
+    "causal": "Causal map (C_P minus B_P)",
+    "contrast_pq": "Contrast C_PQ: why P or Q?",
+    "contrast_p": "Contrast C_P: why not P for sure?",
+}
+_SAFE_SUFFIX = re.compile(r"(\.nii\.gz|\.[A-Za-z0-9]{1,8})$")
+
+
+def png_bytes(array: np.ndarray) -> bytes:
+    """A uint8 grey ``(H, W)`` or RGB ``(H, W, 3)`` array as PNG bytes."""
+    buffer = io.BytesIO()
+    Image.fromarray(array).save(buffer, format="PNG", compress_level=1)
+    return buffer.getvalue()
+
+
+@dataclass
+class SliceResult:
+    """One explained scan: model-sized grey, maps in [0, 1], class probabilities."""
+
+    grey: np.ndarray
+    maps: dict[str, np.ndarray]
+    probabilities: list[float]
+    predicted: int
+    contrast: int
+
+
+@dataclass
+class Upload:
+    """A decoded upload: its scans (one, or one per slice) and results explained so far."""
+
+    token: str
+    name: str
+    model: str
+    causal: CausalOptions
+    scans: list[Scan]
+    results: dict[int, SliceResult] = field(default_factory=dict)
+
+
+def _decode(name: str, payload: bytes, reading: Reading) -> list[Scan]:
+    """Scans of an uploaded file, decoded from a private temporary copy deleted at once."""
+    suffix = _SAFE_SUFFIX.search(name)
+    with tempfile.TemporaryDirectory(prefix="causalcam-upload-") as folder:
+        path = Path(folder) / ("upload" + (suffix.group(1).lower() if suffix else ""))
+        path.write_bytes(payload)
+        found = gather([path], reading)
+        scans = list(found.scans())
+    if found.skipped:
+        reason = found.skipped[0].reason.replace(str(path), name)
+        separator = " " if reason.startswith(("is ", "has ")) else ": "
+        raise InputError(f"{name}{separator}{reason}")
+    if not scans:
+        raise InputError(f"{name} holds no image causalcam can read")
+    return scans
+
+
+class ExplainService:
+    """Models, uploads and the two operations of the page (thread-safe)."""
+
+    def __init__(self, models_dir: Path | None = None, device: torch.device | None = None) -> None:
+        self.device = device or torch.device("cpu")
+        self.models_dir = models_dir
+        self._models: dict[str, ModelSource] = {BUNDLED: load_model_source(BUNDLED, self.device)}
+        self._uploads: OrderedDict[str, Upload] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def model_names(self) -> list[str]:
+        """``"default"`` and the ``.pt`` files of the models folder (relative names)."""
+        found = []
+        if self.models_dir is not None and self.models_dir.is_dir():
+            found = sorted(
+                str(p.relative_to(self.models_dir)) for p in self.models_dir.rglob("*.pt")
+            )
+        return [BUNDLED, *found]
+
+    def model(self, name: str) -> ModelSource:
+        if name not in self.model_names():
+            raise InputError(f"model {name!r} is not the bundled one nor in the models folder")
+        if name not in self._models:
+            assert self.models_dir is not None
+            self._models[name] = load_model_source(str(self.models_dir / name), self.device)
+        return self._models[name]
+
+    def upload(
+        self,
+        name: str,
+        payload: bytes,
+        model: str = BUNDLED,
+        causal: CausalOptions | None = None,
+        reading: Reading | None = None,
+    ) -> Upload:
+        """Decode an uploaded file (nothing kept on disk) and explain its middle slice."""
+        if len(payload) > MAX_UPLOAD:
+            raise InputError(f"{name} is over {MAX_UPLOAD // 2**20} MiB")
+        if not payload:
+            raise InputError(f"{name} is empty")
+        self.model(model)  # a bad model is reported before decoding
+        scans = _decode(name, payload, reading or Reading())
+        upload = Upload(uuid.uuid4().hex, name, model, causal or CausalOptions(), scans)
+        self.result(upload, len(scans) // 2)
+        with self._lock:
+            self._uploads[upload.token] = upload
+            while len(self._uploads) > _KEEP:
+                self._uploads.popitem(last=False)
+        return upload
+
+    def get(self, token: str) -> Upload:
+        with self._lock:
+            upload = self._uploads.get(token)
+        if upload is None:
+            raise InputError("this scan is no longer held by the server; drop it in again")
+        return upload
+
+    def result(self, upload: Upload, index: int) -> SliceResult:
+        """The explanation of slice ``index`` (computed once)."""
+        if not 0 <= index < len(upload.scans):
+            raise InputError(f"slice {index} is outside 0..{len(upload.scans) - 1}")
+        if index in upload.results:
+            return upload.results[index]
+        source = self.model(upload.model)
+        grey = model_sized([upload.scans[index]], source.preprocessing.size)
+        inputs = to_model_input(grey.to(self.device), source.preprocessing)
+        with self._lock, Explainer(source.model, default_target_layer(source.model)) as explainer:
+            explanation = explainer.explain(inputs, methods=DEFAULT_METHODS, causal=upload.causal)
+        probabilities = torch.softmax(explanation.logits[0].detach().float().cpu(), dim=0)
+        result = SliceResult(
+            grey[0].numpy(),
+            {m: explanation.maps[m][0].detach().float().cpu().numpy() for m in DEFAULT_METHODS},
+            probabilities.tolist(),
+            int(explanation.predicted[0]),
+            int(explanation.contrast[0]),
+        )
+        upload.results[index] = result
+        return result
+
+    def masks(self, upload: Upload, index: int, method: str, threshold: float) -> dict[str, Any]:
+        """Deletion keeps ``map > tau``, insertion ``map <= tau``; H and prediction of each."""
+        if method not in DEFAULT_METHODS:
+            raise InputError(f"method {method!r}: choose from {', '.join(DEFAULT_METHODS)}")
+        if not 0.0 <= threshold <= 1.0:
+            raise InputError(f"threshold {threshold} is outside [0, 1]")
+        result = self.result(upload, index)
+        source = self.model(upload.model)
+        values = result.maps[method]
+        kept = {"deletion": values > threshold, "insertion": values <= threshold}
+        masked = np.stack([np.where(kept[mode], result.grey, 0) for mode in kept]).astype(np.uint8)
+        original = int(huffman_bits(result.grey[None])[0])
+        maps = torch.from_numpy(values)[None]
+        bits = {
+            mode: int(masked_bits(result.grey[None], maps, np.array([threshold]), mode)[0, 0])
+            for mode in kept
+        }
+        inputs = to_model_input(torch.from_numpy(masked).to(self.device), source.preprocessing)
+        with self._lock, torch.no_grad():
+            probabilities = torch.softmax(source.model(inputs).float().cpu(), dim=1)
+        out: dict[str, Any] = {"threshold": threshold, "method": method}
+        for row, mode in enumerate(kept):
+            predicted = int(probabilities[row].argmax())
+            out[mode] = {
+                "H": bits[mode] / max(original, 1),
+                "kept_fraction": float(kept[mode].mean()),
+                "predicted_class": source.classes[predicted],
+                "confidence": float(probabilities[row, predicted]),
+                "image": masked[row],
+            }
+        return out
+
+    def describe(self, upload: Upload, index: int) -> dict[str, Any]:
+        """The JSON of one explained slice (images as arrays; the server encodes them)."""
+        result = self.result(upload, index)
+        classes = self.model(upload.model).classes
+        facts = upload.scans[index].facts
+        return {
+            "token": upload.token,
+            "slice": index,
+            "slices": len(upload.scans),
+            "model": upload.model,
+            "causal": upload.causal.to_dict(),
+            "predicted_class": classes[result.predicted],
+            "probabilities": dict(zip(classes, result.probabilities, strict=True)),
+            "contrast_class": classes[result.contrast],
+            "methods": [{"name": m, "title": PAGE_TITLES[m]} for m in DEFAULT_METHODS],
+            "facts": facts,
+            "scan": result.grey,
+            "overlays": {m: overlay(result.grey, result.maps[m]) for m in DEFAULT_METHODS},
+        }
+
+    def panel_png(self, upload: Upload, index: int) -> bytes:
+        """The paper-style panel (Fig. 2c-h) of one slice as PNG bytes."""
+        result = self.result(upload, index)
+        classes = self.model(upload.model).classes
+        title = prediction_title(
+            classes[result.predicted], result.probabilities[result.predicted], None, upload.name
+        )
+        figure = explanation_panel(result.grey, result.maps, title)
+        figure.supxlabel(short_notice(), fontsize=7, color="#8a4b00")
+        return figure_png(figure)
+
+    def maps_zip(self, upload: Upload, index: int) -> bytes:
+        """A zip of every map (.npy, float32), its overlay (.png) and a JSON summary."""
+        result = self.result(upload, index)
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+            for method, values in result.maps.items():
+                array = io.BytesIO()
+                np.save(array, values.astype(np.float32))
+                archive.writestr(f"{method}.npy", array.getvalue())
+                archive.writestr(f"overlay_{method}.png", png_bytes(overlay(result.grey, values)))
+            archive.writestr("scan.png", png_bytes(result.grey))
+            summary = {
+                k: v
+                for k, v in self.describe(upload, index).items()
+                if k not in ("scan", "overlays")
+            }
+            summary["maps"] = {m: map_statistics(v) for m, v in result.maps.items()}
+            summary["notice"] = research_notice()
+            archive.writestr("explanation.json", json.dumps(summary, indent=2))
+        return buffer.getvalue()

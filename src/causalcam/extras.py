@@ -1,0 +1,33 @@
+"""Optional dependencies: import them with a message naming the extra that installs them."""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+
+from .errors import CausalCamError
+
+
+class MissingExtraError(CausalCamError, ImportError):
+    """An optional dependency is not installed; the message names the pip extra."""
+
+
+#: Which extra installs which module.
+EXTRAS: dict[str, str] = {
+    "pydicom": "medical",
+    "nibabel": "medical",
+    "fastapi": "app",
+    "uvicorn": "app",
+    "selenium": "dev",
+}
+
+
+def require(module: str, purpose: str) -> ModuleType:
+    """Import ``module`` or raise :class:`MissingExtraError` saying which extra to install."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as error:
+        extra = EXTRAS.get(module, module)
+        raise MissingExtraError(
+            f"{purpose} needs {module}, which is not installed: pip install 'causalcam[{extra}]'"
+        ) from error

@@ -1,0 +1,114 @@
+"""The page's operations without a browser: explain, slices, masks, downloads, bad input."""
+
+from __future__ import annotations
+
+import io
+import json
+import tempfile
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from causalcam.app.service import ExplainService
+from causalcam.data import sample_scans
+from causalcam.errors import CausalCamError, InputError
+from causalcam.evaluate.huffman import huffman_bits
+
+
+def _sample_bytes() -> bytes:
+    return sample_scans()[0].path.read_bytes()
+
+
+def test_a_scan_is_explained_and_masked(service: ExplainService) -> None:
+    upload = service.upload("covid_1.png", _sample_bytes())
+    described = service.describe(upload, 0)
+    assert described["slices"] == 1
+    assert set(described["overlays"]) == {
+        "gradcam",
+        "gradcam++",
+        "causal",
+        "contrast_pq",
+        "contrast_p",
+    }
+    assert sum(described["probabilities"].values()) == pytest.approx(1.0, abs=1e-5)
+    assert described["contrast_class"] != described["predicted_class"]
+    result = service.result(upload, 0)
+    low = service.masks(upload, 0, "causal", 0.1)
+    high = service.masks(upload, 0, "causal", 0.9)
+    assert low["deletion"]["H"] > high["deletion"]["H"]  # a higher threshold deletes more
+    assert low["insertion"]["H"] < high["insertion"]["H"]
+    kept = result.maps["causal"] > 0.9
+    expected = np.where(kept, result.grey, 0).astype(np.uint8)
+    np.testing.assert_array_equal(high["deletion"]["image"], expected)
+    bits = huffman_bits(np.stack([expected, result.grey]))
+    assert high["deletion"]["H"] == pytest.approx(bits[0] / bits[1])
+
+
+def test_downloads(service: ExplainService) -> None:
+    upload = service.upload("covid_1.png", _sample_bytes())
+    assert service.panel_png(upload, 0)[:4] == b"\x89PNG"
+    with zipfile.ZipFile(io.BytesIO(service.maps_zip(upload, 0))) as archive:
+        names = set(archive.namelist())
+        assert {"causal.npy", "overlay_causal.png", "scan.png", "explanation.json"} <= names
+        summary = json.loads(archive.read("explanation.json"))
+        assert "Research use only" in summary["notice"]
+        values = np.load(io.BytesIO(archive.read("causal.npy")))
+    np.testing.assert_array_equal(values, service.result(upload, 0).maps["causal"])
+
+
+def test_nifti_upload_has_slices(service: ExplainService, tmp_path: Path) -> None:
+    nib = pytest.importorskip("nibabel")
+    data = np.full((40, 40, 5), -1000.0, dtype=np.float32)
+    data[10:30, 10:30, :] = np.arange(5) * 100.0  # brighter slice by slice
+    nib.save(nib.Nifti1Image(data, np.eye(4)), tmp_path / "v.nii.gz")
+    upload = service.upload("v.nii.gz", (tmp_path / "v.nii.gz").read_bytes())
+    assert len(upload.scans) == 5 and list(upload.results) == [2]
+    assert service.describe(upload, 4)["slice"] == 4
+    with pytest.raises(InputError, match="outside"):
+        service.result(upload, 5)
+
+
+def test_uploads_are_not_kept_on_disk(service: ExplainService) -> None:
+    before = set(Path(tempfile.gettempdir()).glob("causalcam-upload-*"))
+    service.upload("covid_1.png", _sample_bytes())
+    with pytest.raises(CausalCamError):
+        service.upload("broken.png", b"\x89PNG broken")
+    assert set(Path(tempfile.gettempdir()).glob("causalcam-upload-*")) == before
+
+
+def test_bad_inputs_are_clear(service: ExplainService) -> None:
+    with pytest.raises(InputError, match=r"notes\.txt: cannot decode image"):
+        service.upload("notes.txt", b"just some text")
+    with pytest.raises(InputError, match="empty"):
+        service.upload("a.png", b"")
+    buffer = io.BytesIO()
+    Image.new("1", (10_000, 10_000)).save(buffer, format="PNG")  # 100 megapixels, tiny file
+    with pytest.raises(InputError, match="100 megapixels"):
+        service.upload("huge.png", buffer.getvalue())
+    with pytest.raises(CausalCamError, match="does not fit a resnet34"):
+        service.upload("covid_1.png", _sample_bytes(), model="wrong-arch.pt")
+    with pytest.raises(CausalCamError, match="is not a causalcam checkpoint"):
+        service.upload("covid_1.png", _sample_bytes(), model="notes.pt")
+    with pytest.raises(InputError, match="not the bundled one"):
+        service.upload("covid_1.png", _sample_bytes(), model="../../etc/passwd")
+    assert service.model_names() == ["default", "notes.pt", "wrong-arch.pt"]
+
+
+def test_dicom_upload_shows_no_private_field(service: ExplainService, tmp_path: Path) -> None:
+    pytest.importorskip("pydicom")
+    from medical_files import IDENTIFYING, write_dicom_slice
+
+    stored = np.full((64, 64), 24, dtype=np.int16)
+    stored[20:40, 20:40] = 1064
+    path = write_dicom_slice(tmp_path / "slice.dcm", stored, 0.0, identifying=True)
+    upload = service.upload("slice.dcm", path.read_bytes())
+    described = service.describe(upload, 0)
+    text = json.dumps({k: v for k, v in described.items() if k not in ("scan", "overlays")})
+    assert described["facts"]["dicom"]["sop_instance_uid"]
+    with zipfile.ZipFile(io.BytesIO(service.maps_zip(upload, 0))) as archive:
+        text += archive.read("explanation.json").decode()
+    for value in IDENTIFYING.values():
+        assert all(part not in text for part in value.split("^") if len(part) > 2), value
