@@ -43,6 +43,7 @@ dist: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/explain_speed.py
 	$(BIN)/python benchmarks/evaluate_speed.py
+	$(BIN)/python benchmarks/train_speed.py
 
 # The reproduction study on this CPU (README, "Reproduction"). Both resume when interrupted.
 DATA ?= ../shared/covid-ct

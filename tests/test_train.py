@@ -13,14 +13,19 @@ from typing import Any
 import pytest
 import torch
 
+from causalcam import precision
 from causalcam.data.fake import write_fake_dataset
 from causalcam.errors import InputError
 from causalcam.models import load_checkpoint, read_checkpoint
+from causalcam.precision import PrecisionWarning
 from causalcam.train import (
     RECIPES,
+    Recipe,
     TrainConfig,
     augment,
     classification_metrics,
+    mix,
+    parse_override,
     roc_auc,
     train,
 )
@@ -169,3 +174,114 @@ def test_resume_after_kill_9(fake_root: Path, tmp_path: Path) -> None:
     resumed = train(_config(fake_root, out, resume=True))
     assert [r["epoch"] for r in resumed.history] == [0, 1]
     assert resumed.metrics["test"]["n"] == 8
+
+
+def test_mixup_and_cutmix_weights_and_determinism() -> None:
+    images = torch.rand(6, 16, 16)
+    labels = torch.tensor([0, 1, 0, 1, 0, 1])
+    same, kept, lam = mix(images, labels, Recipe(name="t"), torch.Generator().manual_seed(0))
+    assert same is images and kept is labels and lam == 1.0
+    mixup = Recipe(name="t", mixup=0.4)
+    mixed, partner, lam = mix(images, labels, mixup, torch.Generator().manual_seed(1))
+    again, _, lam_again = mix(images, labels, mixup, torch.Generator().manual_seed(1))
+    assert torch.equal(mixed, again) and lam == lam_again and 0.05 < lam < 0.95
+    # each mixed image is lam * itself + (1 - lam) * an image carrying the partner label
+    for i in range(6):
+        rest = (mixed[i] - lam * images[i]) / (1 - lam)
+        j = int((images - rest).abs().amax((1, 2)).argmin())
+        assert torch.allclose(images[j], rest, atol=1e-4) and labels[j] == partner[i]
+    cutmix = Recipe(name="t", cutmix=1.0)
+    for seed in range(5):
+        cut, partner, lam = mix(images, labels, cutmix, torch.Generator().manual_seed(seed))
+        box = (cut != images).any(0)  # the pasted square (images differ everywhere)
+        assert float(box.float().mean()) == pytest.approx(1 - lam, abs=1e-6)
+        if box.any():
+            rows, cols = torch.nonzero(box, as_tuple=True)
+            side = int(rows.max() - rows.min()) + 1
+            assert int(box.sum()) == side**2 == (int(cols.max() - cols.min()) + 1) ** 2
+
+
+def test_parse_override_types_and_errors() -> None:
+    assert parse_override("ema", "0.999") == 0.999
+    assert parse_override("epochs", "120") == 120
+    assert parse_override("scale", "0.3,1") == (0.3, 1.0)
+    assert parse_override("hflip", "false") is False
+    assert parse_override("optimizer", "sgd") == "sgd"
+    with pytest.raises(InputError, match="unknown recipe option 'momentum'"):
+        parse_override("momentum", "0.9")
+    with pytest.raises(InputError, match="epochs='many' is not of type int"):
+        parse_override("epochs", "many")
+
+
+@pytest.mark.parametrize("requested", ["fp32", "bf16"])
+def test_precision_is_used_recorded_and_restored_on_loading(
+    fake_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, requested: str
+) -> None:
+    monkeypatch.setattr(precision, "_cpu_flags", lambda: frozenset({"avx512_bf16"}))
+    seen: list[torch.dtype] = []
+
+    def spy(module: torch.nn.Module, args: Any, output: Any) -> None:
+        if isinstance(module, torch.nn.Conv2d) and module.training:
+            seen.append(output.dtype)
+
+    hooked = torch.nn.modules.module.register_module_forward_hook(spy)
+    try:
+        result = train(
+            _config(fake_root, tmp_path / requested, epochs=1, limit=2, precision=requested)
+        )
+    finally:
+        hooked.remove()
+    expected = torch.bfloat16 if requested == "bf16" else torch.float32
+    assert expected in seen
+    payload = read_checkpoint(tmp_path / requested / "last.pt")
+    assert payload["meta"]["config"]["compute"] == {"precision": requested, "channels_last": True}
+    assert all(v.is_contiguous() for v in payload["state_dict"].values())
+    best = load_checkpoint(result.best_path)
+    assert next(best.model.parameters()).dtype == torch.float32
+    saved = json.loads((tmp_path / requested / "metrics.json").read_text())
+    assert saved["compute"]["precision"] == requested
+
+
+def test_bf16_without_support_falls_back_to_fp32_with_a_warning(
+    fake_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(precision, "_cpu_flags", lambda: frozenset({"avx2"}))
+    with pytest.warns(PrecisionWarning, match="bfloat16 is not supported"):
+        train(_config(fake_root, tmp_path / "run", epochs=1, limit=2, precision="bf16"))
+    compute = read_checkpoint(tmp_path / "run" / "last.pt")["meta"]["config"]["compute"]
+    assert compute["precision"] == "fp32"
+
+
+def test_bf16_run_resumes_to_the_same_result_and_keeps_its_precision(
+    fake_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(precision, "_cpu_flags", lambda: frozenset({"avx512_bf16"}))
+    options: dict[str, Any] = {
+        "limit": 3,
+        "precision": "bf16",
+        "overrides": {"mixup": 0.2, "cutmix": 1.0},
+    }
+    straight = train(_config(fake_root, tmp_path / "straight", **options))
+
+    def crash(epoch: int, record: dict[str, Any]) -> None:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train(_config(fake_root, tmp_path / "resumed", **options), on_epoch_end=crash)
+    with pytest.raises(InputError, match="trained in bf16, not fp32"):
+        fp32 = options | {"precision": "fp32", "resume": True}
+        train(_config(fake_root, tmp_path / "resumed", **fp32))
+    resumed = train(_config(fake_root, tmp_path / "resumed", **options, resume=True))
+    for a, b in zip(straight.history, resumed.history, strict=True):
+        assert a["train_loss"] == pytest.approx(b["train_loss"], rel=1e-4)
+        assert a["val"]["accuracy"] == b["val"]["accuracy"]
+    assert resumed.metrics["test"]["accuracy"] == straight.metrics["test"]["accuracy"]
+
+
+def test_fp16_on_a_cpu_falls_back_to_fp32(fake_root: Path, tmp_path: Path) -> None:
+    with pytest.warns(PrecisionWarning, match="only used on CUDA"):
+        train(_config(fake_root, tmp_path / "run", epochs=1, limit=2, precision="fp16"))
+    compute = read_checkpoint(tmp_path / "run" / "last.pt")["meta"]["config"]["compute"]
+    assert compute == {"precision": "fp32", "channels_last": True}
+    with pytest.raises(InputError, match="unknown precision 'fp8'"):
+        train(_config(fake_root, tmp_path / "other", epochs=1, limit=2, precision="fp8"))

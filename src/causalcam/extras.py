@@ -19,6 +19,8 @@ EXTRAS: dict[str, str] = {
     "fastapi": "app",
     "uvicorn": "app",
     "selenium": "dev",
+    "skimage": "localisation",
+    "scipy": "localisation",
 }
 
 
@@ -27,7 +29,7 @@ def require(module: str, purpose: str) -> ModuleType:
     try:
         return importlib.import_module(module)
     except ImportError as error:
-        extra = EXTRAS.get(module, module)
+        extra = EXTRAS.get(module.partition(".")[0], module)
         raise MissingExtraError(
             f"{purpose} needs {module}, which is not installed: pip install 'causalcam[{extra}]'"
         ) from error

@@ -8,6 +8,12 @@ after the last finished epoch, even after ``kill -9``. Each epoch's shuffling an
 come from a generator seeded by ``(seed, epoch)``, so a resumed run repeats exactly what an
 uninterrupted one would have done. Test metrics are computed once, for the selected model.
 
+``precision`` (``"fp32"``, ``"bf16"``, ``"fp16"`` or ``"auto"``, see :mod:`causalcam.precision`)
+runs the forward pass and the loss under autocast while the master weights, optimizer state
+and EMA stay fp32; ``fp16`` (CUDA) scales the loss with a GradScaler. Model and batches use
+channels-last memory by default. The precision used is stored in every checkpoint's metadata
+and a run resumes only in the precision it started with.
+
 Recipes (see :data:`RECIPES`): ``he2020`` (He et al. 2020's published baseline), ``scratch``
 (tuned for training without pretrained weights) and ``cpu`` (``scratch`` at 128 px, sized for
 a 2-core CPU).
@@ -23,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -36,6 +43,7 @@ from .data.covidct import CLASSES
 from .errors import InputError
 from .models.checkpoint import CheckpointMeta, load_checkpoint, read_checkpoint, save_checkpoint
 from .models.registry import build
+from .precision import ComputePlan, compute_plan
 from .preprocess import Preprocessing, to_model_input
 
 
@@ -59,6 +67,29 @@ class Recipe:
     erase: float = 0.0  # probability of erasing a random rectangle
     label_smoothing: float = 0.0
     ema: float = 0.0  # per-step EMA decay of the weights evaluated (0: no EMA)
+    mixup: float = 0.0  # Beta(a, a) parameter of mixup (0: off)
+    cutmix: float = 0.0  # Beta(a, a) parameter of cutmix (0: off); with mixup, one per batch
+
+
+def parse_override(name: str, text: str) -> Any:
+    """The value of :class:`Recipe` field ``name`` written as ``text`` (``"0.3,1"`` for a
+    pair), typed like the field's default."""
+    defaults: dict[str, Any] = {f.name: f.default for f in dataclasses.fields(Recipe)}
+    if name not in defaults:
+        raise InputError(f"unknown recipe option {name!r}; choose from {', '.join(defaults)}")
+    default = defaults[name]
+    try:
+        if isinstance(default, tuple):
+            return tuple(float(part) for part in text.split(","))
+        if isinstance(default, bool):
+            if text.lower() not in ("true", "false", "1", "0"):
+                raise ValueError(text)
+            return text.lower() in ("true", "1")
+        return type(default)(text)
+    except ValueError:
+        raise InputError(
+            f"recipe option {name}={text!r} is not of type {type(default).__name__}"
+        ) from None
 
 
 RECIPES: dict[str, Recipe] = {
@@ -99,6 +130,8 @@ class TrainConfig:
     weights: Path | None = None  # optional local torchvision ImageNet weights file
     limit: int | None = None  # use only the first `limit` images per class and split (tests)
     progress: bool = True
+    precision: str = "fp32"  # "fp32" | "bf16" | "fp16" | "auto" (see causalcam.precision)
+    channels_last: bool | None = None  # None: the device's default layout
     epochs: int | None = None
     size: int | None = None
     batch_size: int | None = None
@@ -187,13 +220,17 @@ def predict(
     preprocessing: Preprocessing,
     batch_size: int = 64,
     device: torch.device | str = "cpu",
+    plan: ComputePlan | None = None,
 ) -> torch.Tensor:
-    """Softmax probabilities ``(B, classes)`` of ``model`` (eval mode) on grey uint8 images."""
+    """Softmax probabilities ``(B, classes)`` of ``model`` (eval mode) on grey uint8 images;
+    ``plan`` sets the autocast precision and input layout (default: fp32, as given)."""
+    plan = plan or ComputePlan(torch.device(device))
+    outputs = []
     with eval_mode(model):
-        outputs = [
-            model(to_model_input(chunk.to(device), preprocessing)).float().softmax(1).cpu()
-            for chunk in images.split(batch_size)
-        ]
+        for chunk in images.split(batch_size):
+            inputs = plan.inputs(to_model_input(chunk.to(device), preprocessing))
+            with plan.autocast():
+                outputs.append(model(inputs).float().softmax(1).cpu())
     return torch.cat(outputs)
 
 
@@ -203,9 +240,11 @@ def evaluate(
     labels: torch.Tensor,
     preprocessing: Preprocessing,
     device: torch.device | str = "cpu",
+    plan: ComputePlan | None = None,
 ) -> dict[str, Any]:
     """:func:`classification_metrics` of ``model`` on one split."""
-    return classification_metrics(predict(model, images, preprocessing, device=device), labels)
+    probs = predict(model, images, preprocessing, device=device, plan=plan)
+    return classification_metrics(probs, labels)
 
 
 # ----------------------------------------------------------------------------- augmentation
@@ -250,6 +289,34 @@ def augment(images: torch.Tensor, recipe: Recipe, generator: torch.Generator) ->
     if recipe.erase > 0:
         out = _erase(out, recipe.erase, generator)
     return out
+
+
+def mix(
+    images: torch.Tensor, labels: torch.Tensor, recipe: Recipe, generator: torch.Generator
+) -> tuple[torch.Tensor, torch.Tensor, float]:
+    """Mixup or cutmix of a batch with its own permutation: returns the mixed images, the
+    partner labels and the weight ``lam`` of the original labels (1.0 when neither is on).
+
+    Mixup: ``x = lam x_i + (1 - lam) x_j``, ``lam ~ Beta(a, a)``. Cutmix pastes a box of
+    ``x_j`` covering ``1 - lam`` of the area; ``lam`` is corrected to the pasted area.
+    """
+    alphas = [(kind, a) for kind, a in (("mixup", recipe.mixup), ("cutmix", recipe.cutmix)) if a]
+    if not alphas:
+        return images, labels, 1.0
+    rng = np.random.default_rng(int(torch.randint(2**31, (1,), generator=generator)))
+    kind, alpha = alphas[int(rng.integers(len(alphas)))]
+    lam = float(rng.beta(alpha, alpha))
+    partner = torch.randperm(len(labels), generator=generator).to(labels.device)
+    if kind == "mixup":
+        return lam * images + (1 - lam) * images[partner], labels[partner], lam
+    side = images.shape[-1]
+    cut = round(side * math.sqrt(1 - lam))
+    top, left = (int(v) for v in rng.integers(0, side - cut + 1, size=2))
+    mixed = images.clone()
+    mixed[..., top : top + cut, left : left + cut] = images[partner][
+        ..., top : top + cut, left : left + cut
+    ]
+    return mixed, labels[partner], 1 - cut * cut / (side * side)
 
 
 def _erase(images: torch.Tensor, probability: float, generator: torch.Generator) -> torch.Tensor:
@@ -302,15 +369,29 @@ def _optimizer(model: nn.Module, recipe: Recipe, steps: int) -> tuple[torch.opti
     return optimizer, schedules[recipe.schedule]()
 
 
+def _compute(plan: ComputePlan) -> dict[str, Any]:
+    """How a run computes, as stored in its checkpoints' metadata."""
+    return {"precision": plan.precision, "channels_last": plan.channels_last}
+
+
 def _meta(
-    config: TrainConfig, recipe: Recipe, checksum: str, epoch: int, metrics: dict[str, Any]
+    config: TrainConfig,
+    recipe: Recipe,
+    plan: ComputePlan,
+    checksum: str,
+    epoch: int,
+    metrics: dict[str, Any],
 ) -> CheckpointMeta:
     return CheckpointMeta(
         arch=config.arch,
         classes=list(CLASSES),
         preprocessing=Preprocessing(size=recipe.size),
         recipe=recipe.name,
-        config={"train": config.to_dict(), "recipe": dataclasses.asdict(recipe)},
+        config={
+            "train": config.to_dict(),
+            "recipe": dataclasses.asdict(recipe),
+            "compute": _compute(plan),
+        },
         seed=config.seed,
         metrics=metrics,
         data_checksum=checksum,
@@ -318,7 +399,9 @@ def _meta(
     )
 
 
-def _check_out_dir(config: TrainConfig, recipe: Recipe, last: Path) -> dict[str, Any] | None:
+def _check_out_dir(
+    config: TrainConfig, recipe: Recipe, plan: ComputePlan, last: Path
+) -> dict[str, Any] | None:
     """The saved state to resume from (or None for a fresh run); refuse to clobber a run."""
     if not last.is_file():
         return None
@@ -328,12 +411,20 @@ def _check_out_dir(config: TrainConfig, recipe: Recipe, last: Path) -> dict[str,
             "(--resume) or choose another output folder"
         )
     payload = read_checkpoint(last)
-    saved = dict(payload["meta"]["config"]["recipe"])
-    saved["scale"] = tuple(saved["scale"])
+    # fields added to Recipe after the run started take their defaults (which add nothing)
+    known = {f.name for f in dataclasses.fields(Recipe)}
+    stored = {k: v for k, v in payload["meta"]["config"]["recipe"].items() if k in known}
+    saved = dataclasses.asdict(Recipe(**stored | {"scale": tuple(stored["scale"])}))
     if payload["meta"]["arch"] != config.arch or saved != dataclasses.asdict(recipe):
         raise InputError(
             f"cannot resume {last}: it was started with {payload['meta']['arch']} and recipe "
             f"{saved}, not {config.arch} and {dataclasses.asdict(recipe)}"
+        )
+    started_in = payload["meta"]["config"].get("compute", {}).get("precision", "fp32")
+    if started_in != plan.precision:
+        raise InputError(
+            f"cannot resume {last}: it was trained in {started_in}, not {plan.precision}; "
+            f"resume it with --precision {started_in}"
         )
     return payload
 
@@ -374,6 +465,8 @@ class _State:
     optimizer: torch.optim.Optimizer
     scheduler: Any
     ema: AveragedModel | None
+    plan: ComputePlan
+    scaler: torch.amp.GradScaler
     history: list[dict[str, Any]] = field(default_factory=list)
     best_key: tuple[float, float] = (-1.0, 0.0)  # (val accuracy, -val loss)
     best_epoch: int = -1
@@ -388,6 +481,7 @@ class _State:
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict(),
             "ema": self.ema.state_dict() if self.ema is not None else None,
+            "scaler": self.scaler.state_dict(),
             "history": self.history,
             "epoch": len(self.history) - 1,
             "best_key": list(self.best_key),
@@ -400,16 +494,20 @@ def _init_state(
     recipe: Recipe,
     steps: int,
     saved: dict[str, Any] | None,
-    device: torch.device,
+    plan: ComputePlan,
 ) -> _State:
-    """Seeded model, optimizer, schedule and EMA; restored from ``saved`` when resuming."""
+    """Seeded model (in the plan's memory layout), optimizer, schedule, EMA and loss
+    scaler; restored from ``saved`` when resuming."""
     torch.manual_seed(config.seed)
-    model = build(config.arch, len(CLASSES), config.weights).to(device)
+    model = build(config.arch, len(CLASSES), config.weights).to(plan.device)
+    if plan.channels_last:
+        model = model.to(memory_format=torch.channels_last)
     optimizer, scheduler = _optimizer(model, recipe, steps)
     ema = None
     if recipe.ema > 0:
         ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(recipe.ema), use_buffers=True)
-    state = _State(model, optimizer, scheduler, ema)
+    scaler = torch.amp.GradScaler(plan.device.type, enabled=plan.precision == "fp16")
+    state = _State(model, optimizer, scheduler, ema, plan, scaler)
     if saved is not None:
         restored = saved["train_state"]
         model.load_state_dict(saved["state_dict"])
@@ -417,6 +515,8 @@ def _init_state(
         scheduler.load_state_dict(restored["scheduler"])
         if ema is not None:
             ema.load_state_dict(restored["ema"])
+        if restored.get("scaler"):
+            scaler.load_state_dict(restored["scaler"])
         state.history = restored["history"]
         state.best_key = (float(restored["best_key"][0]), float(restored["best_key"][1]))
         state.best_epoch = restored["best_epoch"]
@@ -433,12 +533,23 @@ def _train_epoch(
     state.model.train()
     total_loss, correct = 0.0, 0
     for batch in order.split(recipe.batch_size):
-        inputs = to_model_input(augment(images[batch], recipe, generator), preprocessing)
-        logits = state.model(inputs)
-        loss = F.cross_entropy(logits, labels[batch], label_smoothing=recipe.label_smoothing)
+        mixed, partner, lam = mix(
+            augment(images[batch], recipe, generator), labels[batch], recipe, generator
+        )
+        inputs = state.plan.inputs(to_model_input(mixed, preprocessing))
+        with state.plan.autocast():
+            logits = state.model(inputs).float()
+            loss = lam * F.cross_entropy(
+                logits, labels[batch], label_smoothing=recipe.label_smoothing
+            )
+            if lam < 1:
+                loss = loss + (1 - lam) * F.cross_entropy(
+                    logits, partner, label_smoothing=recipe.label_smoothing
+                )
         state.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        state.optimizer.step()
+        state.scaler.scale(loss).backward()
+        state.scaler.step(state.optimizer)
+        state.scaler.update()
         state.scheduler.step()
         if state.ema is not None:
             state.ema.update_parameters(state.model)
@@ -462,24 +573,25 @@ def train(
     if config.threads:
         torch.set_num_threads(config.threads)
     device = resolve_device(config.device)
+    plan = compute_plan(device, config.precision, config.channels_last)
     out = Path(config.out_dir)
     last, best = out / "last.pt", out / "best.pt"
-    saved = _check_out_dir(config, recipe, last)
+    saved = _check_out_dir(config, recipe, plan, last)
     data = _load_data(config, recipe, device)
     steps_per_epoch = math.ceil(len(data.train[1]) / recipe.batch_size)
-    state = _init_state(config, recipe, steps_per_epoch * recipe.epochs, saved, device)
+    state = _init_state(config, recipe, steps_per_epoch * recipe.epochs, saved, plan)
     start = len(state.history)
     bar = tqdm(
         total=steps_per_epoch * recipe.epochs,
         initial=steps_per_epoch * start,
-        desc=f"{config.arch}/{recipe.name}",
+        desc=f"{config.arch}/{recipe.name}/{plan.precision}",
         disable=not config.progress,
     )
     for epoch in range(start, recipe.epochs):
         epoch_started = time.perf_counter()
         generator = torch.Generator().manual_seed(config.seed * 1_000_003 + epoch)
         loss, accuracy = _train_epoch(state, data, recipe, generator, bar)
-        val = evaluate(state.scored, *data.val, Preprocessing(size=recipe.size), device)
+        val = evaluate(state.scored, *data.val, Preprocessing(size=recipe.size), device, plan)
         record = {
             "epoch": epoch,
             "train_loss": loss,
@@ -489,7 +601,7 @@ def train(
             "seconds": time.perf_counter() - epoch_started,
         }
         state.history.append(record)
-        meta = _meta(config, recipe, data.checksum, epoch, {"val": val})
+        meta = _meta(config, recipe, plan, data.checksum, epoch, {"val": val})
         if (val["accuracy"], -val["loss"]) > state.best_key:  # best accuracy, then lowest loss
             state.best_key, state.best_epoch = (val["accuracy"], -val["loss"]), epoch
             save_checkpoint(best, state.scored, meta)
@@ -512,8 +624,8 @@ def _finish(
     data: _Data,
     device: torch.device,
 ) -> TrainResult:
-    """Score the best-on-validation checkpoint on val and test; record it in best.pt and
-    metrics.json."""
+    """Score the best-on-validation checkpoint on val and test (in fp32, as users load it);
+    record it in best.pt and metrics.json."""
 
     loaded = load_checkpoint(best, expect_arch=config.arch)
     model = loaded.model.to(device)
@@ -532,6 +644,7 @@ def _finish(
             "arch": config.arch,
             "recipe": dataclasses.asdict(recipe),
             "config": config.to_dict(),
+            "compute": loaded.meta.config.get("compute"),
             **metrics,
         },
     )

@@ -182,3 +182,119 @@ def test_threshold_option_forms() -> None:
     assert parse_thresholds("0.1:0.8:0.01", "--t") == tuple(
         round(0.1 + 0.01 * i, 6) for i in range(71)
     )
+
+
+def test_train_all_with_bf16_resumes_by_rerunning_the_same_command(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from causalcam import precision
+    from causalcam.data.fake import write_fake_dataset
+
+    monkeypatch.setenv("CAUSALCAM_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(precision, "_cpu_flags", lambda: frozenset({"amx_bf16"}))
+    root = write_fake_dataset(tmp_path / "covid-ct")
+    command = [
+        "train-all",
+        "--out",
+        str(tmp_path / "set"),
+        "--archs",
+        "resnet18",
+        "--data",
+        str(root),
+        "--size",
+        "32",
+        "--epochs",
+        "1",
+        "--limit",
+        "2",
+        "--set",
+        "mixup=0.2",
+        "--precision",
+        "bf16",
+        "--device",
+        "cpu",
+    ]
+    first = runner.invoke(app, command)
+    assert first.exit_code == 0, first.output
+    assert "| resnet18 | finished | 1/1 |" in first.output and "bf16" in first.output
+    second = runner.invoke(app, command)
+    assert second.exit_code == 0 and "resnet18: finished, skipped" in second.output
+    bad = runner.invoke(app, [*command, "--set", "mixup"])
+    assert bad.exit_code == 2 and "FIELD=VALUE" in bad.output
+
+
+def test_localise_writes_the_table_and_the_mask_grid(
+    real_root: Path, checkpoint: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "loc"
+    args = [
+        "localise",
+        str(checkpoint),
+        "--data",
+        str(real_root),
+        "--limit",
+        "3",
+        "--quiet",
+        "--methods",
+        "gradcam,causal",
+        "--n-boot",
+        "50",
+        "--grid",
+        "4",
+        "--out",
+        str(out),
+    ]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    table = json.loads((out / "localisation.json").read_text())
+    assert [row["method"] for row in table["rows"]] == ["gradcam", "causal"]
+    assert table["n_images"] == 6 and sum(table["mask_status"].values()) == 6
+    for row in table["rows"]:
+        assert 0 <= row["lung_share"] <= 1 and row["ci_low"] <= row["lung_share"] <= row["ci_high"]
+    assert (out / "masks.png").stat().st_size > 1000
+    assert len(json.loads((out / "masks_sample.json").read_text())["indices"]) == 4
+    missing = runner.invoke(app, ["localise", str(tmp_path / "nope.pt"), "--out", str(out)])
+    assert missing.exit_code == 1 and "nope.pt" in _error_line(missing.stderr)
+
+
+def test_train_with_precision_and_recipe_fields(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from causalcam import precision
+    from causalcam.data.fake import write_fake_dataset
+
+    monkeypatch.setattr(precision, "_cpu_flags", lambda: frozenset({"avx512_bf16"}))
+    root = write_fake_dataset(tmp_path / "covid-ct")
+    out = tmp_path / "run"
+    args = [
+        "train",
+        "--data",
+        str(root),
+        "--out",
+        str(out),
+        "--recipe",
+        "scratch",
+        "--size",
+        "32",
+        "--epochs",
+        "1",
+        "--limit",
+        "2",
+        "--precision",
+        "bf16",
+        "--set",
+        "ema=0.9",
+        "--set",
+        "cutmix=1.0",
+        "--no-channels-last",
+        "--quiet",
+        "--device",
+        "cpu",
+    ]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    saved = json.loads((out / "metrics.json").read_text())
+    assert saved["compute"] == {"precision": "bf16", "channels_last": False}
+    assert saved["recipe"]["ema"] == 0.9 and saved["recipe"]["cutmix"] == 1.0
+    bad = runner.invoke(app, [*args[:-2], "--set", "epochs=many", "--out", str(tmp_path / "b")])
+    assert bad.exit_code == 2 and "epochs='many' is not of type int" in bad.output

@@ -1,5 +1,6 @@
-"""``causalcam train | evaluate | transfer | reproduce | report | data ...``: thin wrappers over
-:mod:`causalcam.train`, :mod:`causalcam.reproduce`, :mod:`causalcam.report` and
+"""``causalcam train | train-all | evaluate | localise | transfer | reproduce | report | data``:
+thin wrappers over :mod:`causalcam.train`, :mod:`causalcam.train_set`,
+:mod:`causalcam.evaluate`, :mod:`causalcam.reproduce`, :mod:`causalcam.report` and
 :mod:`causalcam.data`."""
 
 from __future__ import annotations
@@ -53,24 +54,67 @@ def parse_thresholds(text: str | None, option: str) -> tuple[float, ...] | None:
         ) from None
 
 
+PrecisionOption = Annotated[
+    str,
+    typer.Option(
+        help="fp32, bf16 (autocast where supported, else fp32 with a warning), fp16 (CUDA) "
+        "or auto. Master weights stay fp32."
+    ),
+]
+ChannelsLast = Annotated[
+    bool | None,
+    typer.Option(
+        "--channels-last/--no-channels-last", help="Memory layout (default: channels-last)."
+    ),
+]
+Recipe = Annotated[str, typer.Option(help="he2020, scratch or cpu.")]
+Seed = Annotated[int, typer.Option(help="Random seed.")]
+Epochs = Annotated[int | None, typer.Option(help="Override the recipe's epochs.")]
+Size = Annotated[int | None, typer.Option(help="Override the input size (px).")]
+BatchSize = Annotated[int | None, typer.Option(help="Override the batch size.")]
+LearningRate = Annotated[float | None, typer.Option(help="Override the learning rate.")]
+RecipeSet = Annotated[
+    list[str] | None,
+    typer.Option("--set", help="Override any recipe field: --set ema=0.999 --set mixup=0.2."),
+]
+Limit = Annotated[int | None, typer.Option(help="Use the first N images per class and split.")]
+Threads = Annotated[int | None, typer.Option(help="torch CPU threads.")]
+Weights = Annotated[
+    Path | None, typer.Option(help="Local torchvision ImageNet weights to start from.")
+]
+
+
+def recipe_overrides(pairs: list[str] | None) -> dict[str, object]:
+    """``["ema=0.999", "scale=0.3,1"]`` -> ``{"ema": 0.999, "scale": (0.3, 1.0)}``."""
+    from ..train import parse_override
+
+    overrides: dict[str, object] = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep:
+            raise typer.BadParameter(f"{pair!r} is not FIELD=VALUE", param_hint="'--set'")
+        with usage_errors("--set"):
+            overrides[key.strip()] = parse_override(key.strip(), value.strip())
+    return overrides
+
+
 @app.command(name="train")
 def train_command(
     arch: Annotated[str, typer.Option(help="resnet18/34/50, densenet121/169, ...")] = "resnet18",
-    recipe: Annotated[str, typer.Option(help="he2020, scratch or cpu.")] = "cpu",
+    recipe: Recipe = "cpu",
     out: Annotated[Path | None, typer.Option(help="Run folder (default runs/ARCH-RECIPE).")] = None,
     data: DataOption = None,
-    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
-    epochs: Annotated[int | None, typer.Option(help="Override the recipe's epochs.")] = None,
-    size: Annotated[int | None, typer.Option(help="Override the input size (px).")] = None,
-    batch_size: Annotated[int | None, typer.Option(help="Override the batch size.")] = None,
-    lr: Annotated[float | None, typer.Option(help="Override the learning rate.")] = None,
-    weights: Annotated[
-        Path | None, typer.Option(help="Local torchvision ImageNet weights to start from.")
-    ] = None,
-    limit: Annotated[
-        int | None, typer.Option(help="Use the first N images per class and split.")
-    ] = None,
-    threads: Annotated[int | None, typer.Option(help="torch CPU threads.")] = None,
+    seed: Seed = 0,
+    epochs: Epochs = None,
+    size: Size = None,
+    batch_size: BatchSize = None,
+    lr: LearningRate = None,
+    set_: RecipeSet = None,
+    precision: PrecisionOption = "fp32",
+    channels_last: ChannelsLast = None,
+    weights: Weights = None,
+    limit: Limit = None,
+    threads: Threads = None,
     resume: Annotated[bool, typer.Option(help="Continue the run in --out.")] = False,
     quiet: Quiet = False,
     device: Device = "auto",
@@ -78,6 +122,7 @@ def train_command(
 ) -> None:
     """Train a network on COVID-CT (official split); best-on-validation checkpoint."""
     settings = Settings(quiet, device, debug)
+    overrides = recipe_overrides(set_)
     with user_errors(settings):
         from ..train import TrainConfig, train
 
@@ -93,10 +138,13 @@ def train_command(
             weights=weights,
             limit=limit,
             progress=settings.progress,
+            precision=precision,
+            channels_last=channels_last,
             epochs=epochs,
             size=size,
             batch_size=batch_size,
             lr=lr,
+            overrides=overrides,
         )
         result = train(config)
         test, val = result.metrics["test"], result.metrics["val"]
@@ -105,6 +153,59 @@ def train_command(
             f"test accuracy {test['accuracy']:.4f} ({result.seconds:.0f} s)"
         )
         typer.echo(f"checkpoint: {result.best_path}")
+
+
+@app.command(name="train-all")
+def train_all_command(
+    out: Annotated[Path, typer.Option(help="Set folder: one run folder per network.")],
+    archs: Annotated[
+        str, typer.Option(help="Comma-separated networks, trained in this order.")
+    ] = "resnet18,resnet34,resnet50,densenet121,densenet169",
+    recipe: Recipe = "scratch",
+    data: DataOption = None,
+    seed: Seed = 0,
+    epochs: Epochs = None,
+    size: Size = None,
+    batch_size: BatchSize = None,
+    lr: LearningRate = None,
+    set_: RecipeSet = None,
+    precision: PrecisionOption = "fp32",
+    channels_last: ChannelsLast = None,
+    limit: Limit = None,
+    threads: Threads = None,
+    quiet: Quiet = False,
+    device: Device = "auto",
+    debug: Debug = False,
+) -> None:
+    """Train several networks into OUT/<arch>/; rerun the same command to resume: finished
+    networks are skipped, a started one continues after its last epoch. Writes
+    OUT/summary.json and OUT/summary.md."""
+    settings = Settings(quiet, device, debug)
+    overrides = recipe_overrides(set_)
+    with user_errors(settings):
+        from ..train import TrainConfig
+        from ..train_set import summary_markdown, train_set
+
+        base = TrainConfig(
+            recipe=recipe,
+            out_dir=out,
+            data_root=data,
+            seed=seed,
+            device=device,
+            threads=threads,
+            limit=limit,
+            progress=settings.progress,
+            precision=precision,
+            channels_last=channels_last,
+            epochs=epochs,
+            size=size,
+            batch_size=batch_size,
+            lr=lr,
+            overrides=overrides,
+        )
+        rows = train_set(base, split_names(archs), log=settings.info)
+        settings.info(summary_markdown(rows))
+        typer.echo(f"summary: {out / 'summary.md'} (and summary.json)")
 
 
 @app.command()
@@ -154,6 +255,50 @@ def evaluate(
         )
         for path in written:
             settings.info(str(path))
+        typer.echo(f"results are in {out.resolve()}")
+
+
+@app.command()
+def localise(
+    checkpoint: Annotated[
+        Path | None, typer.Argument(help="Checkpoint (default: the bundled model).")
+    ] = None,
+    methods: Annotated[
+        str | None, typer.Option(help="Comma-separated methods (default: all six).")
+    ] = None,
+    out: Annotated[Path, typer.Option(help="Output folder.")] = Path("causalcam-out/localise"),
+    split: Annotated[str, typer.Option(help="train, val or test.")] = "test",
+    data: DataOption = None,
+    limit: Annotated[int | None, typer.Option(help="Use the first N scans per class.")] = None,
+    n_boot: Annotated[int, typer.Option(help="Bootstrap resamples for the intervals.")] = 1000,
+    grid: Annotated[int, typer.Option(help="Random scans shown in masks.png.")] = 32,
+    quiet: Quiet = False,
+    device: Device = "auto",
+    debug: Debug = False,
+) -> None:
+    """Share of each map's mass inside the lungs (lung masks by thresholding), with
+    bootstrap intervals; writes localisation.{md,csv,json} and masks.png to check by eye."""
+    settings = Settings(quiet, device, debug)
+    with user_errors(settings):
+        from ..core import resolve_device
+        from ..evaluate.localisation import run_localisation
+        from ..explain import ALL_METHODS
+
+        with usage_errors("--device"):
+            torch_device = resolve_device(device)
+        result = run_localisation(
+            checkpoint,
+            out,
+            methods=split_names(methods) if methods else ALL_METHODS,
+            split=split,
+            data_root=data,
+            limit=limit,
+            n_boot=n_boot,
+            grid=grid,
+            device=torch_device,
+            progress=settings.progress,
+        )
+        settings.info(result.markdown())
         typer.echo(f"results are in {out.resolve()}")
 
 

@@ -97,11 +97,12 @@ def save_checkpoint(
 ) -> Path:
     """Write ``model``'s state dict and ``meta`` atomically. ``half`` stores floating-point
     tensors in fp16 (they are restored to fp32 on loading); ``train_state`` (optimizer,
-    scheduler, RNG states, history) is kept for resuming a run."""
+    scheduler, RNG states, history) is kept for resuming a run. Tensors are stored in the
+    default (contiguous) memory layout."""
     state = {
         key: (value.detach().half() if half and value.is_floating_point() else value.detach())
         .cpu()
-        .clone()
+        .clone(memory_format=torch.contiguous_format)
         for key, value in model.state_dict().items()
     }
     payload: dict[str, Any] = {

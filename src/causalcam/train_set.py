@@ -1,0 +1,147 @@
+"""Train a set of networks one after another into one folder, resumable, with a summary table.
+
+:func:`train_set` runs :func:`causalcam.train.train` for each architecture in
+``out_dir/<arch>/``: a network whose ``metrics.json`` exists is finished and skipped, one with a
+``last.pt`` is resumed after its last saved epoch (exactly as an uninterrupted run), others
+start fresh. After each network the summary (``summary.json`` and ``summary.md``: validation
+and test accuracy, epochs, seconds per epoch) is rewritten, so an interrupted set still
+reports what it has. Behind ``causalcam train-all``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ._io import atomic_write_json, atomic_write_text
+from .models.checkpoint import read_checkpoint
+from .train import TrainConfig, train
+
+PAPER_ARCHS: tuple[str, ...] = ("resnet18", "resnet34", "resnet50", "densenet121", "densenet169")
+
+
+@dataclass(frozen=True)
+class NetworkSummary:
+    """One network of the set: where it stands and how its selected model scores."""
+
+    arch: str
+    status: str  # "finished" | "running" (epochs saved, not finished) | "not started"
+    epochs_done: int
+    epochs: int
+    best_epoch: int | None = None  # counted from 1
+    val_accuracy: float | None = None
+    test_accuracy: float | None = None
+    test_auc: float | None = None
+    seconds_per_epoch: float | None = None  # median over the epochs run
+    precision: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def _median(values: Sequence[float]) -> float | None:
+    ordered = sorted(values)
+    if not ordered:
+        return None
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+
+
+def summarise(run_dir: Path, arch: str, epochs: int) -> NetworkSummary:
+    """The :class:`NetworkSummary` of the run in ``run_dir`` (from its files only)."""
+    metrics_path, history_path = run_dir / "metrics.json", run_dir / "history.json"
+    history = json.loads(history_path.read_text()) if history_path.is_file() else []
+    seconds = _median([float(r["seconds"]) for r in history])
+    if not metrics_path.is_file():
+        status = "running" if history else "not started"
+        precision = None
+        if (run_dir / "last.pt").is_file():
+            compute = read_checkpoint(run_dir / "last.pt")["meta"]["config"].get("compute", {})
+            precision = compute.get("precision", "fp32")
+        return NetworkSummary(
+            arch, status, len(history), epochs, seconds_per_epoch=seconds, precision=precision
+        )
+    metrics = json.loads(metrics_path.read_text())
+    return NetworkSummary(
+        arch=arch,
+        status="finished",
+        epochs_done=len(history),
+        epochs=int(metrics["recipe"]["epochs"]),
+        best_epoch=int(metrics["best_epoch"]) + 1,
+        val_accuracy=metrics["val"]["accuracy"],
+        test_accuracy=metrics["test"]["accuracy"],
+        test_auc=metrics["test"]["auc"],
+        seconds_per_epoch=seconds,
+        precision=(metrics.get("compute") or {}).get("precision", "fp32"),
+    )
+
+
+def _cell(value: float | int | str | None, digits: int = 3) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.{digits}f}" if isinstance(value, float) else str(value)
+
+
+def summary_markdown(rows: Sequence[NetworkSummary]) -> str:
+    """The summary as a markdown table."""
+    lines = [
+        "| network | status | epochs | best epoch | val acc | test acc | test AUC | s/epoch "
+        "| precision |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        cells = [
+            r.arch,
+            r.status,
+            f"{r.epochs_done}/{r.epochs}",
+            _cell(r.best_epoch),
+            _cell(r.val_accuracy),
+            _cell(r.test_accuracy),
+            _cell(r.test_auc),
+            _cell(r.seconds_per_epoch, 1),
+            _cell(r.precision),
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def write_summary(out_dir: Path, rows: Sequence[NetworkSummary]) -> tuple[Path, Path]:
+    """Write ``summary.json`` and ``summary.md`` atomically; return their paths."""
+    json_path = atomic_write_json(out_dir / "summary.json", [r.to_dict() for r in rows])
+    md_path = atomic_write_text(out_dir / "summary.md", summary_markdown(rows))
+    return json_path, md_path
+
+
+def train_set(
+    base: TrainConfig,
+    archs: Sequence[str] = PAPER_ARCHS,
+    log: Callable[[str], None] = lambda message: None,
+) -> list[NetworkSummary]:
+    """Train each of ``archs`` with ``base`` (its ``out_dir`` holds one folder per network),
+    skipping finished networks and resuming started ones; return the summary rows."""
+    out_dir = Path(base.out_dir)
+    epochs = base.resolved_recipe().epochs
+
+    def summary() -> list[NetworkSummary]:
+        rows = [summarise(out_dir / a, a, epochs) for a in archs]
+        write_summary(out_dir, rows)
+        return rows
+
+    for arch in archs:
+        run_dir = out_dir / arch
+        if (run_dir / "metrics.json").is_file():
+            log(f"{arch}: finished, skipped")
+            continue
+        resume = (run_dir / "last.pt").is_file()
+        log(f"{arch}: {'resuming' if resume else 'starting'} in {run_dir}")
+        summary()
+        result = train(dataclasses.replace(base, arch=arch, out_dir=run_dir, resume=resume))
+        log(
+            f"{arch}: val accuracy {result.metrics['val']['accuracy']:.4f}, "
+            f"test accuracy {result.metrics['test']['accuracy']:.4f}"
+        )
+    return summary()

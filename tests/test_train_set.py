@@ -1,0 +1,77 @@
+"""Training a set of networks: skip finished ones, resume a started one, summary table."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from causalcam import train_set as train_set_module
+from causalcam.data.fake import write_fake_dataset
+from causalcam.train import TrainConfig
+from causalcam.train_set import summary_markdown, train_set
+
+
+@pytest.fixture
+def fake_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("CAUSALCAM_CACHE", str(tmp_path / "cache"))
+    return write_fake_dataset(tmp_path / "covid-ct")
+
+
+def _base(root: Path, out: Path) -> TrainConfig:
+    return TrainConfig(
+        recipe="scratch",
+        out_dir=out,
+        data_root=root,
+        size=32,
+        epochs=2,
+        batch_size=8,
+        limit=2,
+        progress=False,
+        device="cpu",
+    )
+
+
+def test_set_resumes_a_started_network_and_skips_finished_ones(
+    fake_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "set"
+    real_train = train_set_module.train
+    calls: list[tuple[str, bool]] = []
+
+    def interrupted(config: TrainConfig, **kwargs: Any) -> Any:
+        calls.append((config.arch, config.resume))
+        if config.arch == "resnet34":  # killed after its first epoch was saved
+
+            def crash(epoch: int, record: dict[str, Any]) -> None:
+                raise KeyboardInterrupt
+
+            return real_train(config, on_epoch_end=crash)
+        return real_train(config)
+
+    monkeypatch.setattr(train_set_module, "train", interrupted)
+    archs = ("resnet18", "resnet34")
+    with pytest.raises(KeyboardInterrupt):
+        train_set(_base(fake_root, out), archs)
+    partial = json.loads((out / "summary.json").read_text())
+    assert [r["status"] for r in partial] == ["finished", "not started"]
+
+    monkeypatch.setattr(train_set_module, "train", real_train)
+    seen: list[str] = []
+    rows = train_set(_base(fake_root, out), archs, log=seen.append)
+    assert calls == [("resnet18", False), ("resnet34", False)]
+    assert seen[0] == "resnet18: finished, skipped" and seen[1].startswith("resnet34: resuming")
+    history = json.loads((out / "resnet34" / "history.json").read_text())
+    assert [r["epoch"] for r in history] == [0, 1]
+    assert [r.status for r in rows] == ["finished", "finished"]
+    for row in rows:
+        metrics = json.loads((out / row.arch / "metrics.json").read_text())
+        assert row.test_accuracy == metrics["test"]["accuracy"]
+        assert row.epochs_done == row.epochs == 2 and row.seconds_per_epoch
+        assert row.precision == "fp32"
+    saved = json.loads((out / "summary.json").read_text())
+    assert saved == [r.to_dict() for r in rows]
+    table = (out / "summary.md").read_text()
+    assert table == summary_markdown(rows) and "| resnet34 | finished | 2/2 |" in table
