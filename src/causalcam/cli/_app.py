@@ -64,7 +64,8 @@ PrecisionOption = Annotated[
     typer.Option(
         "--precision",
         help="Forward-pass precision: fp32 (exact), bf16 (autocast where the CPU or GPU runs "
-        "it natively, else fp32 with a warning), fp16 (CUDA) or auto (bf16 where supported).",
+        "it natively, else fp32 with a warning), fp16 (CUDA) or auto (bf16 where supported). "
+        "Training keeps fp32 master weights.",
     ),
 ]
 

@@ -54,13 +54,6 @@ def parse_thresholds(text: str | None, option: str) -> tuple[float, ...] | None:
         ) from None
 
 
-PrecisionOption = Annotated[
-    str,
-    typer.Option(
-        help="fp32, bf16 (autocast where supported, else fp32 with a warning), fp16 (CUDA) "
-        "or auto. Master weights stay fp32."
-    ),
-]
 ChannelsLast = Annotated[
     bool | None,
     typer.Option(
