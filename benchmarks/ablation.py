@@ -68,9 +68,9 @@ def main() -> None:
     if len(checkpoints) > 1:
         study = run_seed_study(checkpoints, args.out, **options)
         print((args.out / "seeds.md").read_text())
-        chosen = study.choice["method"]
+        chosen = study.table.choice.method
     else:
-        chosen = run_ablation(checkpoints[0], args.out, **options).choice["method"]
+        chosen = run_ablation(checkpoints[0], args.out, **options).table.choice.method
         print((args.out / "ablation.md").read_text())
     print(f"chosen: {chosen}  ({time.perf_counter() - start:.0f} s)")
 

@@ -64,3 +64,19 @@ class ModelState:
 def model_state() -> type[ModelState]:
     """``model_state(model)`` records a model's state; ``.assert_unchanged(model)`` checks it."""
     return ModelState
+
+
+@pytest.fixture
+def squares() -> tuple[Tensor, Tensor]:
+    """Sixteen 16 x 16 scans of dim noise (0-119) with one bright 4 x 4 square (150-255):
+    in the left half for label 0, in the right half for label 1 (the evidence that
+    ``test_study.Halves`` classifies by, so masks that keep it keep the accuracy)."""
+    generator = torch.Generator().manual_seed(1)
+    images = torch.randint(0, 120, (16, 16, 16), generator=generator)
+    labels = torch.arange(16) % 2
+    for i in range(16):
+        row = int(torch.randint(0, 12, (1,), generator=generator))
+        column = int(torch.randint(0, 4, (1,), generator=generator)) + 8 * int(labels[i])
+        square = torch.randint(150, 256, (4, 4), generator=generator)
+        images[i, row : row + 4, column : column + 4] = square
+    return images.to(torch.uint8), labels

@@ -16,6 +16,7 @@ LAYERS: dict[str, int] = {
     "paths": 0,
     "_io": 0,
     "method_names": 0,
+    "results": 0,
     "preprocess": 1,
     "precision": 1,
     "extras": 1,

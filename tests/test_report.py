@@ -17,7 +17,9 @@ import pytest
 from PIL import Image
 
 from causalcam._io import atomic_write_json
+from causalcam.evaluate.summary import choose_variant
 from causalcam.report import PAPER_TABLES, build_report, find_chromium, render_dom, screenshot
+from causalcam.results import AblationRow, AblationTable, Estimate
 from causalcam.viz import explanation_panel, save_figure
 
 TARGETS = ("resnet34", "resnet50", "densenet121", "densenet169")
@@ -102,25 +104,7 @@ def _synthetic_run(root: Path, with_transfer: bool = True) -> Path:
             "n_images": 8,
         }
         _stored(results / "transfer.json", {"tables": [table]})
-    _stored(
-        results / "ablation.json",
-        {
-            "source": "resnet18",
-            "thresholds": [0.3, 0.5],
-            "rows": [
-                {
-                    "loss": "mse",
-                    "normalize": "l2",
-                    "sign": "set",
-                    "deletion_auc": 0.7,
-                    "deletion_auc_diff": 0.05,
-                    "deletion_bits_saving": 0.12,
-                    "insertion_auc": 0.4,
-                    "insertion_auc_diff": -0.02,
-                }
-            ],
-        },
-    )
+    _stored(results / "ablation.json", _synthetic_ablation().to_json())
     _stored(
         results / "qualitative.json",
         {
@@ -130,6 +114,44 @@ def _synthetic_run(root: Path, with_transfer: bool = True) -> Path:
         },
     )
     return root
+
+
+def _synthetic_ablation() -> AblationTable:
+    """Grad-CAM and one causal variant, numbers made up."""
+    budgets = (Estimate(0.75), Estimate(0.7))
+
+    def row(mode: str, method: str, diff: float) -> AblationRow:
+        if method == "gradcam":
+            return AblationRow(mode, method, budgets=2, accuracy=budgets, auc=Estimate(0.7))
+        return AblationRow(
+            mode,
+            method,
+            options={"loss": "mse", "normalize": "l2", "sign": "set", "gradcam_term": "logit"},
+            kept_at_tau=0.25,
+            budgets=2,
+            accuracy=tuple(Estimate(e.value + diff) for e in budgets),
+            accuracy_diff=(Estimate(diff, diff - 0.1, diff + 0.1),) * 2,
+            auc=Estimate(0.7 + diff),
+            auc_diff=Estimate(diff),
+            mean_diff=Estimate(diff, diff - 0.1, diff + 0.1),
+            mean_saving=Estimate(0.12, 0.01, 0.2),
+        )
+
+    rows = tuple(
+        row(mode, method, diff)
+        for mode, diff in (("deletion", 0.05), ("insertion", -0.02))
+        for method in ("gradcam", "causal[mse,l2,set]")
+    )
+    return AblationTable(
+        model="resnet18",
+        layer="layer4",
+        n_images=8,
+        chance=0.5,
+        thresholds=(0.3, 0.5),
+        h_values=(0.3, 0.5),
+        rows=rows,
+        choice=choose_variant(rows),
+    )
 
 
 def test_paper_tables_reproduce_the_papers_own_counts() -> None:
@@ -175,6 +197,28 @@ def test_report_lays_out_every_section_with_paper_numbers(tmp_path: Path) -> Non
     assert "Caution" not in markdown  # no chance rate recorded: no warning
 
 
+def test_ablation_section_shows_the_one_table(tmp_path: Path) -> None:
+    markdown = build_report(_synthetic_run(tmp_path)).markdown.read_text()
+    section = markdown.split("## Ablation")[1].split("\n## ")[0]
+    assert "### Deletion (better: higher Δacc, positive saving)" in section
+    assert "### Insertion (better: lower Δacc, negative saving)" in section
+    # method, kept, acc@H (Δ) per budget, budgets, mean Δacc, bits saved, ΔAUC
+    assert (
+        "| `causal[mse,l2,set]` | 0.2500 | 0.8000 (+0.0500) | 0.7500 (+0.0500) | 2 | "
+        "+0.0500 [-0.0500, +0.1500] | +12.0% [+1.0%, +20.0%] | +0.0500 |"
+    ) in section
+    assert "Best deletion variant: `causal[mse,l2,set]`; it does not beat Grad-CAM" in section
+    assert section.count("bits saved") >= 2  # one definition, in the caption and the header
+
+
+def test_stage_files_of_another_layout_are_named_not_misread(tmp_path: Path) -> None:
+    run = _synthetic_run(tmp_path)
+    _stored(run / "results" / "ablation.json", {"source": "resnet18", "rows": [{"loss": "mse"}]})
+    markdown = build_report(run).markdown.read_text()
+    assert "`results/ablation.json` was written by another version of causalcam" in markdown
+    assert "Table 1: masks from ResNet-18" in markdown  # the other sections are unaffected
+
+
 def test_networks_near_chance_are_flagged_in_the_transference_section(tmp_path: Path) -> None:
     run = _synthetic_run(tmp_path)
     manifest = json.loads((run / "manifest.json").read_text())
@@ -195,7 +239,7 @@ def test_html_is_self_contained(tmp_path: Path) -> None:
     assert len(sources) == 4 and all(s.startswith("data:image/png;base64,") for s in sources)
     assert "http://" not in page and "https://" not in page
     assert "The transference stage has not run." in page
-    assert page.count("<table>") == 4  # networks, curve summary, ablation, manifest stages
+    assert page.count("<table>") == 5  # networks, curve summary, ablation x 2, manifest
     moved = tmp_path.parent / "moved.html"
     shutil.copy(paths.html, moved)  # nothing refers back to the run folder
     assert moved.read_text() == page
@@ -222,7 +266,7 @@ def _assert_rendered(dom: str, screenshot: Image.Image, tables: int, images: int
 def test_report_renders_in_headless_chromium(tmp_path: Path) -> None:
     paths = build_report(_synthetic_run(tmp_path / "run"))
     dom, screenshot = _render(paths.html, tmp_path)
-    _assert_rendered(dom, screenshot, tables=5, images=4)
+    _assert_rendered(dom, screenshot, tables=6, images=4)
 
 
 # ----------------------------------------------------------------------------- a real tiny run
@@ -231,6 +275,7 @@ def test_report_renders_in_headless_chromium(tmp_path: Path) -> None:
 def test_report_from_a_tiny_reproduction_run(
     real_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from causalcam.explain import CausalOptions
     from causalcam.models import default_model
     from causalcam.reproduce import PROFILES, reproduce
 
@@ -263,11 +308,14 @@ def test_report_from_a_tiny_reproduction_run(
     assert (
         "Table 1: masks from ResNet-18" in markdown and "Table 2: masks from ResNet-34" in markdown
     )
-    # the ablation lists every variant of the grid and the further readings, once each
-    assert markdown.count("| mse | none | literal | logit |") == 1
-    assert markdown.count("| bce | maxabs | set | logit |") == 1
-    assert markdown.count("| mse_prob | l2 | set | logit |") == 1
-    assert markdown.count("| bce | none | set | ce |") == 1
+    # the ablation lists every variant of the grid and the further readings, once per mode
+    ablation = markdown.split("## Ablation")[1].split("\n## ")[0]
+    for variant in CausalOptions.ablation_variants():
+        assert ablation.count(f"| `{variant.name}`") == 2, variant.name
+    stored = json.loads((tmp_path / "run" / "results" / "ablation.json").read_text())
+    table = AblationTable.from_json(stored["result"])
+    assert len(table.rows) == 2 * (2 + 22) and table.model == "resnet18"
+    assert f"Best deletion variant: `{table.choice.method}`" in ablation
     bundled_row = f"| ResNet-18 | {bundled.metrics['test']['accuracy']:.4f} |"
     assert bundled_row in markdown and "bundled model" in markdown
 
@@ -280,7 +328,6 @@ def test_report_from_a_tiny_reproduction_run(
 
     # another default causal variant (a library upgrade) recomputes what used "causal"
     import causalcam.reproduce.run as reproduce_run
-    from causalcam.explain import CausalOptions
 
     monkeypatch.setattr(reproduce_run, "default_variant", lambda: CausalOptions.literal().to_dict())
     logged.clear()

@@ -1,5 +1,7 @@
 """The ablation study (``causalcam.study``): tables computed from the curves, one explain
-pass, caching, the choice rule. A tiny seeded CNN on random 16 px scans keeps it fast."""
+pass, caching, the choice rule. A small hand-built network that classifies bright squares
+by the half they lie in (``Halves``) on 16 px scans keeps it fast and makes every statistic
+finite: its curves reach the matched budgets and Grad-CAM's accuracy lies above chance."""
 
 from __future__ import annotations
 
@@ -14,17 +16,15 @@ from torch import Tensor, nn
 
 import causalcam.evaluate.threshold as threshold_module
 from causalcam.evaluate import Curve, Network
-from causalcam.evaluate.summary import accuracy_at_h
-from causalcam.evaluate.tables import jsonable
+from causalcam.evaluate.summary import accuracy_at_h, choose_variant, paired_budget_stats
 from causalcam.explain import CausalOptions, map_function
 from causalcam.preprocess import Preprocessing, to_model_input
+from causalcam.results import AblationRow, AblationTable, Estimate
 from causalcam.study import (
     AblationResult,
-    choose_default,
     explain_all,
+    explain_methods,
     identical_groups,
-    map_sanity,
-    paired_budget_stats,
     run_ablation,
 )
 
@@ -34,7 +34,8 @@ VARIANTS = (
     CausalOptions("bce", "l2", "set"),
     CausalOptions("mse", "maxabs", "set"),
 )
-THRESHOLDS = (0.2, 0.4, 0.6, 0.8)
+THRESHOLDS = tuple(round(0.1 * k, 2) for k in range(1, 10))
+H_VALUES = (0.3, 0.45, 0.65, 0.8)  # deletion reaches the first two, insertion the others
 
 
 class Tiny(nn.Module):
@@ -49,6 +50,37 @@ class Tiny(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         return self.fc(self.features(x).mean(dim=(-2, -1)))
+
+
+class Halves(nn.Module):
+    """Three features of the grey level ``g`` (``g``, ``relu(g - 0.5)``, ``relu(g - 0.25)``;
+    target ``features``); each class scores its own half of the image against the other
+    with seeded positive weights per feature."""
+
+    def __init__(self, seed: int) -> None:
+        super().__init__()
+        preprocessing = Preprocessing(size=SIZE)
+        mean, std = torch.tensor(preprocessing.mean), torch.tensor(preprocessing.std)
+        self.features = nn.Sequential(nn.Conv2d(3, 3, 1), nn.ReLU())
+        weight = (std / 3).repeat(3, 1)  # undoes the normalisation: the grey level in [0, 1]
+        with torch.no_grad():
+            self.features[0].weight.copy_(weight.view(3, 3, 1, 1))
+            offsets = torch.tensor([0.0, 0.5, 0.25])
+            self.features[0].bias.copy_((weight * mean / std).sum(1) - offsets)
+        left = torch.zeros(SIZE, SIZE)
+        left[:, : SIZE // 2] = 1
+        self.register_buffer("halves", torch.stack([left, 1 - left]))
+        generator = torch.Generator().manual_seed(seed)
+        self.head = nn.Parameter(0.5 + 1.5 * torch.rand(2, 3, generator=generator))
+
+    def forward(self, x: Tensor) -> Tensor:
+        per_half = torch.einsum("bkhw,chw->bck", self.features(x), self.halves) / SIZE**2
+        own = (per_half * self.head).sum(-1)
+        return 8 * (own - own.flip(-1))
+
+
+def halves_network(seed: int = 2) -> Network:
+    return Network(Halves(seed).eval(), Preprocessing(size=SIZE), ("a", "b"))
 
 
 @pytest.fixture
@@ -66,7 +98,7 @@ def _run(network: Network, scans: tuple[Tensor, Tensor], out: Path) -> AblationR
         labels=labels,
         variants=VARIANTS,
         thresholds=THRESHOLDS,
-        h_values=(0.2, 0.4, 0.6),
+        h_values=H_VALUES,
         n_boot=30,
         target_layer="features",
         plots=False,
@@ -83,76 +115,117 @@ def test_one_explain_pass_gives_each_methods_own_maps(
     for name in ("gradcam", "gradcam++", *(v.name for v in VARIANTS)):
         expected = map_function(network.model, name, target_layer="features")(inputs)
         torch.testing.assert_close(maps[name], expected, atol=1e-5, rtol=0)
+    # plain "causal" is the default variant, also next to other variants
+    named, _ = explain_methods(
+        network, scans[0], ["causal", VARIANTS[0].name], target_layer="features"
+    )
+    default = map_function(network.model, "causal", target_layer="features")(inputs)
+    torch.testing.assert_close(named["causal"], default, atol=1e-5, rtol=0)
+    torch.testing.assert_close(named[VARIANTS[0].name], maps[VARIANTS[0].name], atol=1e-6, rtol=0)
 
 
-def test_table_is_computed_from_the_curves(
-    network: Network, scans: tuple[Tensor, Tensor], tmp_path: Path
-) -> None:
-    result = _run(network, scans, tmp_path)
+def _first_crossing(h: np.ndarray, acc: np.ndarray, level: float) -> float:
+    """Slow reference: the smallest H at which the piecewise-linear curve reaches ``level``."""
+    points = sorted(zip(h.tolist(), acc.tolist(), strict=True))
+    for k, (x, y) in enumerate(points):
+        if y >= level:
+            if k == 0:
+                return x
+            x0, y0 = points[k - 1]
+            return x0 + (level - y0) / (y - y0) * (x - x0)
+    return math.nan
+
+
+def _reference_saving(curve: Curve, ref: Curve, chance: float) -> float:
+    """Slow reference of the mean bits saving over :data:`H_VALUES` (above ``chance``)."""
+    savings = []
+    for h in H_VALUES:
+        level = float(accuracy_at_h(ref.mean_h, ref.accuracy, [h])[0])
+        if not level > chance:
+            continue
+        mine = _first_crossing(curve.mean_h, curve.accuracy, level)
+        theirs = _first_crossing(ref.mean_h, ref.accuracy, level)
+        if math.isfinite(mine) and math.isfinite(theirs):
+            savings.append(1 - mine / theirs)
+    return float(np.mean(savings)) if savings else math.nan
+
+
+def test_table_is_computed_from_the_curves(squares: tuple[Tensor, Tensor], tmp_path: Path) -> None:
+    result = _run(halves_network(), squares, tmp_path)
+    table = result.table
     methods = ["gradcam", "gradcam++", *(v.name for v in VARIANTS)]
-    assert [(r["mode"], r["method"]) for r in result.rows] == [
+    assert [(r.mode, r.method) for r in table.rows] == [
         (mode, m) for mode in ("deletion", "insertion") for m in methods
     ]
+    assert table.chance == 0.5 and table.h_values == H_VALUES
     curves = {(c.mode, c.method): c for c in result.curves}
-    maps, _ = explain_all(network, scans[0], VARIANTS, target_layer="features")
-    kept = map_sanity(maps)
-    for row in result.rows:
-        curve, ref = curves[(row["mode"], row["method"])], curves[(row["mode"], "gradcam")]
-        acc = accuracy_at_h(curve.mean_h, curve.accuracy, result.h_values)
-        ref_acc = accuracy_at_h(ref.mean_h, ref.accuracy, result.h_values)
-        got = [row[f"acc@H={h:g}"] for h in result.h_values]
-        np.testing.assert_allclose(got, acc, equal_nan=True)
-        assert row["kept@tau=0.5"] == pytest.approx(kept[row["method"]]["kept_at_tau"])
-        if row["method"] == "gradcam":
-            assert row["budgets"] == int(np.isfinite(acc).sum())
+    maps, _ = explain_all(halves_network(), squares[0], VARIANTS, target_layer="features")
+    for row in table.rows:
+        curve, ref = curves[(row.mode, row.method)], curves[(row.mode, "gradcam")]
+        acc = accuracy_at_h(curve.mean_h, curve.accuracy, H_VALUES)
+        ref_acc = accuracy_at_h(ref.mean_h, ref.accuracy, H_VALUES)
+        np.testing.assert_allclose([e.value for e in row.accuracy], acc, equal_nan=True)
+        values = maps[row.method].numpy()
+        assert row.kept_at_tau == pytest.approx((values > 0.5).mean())
+        assert row.zero_maps == pytest.approx((values.reshape(16, -1).max(1) == 0).mean())
+        if row.method == "gradcam":
+            assert row.budgets == int(np.isfinite(acc).sum()) == 2
+            assert not row.accuracy_diff and not row.mean_diff.finite
             continue
-        diffs = np.array([row[f"diff@H={h:g}"] for h in result.h_values])
+        diffs = np.array([e.value for e in row.accuracy_diff])
         np.testing.assert_allclose(diffs, acc - ref_acc, equal_nan=True)
         finite = diffs[np.isfinite(diffs)]
-        assert row["budgets"] == finite.size
-        if finite.size:
-            assert row["mean_diff"] == pytest.approx(finite.mean())
-            assert row["mean_diff_lo"] <= row["mean_diff"] + 1e-12 <= row["mean_diff_hi"] + 2e-12
+        assert row.budgets == finite.size >= 1
+        assert row.mean_diff.value == pytest.approx(finite.mean())
+        assert row.mean_diff.low <= row.mean_diff.high
+        saving = _reference_saving(curve, ref, table.chance)
+        if row.mode == "deletion":  # Grad-CAM's deletion accuracy lies above chance
+            assert math.isfinite(saving)
+        np.testing.assert_allclose(row.mean_saving.value, saving, equal_nan=True)
+    # the fixture tells the methods apart: not every difference is zero
+    assert any(abs(r.mean_diff.value) > 0.05 for r in table.rows if r.mean_diff.finite)
 
 
 def test_outputs_written_and_choice_follows_the_rule(
-    network: Network, scans: tuple[Tensor, Tensor], tmp_path: Path
+    squares: tuple[Tensor, Tensor], tmp_path: Path
 ) -> None:
-    result = _run(network, scans, tmp_path)
+    table = _run(halves_network(), squares, tmp_path).table
     stored = json.loads((tmp_path / "ablation.json").read_text())
-    assert stored["choice"]["method"] == result.choice["method"]
-    assert len(stored["rows"]) == len(result.rows)
+    assert json.dumps(AblationTable.from_json(stored).to_json()) == json.dumps(stored)
+    assert stored["choice"]["method"] == table.choice.method
     header = (tmp_path / "ablation.csv").read_text().splitlines()[0].split(",")
-    assert {"mode", "method", "loss", "mean_diff", "auc_diff_lo"} <= set(header)
+    assert {"mode", "method", "loss", "mean_diff", "auc_diff_lo", "acc@H=0.3"} <= set(header)
     text = (tmp_path / "ablation.md").read_text()
-    assert all(f"`{v.name}`" in text for v in VARIANTS)
-    deletion = [r for r in result.rows if r["mode"] == "deletion" and r["method"] != "gradcam"]
-    causal = [r for r in deletion if r["method"].startswith("causal")]
-    top = max(r["budgets"] for r in causal)
-    finite = [
-        r for r in causal if r["budgets"] == top and math.isfinite(r.get("mean_diff", math.nan))
-    ]
-    if finite:
-        assert result.choice["deletion_mean_diff"] == max(r["mean_diff"] for r in finite)
-    assert result.choice["beats_gradcam"] == (result.choice["deletion_mean_diff_ci"][0] > 0)
+    assert all(text.count(f"| `{v.name}`") == 2 for v in VARIANTS)  # deletion and insertion
+    causal = [r for r in table.rows if r.mode == "deletion" and r.method.startswith("causal")]
+    best = max(causal, key=lambda r: (r.budgets, r.mean_diff.value, r.mean_saving.value))
+    assert all(math.isfinite(r.mean_diff.value) for r in causal)
+    assert table.choice.method == best.method
+    assert table.choice.deletion_mean_diff == best.mean_diff
+    assert table.choice.beats_gradcam == (best.mean_diff.low > 0)
+    insertion = table.row("insertion", best.method).mean_diff
+    assert table.choice.insertion_mean_diff == insertion
+    assert table.choice.insertion_agrees == (insertion.value < 0)
+    assert f"Best deletion variant: `{best.method}`" in text
 
 
 def test_rerun_loads_every_curve_from_the_cache(
-    network: Network,
-    scans: tuple[Tensor, Tensor],
+    squares: tuple[Tensor, Tensor],
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    first = _run(network, scans, tmp_path)
+    first = _run(halves_network(), squares, tmp_path)
 
     def refuse(*args: object, **kwargs: object) -> None:
         raise AssertionError("a cached curve was recomputed")
 
     monkeypatch.setattr(threshold_module, "threshold_correct", refuse)
-    second = _run(network, scans, tmp_path)
-    assert json.dumps(jsonable(second.rows)) == json.dumps(jsonable(first.rows))
+    second = _run(halves_network(), squares, tmp_path)
+    assert json.dumps(second.table.to_json()) == json.dumps(first.table.to_json())
     for a, b in zip(first.curves, second.curves, strict=True):
         np.testing.assert_array_equal(a.correct, b.correct)
+    with pytest.raises(AssertionError, match="recomputed"):  # another network: other curves
+        _run(halves_network(seed=1), squares, tmp_path)
 
 
 def test_identical_maps_are_grouped_under_the_first_name() -> None:
@@ -173,40 +246,47 @@ def _curve(method: str, h: list[float], correct: list[list[int]]) -> Curve:
 def test_paired_budget_stats_against_hand_computed_values() -> None:
     ref = _curve("gradcam", [0.2, 0.6], [[1, 0, 0, 0], [1, 1, 0, 0]])  # acc 0.25 -> 0.5
     better = _curve("causal", [0.2, 0.6], [[1, 1, 0, 0], [1, 1, 1, 0]])  # acc 0.5 -> 0.75
-    stats = paired_budget_stats(better, ref, [0.2, 0.4, 0.6], n_boot=50)
-    assert stats["mean_diff"] == pytest.approx(0.25)
+    diff, saving = paired_budget_stats(better, ref, [0.2, 0.4, 0.6], n_boot=50)
+    assert diff.value == pytest.approx(0.25)
     # Grad-CAM's accuracy at H = 0.2, 0.4, 0.6 is 0.25, 0.375, 0.5; the better curve reaches
     # them at H = 0.2 (its first point), 0.2 and 0.2: savings 0, 0.5, 2/3.
-    assert stats["mean_saving"] == pytest.approx((0 + 0.5 + 2 / 3) / 3)
-    same = paired_budget_stats(ref, ref, [0.2, 0.4, 0.6], n_boot=50)
-    assert (same["mean_diff"], same["mean_diff_lo"], same["mean_diff_hi"]) == (0.0, 0.0, 0.0)
+    assert saving.value == pytest.approx((0 + 0.5 + 2 / 3) / 3)
+    same, _ = paired_budget_stats(ref, ref, [0.2, 0.4, 0.6], n_boot=50)
+    assert (same.value, same.low, same.high) == (0.0, 0.0, 0.0)
     # with chance at 0.375, only H = 0.6 (Grad-CAM 0.5 > 0.375) counts for the saving
-    floored = paired_budget_stats(better, ref, [0.2, 0.4, 0.6], n_boot=50, chance=0.375)
-    assert floored["mean_saving"] == pytest.approx(2 / 3)
-    assert floored["mean_diff"] == pytest.approx(0.25)  # the accuracy difference is unchanged
-    nowhere = paired_budget_stats(better, ref, [0.2, 0.4, 0.6], n_boot=20, chance=0.5)
-    assert math.isnan(nowhere["mean_saving"])  # Grad-CAM never exceeds chance
+    floored_diff, floored = paired_budget_stats(
+        better, ref, [0.2, 0.4, 0.6], n_boot=50, chance=0.375
+    )
+    assert floored.value == pytest.approx(2 / 3)
+    assert floored_diff.value == pytest.approx(0.25)  # the accuracy difference is unchanged
+    _, nowhere = paired_budget_stats(better, ref, [0.2, 0.4, 0.6], n_boot=20, chance=0.5)
+    assert math.isnan(nowhere.value)  # Grad-CAM never exceeds chance
 
 
-def test_choice_prefers_budget_coverage_then_accuracy() -> None:
-    def row(method: str, budgets: int, diff: float, mode: str = "deletion") -> dict[str, object]:
-        return {
-            "mode": mode,
-            "method": method,
-            "budgets": budgets,
-            "mean_diff": diff,
-            "mean_diff_lo": diff - 0.01,
-            "mean_diff_hi": diff + 0.01,
-            "mean_saving": 0.0,
-        }
+def test_choice_prefers_budget_coverage_then_accuracy_then_bits() -> None:
+    def row(method: str, budgets: int, diff: float, saving: float = 0.0) -> AblationRow:
+        return AblationRow(
+            "deletion",
+            method,
+            budgets=budgets,
+            mean_diff=Estimate(diff, diff - 0.01, diff + 0.01),
+            mean_saving=Estimate(saving),
+        )
 
     rows = [
         row("gradcam++", 5, 0.5),
         row("causal[mse,none,literal]", 2, 0.3),
         row("causal[bce,l2,set]", 5, -0.02),
         row("causal[bce,l1,set]", 5, 0.04),
-        row("causal[bce,l1,set]", 5, -0.1, mode="insertion"),
+        row("causal[bce,maxabs,set]", 5, 0.04, saving=0.1),
+        AblationRow("insertion", "causal[bce,maxabs,set]", mean_diff=Estimate(-0.1)),
     ]
-    choice = choose_default(rows)
-    assert choice["method"] == "causal[bce,l1,set]"
-    assert choice["beats_gradcam"] and choice["insertion_agrees"]
+    choice = choose_variant(rows)
+    assert choice.method == "causal[bce,maxabs,set]"
+    assert choice.beats_gradcam and choice.insertion_agrees
+    assert choice.seeds is None
+    rows[1] = row("causal[mse,none,literal]", 5, 0.01)
+    rows[2] = row("causal[bce,l2,set]", 6, -0.5)  # one more budget outweighs accuracy
+    chosen = choose_variant(rows)
+    assert chosen.method == "causal[bce,l2,set]" and not chosen.beats_gradcam
+    assert not chosen.insertion_agrees  # no insertion row: nothing agrees

@@ -1,20 +1,21 @@
 """The ablation study of the causal map's open choices (docs/method.md).
 
 The paper leaves open the loss behind ``L(y, [1, 1])``, what its "normalized importance
-scores" are and the sign convention. :func:`run_ablation` measures every variant
-(``CausalOptions``: loss x normalisation x sign) against Grad-CAM and Grad-CAM++ with the
-paper's threshold deletion and insertion on one network:
+scores" are and the sign convention. :func:`measure_ablation` measures every variant
+(``CausalOptions``: loss x normalisation x sign, and the further readings) against Grad-CAM
+and Grad-CAM++ with the paper's threshold deletion and insertion on one network:
 
 1. every map of every variant comes from ONE ``Explainer.explain`` call per batch (one
    forward pass, one batched VJP); variants whose maps are identical are evaluated once;
-2. each distinct map set goes through :func:`causalcam.evaluate.run_deletion_insertion`
-   (cached and resumable under ``out_dir/eval``);
-3. per (mode, method), paired with Grad-CAM on the same bootstrap resamples of the test
-   images: accuracy at matched Huffman budgets ``H``, its difference to Grad-CAM,
-   the mean difference over the budgets, the bits saved at Grad-CAM's accuracy
-   (``1 - H_m(a) / H_gradcam(a)``), and the area under accuracy-versus-H, each with a
-   percentile bootstrap interval;
-4. ``ablation.csv``, ``ablation.json`` and ``ablation.md`` (+ curves and plots) in ``out_dir``.
+2. the maps go to :func:`causalcam.evaluate.evaluate_maps` (cached and resumable under a
+   store folder, keyed by the model, the layer and each variant's options);
+3. each (mode, method) is compared with Grad-CAM by :func:`causalcam.evaluate.summary.compare`
+   (accuracy at matched budgets, mean difference, bits saved above chance, AUC, paired
+   bootstrap intervals) and a variant is chosen by
+   :func:`~causalcam.evaluate.summary.choose_variant`;
+4. :func:`run_ablation` also writes ``ablation.csv``, ``ablation.json`` and ``ablation.md``
+   (+ curves and plots); ``causalcam reproduce`` stores the same
+   :class:`~causalcam.results.AblationTable` as its ablation stage.
 
 Directions: for deletion (the explanation is kept) higher accuracy at the same ``H`` and a
 positive bits saving are better; for insertion (the explanation is removed) lower accuracy
@@ -24,14 +25,11 @@ at the same ``H`` and a negative saving are better.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from torch import Tensor
 
@@ -45,23 +43,20 @@ from .evaluate import (
     Network,
     as_network,
     curve_rows,
+    evaluate_maps,
     rows_to_csv,
-    run_deletion_insertion,
-    summarize,
     write_rows,
 )
 from .evaluate.store import model_fingerprint
-from .evaluate.summary import (
-    accuracy_at_h,
-    bootstrap_replicates,
-    bootstrap_weights,
-    h_at_accuracy,
-)
+from .evaluate.summary import choose_variant, compare, majority_rate
 from .evaluate.tables import jsonable
 from .explain import CausalOptions, Explainer
 from .method_names import CAUSAL, GRADCAM, GRADCAM_PP
 from .models import load_checkpoint
 from .preprocess import to_model_input
+from .report import Heading, render_markdown
+from .report.ablation import ablation_blocks
+from .results import SANITY_TAU, AblationRow, AblationTable
 from .viz.curves import save_accuracy_curves
 
 REFERENCE = GRADCAM
@@ -69,7 +64,36 @@ BASELINES: tuple[str, ...] = (GRADCAM, GRADCAM_PP)
 #: 0.1, 0.2, ..., 0.6: the CPU budget (18 methods x 203 scans x 2 modes in ~40 min on a
 #: shared 2-core CPU); they cover the matched budgets H = 0.3 ... 0.7 of both modes.
 CPU_THRESHOLDS: tuple[float, ...] = tuple(round(0.1 * k, 2) for k in range(1, 7))
-SANITY_TAU = 0.5
+
+
+def explain_methods(
+    model: Network | Any,
+    images: Tensor,
+    methods: Sequence[str],
+    *,
+    target_layer: str | None = None,
+    batch_size: int = 32,
+) -> tuple[dict[str, Tensor], str]:
+    """Maps (B, H, W) in [0, 1] of every named method (``causal`` is the default variant,
+    ``causal[loss,normalize,sign]`` names another) from one ``Explainer.explain`` call per
+    batch of ``batch_size`` uint8 scans, and the explained layer's name. ``model``: a
+    :class:`Network`, a loaded checkpoint or an ``nn.Module``."""
+    network = as_network(model)
+    variants = {m: CausalOptions.parse(m) for m in methods if m.startswith(CAUSAL)}
+    others = tuple(dict.fromkeys(m for m in methods if m not in variants))
+    asked = (*others, CAUSAL) if variants else others
+    causal = tuple(dict.fromkeys(variants.values())) or None
+    keys = {m: variants[m].name if m in variants else m for m in methods}
+    parts: dict[str, list[Tensor]] = {m: [] for m in methods}
+    with Explainer(network.model, target_layer=target_layer, chunk_size=batch_size) as explainer:
+        for start in range(0, images.shape[0], batch_size):
+            batch = images[start : start + batch_size].to(network.device)
+            inputs = to_model_input(batch, network.preprocessing)
+            result = explainer.explain(inputs, methods=asked, causal=causal)
+            for method in methods:
+                parts[method].append(result.maps[keys[method]].detach().float().cpu())
+        layer = str(explainer.layer_name)
+    return {m: torch.cat(chunks) for m, chunks in parts.items()}, layer
 
 
 def explain_all(
@@ -80,55 +104,25 @@ def explain_all(
     target_layer: str | None = None,
     batch_size: int = 32,
 ) -> tuple[dict[str, Tensor], str]:
-    """Maps (B, H, W) in [0, 1] of Grad-CAM, Grad-CAM++ and every variant (keyed by
-    ``variant.name``), from one ``Explainer.explain`` call per batch of ``batch_size``,
-    and the explained layer's name."""
+    """:func:`explain_methods` of Grad-CAM, Grad-CAM++ and every variant (keyed by
+    ``variant.name``)."""
     names = [*BASELINES, *(v.name for v in variants)]
-    parts: dict[str, list[Tensor]] = {name: [] for name in names}
-    with Explainer(network.model, target_layer=target_layer, chunk_size=batch_size) as explainer:
-        for start in range(0, images.shape[0], batch_size):
-            batch = images[start : start + batch_size].to(network.device)
-            inputs = to_model_input(batch, network.preprocessing)
-            result = explainer.explain(inputs, methods=(*BASELINES, CAUSAL), causal=variants)
-            for name in names:
-                parts[name].append(result.maps[name].detach().float().cpu())
-        layer = str(explainer.layer_name)
-    return {name: torch.cat(chunks) for name, chunks in parts.items()}, layer
+    return explain_methods(network, images, names, target_layer=target_layer, batch_size=batch_size)
 
 
-def _image_key(image: Tensor) -> str:
-    return hashlib.sha256(image.detach().cpu().contiguous().numpy().tobytes()).hexdigest()
-
-
-class PrecomputedMaps:
-    """Looks maps up by the preprocessed input image they were computed from, so that
-    :func:`run_deletion_insertion` can take maps that one explain pass produced."""
-
-    def __init__(self, network: Network, images: Tensor, maps: Mapping[str, Tensor]) -> None:
-        inputs = to_model_input(images, network.preprocessing)
-        self._index = {_image_key(x): i for i, x in enumerate(inputs)}
-        self._maps = dict(maps)
-
-    def lookup(self, method: str, inputs: Tensor) -> Tensor:
-        """The stored maps of ``method`` for ``inputs`` (B, C, H, W)."""
-        try:
-            rows = [self._index[_image_key(x)] for x in inputs]
-        except KeyError as missing:
-            raise InputError(f"no precomputed {method!r} map for an input image") from missing
-        return self._maps[method][rows].to(inputs.device)
-
-
-class LookupMapFn:
-    """A ``MapFn`` returning one method's precomputed maps; ``fingerprint`` (the explained
-    layer) enters the evaluation's cache key together with the method's options."""
-
-    def __init__(self, store: PrecomputedMaps, method: str, fingerprint: str) -> None:
-        self.store = store
-        self.method = method
-        self.fingerprint = fingerprint
-
-    def __call__(self, inputs: Tensor) -> Tensor:
-        return self.store.lookup(self.method, inputs)
+def cache_keys(model: Network | Any, layer: str, methods: Sequence[str]) -> dict[str, Any]:
+    """What identifies each method's maps for :func:`causalcam.evaluate.evaluate_maps`: the
+    model's weights, the explained layer, the method and its causal options."""
+    model_print = model_fingerprint(as_network(model).model)
+    return {
+        m: {
+            "model": model_print,
+            "layer": layer,
+            "method": m,
+            "options": CausalOptions.parse(m).to_dict() if m.startswith(CAUSAL) else None,
+        }
+        for m in methods
+    }
 
 
 def identical_groups(maps: Mapping[str, Tensor]) -> dict[str, str]:
@@ -143,139 +137,40 @@ def identical_groups(maps: Mapping[str, Tensor]) -> dict[str, str]:
     return representative
 
 
-def map_sanity(maps: Mapping[str, Tensor], tau: float = SANITY_TAU) -> dict[str, dict[str, float]]:
-    """Per method: mean fraction of pixels a deletion mask keeps at ``tau`` (``m > tau``),
-    and the fraction of images whose map is all zeros (nothing to keep at any threshold)."""
+@dataclass(frozen=True)
+class MapSanity:
+    """Mean fraction of pixels a deletion mask keeps at ``tau`` (``m > tau``) and the
+    fraction of images whose map is all zeros (nothing to keep at any threshold)."""
+
+    kept_at_tau: float
+    zero_maps: float
+
+
+def map_sanity(maps: Mapping[str, Tensor], tau: float = SANITY_TAU) -> dict[str, MapSanity]:
+    """:class:`MapSanity` of every method's maps."""
     return {
-        name: {
-            "kept_at_tau": float((values > tau).float().mean()),
-            "zero_maps": float((values.flatten(1).amax(dim=1) == 0).float().mean()),
-        }
+        name: MapSanity(
+            float((values > tau).float().mean()),
+            float((values.flatten(1).amax(dim=1) == 0).float().mean()),
+        )
         for name, values in maps.items()
     }
-
-
-# ----------------------------------------------------------------------------- statistics
-
-
-def _budget_stats(
-    h: np.ndarray,
-    acc: np.ndarray,
-    ref_h: np.ndarray,
-    ref_acc: np.ndarray,
-    budgets: np.ndarray,
-    chance: float = 0.0,
-) -> tuple[float, float]:
-    """(mean accuracy difference at the budgets both curves reach, mean bits saving at the
-    reference's accuracy there); NaN when no budget is shared. The saving is only taken
-    where the reference's accuracy exceeds ``chance`` (the majority-class rate): at chance
-    any mask, even an all-black one, "matches" it with almost no bits."""
-    ref_at = accuracy_at_h(ref_h, ref_acc, budgets)
-    diff = accuracy_at_h(h, acc, budgets) - ref_at
-    above = np.where(ref_at > chance + 1e-9, ref_at, np.nan)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        saving = 1 - h_at_accuracy(h, acc, above) / h_at_accuracy(ref_h, ref_acc, above)
-    return _nanmean(diff), _nanmean(saving)
-
-
-def _nanmean(values: np.ndarray) -> float:
-    finite = values[np.isfinite(values)]
-    return float(finite.mean()) if finite.size else float("nan")
-
-
-def paired_budget_stats(
-    curve: Curve,
-    reference: Curve,
-    budgets: Sequence[float],
-    *,
-    n_boot: int,
-    ci: float = 0.95,
-    seed: int = 0,
-    chance: float = 0.0,
-) -> dict[str, float]:
-    """Mean accuracy difference and mean bits saving over ``budgets`` versus ``reference``,
-    with percentile intervals over paired bootstrap resamples of the test images::
-
-        mean_diff   = mean_h [acc_m(h) - acc_ref(h)]
-        mean_saving = mean_h [1 - H_m(acc_ref(h)) / H_ref(acc_ref(h))]  (acc_ref(h) > chance)
-    """
-    grid = np.asarray(budgets, dtype=np.float64)
-    point = _budget_stats(
-        curve.mean_h, curve.accuracy, reference.mean_h, reference.accuracy, grid, chance
-    )
-    out = {"mean_diff": point[0], "mean_saving": point[1]}
-    if n_boot <= 0:
-        return out | {
-            f"{k}_{e}": math.nan for k in ("mean_diff", "mean_saving") for e in ("lo", "hi")
-        }
-    weights = bootstrap_weights(curve.correct.shape[1], n_boot, seed)
-    return out | budget_intervals(budget_samples(curve, reference, grid, weights, chance), ci)
-
-
-def budget_samples(
-    curve: Curve,
-    reference: Curve,
-    budgets: Sequence[float] | np.ndarray,
-    weights: np.ndarray,
-    chance: float = 0.0,
-) -> np.ndarray:
-    """Bootstrap replicates ``(R, 2)`` of (mean_diff, mean_saving) of ``curve`` versus
-    ``reference`` for resampling counts ``weights`` ``(R, n_images)`` (paired: both curves
-    see the same resampled images)."""
-    grid = np.asarray(budgets, dtype=np.float64)
-    (h_m, a_m), (h_r, a_r) = (bootstrap_replicates(c, weights) for c in (curve, reference))
-    return np.array(
-        [_budget_stats(h_m[r], a_m[r], h_r[r], a_r[r], grid, chance) for r in range(len(weights))]
-    ).reshape(len(weights), 2)
-
-
-def budget_intervals(samples: np.ndarray, ci: float = 0.95) -> dict[str, float]:
-    """Percentile intervals ``mean_diff_lo/hi`` and ``mean_saving_lo/hi`` of ``(R, 2)``
-    replicates (NaN replicates, where no budget is shared, are left out)."""
-    tail = 100 * (1 - ci) / 2
-    out = {}
-    for column, key in enumerate(("mean_diff", "mean_saving")):
-        finite = samples[:, column][np.isfinite(samples[:, column])]
-        low, high = (
-            np.percentile(finite, [tail, 100 - tail]) if finite.size else (math.nan, math.nan)
-        )
-        out[f"{key}_lo"], out[f"{key}_hi"] = float(low), float(high)
-    return out
-
-
-def _summary_columns(rows: Sequence[Mapping[str, Any]], method: str) -> dict[str, float]:
-    """Flatten the summarize rows of one method into ``statistic@H=h`` columns (+ _lo/_hi)."""
-    names = {
-        "accuracy_at_h": "acc",
-        "accuracy_diff_at_h": "diff",
-        "auc": "auc",
-        "auc_diff": "auc_diff",
-    }
-    out: dict[str, float] = {}
-    for row in rows:
-        short = names.get(row["statistic"]) if row["method"] == method else None
-        if short is None:
-            continue
-        key = short if row["at"] is None else f"{short}@H={row['at']:g}"
-        out[key], out[f"{key}_lo"], out[f"{key}_hi"] = row["value"], row["ci_low"], row["ci_high"]
-    return out
 
 
 def ablation_rows(
     curves: Sequence[Curve],
     *,
-    options: Mapping[str, Mapping[str, Any]],
-    sanity: Mapping[str, Mapping[str, float]],
+    options: Mapping[str, Mapping[str, str]],
+    sanity: Mapping[str, MapSanity],
     same_as: Mapping[str, str],
     h_values: Sequence[float] = DEFAULT_H_VALUES,
     n_boot: int = 1000,
     seed: int = 0,
     chance: float = 0.0,
-) -> list[dict[str, Any]]:
-    """One row per (mode, method): the method's options, map sanity, accuracy at each
-    matched budget and its paired difference to Grad-CAM, the area under accuracy-vs-H
-    over the H range shared with Grad-CAM, mean difference and mean bits saving over the
-    budgets (:func:`paired_budget_stats`), each with a bootstrap interval."""
+) -> list[AblationRow]:
+    """One row per (mode, method): :func:`~causalcam.evaluate.summary.compare` against
+    Grad-CAM's curve of the same mode, with the method's options, map sanity and the
+    method whose maps it shares."""
     by_mode: dict[str, dict[str, Curve]] = {}
     for curve in curves:
         by_mode.setdefault(curve.mode, {})[curve.method] = curve
@@ -283,64 +178,94 @@ def ablation_rows(
     for mode, methods in by_mode.items():
         if REFERENCE not in methods:
             raise InputError(f"the ablation needs Grad-CAM's {mode} curve as its reference")
-        reference = methods[REFERENCE]
         for method, curve in methods.items():
-            pair = [reference] if method == REFERENCE else [reference, curve]
-            summary = summarize(pair, h_values=h_values, n_boot=n_boot, seed=seed)
-            row: dict[str, Any] = {"mode": mode, "method": method, **dict(options.get(method, {}))}
-            row["same_maps_as"] = (
-                same_as.get(method, method) if same_as.get(method) != method else ""
+            row = compare(
+                curve, methods[REFERENCE], h_values, n_boot=n_boot, seed=seed, chance=chance
             )
-            checks = sanity.get(method, {})
-            row[f"kept@tau={SANITY_TAU:g}"] = checks.get("kept_at_tau", math.nan)
-            row["zero_maps"] = checks.get("zero_maps", math.nan)
-            row.update(_summary_columns(summary, method))
-            column = "acc" if method == REFERENCE else "diff"
-            reached = [row.get(f"{column}@H={h:g}", math.nan) for h in h_values]
-            row["budgets"] = int(np.isfinite(np.asarray(reached, dtype=np.float64)).sum())
-            if method != REFERENCE:
-                row.update(
-                    paired_budget_stats(
-                        curve, reference, h_values, n_boot=n_boot, seed=seed, chance=chance
-                    )
+            checks = sanity.get(method, MapSanity(float("nan"), float("nan")))
+            representative = same_as.get(method, method)
+            rows.append(
+                dataclasses.replace(
+                    row,
+                    options=dict(options.get(method, {})),
+                    same_maps_as=representative if representative != method else "",
+                    kept_at_tau=checks.kept_at_tau,
+                    zero_maps=checks.zero_maps,
                 )
-            rows.append(row)
+            )
     return rows
 
 
-def choose_default(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    """The causal variant with the best deletion accuracy at matched budgets: most budgets
-    reached, then the highest mean difference to Grad-CAM, then the most bits saved.
-    ``beats_gradcam``: its interval of the mean difference lies above zero;
-    ``insertion_agrees``: its insertion mean difference is negative (better) too."""
-    deletion = [r for r in rows if r["mode"] == "deletion" and r["method"].startswith(CAUSAL)]
-    if not deletion:
-        raise InputError("no causal variant in the ablation")
+@dataclass(frozen=True)
+class Ablation:
+    """One network's ablation: the table and the curves it was computed from."""
 
-    def key(row: Mapping[str, Any]) -> tuple[float, float, float]:
-        return (row["budgets"], finite_or(row.get("mean_diff")), finite_or(row.get("mean_saving")))
+    table: AblationTable
+    curves: list[Curve]
 
-    best = max(deletion, key=key)
-    insertion = next(
-        (r for r in rows if r["mode"] == "insertion" and r["method"] == best["method"]), {}
+
+def measure_ablation(
+    network: Network,
+    images: Tensor,
+    labels: Tensor,
+    *,
+    label: str,
+    variants: Sequence[CausalOptions] | None = None,
+    thresholds: Sequence[float] = DEFAULT_THRESHOLDS,
+    h_values: Sequence[float] = DEFAULT_H_VALUES,
+    n_boot: int = 1000,
+    seed: int = 0,
+    target_layer: str | None = None,
+    batch_size: int = 64,
+    map_batch_size: int = 32,
+    store_dir: str | Path | None = None,
+    progress: bool = True,
+) -> Ablation:
+    """Every causal variant (default :meth:`CausalOptions.ablation_variants`) and
+    Grad-CAM++ against Grad-CAM on ``network`` from one explain pass; curves are cached
+    under ``store_dir`` (``None``: not kept). ``label`` names the network in the table."""
+    chosen = tuple(variants) if variants is not None else CausalOptions.ablation_variants()
+    maps, layer = explain_all(
+        network, images, chosen, target_layer=target_layer, batch_size=map_batch_size
     )
-    return {
-        "method": best["method"],
-        "options": {k: best[k] for k in CausalOptions().to_dict() if k in best},
-        "deletion_mean_diff": best.get("mean_diff"),
-        "deletion_mean_diff_ci": [best.get("mean_diff_lo"), best.get("mean_diff_hi")],
-        "deletion_mean_saving": best.get("mean_saving"),
-        "deletion_mean_saving_ci": [best.get("mean_saving_lo"), best.get("mean_saving_hi")],
-        "insertion_mean_diff": insertion.get("mean_diff"),
-        "insertion_mean_diff_ci": [insertion.get("mean_diff_lo"), insertion.get("mean_diff_hi")],
-        "beats_gradcam": finite_or(best.get("mean_diff_lo")) > 0,
-        "insertion_agrees": finite_or(insertion.get("mean_diff"), math.inf) < 0,
-    }
-
-
-def finite_or(value: Any, fallback: float = -math.inf) -> float:
-    """``value`` as a float when it is a finite number, else ``fallback``."""
-    return float(value) if isinstance(value, int | float) and math.isfinite(value) else fallback
+    same_as = identical_groups(maps)
+    options = {v.name: v.to_dict() for v in chosen}
+    unique = {name: maps[name] for name in maps if same_as[name] == name}
+    curves = evaluate_maps(
+        {"model": network},
+        unique,
+        images,
+        labels,
+        source="model",
+        cache_keys=cache_keys(network, layer, list(unique)),
+        thresholds=thresholds,
+        out_dir=store_dir,
+        batch_size=batch_size,
+        progress=progress,
+    )
+    curves = _with_duplicates(curves, same_as)
+    chance = majority_rate(labels)
+    rows = ablation_rows(
+        curves,
+        options=options,
+        sanity=map_sanity(maps),
+        same_as=same_as,
+        h_values=h_values,
+        n_boot=n_boot,
+        seed=seed,
+        chance=chance,
+    )
+    table = AblationTable(
+        model=label,
+        layer=layer,
+        n_images=int(labels.numel()),
+        chance=chance,
+        thresholds=tuple(float(t) for t in curves[0].thresholds),
+        h_values=tuple(float(h) for h in h_values),
+        rows=tuple(rows),
+        choice=choose_variant(rows),
+    )
+    return Ablation(table, curves)
 
 
 @dataclass(frozen=True)
@@ -348,28 +273,9 @@ class AblationResult:
     """What :func:`run_ablation` measured and wrote."""
 
     out_dir: Path
-    model: str
-    n_images: int
-    thresholds: tuple[float, ...]
-    h_values: tuple[float, ...]
-    layer: str
+    table: AblationTable
     curves: list[Curve]
-    rows: list[dict[str, Any]]
-    choice: dict[str, Any]
     paths: list[Path]
-    chance: float = 0.0  # majority-class rate of the test labels (no bits saving at or below)
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "model": self.model,
-            "n_images": self.n_images,
-            "chance": self.chance,
-            "layer": self.layer,
-            "thresholds": list(self.thresholds),
-            "h_values": list(self.h_values),
-            "choice": self.choice,
-            "rows": self.rows,
-        }
 
 
 def _load_network(model: Any, device: str | torch.device | None) -> tuple[Network, str]:
@@ -390,79 +296,29 @@ def run_ablation(
     images: Tensor | None = None,
     labels: Tensor | None = None,
     data_root: str | Path | None = None,
-    variants: Sequence[CausalOptions] | None = None,
-    thresholds: Sequence[float] = DEFAULT_THRESHOLDS,
-    h_values: Sequence[float] = DEFAULT_H_VALUES,
-    n_boot: int = 1000,
-    seed: int = 0,
-    target_layer: str | None = None,
     device: str | torch.device | None = None,
-    batch_size: int = 64,
-    map_batch_size: int = 32,
     plots: bool = True,
-    progress: bool = True,
+    **options: Any,
 ) -> AblationResult:
-    """Run the ablation of causal variants against Grad-CAM and Grad-CAM++ on one network.
+    """Run the ablation of causal variants against Grad-CAM and Grad-CAM++ on one network
+    and write its tables.
 
     ``model``: a checkpoint path, a loaded checkpoint, a :class:`Network` or an
     ``nn.Module``; ``images``/``labels``: uint8 test scans (B, S, S) and labels, default
-    the COVID-CT test split at the model's own input size. Curves are cached under
+    the COVID-CT test split at the model's own input size; ``options`` go to
+    :func:`measure_ablation` (``variants``, ``thresholds``, ``h_values``, ``n_boot``,
+    ``seed``, ``target_layer``, batch sizes, ``progress``). Curves are cached under
     ``out_dir/eval`` (an interrupted run resumes); tables go to ``out_dir/ablation.*``.
     """
     network, label = _load_network(model, device)
     if images is None or labels is None:
         images, labels = load_split("test", size=network.preprocessing.size, root=data_root)
-    chosen = tuple(variants) if variants is not None else CausalOptions.ablation_variants()
-    maps, layer = explain_all(
-        network, images, chosen, target_layer=target_layer, batch_size=map_batch_size
+    out = Path(out_dir)
+    measured = measure_ablation(
+        network, images, labels, label=label, store_dir=out / "eval", **options
     )
-    same_as = identical_groups(maps)
-    store = PrecomputedMaps(network, images, maps)
-    options = {v.name: v.to_dict() for v in chosen}
-    unique = [name for name in maps if same_as[name] == name]
-    curves = run_deletion_insertion(
-        {"model": network},
-        {name: LookupMapFn(store, name, f"layer={layer}") for name in unique},
-        images,
-        labels,
-        source="model",
-        thresholds=thresholds,
-        out_dir=Path(out_dir) / "eval",
-        method_options={name: options.get(name, {}) for name in unique},
-        batch_size=batch_size,
-        progress=progress,
-    )
-    curves = _with_duplicates(curves, same_as)
-    rows = ablation_rows(
-        curves,
-        options=options,
-        sanity=map_sanity(maps),
-        same_as=same_as,
-        h_values=h_values,
-        n_boot=n_boot,
-        seed=seed,
-        chance=majority_rate(labels),
-    )
-    result = AblationResult(
-        chance=majority_rate(labels),
-        out_dir=Path(out_dir),
-        model=label,
-        n_images=int(labels.numel()),
-        thresholds=tuple(float(t) for t in curves[0].thresholds),
-        h_values=tuple(float(h) for h in h_values),
-        layer=layer,
-        curves=curves,
-        rows=rows,
-        choice=choose_default(rows),
-        paths=[],
-    )
+    result = AblationResult(out, measured.table, measured.curves, [])
     return dataclasses.replace(result, paths=write_ablation(result, plots=plots))
-
-
-def majority_rate(labels: Tensor) -> float:
-    """The accuracy of always answering the most common class: chance for this test set."""
-    flat = labels.reshape(-1).long()
-    return float(flat.bincount().max()) / max(int(flat.numel()), 1)
 
 
 def _with_duplicates(curves: list[Curve], same_as: Mapping[str, str]) -> list[Curve]:
@@ -476,112 +332,27 @@ def _with_duplicates(curves: list[Curve], same_as: Mapping[str, str]) -> list[Cu
     ]
 
 
-def format_cell(value: Any, digits: int = 3, signed: bool = False) -> str:
-    """A table cell: the number with ``digits`` decimals (``+`` sign if ``signed``), "—" if not
-    a finite number."""
-    if not isinstance(value, int | float) or not math.isfinite(value):
-        return "—"
-    return f"{value:+.{digits}f}" if signed else f"{value:.{digits}f}"
-
-
-def _with_ci(row: Mapping[str, Any], key: str, percent: bool = False) -> str:
-    scale = 100.0 if percent else 1.0
-    value, low, high = (row.get(k) for k in (key, f"{key}_lo", f"{key}_hi"))
-    digits = 1 if percent else 3
-    if not isinstance(value, int | float) or not math.isfinite(value):
-        return "—"
-    text = format_cell(value * scale, digits, signed=True)
-    if isinstance(low, int | float) and isinstance(high, int | float) and math.isfinite(low):
-        low_text, high_text = (format_cell(v * scale, digits, True) for v in (low, high))
-        text += f" [{low_text}, {high_text}]"
-    return text + ("%" if percent else "")
-
-
-def ablation_markdown(result: AblationResult) -> str:
-    """The ablation tables (one per mode) and the chosen default, as Markdown."""
-    budgets = [f"{h:g}" for h in result.h_values]
-    lines = [
-        "# Ablation of the causal map's open choices",
-        "",
-        f"Model {result.model}, layer `{result.layer}`, {result.n_images} test images, "
-        f"thresholds {', '.join(f'{t:g}' for t in result.thresholds)}.",
-        "Accuracy at matched Huffman budgets H (difference to Grad-CAM in brackets); "
-        "mean Δacc and bits saving over the budgets both curves reach, and ΔAUC of "
-        "accuracy-vs-H over their shared H range, with 95% paired bootstrap intervals.",
-        "",
-    ]
-    for mode, better in (
-        ("deletion", "higher Δacc, positive saving"),
-        ("insertion", "lower Δacc, negative saving"),
-    ):
-        rows = [r for r in result.rows if r["mode"] == mode]
-        if not rows:
-            continue
-        lines += [f"## {mode.capitalize()} (better: {better})", ""]
-        header = [
-            "method",
-            f"kept@τ={SANITY_TAU:g}",
-            *(f"acc@H={b}" for b in budgets),
-            "mean Δacc",
-            "bits saving",
-            "ΔAUC",
-        ]
-        lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-        for row in rows:
-            accs = [
-                format_cell(row.get(f"acc@H={b}"))
-                + (
-                    f" ({format_cell(row.get(f'diff@H={b}'), signed=True)})"
-                    if row["method"] != REFERENCE and f"diff@H={b}" in row
-                    else ""
-                )
-                for b in budgets
-            ]
-            same = f" (= {row['same_maps_as']})" if row.get("same_maps_as") else ""
-            lines.append(
-                "| "
-                + " | ".join(
-                    [
-                        f"`{row['method']}`{same}",
-                        format_cell(row.get(f"kept@tau={SANITY_TAU:g}")),
-                        *accs,
-                        _with_ci(row, "mean_diff"),
-                        _with_ci(row, "mean_saving", percent=True),
-                        _with_ci(row, "auc_diff"),
-                    ]
-                )
-                + " |"
-            )
-        lines.append("")
-    choice = result.choice
-    verdict = "beats" if choice["beats_gradcam"] else "does not beat"
-    lines += [
-        "## Choice",
-        "",
-        f"Best deletion variant: `{choice['method']}`; it {verdict} Grad-CAM at matched "
-        f"budgets (mean Δacc {format_cell(choice['deletion_mean_diff'], signed=True)}, 95% CI "
-        f"{format_cell(choice['deletion_mean_diff_ci'][0], signed=True)} to "
-        f"{format_cell(choice['deletion_mean_diff_ci'][1], signed=True)}); insertion mean Δacc "
-        f"{format_cell(choice['insertion_mean_diff'], signed=True)} "
-        f"({'agrees' if choice['insertion_agrees'] else 'does not agree'}).",
-        "",
-    ]
-    return "\n".join(lines)
+def ablation_csv(table: AblationTable) -> str:
+    """The table's rows as CSV (one column per statistic, ``_lo``/``_hi`` for intervals)."""
+    return rows_to_csv([row.flat(table.h_values) for row in table.rows])
 
 
 def write_ablation(result: AblationResult, *, plots: bool = True) -> list[Path]:
     """Write ``ablation.{csv,json,md}``, ``curves.{csv,json}`` and accuracy-vs-H plots."""
-    out = result.out_dir
-    paths = [atomic_write_text(out / "ablation.csv", rows_to_csv(result.rows))]
-    paths.append(atomic_write_json(out / "ablation.json", jsonable(result.to_json())))
-    paths.append(atomic_write_text(out / "ablation.md", ablation_markdown(result)))
+    out, table = result.out_dir, result.table
+    blocks = [Heading(1, "Ablation of the causal map's open choices"), *ablation_blocks(table)]
+    paths = [
+        atomic_write_text(out / "ablation.csv", ablation_csv(table)),
+        atomic_write_json(out / "ablation.json", jsonable(table.to_json())),
+        atomic_write_text(out / "ablation.md", render_markdown(blocks)),
+    ]
     paths += write_rows(curve_rows(result.curves), out / "curves")
     if plots:
-        focus = [*BASELINES, CausalOptions().name, result.choice["method"]]
+        focus = [*BASELINES, CausalOptions().name, table.choice.method]
         present = {c.method for c in result.curves}
         for mode in dict.fromkeys(c.mode for c in result.curves):
             members = [c for c in result.curves if c.mode == mode]
-            title = f"{mode.capitalize()}: {result.model}"
+            title = f"{mode.capitalize()}: {table.model}"
             paths.append(save_accuracy_curves(members, out / f"{mode}_all.png", title=title))
             paths.append(
                 save_accuracy_curves(

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 from causalcam.errors import InputError
 from causalcam.evaluate import Curve, accuracy_at_h, h_at_accuracy, summarize
-from causalcam.evaluate.summary import mean_accuracy_over
+from causalcam.evaluate.summary import majority_rate, mean_accuracy_over
 
 
 def test_interpolation_on_a_straight_line() -> None:
@@ -92,3 +93,9 @@ def test_summarize_is_deterministic_and_checks_options() -> None:
     other = make_curve("causal", h[:, :6], staircase(6, 6, 0))
     with pytest.raises(InputError, match="sizes"):
         summarize([curve, other])
+
+
+def test_majority_rate_is_the_accuracy_of_the_most_common_class() -> None:
+    assert majority_rate(torch.tensor([0, 1, 1, 1])) == 0.75
+    assert majority_rate(np.array([2, 2, 0])) == pytest.approx(2 / 3)
+    assert majority_rate([]) == 0.0

@@ -14,6 +14,7 @@ from causalcam.evaluate import (
     DEFAULT_THRESHOLDS,
     Network,
     as_network,
+    evaluate_maps,
     huffman_bits,
     run_deletion_insertion,
     transference_table,
@@ -171,6 +172,51 @@ def test_interrupted_run_resumes_and_rerun_computes_nothing(
     model.seen = 0
     run()
     assert model.seen == 4 * per_curve
+
+
+def test_maps_as_tensors_give_the_map_functions_curves_and_cache_by_key(
+    tmp_path: Path, spot_set: tuple[torch.Tensor, torch.Tensor]
+) -> None:
+    images, labels = spot_set
+    model = BrightSpotModel()
+    network = Network(model, IDENTITY)
+    inputs = images.float().div(255).unsqueeze(1).expand(-1, 3, -1, -1)
+    maps = {"a": column_ramp(inputs), "b": reverse_ramp(inputs)}
+    kwargs = dict(source="spot", thresholds=DEFAULT_THRESHOLDS[:10], progress=False)
+    from_functions = run_deletion_insertion(
+        {"spot": network}, {"a": column_ramp, "b": reverse_ramp}, images, labels, **kwargs
+    )
+    keys = {"a": {"maps": "ramp"}, "b": {"maps": "reverse ramp"}}
+
+    def run(values: dict[str, torch.Tensor], cache_keys: dict | None = keys) -> list:
+        return evaluate_maps(
+            {"spot": network}, values, images, labels, cache_keys=cache_keys,
+            out_dir=tmp_path, **kwargs,
+        )  # fmt: skip
+
+    from_tensors = run(maps)
+    assert [(c.method, c.mode) for c in from_tensors] == [
+        (c.method, c.mode) for c in from_functions
+    ]
+    for ours, theirs in zip(from_tensors, from_functions, strict=True):
+        np.testing.assert_array_equal(ours.correct, theirs.correct)
+        np.testing.assert_array_equal(ours.bits, theirs.bits)
+    per_curve = 10 * len(images)
+    model.seen = 0
+    run(maps)
+    assert model.seen == 0  # same keys: every curve from the cache
+    run({"a": maps["b"], "b": maps["b"]}, {"a": {"maps": "another"}, "b": keys["b"]})
+    assert model.seen == 2 * per_curve  # a new key for "a": its two curves recomputed
+    model.seen = 0
+    run(maps, None)  # without keys the maps' bytes are the key
+    assert model.seen == 4 * per_curve
+    model.seen = 0
+    run({"a": maps["a"].clone(), "b": maps["b"].clone()}, None)
+    assert model.seen == 0
+    with pytest.raises(InputError, match="method 'a' returned maps of shape"):
+        run({"a": maps["a"][:2]})
+    with pytest.raises(InputError, match="no maps to evaluate"):
+        run({})
 
 
 def test_changed_thresholds_recompute(tmp_path: Path, spot_network: Network, spot_set) -> None:

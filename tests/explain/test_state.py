@@ -112,7 +112,7 @@ class Spy:
     [
         (None, CausalOptions(), 4),  # all six maps, default mse_prob: e_P, S p, S e_P, S e_Q
         (None, CausalOptions("bce", "none", "set"), 3),  # e_P, e_Q and g0 of bce
-        (("causal",), CausalOptions.all_variants(), 4),  # + g0 of the second loss
+        (("causal",), CausalOptions.grid_variants(), 4),  # + g0 of the second loss
         # + g0 of mse_prob, S e_P, S e_Q (probabilities) and softmax (Grad-CAM via the loss)
         (("causal",), CausalOptions.ablation_variants(), 8),
         (("gradcam", "gradcam++"), CausalOptions(), 1),

@@ -2,7 +2,8 @@
 
 - :func:`huffman_bits`, :func:`huffman_ratio`: exact Huffman code lengths of grey scans.
 - :func:`run_deletion_insertion`: threshold deletion/insertion curves (accuracy vs H) for any
-  set of map functions and target models, cached and resumable under an output folder.
+  set of map functions and target models, cached and resumable under an output folder;
+  :func:`evaluate_maps` the same for maps already computed (with an explicit cache key).
 - :func:`summarize`: accuracy at matched H, bits saved vs Grad-CAM, AUC, bootstrap CIs.
 - :func:`transference_table`: the paper's Tables 1-2.
 - :func:`rise_auc`: RISE probability deletion/insertion AUC (agrees with torchcam).
@@ -21,6 +22,7 @@ from .threshold import (
     Curve,
     MapFn,
     compute_maps,
+    evaluate_maps,
     run_deletion_insertion,
     validate_thresholds,
 )
@@ -40,6 +42,7 @@ __all__ = [
     "as_network",
     "compute_maps",
     "curve_rows",
+    "evaluate_maps",
     "h_at_accuracy",
     "huffman_bits",
     "huffman_bits_from_histograms",

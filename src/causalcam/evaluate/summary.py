@@ -15,10 +15,19 @@ points sorted by H (points with equal H averaged). From it:
 
 Confidence intervals: test images are resampled with replacement (the same resamples for
 every method, so differences are paired) and the percentile interval is reported.
+
+The ablation's statistics are defined here too (:func:`compare`): accuracy at each matched
+budget and its difference to Grad-CAM, the mean difference over the budgets both curves
+reach, the mean bits saving there where Grad-CAM is above chance (at chance any mask, even
+an all-black one, "matches" it with almost no bits), the same pooled over training seeds
+(:func:`budget_estimates`, :func:`spread`) and the rule that picks a causal variant
+(:func:`choose_variant`).
 """
 
 from __future__ import annotations
 
+import math
+import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -26,7 +35,8 @@ from typing import Any
 import numpy as np
 
 from ..errors import InputError
-from ..method_names import GRADCAM
+from ..method_names import CAUSAL, GRADCAM
+from ..results import AblationRow, Choice, Estimate, SeedRow, Spread
 from .threshold import Curve
 
 DEFAULT_H_VALUES: tuple[float, ...] = (0.3, 0.4, 0.5, 0.6, 0.7)
@@ -271,3 +281,215 @@ def _rows(
 
 def _optional_float(value: float | None) -> float | None:
     return None if value is None else float(value)
+
+
+# ----------------------------------------------------------------------------- the ablation
+
+
+def majority_rate(labels: Any) -> float:
+    """Chance for a test set: the accuracy of always answering its most common class
+    (``labels``: class indices, a tensor or array)."""
+    flat = np.asarray(labels, dtype=np.int64).reshape(-1)
+    return float(np.bincount(flat).max()) / flat.size if flat.size else 0.0
+
+
+def budget_stats(
+    h: np.ndarray,
+    acc: np.ndarray,
+    ref_h: np.ndarray,
+    ref_acc: np.ndarray,
+    budgets: np.ndarray,
+    chance: float = 0.0,
+) -> tuple[float, float]:
+    """(mean accuracy difference at the budgets both curves reach, mean bits saving at the
+    reference's accuracy there) of one curve ``(h, acc)`` against a reference; NaN when no
+    budget is shared. The saving is only taken where the reference's accuracy exceeds
+    ``chance`` (the majority-class rate)::
+
+        mean_diff   = mean_h [acc_m(h) - acc_ref(h)]
+        mean_saving = mean_h [1 - H_m(acc_ref(h)) / H_ref(acc_ref(h))]  (acc_ref(h) > chance)
+    """
+    ref_at = accuracy_at_h(ref_h, ref_acc, budgets)
+    diff = accuracy_at_h(h, acc, budgets) - ref_at
+    above = np.where(ref_at > chance + 1e-9, ref_at, np.nan)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        saving = 1 - h_at_accuracy(h, acc, above) / h_at_accuracy(ref_h, ref_acc, above)
+    return _nanmean(diff), _nanmean(saving)
+
+
+def _nanmean(values: np.ndarray, axis: int | None = None) -> Any:
+    """Mean of the finite values (NaN where there are none), without a warning."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        result = np.nanmean(np.where(np.isfinite(values), values, np.nan), axis=axis)
+    return float(result) if axis is None else result
+
+
+def budget_samples(
+    curve: Curve,
+    reference: Curve,
+    budgets: Sequence[float] | np.ndarray,
+    weights: np.ndarray,
+    chance: float = 0.0,
+) -> np.ndarray:
+    """Bootstrap replicates ``(R, 2)`` of (mean_diff, mean_saving) of ``curve`` versus
+    ``reference`` for resampling counts ``weights`` ``(R, n_images)`` (paired: both curves
+    see the same resampled images)."""
+    grid = np.asarray(budgets, dtype=np.float64)
+    (h_m, a_m), (h_r, a_r) = (bootstrap_replicates(c, weights) for c in (curve, reference))
+    return np.array(
+        [budget_stats(h_m[r], a_m[r], h_r[r], a_r[r], grid, chance) for r in range(len(weights))]
+    ).reshape(len(weights), 2)
+
+
+def budget_estimates(
+    pairs: Sequence[tuple[Curve, Curve]],
+    budgets: Sequence[float],
+    *,
+    n_boot: int,
+    ci: float = 0.95,
+    seed: int = 0,
+    chance: float = 0.0,
+) -> tuple[Estimate, Estimate]:
+    """(mean_diff, mean_saving) of :func:`budget_stats` for ``(curve, reference)`` pairs on
+    the same test images (one pair: one network; several: its training seeds), averaged
+    over the pairs, each with a percentile interval over paired bootstrap resamples of the
+    test images (one set of resampling counts for every pair; each replicate averaged over
+    the pairs)."""
+    grid = np.asarray(budgets, dtype=np.float64)
+    sizes = {c.correct.shape[1] for pair in pairs for c in pair}
+    if len(sizes) != 1:
+        raise InputError(f"the curves were computed on test sets of sizes {sorted(sizes)}")
+    points = np.array(
+        [budget_stats(c.mean_h, c.accuracy, r.mean_h, r.accuracy, grid, chance) for c, r in pairs]
+    ).reshape(len(pairs), 2)
+    point = _nanmean(points, axis=0)
+    if n_boot <= 0:
+        return Estimate(float(point[0])), Estimate(float(point[1]))
+    weights = bootstrap_weights(sizes.pop(), n_boot, seed)
+    samples = np.stack([budget_samples(c, r, grid, weights, chance) for c, r in pairs])
+    pooled = _nanmean(samples, axis=0)
+    diff, saving = (Estimate(float(point[k]), *_interval(pooled[:, k], ci)) for k in range(2))
+    return diff, saving
+
+
+def paired_budget_stats(
+    curve: Curve,
+    reference: Curve,
+    budgets: Sequence[float],
+    *,
+    n_boot: int,
+    ci: float = 0.95,
+    seed: int = 0,
+    chance: float = 0.0,
+) -> tuple[Estimate, Estimate]:
+    """:func:`budget_estimates` of one network: (mean_diff, mean_saving) of ``curve``
+    versus ``reference`` with paired bootstrap intervals."""
+    pair = [(curve, reference)]
+    return budget_estimates(pair, budgets, n_boot=n_boot, ci=ci, seed=seed, chance=chance)
+
+
+def compare(
+    curve: Curve,
+    reference: Curve,
+    h_values: Sequence[float] = DEFAULT_H_VALUES,
+    *,
+    n_boot: int = 1000,
+    ci: float = 0.95,
+    seed: int = 0,
+    chance: float = 0.0,
+) -> AblationRow:
+    """The ablation row of ``curve`` against ``reference`` (Grad-CAM): accuracy at each
+    matched budget and its paired difference, the AUC over the H range both share and its
+    difference, how many budgets both reach, mean difference and mean bits saving over them
+    (:func:`budget_stats`), each with a paired bootstrap interval. For the reference itself:
+    its accuracy at each budget and its AUC."""
+    own = curve.method == reference.method
+    pair = [reference] if own else [reference, curve]
+    rows = summarize(
+        pair, reference=reference.method, h_values=h_values, n_boot=n_boot, ci=ci, seed=seed
+    )
+
+    def pick(statistic: str) -> tuple[Estimate, ...]:
+        return tuple(
+            Estimate(r["value"], r["ci_low"], r["ci_high"])
+            for r in rows
+            if r["method"] == curve.method and r["statistic"] == statistic
+        )
+
+    accuracy, auc = pick("accuracy_at_h"), pick("auc")[0]
+    if own:
+        reached = sum(e.finite for e in accuracy)
+        return AblationRow(curve.mode, curve.method, budgets=reached, accuracy=accuracy, auc=auc)
+    diff = pick("accuracy_diff_at_h")
+    mean_diff, mean_saving = paired_budget_stats(
+        curve, reference, h_values, n_boot=n_boot, ci=ci, seed=seed, chance=chance
+    )
+    return AblationRow(
+        curve.mode,
+        curve.method,
+        budgets=sum(e.finite for e in diff),
+        accuracy=accuracy,
+        accuracy_diff=diff,
+        auc=auc,
+        auc_diff=pick("auc_diff")[0],
+        mean_diff=mean_diff,
+        mean_saving=mean_saving,
+    )
+
+
+def better_than_reference(mode: str, value: float) -> bool:
+    """Deletion: more accuracy or bits saved than Grad-CAM is better; insertion: less."""
+    return value > 0 if mode == "deletion" else value < 0
+
+
+def spread(values: Sequence[float], mode: str) -> Spread:
+    """One statistic over training seeds: the values, their sd, min, max (finite values)
+    and in how many seeds the method is better than Grad-CAM."""
+    array = np.asarray(values, dtype=np.float64)
+    finite = array[np.isfinite(array)]
+    if not finite.size:
+        return Spread(per_seed=tuple(array.tolist()))
+    return Spread(
+        per_seed=tuple(array.tolist()),
+        sd=float(finite.std(ddof=1)) if finite.size > 1 else math.nan,
+        low=float(finite.min()),
+        high=float(finite.max()),
+        better=sum(better_than_reference(mode, float(v)) for v in finite),
+    )
+
+
+def finite_or(value: float, fallback: float = -math.inf) -> float:
+    """``value`` when it is a finite number, else ``fallback``."""
+    return float(value) if math.isfinite(value) else fallback
+
+
+def choose_variant(rows: Sequence[AblationRow] | Sequence[SeedRow]) -> Choice:
+    """The causal variant with the best deletion accuracy at matched budgets: most budgets
+    reached, then the highest mean difference to Grad-CAM, then the most bits saved.
+    ``beats_gradcam``: its interval of the mean difference lies above zero;
+    ``insertion_agrees``: its insertion mean difference is negative (better) too."""
+    deletion = [r for r in rows if r.mode == "deletion" and r.method.startswith(CAUSAL)]
+    if not deletion:
+        raise InputError("no causal variant in the ablation")
+
+    def key(row: AblationRow | SeedRow) -> tuple[float, float, float]:
+        return (row.budgets, finite_or(row.mean_diff.value), finite_or(row.mean_saving.value))
+
+    best = max(deletion, key=key)
+    insertion = next(
+        (r.mean_diff for r in rows if r.mode == "insertion" and r.method == best.method),
+        Estimate(),
+    )
+    over_seeds = best if isinstance(best, SeedRow) else None
+    return Choice(
+        method=best.method,
+        options=dict(best.options),
+        deletion_mean_diff=best.mean_diff,
+        deletion_mean_saving=best.mean_saving,
+        insertion_mean_diff=insertion,
+        beats_gradcam=finite_or(best.mean_diff.low) > 0,
+        insertion_agrees=finite_or(insertion.value, math.inf) < 0,
+        seeds=over_seeds.seeds if over_seeds else None,
+        seeds_better=over_seeds.diff_over_seeds.better if over_seeds else None,
+    )

@@ -12,9 +12,7 @@ recorded per ``tau`` together with ``H = bits(mask * x) / bits(x)`` (exact Huffm
 Maps are computed once per (source model, method); masked images for all thresholds are
 streamed through large ``inference_mode`` batches; every (source, method, target, mode)
 curve is stored atomically under ``out_dir`` keyed by a fingerprint of its inputs, so an
-interrupted run resumes and an identical rerun computes nothing. The masked images run in
-channels-last memory (default on CPU and CUDA) under the chosen ``precision``
-(``causalcam.precision``; fp32 by default).
+interrupted run resumes and an identical rerun computes nothing.
 """
 
 from __future__ import annotations
@@ -232,7 +230,6 @@ def threshold_correct(
 
     Jobs ``(j, i)`` are streamed in batches of ``batch_size`` masked images: the mask is
     ``levels > j`` (deletion) or ``levels <= j`` (insertion), see ``threshold_levels``.
-    ``plan``: precision and memory layout (default fp32, the device's default layout).
     """
     device = network.device
     plan = plan or compute_plan(device)
@@ -303,18 +300,27 @@ class _Run:
         """Precision and layout of ``target``'s forward passes."""
         return compute_plan(self.networks[target].device, self.precision, self.channels_last)
 
-    def method_maps(self, method: str, map_fn: MapFn, options: Mapping[str, Any]) -> _MethodMaps:
-        fingerprint = digest_of(
+    def _fingerprint(self, method: str, identity: Mapping[str, Any]) -> str:
+        return digest_of(
             {
                 "source": self.prints[self.source],
                 "preprocessing": self.networks[self.source].preprocessing.to_dict(),
                 "method": method,
-                "options": dict(options),
-                "callable": callable_identity(map_fn),
                 "data": self.data_print,
+                **identity,
             }
         )
-        return _MethodMaps(self, method, map_fn, fingerprint)
+
+    def method_maps(self, method: str, map_fn: MapFn, options: Mapping[str, Any]) -> _MethodMaps:
+        """Maps a function computes; keyed by the method's options and the function."""
+        identity = {"options": dict(options), "callable": callable_identity(map_fn)}
+        return _MethodMaps(self, method, map_fn, self._fingerprint(method, identity))
+
+    def given_maps(self, method: str, maps: torch.Tensor, key: Any) -> _MethodMaps:
+        """Maps computed beforehand; keyed by ``key`` (the maps' bytes when ``None``)."""
+        checked = validate_maps(maps, tuple(self.images.shape), method)
+        identity = {"maps": key if key is not None else tensor_fingerprint(checked)}
+        return _MethodMaps(self, method, None, self._fingerprint(method, identity), checked)
 
     def curve(self, maps: _MethodMaps, target: str, mode: str) -> Curve:
         """The stored curve if its fingerprint matches, else computed and stored."""
@@ -353,12 +359,13 @@ class _Run:
 
 @dataclass
 class _MethodMaps:
-    """One method's maps on the source: computed or loaded on first use, then shared by all
-    targets and modes (threshold levels once, Huffman bits once per mode)."""
+    """One method's maps on the source: given, or computed by ``map_fn`` (or loaded) on first
+    use, then shared by all targets and modes (threshold levels once, Huffman bits once per
+    mode)."""
 
     run: _Run
     method: str
-    map_fn: MapFn
+    map_fn: MapFn | None
     fingerprint: str
     _maps: torch.Tensor | None = None
     _levels: torch.Tensor | None = None
@@ -366,6 +373,7 @@ class _MethodMaps:
 
     def maps(self) -> torch.Tensor:
         if self._maps is None:
+            assert self.map_fn is not None, "maps given as tensors are set at construction"
             parts = (self.run.source, self.method)
             cached = self.run.store.load_tensors(self.run.kind("maps"), parts, self.fingerprint)
             if cached is not None and tuple(cached["maps"].shape) == tuple(self.run.images.shape):
@@ -419,7 +427,8 @@ def run_deletion_insertion(
     """Threshold deletion/insertion curves of every method's maps (from ``source``) on every
     target model (default: the source itself, i.e. within-network evaluation).
 
-    ``methods`` maps names to ``MapFn``s computed on ``source``'s preprocessed inputs;
+    ``methods`` maps names to ``MapFn``s computed on ``source``'s preprocessed inputs (a
+    convenience over :func:`evaluate_maps`, which takes the maps themselves);
     ``method_options`` (per method name) enter the cache fingerprint, so name or describe
     a variant there when its options change. Results are cached under ``out_dir``.
     ``precision`` (``fp32``, ``bf16``, ``fp16``, ``auto``) and ``channels_last`` (None: the
@@ -427,13 +436,96 @@ def run_deletion_insertion(
     precision is the map functions' own, e.g. ``map_function(..., precision=...)``).
     Returns one :class:`Curve` per (method, mode, target), in that nesting order.
     """
+    if not methods:
+        raise InputError("no methods to evaluate")
+    run, chosen_targets, chosen_modes = _prepare(
+        models,
+        images,
+        labels,
+        source,
+        targets,
+        thresholds,
+        modes,
+        out_dir,
+        batch_size,
+        map_batch_size,
+        progress,
+        precision,
+        channels_last,
+    )
+    options = method_options or {}
+    prepared = [run.method_maps(m, fn, options.get(m, {})) for m, fn in methods.items()]
+    return _sweep(run, prepared, chosen_targets, chosen_modes)
+
+
+def evaluate_maps(
+    models: Mapping[str, Network | nn.Module | Any],
+    maps: Mapping[str, torch.Tensor],
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    *,
+    source: str,
+    cache_keys: Mapping[str, Any] | None = None,
+    targets: Sequence[str] | None = None,
+    thresholds: Sequence[float] = DEFAULT_THRESHOLDS,
+    modes: Sequence[str] = MODES,
+    out_dir: str | Path | None = None,
+    batch_size: int = 64,
+    progress: bool = True,
+    precision: str = "fp32",
+    channels_last: bool | None = None,
+) -> list[Curve]:
+    """Threshold deletion/insertion curves of maps computed beforehand (e.g. every method
+    and causal variant from one ``Explainer.explain`` pass).
+
+    ``maps``: per method, maps ``(B, H, W)`` in [0, 1] of ``source`` on ``images``;
+    ``cache_keys``: per method, a JSON-serialisable description of how its maps were made
+    (model, layer, options); the curves are cached under ``out_dir`` by it, or by the maps'
+    bytes where a method has no key. Otherwise as :func:`run_deletion_insertion`.
+    """
+    if not maps:
+        raise InputError("no maps to evaluate")
+    run, chosen_targets, chosen_modes = _prepare(
+        models,
+        images,
+        labels,
+        source,
+        targets,
+        thresholds,
+        modes,
+        out_dir,
+        batch_size,
+        batch_size,
+        progress,
+        precision,
+        channels_last,
+    )
+    keys = cache_keys or {}
+    prepared = [run.given_maps(m, values, keys.get(m)) for m, values in maps.items()]
+    return _sweep(run, prepared, chosen_targets, chosen_modes)
+
+
+def _prepare(
+    models: Mapping[str, Network | nn.Module | Any],
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    source: str,
+    targets: Sequence[str] | None,
+    thresholds: Sequence[float],
+    modes: Sequence[str],
+    out_dir: str | Path | None,
+    batch_size: int,
+    map_batch_size: int,
+    progress: bool,
+    precision: str = "fp32",
+    channels_last: bool | None = None,
+) -> tuple[_Run, list[str], tuple[str, ...]]:
+    """Validated inputs of one sweep: the run, its targets and its modes."""
     networks = {name: as_network(model) for name, model in models.items()}
     chosen_targets = list(targets) if targets is not None else [source]
     missing = [name for name in [source, *chosen_targets] if name not in networks]
     if missing:
         raise InputError(f"unknown model name(s) {missing}; known: {sorted(networks)}")
-    if not methods:
-        raise InputError("no methods to evaluate")
     if min(batch_size, map_batch_size) < 1:
         raise InputError(f"batch sizes must be >= 1, got {batch_size} and {map_batch_size}")
     chosen_modes = validate_modes(modes)
@@ -459,10 +551,12 @@ def run_deletion_insertion(
     )
     for target in chosen_targets:  # an unknown precision fails before any work
         run.plan(target)
-    curves = []
-    for method, map_fn in methods.items():
-        maps = run.method_maps(method, map_fn, (method_options or {}).get(method, {}))
-        curves += [
-            run.curve(maps, target, mode) for mode in chosen_modes for target in chosen_targets
-        ]
-    return curves
+    return run, chosen_targets, chosen_modes
+
+
+def _sweep(
+    run: _Run, prepared: Sequence[_MethodMaps], targets: Sequence[str], modes: Sequence[str]
+) -> list[Curve]:
+    return [
+        run.curve(maps, target, mode) for maps in prepared for mode in modes for target in targets
+    ]

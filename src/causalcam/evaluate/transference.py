@@ -19,6 +19,7 @@ import numpy as np
 from .._io import atomic_write_json, atomic_write_text
 from ..errors import InputError
 from ..method_names import CAUSAL, GRADCAM
+from ..results import TransferRecord
 from .tables import jsonable, rows_to_csv
 from .threshold import Curve
 
@@ -105,24 +106,26 @@ class TransferenceTable:
         rows = [dict(zip(header, row, strict=True)) for row in self.wide_rows()]
         return rows_to_csv(rows)
 
-    def to_json(self) -> dict[str, Any]:
-        return jsonable(
-            {
-                "source": self.source,
-                "baseline": self.baseline,
-                "challenger": self.challenger,
-                "mode": self.mode,
-                "n_images": self.n_images,
-                "thresholds": list(self.thresholds),
-                "targets": list(self.targets),
-                "huffman": self.huffman.tolist(),
-                "accuracy": self.accuracy.tolist(),
-                "wins": self.wins,
-                "ties": self.ties,
-                "cells": self.cells,
-                "fewer_bits": self.fewer_bits,
-            }
+    def to_record(self) -> TransferRecord:
+        """The table as stored and read back by the report."""
+        return TransferRecord(
+            source=self.source,
+            baseline=self.baseline,
+            challenger=self.challenger,
+            mode=self.mode,
+            n_images=self.n_images,
+            thresholds=tuple(float(t) for t in self.thresholds),
+            targets=tuple(self.targets),
+            huffman=tuple(tuple(map(float, row)) for row in self.huffman),
+            accuracy=tuple(tuple(tuple(map(float, p)) for p in row) for row in self.accuracy),
+            wins=self.wins,
+            ties=self.ties,
+            cells=self.cells,
+            fewer_bits=self.fewer_bits,
         )
+
+    def to_json(self) -> dict[str, Any]:
+        return jsonable(self.to_record().to_json())
 
     def write(self, stem: str | Path) -> tuple[Path, Path, Path]:
         """Write ``stem.csv``, ``stem.json`` and ``stem.md`` atomically."""

@@ -8,6 +8,7 @@ obtained (one forward pass, one batched vector-Jacobian product) is ``engine.py`
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -138,7 +139,7 @@ class CausalOptions:
         return cls(**LITERAL_CAUSAL)
 
     @classmethod
-    def all_variants(cls) -> tuple[CausalOptions, ...]:
+    def grid_variants(cls) -> tuple[CausalOptions, ...]:
         """The grid of docs/method.md: loss (mse, bce) x normalisation x sign (16)."""
         return tuple(
             cls(loss, norm, sign)
@@ -163,8 +164,21 @@ class CausalOptions:
 
     @classmethod
     def ablation_variants(cls) -> tuple[CausalOptions, ...]:
-        """:meth:`all_variants` then :meth:`further_variants` (22 in all)."""
-        return (*cls.all_variants(), *cls.further_variants())
+        """Every variant the ablation measures: :meth:`grid_variants` then
+        :meth:`further_variants` (22 in all)."""
+        return (*cls.grid_variants(), *cls.further_variants())
+
+    @classmethod
+    def all_variants(cls) -> tuple[CausalOptions, ...]:
+        """Deprecated: the grid only (16, not all 22); use :meth:`grid_variants` or
+        :meth:`ablation_variants`."""
+        warnings.warn(
+            "CausalOptions.all_variants() is the grid of 16 variants, not all 22: use "
+            "CausalOptions.grid_variants() (or ablation_variants() for all 22)",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return cls.grid_variants()
 
 
 def loss_scale(loss: str, n_classes: int) -> float:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import math
+from collections.abc import Sequence
 from typing import Any
 
 from ..method_names import method_label
+from ..results import Estimate, SummaryRow
 
 ARCH_TITLES = {
     "resnet18": "ResNet-18",
@@ -41,23 +43,23 @@ def _pair(ours: float, paper: float | None) -> str:
 
 
 def _value_ci(
-    rows: Sequence[Mapping[str, Any]], statistic: str, mean: bool = False, percent: bool = False
+    rows: Sequence[SummaryRow], statistic: str, mean: bool = False, percent: bool = False
 ) -> str:
-    picked = [r for r in rows if r["statistic"] == statistic and _finite(r["value"])]
+    picked = [r for r in rows if r.statistic == statistic and _finite(r.value)]
     if not picked:
         return "–"
-    values = [float(r["value"]) for r in picked]
+    values = [r.value for r in picked]
     value = sum(values) / len(values) if mean else values[0]
     text = _percent(value) if percent else _num(value)
-    low, high = picked[0].get("ci_low"), picked[0].get("ci_high")
+    low, high = picked[0].ci_low, picked[0].ci_high
     if not mean and _finite(low) and _finite(high):
         text += f" [{low:.3f}, {high:.3f}]"
     return text
 
 
 def _finite(value: Any) -> bool:
-    """A number that is neither None nor NaN (JSON stores NaN as null)."""
-    return isinstance(value, int | float) and value == value
+    """A number that is neither None, NaN nor infinite (JSON stores NaN as null)."""
+    return isinstance(value, int | float) and math.isfinite(value)
 
 
 def _duration(seconds: Any) -> str:
@@ -73,3 +75,13 @@ def _range(values: Sequence[float]) -> str:
     if len(values) < 2:
         return ", ".join(f"{v:.2f}" for v in values)
     return f"{values[0]:.2f}-{values[-1]:.2f} ({len(values)} values)"
+
+
+def _estimate(estimate: Estimate, percent: bool = False) -> str:
+    """A signed value with its interval, ``+0.0123 [-0.0100, +0.0300]``; "–" if not finite."""
+    show = _percent if percent else (lambda v: _num(v, signed=True))
+    if not _finite(estimate.value):
+        return "–"
+    if _finite(estimate.low) and _finite(estimate.high):
+        return f"{show(estimate.value)} [{show(estimate.low)}, {show(estimate.high)}]"
+    return show(estimate.value)

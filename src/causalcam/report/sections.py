@@ -13,6 +13,19 @@ from typing import Any
 
 from ..errors import InputError
 from ..method_names import CAUSAL, GRADCAM
+from ..results import (
+    STAGE_RESULTS,
+    AblationTable,
+    CurvesResult,
+    QualitativeResult,
+    RiseStageResult,
+    SeedTable,
+    SummaryRow,
+    TrainResult,
+    TransferRecord,
+    TransferResult,
+)
+from .ablation import ablation_blocks, seed_blocks
 from .blocks import Block, Bullets, Figures, Heading, Image, Paragraph, Table
 from .formatting import (
     _arch,
@@ -21,8 +34,6 @@ from .formatting import (
     _method,
     _num,
     _pair,
-    _percent,
-    _range,
     _value_ci,
 )
 from .paper import PAPER_SOURCE, PAPER_TABLES
@@ -33,30 +44,61 @@ SEED_STUDY = Path("seeds") / "seeds.json"
 
 @dataclass
 class RunData:
-    """What a run folder holds (``None`` where a stage has not run)."""
+    """What a run folder holds (``None`` where a stage has not run); ``unreadable``: the
+    files written in another layout (by another version of causalcam)."""
 
     root: Path
     manifest: dict[str, Any]
-    results: dict[str, dict[str, Any] | None] = field(default_factory=dict)
-    seeds: dict[str, Any] | None = None  # seeds/seeds.json: causalcam.seed_study's output
+    train: TrainResult | None = None
+    curves: CurvesResult | None = None
+    transfer: TransferResult | None = None
+    ablation: AblationTable | None = None
+    rise: RiseStageResult | None = None
+    qualitative: QualitativeResult | None = None
+    seeds: SeedTable | None = None  # seeds/seeds.json: causalcam.seed_study's output
+    unreadable: list[str] = field(default_factory=list)
 
 
 def read_run(run_dir: str | os.PathLike[str]) -> RunData:
-    """Read the manifest and every stage result of a run folder."""
+    """Read the manifest, every stage result and a seed study of a run folder."""
     root = Path(run_dir)
     manifest_path = root / "manifest.json"
     if not manifest_path.is_file():
         raise InputError(f"{root} is not a run folder: {manifest_path.name} is missing")
     manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
     data = RunData(root, manifest)
-    for stage in ("train", "curves", "transfer", "ablation", "rise", "qualitative"):
+    for stage, kind in STAGE_RESULTS.items():
         path = root / "results" / f"{stage}.json"
-        stored = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
-        data.results[stage] = stored.get("result") if isinstance(stored, dict) else None
-    seeds = root / SEED_STUDY
-    if seeds.is_file():
-        data.seeds = json.loads(seeds.read_text(encoding="utf-8"))
+        if path.is_file():
+            stored = json.loads(path.read_text(encoding="utf-8"))
+            setattr(data, stage, _parse(kind, stored.get("result"), path, data))
+    if (root / SEED_STUDY).is_file():
+        payload = json.loads((root / SEED_STUDY).read_text(encoding="utf-8"))
+        data.seeds = _parse(SeedTable, payload, root / SEED_STUDY, data)
     return data
+
+
+def _parse(kind: Any, payload: Any, path: Path, data: RunData) -> Any:
+    """``kind.from_json(payload)``, or ``None`` (noted in ``data.unreadable``) when the file
+    has another layout."""
+    try:
+        return kind.from_json(payload)
+    except (KeyError, TypeError, ValueError, AttributeError):
+        data.unreadable.append(str(path.relative_to(data.root)))
+        return None
+
+
+def _not_run(data: RunData, stage: str, text: str) -> list[Block]:
+    """Why a stage's section is empty: it has not run, or its file has another layout."""
+    file = f"results/{stage}.json"
+    if file in data.unreadable:
+        return [
+            Paragraph(
+                f"`{file}` was written by another version of causalcam; run `causalcam "
+                "reproduce` on this folder again to recompute it."
+            )
+        ]
+    return [Paragraph(text)]
 
 
 def report_blocks(data: RunData) -> list[Block]:
@@ -97,20 +139,21 @@ def _intro(data: RunData) -> list[Block]:
 
 def _networks(data: RunData) -> list[Block]:
     blocks: list[Block] = [Heading(2, "Networks: test accuracy")]
-    result = data.results.get("train")
+    result = data.train
     if not result:
-        return [*blocks, Paragraph("The training stage has not run.")]
+        return [*blocks, *_not_run(data, "train", "The training stage has not run.")]
     rows = [
         [
-            _arch(n["arch"]),
-            _num(n.get("test_accuracy")),
-            _num(n.get("val_accuracy")),
-            str(n.get("recipe", "")),
-            str(n.get("size", "")),
-            f"{n.get('best_epoch', '?')} / {n.get('epochs', '?')}",
-            "bundled model" if n["checkpoint"] == "bundled" else _duration(n.get("train_seconds")),
+            _arch(n.arch),
+            _num(n.test_accuracy),
+            _num(n.val_accuracy),
+            n.recipe,
+            str(n.size or ""),
+            f"{'?' if n.best_epoch is None else n.best_epoch} / "
+            f"{'?' if n.epochs is None else n.epochs}",
+            "bundled model" if n.bundled else _duration(n.train_seconds),
         ]
-        for n in result["networks"]
+        for n in result.networks
     ]
     columns = ["network", "test acc.", "val. acc.", "recipe", "px", "best epoch", "train time"]
     caption = "Best epoch chosen on the validation split; test accuracy of that model."
@@ -119,31 +162,31 @@ def _networks(data: RunData) -> list[Block]:
 
 def _curves(data: RunData) -> list[Block]:
     blocks: list[Block] = [Heading(2, "Deletion and insertion (Fig. 2a-b)")]
-    result = data.results.get("curves")
+    result = data.curves
     if not result:
-        return [*blocks, Paragraph("The curves stage has not run.")]
+        return [*blocks, *_not_run(data, "curves", "The curves stage has not run.")]
     blocks.append(
         Paragraph(
-            f"Maps of {_arch(result['source'])} on {result['n_images']} test images, thresholded; "
+            f"Maps of {_arch(result.source)} on {result.n_images} test images, thresholded; "
             "deletion keeps the explanation's pixels (curves to the left are ideal), insertion "
             "removes them (curves to the right are ideal). H = Huffman bits of the masked image "
             "over those of the scan."
         )
     )
-    figures = result.get("figures", {})
+    figures = result.figures
     captions = (("deletion", "Fig. 2a: deletion"), ("insertion", "Fig. 2b: insertion"))
     blocks.append(Figures([Image(figures[m], c) for m, c in captions if m in figures]))
-    blocks.append(_curve_summary_table(result["summary"]))
+    blocks.append(_curve_summary_table(result.summary))
     return blocks
 
 
-def _curve_summary_table(summary: Sequence[Mapping[str, Any]]) -> Table:
-    methods = list(dict.fromkeys(r["method"] for r in summary))
+def _curve_summary_table(summary: Sequence[SummaryRow]) -> Table:
+    methods = list(dict.fromkeys(r.method for r in summary))
     rows = []
     for method in methods:
         cells = [_method(method)]
         for mode in ("deletion", "insertion"):
-            picked = [r for r in summary if r["method"] == method and r["mode"] == mode]
+            picked = [r for r in summary if r.method == method and r.mode == mode]
             cells.append(_value_ci(picked, "auc"))
             cells.append(_value_ci(picked, "bits_saving", mean=True, percent=True))
         rows.append(cells)
@@ -164,9 +207,9 @@ def _curve_summary_table(summary: Sequence[Mapping[str, Any]]) -> Table:
 
 def _transfer(data: RunData) -> list[Block]:
     blocks: list[Block] = [Heading(2, "Transference of masks between networks (Tables 1-2)")]
-    result = data.results.get("transfer")
-    if not result or not result.get("tables"):
-        return [*blocks, Paragraph("The transference stage has not run.")]
+    result = data.transfer
+    if not result or not result.tables:
+        return [*blocks, *_not_run(data, "transfer", "The transference stage has not run.")]
     blocks.append(
         Paragraph(
             "Masks (deletion: the explanation is kept) from a source network, fed to the "
@@ -175,7 +218,7 @@ def _transfer(data: RunData) -> list[Block]:
         )
     )
     blocks += _near_chance_warning(data)
-    for number, table in enumerate(result["tables"], start=1):
+    for number, table in enumerate(result.tables, start=1):
         blocks += _transfer_table(number, table)
     return blocks
 
@@ -187,13 +230,13 @@ NEAR_CHANCE_MARGIN = 0.05
 
 def _near_chance_warning(data: RunData) -> list[Block]:
     majority = data.manifest.get("data", {}).get("majority_rate")
-    trained = (data.results.get("train") or {}).get("networks", [])
+    trained = data.train.networks if data.train else ()
     if not _finite(majority):
         return []
     weak = [
-        f"{_arch(n['arch'])} ({n['test_accuracy']:.3f})"
+        f"{_arch(n.arch)} ({n.test_accuracy:.3f})"
         for n in trained
-        if _finite(n.get("test_accuracy")) and n["test_accuracy"] < majority + NEAR_CHANCE_MARGIN
+        if n.test_accuracy is not None and n.test_accuracy < majority + NEAR_CHANCE_MARGIN
     ]
     if not weak:
         return []
@@ -207,30 +250,30 @@ def _near_chance_warning(data: RunData) -> list[Block]:
     ]
 
 
-def _transfer_table(number: int, table: Mapping[str, Any]) -> list[Block]:
-    source = table["source"]
+def _transfer_table(number: int, table: TransferRecord) -> list[Block]:
+    source = table.source
     paper = PAPER_TABLES.get(source)
     columns = ["τ", "H Grad-CAM", "H causal"]
-    for target in table["targets"]:
+    for target in table.targets:
         columns += [f"{_arch(target)} Grad-CAM", f"{_arch(target)} causal"]
     rows = []
-    for r, tau in enumerate(table["thresholds"]):
+    for r, tau in enumerate(table.thresholds):
         paper_row = _paper_row(paper, tau)
         cells = [f"{tau:.2f}"]
         for m, method in enumerate((GRADCAM, CAUSAL)):
-            cells.append(_pair(table["huffman"][r][m], _get(paper_row, "huffman", method)))
-        for t, target in enumerate(table["targets"]):
+            cells.append(_pair(table.huffman[r][m], _get(paper_row, "huffman", method)))
+        for t, target in enumerate(table.targets):
             for m, method in enumerate((GRADCAM, CAUSAL)):
                 quoted = _get(paper_row, "accuracy", target, method)
-                cells.append(_pair(table["accuracy"][r][t][m], quoted))
+                cells.append(_pair(table.accuracy[r][t][m], quoted))
         rows.append(cells)
     ours = (
-        f"causal wins {table['wins']} of {table['cells']} accuracy cells (ties {table['ties']}); "
-        f"lower H at {table['fewer_bits']} of {len(table['thresholds'])} thresholds"
+        f"causal wins {table.wins} of {table.cells} accuracy cells (ties {table.ties}); "
+        f"lower H at {table.fewer_bits} of {len(table.thresholds)} thresholds"
     )
     claim = f"; paper: {paper['claim']}" if paper else ""
     caption = (
-        f"Ours: {ours}{claim}. {table['n_images']} test images. Paper values: {PAPER_SOURCE}."
+        f"Ours: {ours}{claim}. {table.n_images} test images. Paper values: {PAPER_SOURCE}."
         if paper
         else f"Ours: {ours}."
     )
@@ -263,125 +306,44 @@ def _get(values: Mapping[str, Any] | None, *keys: str) -> float | None:
 
 def _ablation(data: RunData) -> list[Block]:
     blocks: list[Block] = [Heading(2, "Ablation: the causal map's open choices")]
-    result = data.results.get("ablation")
-    if not result:
-        return [*blocks, Paragraph("The ablation stage has not run.")]
+    table = data.ablation
+    if not table:
+        return [*blocks, *_not_run(data, "ablation", "The ablation stage has not run.")]
     blocks.append(
         Paragraph(
-            "The paper leaves three choices open (docs/method.md): the contrast loss, the "
-            "normalisation `n` of contrast weights and the sign convention. Every combination, "
-            "plus two further "
-            "readings (the loss on softmax probabilities, `mse_prob`; Grad-CAM's term from the "
-            "cross-entropy loss, Grad-CAM term `ce`), on "
-            f"{_arch(result['source'])} with thresholds {_range(result['thresholds'])}. "
-            "AUC = mean accuracy over the H range shared with Grad-CAM; diff = minus Grad-CAM's."
+            "The paper leaves three choices open (docs/method.md): the contrast "
+            "loss, the normalisation `n` of contrast weights and the sign convention. Every "
+            "combination `causal[loss,normalize,sign]`, plus further readings (the loss on "
+            "softmax probabilities, `mse_prob`; Grad-CAM's term from the cross-entropy loss, "
+            "a fourth entry `ce`), against Grad-CAM, all maps from one explain pass."
         )
     )
-    columns = [
-        "loss",
-        "normalize",
-        "sign",
-        "Grad-CAM term",
-        "deletion AUC (↑)",
-        "diff vs Grad-CAM",
-        "bits saved",
-        "insertion AUC (↓)",
-        "diff vs Grad-CAM",
-    ]
-    ranked = sorted(result["rows"], key=lambda r: -(r.get("deletion_auc") or -1.0))
-    rows = [
-        [
-            r["loss"],
-            r["normalize"],
-            r["sign"],
-            r.get("gradcam_term", "logit"),
-            _num(r.get("deletion_auc")),
-            _num(r.get("deletion_auc_diff"), signed=True),
-            _percent(r.get("deletion_bits_saving")),
-            _num(r.get("insertion_auc")),
-            _num(r.get("insertion_auc_diff"), signed=True),
-        ]
-        for r in ranked
-    ]
-    return [*blocks, Table(columns, rows, "Sorted by deletion AUC.")]
+    return [*blocks, *ablation_blocks(table, level=3)]
 
 
 def _seed_study(data: RunData) -> list[Block]:
     """The ablation over training seeds, when ``seeds/seeds.json`` is in the run folder."""
-    study = data.seeds
-    if not study:
+    if str(SEED_STUDY) in data.unreadable:
+        return [
+            Heading(2, "The ablation over training seeds"),
+            Paragraph(
+                f"`{SEED_STUDY}` was written by another version of causalcam; run the seed "
+                "study again (`benchmarks/ablation.py`) to recompute it."
+            ),
+        ]
+    if not data.seeds:
         return []
-    rows = {(r["mode"], r["method"]): r for r in study["rows"]}
-    deletion = sorted(
-        (r for (mode, _), r in rows.items() if mode == "deletion"),
-        key=lambda r: -(r["mean_diff"] if _finite(r.get("mean_diff")) else -1.0),
-    )
-    n = len(study["models"])
-    table_rows = []
-    for row in deletion:
-        insertion = rows.get(("insertion", row["method"]), {})
-        table_rows.append(
-            [
-                f"`{row['method']}`",
-                " / ".join(_num(v, signed=True) for v in row.get("mean_diff_per_seed", [])),
-                _interval(row, "mean_diff"),
-                f"{row.get('mean_diff_seeds_better', '–')}/{n}",
-                _interval(row, "mean_saving", percent=True),
-                _interval(insertion, "mean_diff"),
-                f"{insertion.get('mean_diff_seeds_better', '–')}/{n}",
-            ]
-        )
-    columns = [
-        "method",
-        "deletion Δacc per seed",
-        "deletion mean Δacc [95% CI]",
-        "seeds better",
-        "deletion bits saving [95% CI]",
-        "insertion mean Δacc [95% CI] (↓)",
-        "seeds better",
-    ]
-    choice = study["choice"]
-    return [
-        Heading(2, "The ablation over training seeds"),
-        Paragraph(
-            f"The same ablation on {n} networks of one architecture trained with different "
-            f"seeds ({', '.join(f'`{m}`' for m in study['models'])}), {study['n_images']} "
-            f"test images, thresholds {_range(study['thresholds'])}. Δacc: accuracy minus "
-            "Grad-CAM's at matched Huffman budgets, averaged over the budgets; intervals: "
-            "paired bootstrap over the test images of the seed-averaged value."
-        ),
-        Table(columns, table_rows, "Sorted by the deletion mean over seeds."),
-        Paragraph(
-            f"Best deletion variant over seeds: `{choice['method']}` "
-            f"({_num(choice['deletion_mean_diff'], signed=True)}, better than Grad-CAM in "
-            f"{choice['deletion_seeds_better']} of {choice['seeds']} seeds; its interval "
-            f"{'lies above zero' if choice['beats_gradcam'] else 'includes zero'})."
-        ),
-    ]
-
-
-def _interval(row: Mapping[str, Any], key: str, percent: bool = False) -> str:
-    value = row.get(key)
-    if not _finite(value):
-        return "–"
-    show = _percent if percent else (lambda v: _num(v, signed=True))
-    low, high = row.get(f"{key}_lo"), row.get(f"{key}_hi")
-    if _finite(low) and _finite(high):
-        return f"{show(value)} [{show(low)}, {show(high)}]"
-    return show(value)
+    return [Heading(2, "The ablation over training seeds"), *seed_blocks(data.seeds, level=3)]
 
 
 def _rise(data: RunData) -> list[Block]:
     blocks: list[Block] = [Heading(2, "RISE deletion/insertion AUC (probability based)")]
-    result = data.results.get("rise")
+    result = data.rise
     if not result:
-        return [*blocks, Paragraph("The RISE stage has not run.")]
-    rows = [
-        [_method(r["method"]), _num(r["deletion_auc"]), _num(r["insertion_auc"])]
-        for r in result["rows"]
-    ]
+        return [*blocks, *_not_run(data, "rise", "The RISE stage has not run.")]
+    rows = [[_method(r.method), _num(r.deletion_auc), _num(r.insertion_auc)] for r in result.rows]
     caption = (
-        f"Petsiuk et al. (BMVC 2018) on {_arch(result['source'])}, {result['steps']} steps, "
+        f"Petsiuk et al. (BMVC 2018) on {_arch(result.source)}, {result.steps} steps, "
         "black deletion baseline, blurred insertion start; for comparison with other libraries."
     )
     return [*blocks, Table(["method", "deletion AUC (↓)", "insertion AUC (↑)"], rows, caption)]
@@ -389,15 +351,15 @@ def _rise(data: RunData) -> list[Block]:
 
 def _qualitative(data: RunData) -> list[Block]:
     blocks: list[Block] = [Heading(2, "Qualitative panels (Fig. 2c-h, Fig. 3)")]
-    result = data.results.get("qualitative")
+    result = data.qualitative
     if not result:
-        return [*blocks, Paragraph("The qualitative stage has not run.")]
-    if result.get("fig2"):
-        blocks.append(Image(result["fig2"], "Fig. 2c-h: a NonCOVID test scan and its maps."))
-    for number, path in enumerate(result.get("fig3", []), start=1):
+        return [*blocks, *_not_run(data, "qualitative", "The qualitative stage has not run.")]
+    if result.fig2:
+        blocks.append(Image(result.fig2, "Fig. 2c-h: a NonCOVID test scan and its maps."))
+    for number, path in enumerate(result.fig3, start=1):
         caption = (
             f"Fig. 3{'ab'[number - 1] if number <= 2 else number}: a COVID test scan masked by "
-            f"Grad-CAM's and the causal map's pixels above {result['threshold']:.2f}, with the "
+            f"Grad-CAM's and the causal map's pixels above {result.threshold:.2f}, with the "
             "network's prediction on each masked image."
         )
         blocks.append(Image(path, caption))

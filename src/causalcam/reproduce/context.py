@@ -15,12 +15,9 @@ from .. import models
 from ..core import Network, as_network
 from ..data import CLASSES
 from ..data.cache import cached_split, eval_resize, first_per_class
-from ..evaluate import (
-    Curve,
-    run_deletion_insertion,
-)
-from ..explain import CausalOptions, map_function
-from ..method_names import CAUSAL
+from ..evaluate import Curve, evaluate_maps
+from ..explain import map_function
+from ..study import cache_keys, explain_methods
 from .profiles import Profile
 
 
@@ -81,15 +78,6 @@ def method_functions(
     }
 
 
-def _method_options(methods: Sequence[str]) -> dict[str, dict[str, str]]:
-    options = {}
-    for method in methods:
-        if method.startswith(CAUSAL):
-            variant = CausalOptions.parse(method)
-            options[method] = variant.to_dict()
-    return options
-
-
 def _curves(
     out_dir: Path,
     networks: Mapping[str, Network],
@@ -103,22 +91,31 @@ def _curves(
     progress: bool = True,
     precision: str = "fp32",
 ) -> list[Curve]:
-    """Deletion/insertion curves of ``source``'s maps, cached in the store ``out_dir/eval``;
-    maps and classification in ``precision``."""
-    return run_deletion_insertion(
+    """Deletion/insertion curves of ``source``'s maps (every method from one fp32 explain
+    pass), cached in the store ``out_dir/eval``; masked images classified in ``precision``."""
+    maps, layer = source_maps(networks[source], test, methods)
+    return evaluate_maps(
         networks,
-        method_functions(networks[source], methods, precision),
+        maps,
         test.images,
         test.labels,
         source=source,
+        cache_keys=cache_keys(networks[source], layer, methods),
         targets=targets,
         thresholds=thresholds,
         modes=modes,
         out_dir=out_dir / "eval",
-        method_options=_method_options(methods),
         progress=progress,
         precision=precision,
     )
+
+
+def source_maps(
+    network: Network, test: TestSet, methods: Sequence[str]
+) -> tuple[dict[str, torch.Tensor], str]:
+    """Maps of every method on the test images at the network's default target layer."""
+    layer = models.default_target_layer(network.model)
+    return explain_methods(network, test.images, methods, target_layer=layer)
 
 
 def _checkpoint_name(path: str | os.PathLike[str]) -> str:

@@ -18,26 +18,27 @@ from ..evaluate import (
 from ..explain import Explainer
 from ..method_names import CAUSAL, GRADCAM, PAPER_METHODS, method_label
 from ..preprocess import to_model_input
+from ..results import QualitativeResult
 from ..viz import MaskedView, explanation_panel, keep_mask, masked_panel, save_figure
 from .context import RunContext, TestSet
 
 
 def stage_qualitative(
     ctx: RunContext, networks: Mapping[str, Network], test: TestSet
-) -> dict[str, Any]:
+) -> QualitativeResult:
     """Fig. 2c-h for one NonCOVID scan; Fig. 3 for two COVID scans (masked confidences)."""
     network = networks[ctx.profile.archs[0]]
     maps, probs = _all_maps(network, test)
-    figures: dict[str, Any] = {"threshold": ctx.profile.qualitative_threshold}
+    fig2 = None
     negatives = torch.nonzero((probs.argmax(1) == test.labels) & (test.labels == 1)).flatten()
     if negatives.numel():
         i = int(negatives[0])
         prediction = _class_title(network, int(probs[i].argmax()), float(probs[i].max()))
         title = f"{test.names[i]}: {prediction}, true {CLASSES[1]}"
         figure = explanation_panel(test.images[i], {m: v[i] for m, v in maps.items()}, title)
-        figures["fig2"] = _save(ctx, "fig2_panel.png", figure)
-    figures["fig3"] = _fig3_panels(ctx, network, test, maps, probs)
-    return figures
+        fig2 = _save(ctx, "fig2_panel.png", figure)
+    fig3 = _fig3_panels(ctx, network, test, maps, probs)
+    return QualitativeResult(ctx.profile.qualitative_threshold, fig2, tuple(fig3))
 
 
 def _fig3_panels(

@@ -1,8 +1,9 @@
 """Runs (or resumes) every stage of a profile in one run folder and writes the report.
 
-Each stage's result is stored under ``results/<stage>.json`` with a fingerprint of what it
-was computed from (profile, seed, data, upstream result, the default causal variant), so an
-interrupted run picks up where it stopped and a finished one recomputes nothing.
+Each stage's typed result (:mod:`causalcam.results`) is stored under ``results/<stage>.json``
+with a fingerprint of what it was computed from (profile, seed, data, upstream result, the
+default causal variant, the layout of the stage files), so an interrupted run picks up where
+it stopped, a finished one recomputes nothing and files of another layout are recomputed.
 """
 
 from __future__ import annotations
@@ -11,16 +12,18 @@ import os
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import torch
 
 from ..core import Network
 from ..evaluate.store import ResultStore, digest_of
+from ..evaluate.summary import majority_rate
 from ..evaluate.tables import jsonable
 from ..explain import CausalOptions
 from ..precision import resolve_precision
 from ..report import build_report
+from ..results import STAGE_FORMAT, TrainResult
 from .context import RunContext, TestSet, load_test_set
 from .manifest import _finish_stage, _start_manifest
 from .profiles import Profile, get_profile
@@ -51,7 +54,11 @@ def default_variant() -> dict[str, str]:
     return CausalOptions().to_dict()
 
 
-NetworkStage = Callable[[RunContext, Mapping[str, Network], TestSet], dict[str, Any]]
+class StageResult(Protocol):
+    def to_json(self) -> dict[str, Any]: ...
+
+
+NetworkStage = Callable[[RunContext, Mapping[str, Network], TestSet], StageResult]
 
 
 NETWORK_STAGES: dict[str, NetworkStage] = {
@@ -74,8 +81,9 @@ def reproduce(
     precision: str = "fp32",
 ) -> Path:
     """Run (or resume) every stage of ``profile`` in ``run_dir``; return the report.html path.
-    ``precision``: of the maps and classifications of the evaluation stages (training keeps
-    its recipe's; the qualitative figures stay fp32)."""
+    ``precision``: of the masked-image classifications of the curves, transfer and RISE stages
+    (maps come from one fp32 explain pass; training keeps its recipe's; the ablation and the
+    qualitative figures stay fp32)."""
     chosen = profile if isinstance(profile, Profile) else get_profile(profile)
     ctx = RunContext(
         Path(run_dir),
@@ -93,16 +101,15 @@ def reproduce(
         "test_images": int(test.labels.numel()),
         "test_checksum": test.checksum,
         "size": chosen.size,
-        # accuracy of always answering the most common class: what "chance" means here
-        "majority_rate": float(test.labels.bincount().max()) / max(int(test.labels.numel()), 1),
+        "majority_rate": majority_rate(test.labels),
     }
     bundled = _bundled_identity(chosen)
     trained = _stage(ctx, manifest, "train", test, bundled, lambda: stage_train(ctx, test))
-    networks = _networks(ctx, {n["arch"]: n for n in trained["networks"]})
+    networks = _networks(ctx, TrainResult.from_json(trained))
     upstream = digest_of(trained)
     for name, function in NETWORK_STAGES.items():
 
-        def compute(function: NetworkStage = function) -> dict[str, Any]:
+        def compute(function: NetworkStage = function) -> StageResult:
             return function(ctx, networks, test)
 
         _stage(ctx, manifest, name, test, upstream, compute)
@@ -119,9 +126,10 @@ def _stage(
     name: str,
     test: TestSet,
     upstream: str | None,
-    compute: Callable[[], dict[str, Any]],
+    compute: Callable[[], StageResult],
 ) -> dict[str, Any]:
-    """A stage's result from ``results/<name>.json`` if its fingerprint matches, else computed."""
+    """A stage's stored result (JSON) from ``results/<name>.json`` if its fingerprint
+    matches, else computed and stored."""
     store = ResultStore(ctx.run_dir)
     keyed: dict[str, Any] = {
         "profile": ctx.profile.to_dict(),
@@ -133,6 +141,7 @@ def _stage(
         # plain "causal" means the default variant: a new default recomputes the stages
         # that explain (not training)
         "causal_default": default_variant() if name in NETWORK_STAGES else None,
+        "format": STAGE_FORMAT,
     }
     if ctx.precision != "fp32" and name in NETWORK_STAGES:  # fp32 keys as before
         keyed["precision"] = ctx.precision
@@ -144,7 +153,7 @@ def _stage(
         return dict(stored)
     ctx.log(f"[{name}] running")
     started = time.perf_counter()
-    result = jsonable(compute())
+    result = jsonable(compute().to_json())
     store.save_json("results", (name,), key, result)
     _finish_stage(ctx, manifest, name, time.perf_counter() - started, False, fingerprint=key)
     return dict(result)
