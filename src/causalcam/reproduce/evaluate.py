@@ -35,7 +35,7 @@ def evaluate_checkpoints(
 ) -> list[Path]:
     """Within-network deletion/insertion of each checkpoint on the test split: tidy rows,
     summary (CSV + JSON) and the Fig. 2a-b plots under ``out_dir``; masked images
-    classifications in ``precision``. Returns the files."""
+    classified in ``precision``. Returns the files."""
     out = Path(out_dir)
     written: list[Path] = []
     for checkpoint in checkpoints:
