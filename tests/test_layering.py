@@ -20,6 +20,7 @@ LAYERS: dict[str, int] = {
     "preprocess": 1,
     "precision": 1,
     "extras": 1,
+    "architectures": 1,
     "core": 2,
     "data": 3,
     "models": 3,

@@ -129,7 +129,9 @@ def test_ambiguous_outputs(make: Callable[[Tensor], object], match: str) -> None
 
 
 def test_single_output_model() -> None:
-    explain_error(tiny_cnn(1), random_inputs(2, 16), "1 output")
+    explain_error(tiny_cnn(1), random_inputs(2, 16), 'head="softmax" needs', head="softmax")
+    explain_error(tiny_cnn(3), random_inputs(2, 16), 'head="binary" needs one', head="binary")
+    explain_error(tiny_cnn(3), random_inputs(2, 16), "unknown head", head="sigmoid")
 
 
 @pytest.mark.parametrize(
@@ -189,8 +191,8 @@ def test_causal_option_names_round_trip() -> None:
 
 def test_bad_compat_arguments() -> None:
     model = tiny_cnn()
-    with pytest.raises(InputError, match="reshape_transform"):
-        CausalCAM(model=model, target_layers=["features.3"], reshape_transform=lambda a: a)
+    with pytest.raises(InputError, match="reshape_transform must be a function"):
+        CausalCAM(model=model, target_layers=["features.3"], reshape_transform=42)  # type: ignore[arg-type]
     with pytest.raises(InputError, match="non-empty list"):
         CausalCAM(model=model, target_layers=model.features)  # type: ignore[arg-type]
     with pytest.raises(InputError, match='target="q"'):
@@ -198,7 +200,9 @@ def test_bad_compat_arguments() -> None:
     with pytest.raises(InputError, match="allowed: pq, none, p"):
         ContrastCAM(model, ["features.3"], target="all")
     cam = CausalCAM(model=model, target_layers=["features.3"])
-    with pytest.raises(InputError, match=r"no integer \.category"):
+    with pytest.raises(InputError, match=r"names no class \(no integer \.category\)"):
+        cam(input_tensor=random_inputs(1, 16), targets=[lambda z: z[0]])
+    with pytest.raises(InputError, match="failed on one image's outputs of shape"):
         cam(input_tensor=random_inputs(1, 16), targets=[lambda z: z[:, 0]])
     with pytest.raises(InputError, match="2 targets for a batch of 1"):
         cam(input_tensor=random_inputs(1, 16), targets=[None, None])

@@ -7,7 +7,7 @@ These classes are thin adapters over :class:`~causalcam.explain.Explainer`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from types import TracebackType
 from typing import Any
 
@@ -30,10 +30,14 @@ from .methods import (
     minmax,
     upsample,
 )
-from .targets import categories_from_targets
 
 #: ContrastCAM's named targets: "pq" -> e_P + e_Q, "none" -> 0, "p" -> e_P, "q" (ce only).
 CONTRAST_TARGET_NAMES: tuple[str, ...] = ("pq", "none", "p")
+
+
+#: grad-cam's default ``aug_smooth`` transforms (ttach): horizontal flip x brightness.
+AUG_FLIPS: tuple[bool, ...] = (False, True)
+AUG_FACTORS: tuple[float, ...] = (0.9, 1.0, 1.1)
 
 
 class _CamAdapter:
@@ -45,14 +49,15 @@ class _CamAdapter:
         self,
         model: nn.Module,
         target_layers: Sequence[nn.Module | str],
-        reshape_transform: Any = None,
+        reshape_transform: Callable[[Tensor], Tensor] | None = None,
     ) -> None:
-        if reshape_transform is not None:
-            raise InputError("reshape_transform is not supported: target layers must be 4-D")
         if isinstance(target_layers, nn.Module | str) or not list(target_layers):
             raise InputError("target_layers must be a non-empty list of layers")
         self.model = model
-        self.explainers = [Explainer(model, target_layer=layer) for layer in target_layers]
+        self.explainers = [
+            Explainer(model, target_layer=layer, reshape_transform=reshape_transform)
+            for layer in target_layers
+        ]
 
     def _options(self) -> dict[str, Any]:
         return {}
@@ -64,31 +69,48 @@ class _CamAdapter:
         aug_smooth: bool = False,
         eigen_smooth: bool = False,
     ) -> np.ndarray:
-        """Maps (B, H, W) float32 in [0, 1]; ``targets`` None explains the predicted class."""
-        if aug_smooth or eigen_smooth:
-            raise InputError("aug_smooth and eigen_smooth are not supported by causalcam")
-        batch = input_tensor.shape[0] if isinstance(input_tensor, Tensor) else 0
-        categories = categories_from_targets(targets, batch)
-        options = {"methods": (self.method,), **self._options()}
-        if len(self.explainers) == 1:
-            result = self.explainers[0].explain(input_tensor, target_class=categories, **options)
-            maps = result.maps[self.method]
-        else:
-            maps = self._multi_layer(input_tensor, categories, options)
-        return maps.detach().to("cpu", torch.float32).numpy()
+        """Maps (B, H, W) float32 in [0, 1]; ``targets`` None explains the predicted class;
+        ``aug_smooth`` averages the maps of flipped and brightness-scaled copies (grad-cam's
+        default test-time augmentation, all copies in one batch); ``eigen_smooth`` uses the
+        first principal component of the weighted activations."""
+        if not aug_smooth:
+            maps = self._maps(input_tensor, targets, eigen_smooth)
+            return maps.detach().to("cpu", torch.float32).numpy()
+        if not isinstance(input_tensor, Tensor) or input_tensor.ndim != 4:
+            raise InputError("aug_smooth needs inputs of shape (B, C, H, W)")
+        copies = [(flip, factor) for flip in AUG_FLIPS for factor in AUG_FACTORS]
+        batch = torch.cat(
+            [(input_tensor.flip(-1) if flip else input_tensor) * f for flip, f in copies]
+        )
+        repeated = None if targets is None else list(targets) * len(copies)
+        parts = self._maps(batch, repeated, eigen_smooth).chunk(len(copies))
+        restored = [m.flip(-1) if flip else m for m, (flip, _) in zip(parts, copies, strict=True)]
+        return torch.stack(restored).mean(0).detach().to("cpu", torch.float32).numpy()
 
-    def _multi_layer(
-        self, input_tensor: Tensor, categories: Tensor | None, options: dict[str, Any]
+    def _maps(
+        self, input_tensor: Tensor, targets: Sequence[object] | None, eigen_smooth: bool
     ) -> Tensor:
-        """grad-cam's aggregation: per layer min-max then resize, mean, min-max again."""
+        options = {
+            "methods": (self.method,),
+            "targets": targets,
+            "eigen_smooth": eigen_smooth,
+            **self._options(),
+        }
+        if len(self.explainers) == 1:
+            return self.explainers[0].explain(input_tensor, **options).maps[self.method]
+        return self._multi_layer(input_tensor, options)
+
+    def _multi_layer(self, input_tensor: Tensor, options: dict[str, Any]) -> Tensor:
+        """grad-cam's aggregation: per layer min-max then resize, mean, min-max again (a
+        flat map, zeros in ``maps``, stays zeros)."""
         size = (input_tensor.shape[-2], input_tensor.shape[-1])
         per_layer = []
         for explainer in self.explainers:
-            result = explainer.explain(
-                input_tensor, target_class=categories, return_raw=True, **options
-            )
+            result = explainer.explain(input_tensor, return_raw=True, **options)
             assert result.raw is not None
-            per_layer.append(upsample(minmax(result.raw[self.method]), size))
+            kept = result.maps[self.method].flatten(1).amax(dim=1) > 0
+            layer_map = upsample(minmax(result.raw[self.method]), size)
+            per_layer.append(layer_map * kept.view(-1, 1, 1))
         return minmax(torch.stack(per_layer).mean(0))
 
     def __enter__(self) -> _CamAdapter:
@@ -131,7 +153,7 @@ class ContrastCAM(_CamAdapter):
         target: str | Tensor = "pq",
         loss: str = DEFAULT_CAUSAL["loss"],
         contrast_class: int | Tensor | None = None,
-        reshape_transform: Any = None,
+        reshape_transform: Callable[[Tensor], Tensor] | None = None,
     ) -> None:
         super().__init__(model, target_layers, reshape_transform)
         check_choice("contrast loss", loss, (*CAUSAL_LOSSES, "ce"))
@@ -171,7 +193,7 @@ class CausalCAM(_CamAdapter):
         normalize: str = DEFAULT_CAUSAL["normalize"],
         sign: str = DEFAULT_CAUSAL["sign"],
         contrast_class: int | Tensor | None = None,
-        reshape_transform: Any = None,
+        reshape_transform: Callable[[Tensor], Tensor] | None = None,
         gradcam_term: str = "logit",
     ) -> None:
         super().__init__(model, target_layers, reshape_transform)

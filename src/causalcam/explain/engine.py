@@ -24,9 +24,11 @@ import torch
 from torch import Tensor, nn
 from tqdm import tqdm
 
+from ..architectures import known_reshape
 from ..errors import InputError
 from ..precision import ComputePlan, compute_plan, fp32_after, memory_format
 from . import layers
+from .heads import LABEL_OFF, MULTILABEL_HEAD, SOFTMAX_HEAD, Head, choose_head
 from .methods import (
     ALL_METHODS,
     CAUSAL,
@@ -39,22 +41,27 @@ from .methods import (
     CausalOptions,
     causal_weights,
     check_choice,
+    eigen_map,
+    flat_maps,
     gradcam_pp_weights,
     raw_map,
     to_input_size,
 )
 from .targets import (
     CE_COMBINATION,
-    E_P,
     GRADCAM_CE_COMBINATION,
+    SCORE,
     ClassSpec,
     Combination,
+    TargetScores,
     basis_vectors,
     choose_classes,
     class_indices,
     combine,
     contrast_combination,
     custom_combination,
+    target_gradients,
+    unique_rows,
 )
 
 MapFn = Callable[[Tensor], Tensor]
@@ -95,7 +102,7 @@ class _Plan:
 
     def keys(self) -> list[str]:
         """The basis vectors needed, in a fixed order."""
-        keys = [E_P] if self.gradcam_pp else []
+        keys = [SCORE] if self.gradcam_pp else []
         for combination in self.linear.values():
             keys.extend(k for k in combination if k not in keys)
         return keys
@@ -127,7 +134,7 @@ def _make_plan(
     plan = _Plan(gradcam_pp=GRADCAM_PP in methods)
     wanted = set(methods)
     if GRADCAM in wanted or CAUSAL in wanted:
-        plan.linear[GRADCAM] = {E_P: 1.0}
+        plan.linear[GRADCAM] = {SCORE: 1.0}
     for target in CAUSAL_TARGETS:
         if target in wanted:
             plan.linear[target] = contrast_combination(target, contrast_loss, n_classes)
@@ -176,14 +183,46 @@ def batched_vjp(outputs: Tensor, leaf: Tensor, vectors: Tensor, layer: str) -> T
     return grads
 
 
+ReshapeFn = Callable[[Tensor], Tensor]
+
+
+@dataclass(frozen=True)
+class _Request:
+    """The options of one :meth:`Explainer.explain` call that every chunk shares."""
+
+    methods: tuple[str, ...]
+    variants: tuple[CausalOptions, ...]
+    loss: str
+    head: str
+    eigen_smooth: bool
+    return_raw: bool
+
+
+@dataclass(frozen=True)
+class _Classes:
+    """One chunk's head, class logits ``y`` (B, C), P and Q in class space, the grad-cam
+    targets' score gradients (or None) and what ``Explanation`` reports as P and Q."""
+
+    head: Head
+    y: Tensor
+    p: Tensor
+    q: Tensor
+    score: Tensor | None
+    reported_p: Tensor
+    reported_q: Tensor
+
+
 class Explainer:
     """Explanation maps of a classifier at one target layer (docs/method.md).
 
     ``target_layer``: a dotted module name, a submodule, or None for automatic (ResNet
-    ``layer4``, DenseNet ``features.norm5``, else the last module with a 4-D output,
-    found by a dry run on the first call). Usable as a context manager; every call
-    registers its hook only for its own forward pass and restores the model's train/eval
-    flags, ``requires_grad`` flags, memory layout and the grad mode exactly, also on error.
+    ``layer4``, DenseNet ``features.norm5``, the last block of a torchvision or timm ViT or
+    Swin, else the last module with a 4-D output, found by a dry run on the first call).
+    ``reshape_transform``: grad-cam's function turning the layer's output (and, the same
+    way, its gradient) into (B, K, h, w), e.g. ViT tokens to a grid; None uses the known
+    one for ViT/Swin layers. Usable as a context manager; every call registers its hook
+    only for its own forward pass and restores the model's train/eval flags,
+    ``requires_grad`` flags and the grad mode exactly, also on error.
 
     ``precision``: ``fp32`` (default), ``bf16``, ``fp16`` (CUDA) or ``auto`` for the forward
     pass (``causalcam.precision``; unsupported requests fall back to fp32 with a warning);
@@ -197,6 +236,7 @@ class Explainer:
         model: nn.Module,
         target_layer: str | nn.Module | None = None,
         chunk_size: int = 64,
+        reshape_transform: ReshapeFn | None = None,
         *,
         precision: str = "fp32",
         channels_last: bool | None = None,
@@ -206,6 +246,8 @@ class Explainer:
             raise InputError(f"model must be a torch.nn.Module, got {type(model).__name__}")
         if not isinstance(chunk_size, int) or chunk_size < 1:
             raise InputError(f"chunk_size must be a positive integer, got {chunk_size!r}")
+        if reshape_transform is not None and not callable(reshape_transform):
+            raise InputError("reshape_transform must be a function tensor -> (B, K, h, w)")
         self.model = model
         self.chunk_size = chunk_size
         self.precision = check_choice("precision", precision, ("fp32", "bf16", "fp16", "auto"))
@@ -215,6 +257,9 @@ class Explainer:
         self._layer: tuple[str, nn.Module] | None = (
             None if choice is None else layers.resolve_layer(model, choice)
         )
+        self._reshape = reshape_transform
+        if reshape_transform is None and self._layer is not None:
+            self._reshape = known_reshape(model, self._layer[0])
         self._in_channels = layers.input_channels(model)
 
     def __enter__(self) -> Explainer:
@@ -244,6 +289,9 @@ class Explainer:
         *,
         contrast_loss: str | None = None,
         contrast_targets: Mapping[str, Tensor] | None = None,
+        targets: Sequence[object] | None = None,
+        head: str = "auto",
+        eigen_smooth: bool = False,
         progress: bool = False,
     ) -> Explanation:
         """Maps for a batch ``inputs`` (B, C, H, W) of normalised images.
@@ -252,9 +300,12 @@ class Explainer:
         and Q per image (int, sequence or (B,) tensor; default argmax and runner-up);
         ``causal``: one variant or a sequence (maps keyed by ``variant.name``, plain
         ``"causal"`` = the first; default ``CausalOptions()``); ``contrast_loss``: loss of
-        the ``contrast_*`` maps (``mse``/``bce``/``mse_prob``, default the first causal variant's);
-        ``contrast_targets``: extra contrast maps ``contrast[name]`` for user target
-        vectors t, (N,) or (B, N).
+        the ``contrast_*`` maps (``mse``/``bce``/``mse_prob``, default the first causal
+        variant's); ``contrast_targets``: extra contrast maps ``contrast[name]`` for user
+        target vectors t, (N,) or (B, N); ``targets``: grad-cam style targets, one callable
+        ``target(outputs_b) -> scalar`` per image, instead of ``target_class``; ``head``:
+        ``auto``, ``softmax``, ``binary`` or ``multilabel`` (docs/method-heads.md);
+        ``eigen_smooth``: grad-cam's first-principal-component maps.
         Results are on ``inputs``' device; batches are processed ``chunk_size`` at a time.
         """
         self._check_inputs(inputs)
@@ -265,19 +316,24 @@ class Explainer:
         if not methods and not custom:
             raise InputError(f"no maps requested: name methods from {', '.join(KNOWN_METHODS)}")
         batch = inputs.shape[0]
+        if targets is not None:
+            targets = list(targets)
+            if target_class is not None:
+                raise InputError("give either targets or target_class, not both")
+            if len(targets) != batch:
+                raise InputError(f"got {len(targets)} targets for a batch of {batch} images")
+        request = _Request(methods, variants, loss, head, eigen_smooth, return_raw)
         compute = self.plan(inputs.device)
         with memory_format(self.model, compute.channels_last):
             parts = [
                 self._explain_chunk(
                     compute,
                     inputs[start : start + self.chunk_size],
-                    methods,
-                    variants,
-                    loss,
+                    request,
                     self._chunk_spec(target_class, start, batch),
                     self._chunk_spec(contrast_class, start, batch),
                     {k: self._chunk_target(t, start, batch) for k, t in custom.items()},
-                    return_raw,
+                    None if targets is None else targets[start : start + self.chunk_size],
                 )
                 for start in self._starts(batch, progress)
             ]
@@ -338,10 +394,10 @@ class Explainer:
         return self._layer
 
     def _forward(self, inputs: Tensor, plan: ComputePlan) -> tuple[Tensor, Tensor, Tensor, str]:
-        """One forward pass: logits z, leaf L and activations A at the target layer (z and
-        A as float32)."""
+        """One forward pass: raw outputs z, leaf L and activations A (B, K, h, w) at the
+        target layer (after ``reshape_transform``); z and A as float32."""
         name, module = self._target(inputs)
-        capture = layers.ActivationCapture(name)
+        capture = layers.ActivationCapture(name, reshaped=self._reshape is not None)
         with ExitStack() as stack, torch.no_grad(), plan.autocast(), ExitStack() as head:
             if self.head_precision == "fp32" and _float32_model(self.model):
                 cast = fp32_after(module, plan, head)
@@ -349,83 +405,184 @@ class Explainer:
                     stack.callback(cast.remove)
             stack.callback(module.register_forward_hook(capture).remove)
             output = self.model(inputs)
-        logits = layers.extract_logits(output).float()
+        logits = _widened(layers.extract_logits(output))
         leaf, activations = capture.results()
-        activations = activations.float()
+        activations = _widened(activations)
         if not logits.requires_grad:
             raise InputError(f"the model's output does not depend on target layer {name!r}")
-        return logits, leaf, activations, name
+        return logits, leaf, self._reshaped(activations, name), name
+
+    def _reshaped(self, tensor: Tensor, name: str) -> Tensor:
+        """``reshape_transform`` applied to activations (B, ...) or gradients (M, B, ...)."""
+        if self._reshape is None:
+            return tensor
+        out = self._reshape(tensor)
+        if not isinstance(out, Tensor) or out.ndim != 4:
+            shape = tuple(out.shape) if isinstance(out, Tensor) else type(out).__name__
+            raise InputError(
+                f"reshape_transform of target layer {name!r} must return (B, K, h, w), got {shape}"
+            )
+        return out
+
+    def _classes(
+        self, z: Tensor, request: _Request, target: ClassSpec, contrast: ClassSpec, targets: Any
+    ) -> _Classes:
+        """Head, P, Q and the grad-cam targets' scores of one chunk (docs/method-heads.md)."""
+        batch = z.shape[0]
+        scores = None if targets is None else target_gradients(targets, z)
+        wanted = _needs_classes(request.methods)
+        kind = choose_head(request.head, z, None).kind
+        labels = z.shape[1] if kind == MULTILABEL_HEAD else 2 if kind != SOFTMAX_HEAD else None
+        p_given = _named_classes(scores, wanted, target, batch, labels or z.shape[1])
+        label = None
+        if kind == MULTILABEL_HEAD and p_given is not None:
+            label = torch.where(p_given >= 0, p_given, z.detach().argmax(dim=1).cpu())
+        head = choose_head(kind, z, label)
+        y = head.class_logits(z.detach())
+        if kind == MULTILABEL_HEAD:
+            if contrast is not None:
+                raise InputError(
+                    'a multi-label explanation contrasts label P with "P off"; '
+                    "contrast_class does not apply"
+                )
+            ones = torch.ones(batch, dtype=torch.long)
+            p, q = choose_classes(y, ones, 1 - ones)
+            reported = head.label if p_given is None else p_given
+            assert reported is not None
+            return _Classes(head, y, p, q, _score(scores), reported, torch.full_like(p, LABEL_OFF))
+        n_classes = y.shape[1]
+        q_given = class_indices(contrast, "contrast class", batch, n_classes)
+        p_internal = None if p_given is None else p_given.clamp_min(0)
+        if head.sigmoid and p_internal is not None and q_given is None:
+            q_given = 1 - p_internal
+        p, q = choose_classes(y, p_internal, q_given)
+        if scores is not None and wanted:
+            _check_binary_scores(head, scores, p)
+        reported = p if p_given is None else p_given.to(p.device)
+        return _Classes(head, y, p, q, _score(scores), reported, q)
 
     def _explain_chunk(
         self,
         compute: ComputePlan,
         inputs: Tensor,
-        methods: tuple[str, ...],
-        variants: tuple[CausalOptions, ...],
-        loss: str,
+        request: _Request,
         target_class: ClassSpec,
         contrast_class: ClassSpec,
         custom: dict[str, Tensor],
-        return_raw: bool,
+        targets: list[object] | None,
     ) -> Explanation:
         with layers.preserved_state(self.model), torch.inference_mode(False):
             x = compute.inputs(inputs)
             logits, leaf, activations, name = self._forward(x, compute)
-            batch, n_classes = logits.shape
-            p, q = choose_classes(
-                logits,
-                class_indices(target_class, "target class", batch, n_classes),
-                class_indices(contrast_class, "contrast class", batch, n_classes),
-            )
-            plan = _make_plan(methods, variants, loss, custom, n_classes)
+            c = self._classes(logits, request, target_class, contrast_class, targets)
+            plan = _make_plan(request.methods, request.variants, request.loss, custom, c.y.shape[1])
             keys = plan.keys()
-            vectors = basis_vectors(keys, logits, p, q, custom)
-            grads = batched_vjp(logits, leaf, vectors, name).float()
+            vectors = basis_vectors(keys, c.y, c.p, c.q, custom, c.head, c.score)
+            unique, rows = unique_rows(vectors)
+            grads = _widened(batched_vjp(logits, leaf, unique, name))
+            grads = self._reshaped(grads.flatten(0, 1), name)
+            grads = grads.unflatten(0, (unique.shape[0], -1))
             del leaf
-            weights = _weights(plan, methods, keys, grads, activations)
+            weights = _weights(plan, request.methods, keys, rows, grads, activations)
         with torch.no_grad():
             size = (inputs.shape[-2], inputs.shape[-1])
-            raw, maps = _render(weights, activations, size, inputs.device)
+            raw, maps = _render(weights, activations, size, inputs.device, request.eigen_smooth)
         logits = logits.detach().to(inputs.device)
         return Explanation(
             logits=logits,
-            predicted=logits.argmax(dim=1),
-            target=p.to(inputs.device),
-            contrast=q.to(inputs.device),
+            predicted=c.head.predicted(logits),
+            target=c.reported_p.to(inputs.device),
+            contrast=c.reported_q.to(inputs.device),
             maps=maps,
-            raw={k: r.to(inputs.device) for k, r in raw.items()} if return_raw else None,
+            raw={k: r.to(inputs.device) for k, r in raw.items()} if request.return_raw else None,
             layer=name,
-            weights={k: w.to(inputs.device) for k, w in weights.items()} if return_raw else None,
+            weights=(
+                {k: w.to(inputs.device) for k, w in weights.items()} if request.return_raw else None
+            ),
+        )
+
+
+def _needs_classes(methods: tuple[str, ...]) -> bool:
+    """Whether a map needs the explained class P itself (not only a score)."""
+    return any(m not in (GRADCAM, GRADCAM_PP) for m in methods)
+
+
+def _score(scores: TargetScores | None) -> Tensor | None:
+    return None if scores is None else scores.gradients
+
+
+def _named_classes(
+    scores: TargetScores | None, wanted: bool, target: ClassSpec, batch: int, n_classes: int
+) -> Tensor | None:
+    """P per image from ``target_class`` or the targets' categories; a target naming no
+    class is refused when a map needs P (contrast and causal maps)."""
+    if scores is None:
+        return class_indices(target, "target class", batch, n_classes)
+    if scores.unnamed is not None:
+        if wanted:
+            raise InputError(
+                f"target {scores.unnamed!r} names no class (no integer .category): contrast "
+                "and causal maps need the explained class P; give target_class instead"
+            )
+        return scores.categories
+    return class_indices(scores.categories, "target .category", batch, n_classes)
+
+
+def _check_binary_scores(head: Head, scores: TargetScores, p: Tensor) -> None:
+    """On a single-logit head a target naming class P must score ``+z`` for P = 1 and
+    ``-z`` for P = 0 (``BinaryClassifierOutputTarget``); anything else is ambiguous."""
+    if head.kind == SOFTMAX_HEAD or head.label is not None:
+        return
+    sign = torch.sign(scores.gradients[:, 0]).to(p.device)
+    bad = sign != (2 * p - 1)
+    if bool(bad.any()):
+        index = int(bad.nonzero()[0, 0])
+        raise InputError(
+            f"target for image {index} names class {int(p[index])} of a single-logit (sigmoid) "
+            "model but does not score it (class 1: +z, class 0: -z); use "
+            "BinaryClassifierOutputTarget(class) or target_class"
         )
 
 
 def _render(
-    weights: dict[str, Tensor], activations: Tensor, size: tuple[int, int], device: torch.device
+    weights: dict[str, Tensor],
+    activations: Tensor,
+    size: tuple[int, int],
+    device: torch.device,
+    eigen_smooth: bool = False,
 ) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
-    """Raw layer-resolution maps and normalised input-size maps; a weight tensor shared
-    by two names (``causal`` and its variant's name) is rendered once."""
+    """Raw layer-resolution maps and normalised input-size maps (flat maps are zeros); a
+    weight tensor shared by two names (``causal`` and its variant's name) is rendered once."""
     done: dict[int, tuple[Tensor, Tensor]] = {}
+    magnitudes = activations.abs()
     for w in weights.values():
         if id(w) not in done:
-            r = raw_map(w, activations)
-            done[id(w)] = (r, to_input_size(r, size).to(device))
+            r = eigen_map(w, activations) if eigen_smooth else raw_map(w, activations)
+            flat = flat_maps(r, w, activations, magnitudes)
+            done[id(w)] = (r, to_input_size(r, size, flat).to(device))
     raw = {k: done[id(w)][0] for k, w in weights.items()}
     maps = {k: done[id(w)][1] for k, w in weights.items()}
     return raw, maps
 
 
 def _weights(
-    plan: _Plan, methods: tuple[str, ...], keys: list[str], grads: Tensor, activations: Tensor
+    plan: _Plan,
+    methods: tuple[str, ...],
+    keys: list[str],
+    rows: list[int],
+    grads: Tensor,
+    activations: Tensor,
 ) -> dict[str, Tensor]:
-    """Channel weights (B, K) of every requested map, in the order of ``methods``."""
+    """Channel weights (B, K) of every requested map, in the order of ``methods``;
+    ``grads[rows[i]]`` is the gradient of basis vector ``keys[i]``."""
     with torch.no_grad():
         means = grads.mean(dim=(-2, -1))
-        basis = dict(zip(keys, means, strict=True))
+        basis = {key: means[row] for key, row in zip(keys, rows, strict=True)}
         linear = {name: combine(c, basis) for name, c in plan.linear.items()}
         weights: dict[str, Tensor] = {}
         for method in methods:
             if method == GRADCAM_PP:
-                weights[method] = gradcam_pp_weights(grads[keys.index(E_P)], activations)
+                weights[method] = gradcam_pp_weights(grads[rows[keys.index(SCORE)]], activations)
             elif method == CAUSAL:
                 for variant in plan.causal:
                     contrast = {t: linear[_contrast_key(variant.loss, t)] for t in CAUSAL_TARGETS}
@@ -438,6 +595,11 @@ def _weights(
             if name.startswith("contrast["):
                 weights[name] = linear[name]
     return weights
+
+
+def _widened(tensor: Tensor) -> Tensor:
+    """bf16/fp16 tensors as float32 (map formulas run in fp32); others unchanged."""
+    return tensor.float() if tensor.dtype in (torch.bfloat16, torch.float16) else tensor
 
 
 def _float32_model(model: nn.Module) -> bool:

@@ -10,6 +10,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from ..architectures import transformer_layer
 from ..errors import InputError
 
 #: Automatic target layers, tried in order: ResNet-like, then DenseNet.
@@ -43,7 +44,11 @@ def resolve_layer(model: nn.Module, layer: str | nn.Module) -> tuple[str, nn.Mod
 
 
 def known_layer(model: nn.Module) -> str | None:
-    """``layer4`` (ResNet-like) or ``features.norm5`` (DenseNet) when the model has it."""
+    """``layer4`` (ResNet-like), ``features.norm5`` (DenseNet) or the first norm of the last
+    transformer block (torchvision, timm and Hugging Face ViT, Swin) when the model has it."""
+    transformer = transformer_layer(model)
+    if transformer is not None:
+        return transformer
     names = module_names(model)
     return next((name for name in KNOWN_LAYERS if name in names), None)
 
@@ -94,6 +99,8 @@ def extract_logits(output: Any) -> Tensor:
                 f"one of {', '.join(LOGIT_KEYS)} to hold the logits"
             )
         logits = output[key]
+    elif isinstance(getattr(output, "logits", None), Tensor):  # e.g. Hugging Face outputs
+        logits = output.logits
     elif isinstance(output, tuple | list):
         candidates = [o for o in output if isinstance(o, Tensor) and o.ndim == 2]
         if len(candidates) != 1:
@@ -107,11 +114,6 @@ def extract_logits(output: Any) -> Tensor:
     if not isinstance(logits, Tensor) or logits.ndim != 2:
         shape = tuple(logits.shape) if isinstance(logits, Tensor) else type(logits).__name__
         raise InputError(f"expected logits of shape (B, N) from the model, got {shape}")
-    if logits.shape[1] < 2:
-        raise InputError(
-            f"the model has {logits.shape[1]} output; contrast and causal maps need N >= 2 "
-            "class logits"
-        )
     return logits
 
 
@@ -126,8 +128,9 @@ class ActivationCapture:
     activations ``A``; gradients are taken with respect to ``L``.
     """
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, reshaped: bool = False) -> None:
         self.name = name
+        self.reshaped = reshaped
         self.leaf: Tensor | None = None
         self.output: Tensor | None = None
         self.calls = 0
@@ -139,10 +142,11 @@ class ActivationCapture:
                 f"target layer {self.name!r} runs more than once per forward pass (a shared "
                 "module); choose a layer that runs once"
             )
-        if not isinstance(output, Tensor) or output.ndim != 4:
+        if not isinstance(output, Tensor) or (output.ndim != 4 and not self.reshaped):
             shape = tuple(output.shape) if isinstance(output, Tensor) else type(output).__name__
             raise InputError(
-                f"target layer {self.name!r} must output a (B, K, h, w) tensor, got {shape}"
+                f"target layer {self.name!r} must output a (B, K, h, w) tensor, got {shape}; "
+                "for token or channels-last outputs pass reshape_transform"
             )
         torch.set_grad_enabled(True)
         self.leaf = output.detach().requires_grad_()

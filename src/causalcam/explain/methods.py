@@ -8,12 +8,14 @@ obtained (one forward pass, one batched vector-Jacobian product) is ``engine.py`
 from __future__ import annotations
 
 import dataclasses
+import math
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Final
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -254,13 +256,52 @@ def raw_map(weights: Tensor, activations: Tensor) -> Tensor:
     return torch.einsum("bk,bkhw->bhw", weights, activations).clamp_min(0)
 
 
-def minmax(maps: Tensor) -> Tensor:
-    """Min-max normalise each (h, w) map of a (B, h, w) batch to [0, 1]; a constant map
-    becomes all zeros (never NaN)."""
+def eigen_map(weights: Tensor, activations: Tensor) -> Tensor:
+    """grad-cam's ``eigen_smooth``: ``ReLU`` of the projection of the centred weighted
+    activations ``w[k] A[k]`` (rows: pixels) on their first right singular vector, per
+    image. The SVD runs in numpy (LAPACK's ``gesdd``) as grad-cam's does, so the arbitrary
+    sign of the singular vector is the one grad-cam picks."""
+    weighted = (weights[:, :, None, None] * activations).detach()
+    rows = weighted.flatten(2).transpose(1, 2).to("cpu", torch.float32).numpy()
+    projections = []
+    for matrix in rows:
+        centred = matrix - matrix.mean(axis=0)
+        _, _, vt = np.linalg.svd(centred, full_matrices=True)
+        projections.append(centred @ vt[0, :])
+    maps = torch.from_numpy(np.stack(projections).astype(np.float32))
+    return maps.view(activations.shape[0], *activations.shape[2:]).to(weights).clamp_min(0)
+
+
+def flat_maps(
+    raw: Tensor, weights: Tensor, activations: Tensor, magnitudes: Tensor | None = None
+) -> Tensor:
+    """Which raw maps (B,) are constant up to the rounding error of their own weighted sum.
+
+    A map whose span ``max - min`` is at most ``sqrt(K) eps max_hw sum_k |w[k] A[k]|`` (``eps``
+    the dtype's machine epsilon, ``K`` channels) carries no spatial information that
+    arithmetic can resolve: min-max stretching would turn rounding noise into a map. The
+    bound scales with ``w`` and ``A``, so a real map scaled by 1e-12 is still a map (unlike
+    grad-cam's ``/ (max + 1e-7)``, which flattens every map below ~1e-7). ``magnitudes``:
+    ``activations.abs()`` when already computed.
+    """
+    absolute = activations.abs() if magnitudes is None else magnitudes
+    magnitude = torch.einsum("bk,bkhw->bhw", weights.abs(), absolute).flatten(1)
+    eps = torch.finfo(raw.dtype).eps
+    tolerance = magnitude.amax(dim=1) * eps * math.sqrt(max(weights.shape[-1], 1))
+    flat = raw.flatten(1)
+    return flat.amax(dim=1) - flat.amin(dim=1) <= tolerance
+
+
+def minmax(maps: Tensor, flat: Tensor | None = None) -> Tensor:
+    """Min-max normalise each (h, w) map of a (B, h, w) batch to [0, 1]; a constant map, or
+    one marked in ``flat`` (B,) bool, becomes all zeros (never NaN, never stretched noise)."""
     low, high = torch.aminmax(maps.flatten(1), dim=1)
     span = high - low
-    # (m - low) / span as a product with the per-map reciprocal, in place (0 for a constant map)
-    scale = torch.where(span > 0, 1 / span.clamp_min(torch.finfo(maps.dtype).tiny), 0.0)
+    keep = span > 0
+    if flat is not None:
+        keep = keep & ~flat.view(-1)
+    # (m - low) / span as a product with the per-map reciprocal, in place (0: all zeros)
+    scale = torch.where(keep, 1 / span.clamp_min(torch.finfo(maps.dtype).tiny), 0.0)
     return (maps - low.view(-1, 1, 1)).mul_(scale.view(-1, 1, 1)).clamp_(0, 1)
 
 
@@ -270,9 +311,9 @@ def upsample(maps: Tensor, size: tuple[int, int]) -> Tensor:
     return up.squeeze(1)
 
 
-def to_input_size(raw: Tensor, size: tuple[int, int]) -> Tensor:
-    """Upsample raw (B, h, w) maps to ``size`` and min-max normalise each to [0, 1].
-
-    grad-cam normalises, resizes and normalises again (eps 1e-7); bilinear resizing
-    commutes with affine maps, so this equals it up to ~1e-7."""
-    return minmax(upsample(raw, size))
+def to_input_size(raw: Tensor, size: tuple[int, int], flat: Tensor | None = None) -> Tensor:
+    """Min-max normalise raw (B, h, w) maps, upsample them to ``size`` and normalise again
+    (grad-cam's order: normalising first keeps float32 resizing exact to ~1e-7 where a map
+    varies little around a large level); maps marked in ``flat`` (see :func:`flat_maps`)
+    become zeros."""
+    return minmax(upsample(minmax(raw, flat), size), flat)

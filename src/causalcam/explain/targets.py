@@ -11,14 +11,17 @@ classes ``N``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Final
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
 from ..errors import InputError
+from .heads import Head
 from .methods import (
     CAUSAL_TARGETS,
     loss_gradient_at_zero,
@@ -29,6 +32,9 @@ from .methods import (
 Combination = dict[str, float]
 
 E_P: Final = "e_P"
+#: Grad-CAM's class score: ``e_P`` (softmax head), ``e_P - e_Q`` (sigmoid heads) or the
+#: gradient of a grad-cam target; identical vectors share one VJP row.
+SCORE: Final = "score"
 E_Q: Final = "e_Q"
 SOFTMAX: Final = "softmax"
 ClassSpec = int | Sequence[int] | Tensor | None
@@ -49,25 +55,65 @@ class ClassifierOutputTarget:
         return f"ClassifierOutputTarget({self.category})"
 
 
-def categories_from_targets(targets: Iterable[object] | None, batch: int) -> Tensor | None:
-    """Class indices (B,) from grad-cam style targets (objects with ``.category``), or None."""
-    if targets is None:
+#: ``Explanation.target`` of an image whose grad-cam target names no class.
+UNNAMED: Final = -1
+
+
+@dataclass(frozen=True)
+class TargetScores:
+    """What grad-cam style targets ask for: ``gradients`` (B, N) of each image's score
+    ``target_b(z_b)`` with respect to its raw outputs ``z_b``; ``categories`` (B,) the class
+    each target names (``UNNAMED`` where it names none); ``unnamed`` the first such target."""
+
+    gradients: Tensor
+    categories: Tensor
+    unnamed: object | None
+
+
+def target_category(target: object) -> int | None:
+    """A target's integer ``.category`` (int, numpy integer or one-element tensor), or None."""
+    category = getattr(target, "category", None)
+    if isinstance(category, Tensor) and category.numel() == 1 and not category.is_floating_point():
+        return int(category.item())
+    if isinstance(category, bool) or not isinstance(category, int | np.integer):
         return None
-    items = list(targets)
-    if len(items) != batch:
-        raise InputError(f"got {len(items)} targets for a batch of {batch} images")
-    categories = []
-    for item in items:
-        category = getattr(item, "category", None)
-        if isinstance(category, Tensor) and category.numel() == 1:
-            category = int(category.item())
-        if not isinstance(category, int):
-            raise InputError(
-                f"target {item!r} has no integer .category; causalcam explains class logits "
-                "(ClassifierOutputTarget-style targets) only"
-            )
-        categories.append(category)
-    return torch.tensor(categories, dtype=torch.long)
+    return int(category)
+
+
+def target_gradients(targets: Sequence[object], outputs: Tensor) -> TargetScores:
+    """Evaluate each target on its image's raw outputs (a 1-D tensor, as grad-cam does) and
+    differentiate the per-image scalar with respect to them: exact for any differentiable
+    target, linear or not. A target that is not callable, returns no scalar or does not
+    depend on the outputs raises an InputError naming it."""
+    if len(targets) != outputs.shape[0]:
+        raise InputError(f"got {len(targets)} targets for a batch of {outputs.shape[0]} images")
+    rows = []
+    with torch.enable_grad():
+        for target, row in zip(targets, outputs.detach(), strict=True):
+            leaf = row.clone().requires_grad_()
+            if not callable(target):
+                raise InputError(f"target {target!r} is not callable (target(model_output))")
+            try:
+                value = target(leaf)
+            except Exception as error:
+                raise InputError(
+                    f"target {target!r} failed on one image's outputs of shape "
+                    f"{tuple(row.shape)}: {error}"
+                ) from error
+            if not isinstance(value, Tensor) or value.numel() != 1:
+                shape = tuple(value.shape) if isinstance(value, Tensor) else type(value).__name__
+                raise InputError(
+                    f"target {target!r} returned {shape} for one image's outputs of shape "
+                    f"{tuple(row.shape)}; Grad-CAM needs one scalar score per image"
+                )
+            (grad,) = torch.autograd.grad(value.sum(), leaf, allow_unused=True)
+            if grad is None:
+                raise InputError(f"target {target!r} does not depend on the model's outputs")
+            rows.append(grad)
+    named = [target_category(t) for t in targets]
+    unnamed = next((t for t, c in zip(targets, named, strict=True) if c is None), None)
+    categories = torch.tensor([UNNAMED if c is None else c for c in named], dtype=torch.long)
+    return TargetScores(torch.stack(rows), categories, unnamed)
 
 
 def class_indices(spec: ClassSpec, what: str, batch: int, n_classes: int) -> Tensor | None:
@@ -153,14 +199,20 @@ def basis_vectors(
     p: Tensor,
     q: Tensor,
     custom: Mapping[str, Tensor],
+    head: Head,
+    score: Tensor | None = None,
 ) -> Tensor:
-    """Stack the basis vectors named by ``keys`` into ``V`` of shape (M, B, N)."""
+    """Stack the basis vectors named by ``keys`` into ``V`` of shape (M, B, N) on the raw
+    outputs: class-space vectors (``logits`` (B, C) are the head's class logits) lifted by
+    the head; ``score``, a raw-space gradient of grad-cam targets, is used as it is."""
     z = logits.detach()
     n = z.shape[1]
 
     def vector(key: str) -> Tensor:
         if key.startswith("S:"):
             return softmax_jacobian_product(z, vector(key[2:]))
+        if key == SCORE:
+            return head.score(p, q, n, z)
         if key == E_P:
             return F.one_hot(p, n).to(z.dtype)
         if key == E_Q:
@@ -176,7 +228,27 @@ def basis_vectors(
             )
         return target.to(device=z.device, dtype=z.dtype).expand_as(z)
 
-    return torch.stack([vector(k) for k in keys])
+    rows = []
+    for key in keys:
+        if key == SCORE and score is not None:
+            rows.append(score.to(device=z.device, dtype=z.dtype))
+        else:
+            rows.append(head.lift(vector(key)[None])[0])
+    return torch.stack(rows)
+
+
+def unique_rows(vectors: Tensor) -> tuple[Tensor, list[int]]:
+    """Drop repeated rows of ``V`` (M, B, N): ``(unique rows, index of each row in them)``,
+    so a score equal to ``e_P`` costs no extra VJP vector."""
+    kept: list[Tensor] = []
+    index = []
+    for row in vectors:
+        found = next((i for i, k in enumerate(kept) if torch.equal(k, row)), None)
+        if found is None:
+            kept.append(row)
+            found = len(kept) - 1
+        index.append(found)
+    return torch.stack(kept), index
 
 
 def combine(combination: Mapping[str, float], basis: Mapping[str, Tensor]) -> Tensor:

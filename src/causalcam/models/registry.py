@@ -14,6 +14,7 @@ import torch
 import torchvision
 from torch import nn
 
+from ..architectures import transformer_layer
 from ..errors import CheckpointError, InputError
 
 PAPER_ARCHS: tuple[str, ...] = ("resnet18", "resnet34", "resnet50", "densenet121", "densenet169")
@@ -94,7 +95,8 @@ def build(
 
 
 def default_target_layer(model_or_name: nn.Module | str) -> str:
-    """Dotted name of the layer a CAM reads: ResNet-style ``layer4``, DenseNet
+    """Dotted name of the layer a CAM reads: the first norm of the last block of a ViT or
+    Swin (its tokens reshaped by the explainer), ResNet-style ``layer4``, DenseNet
     ``features.norm5``, otherwise the last block of ``features`` or the last ``Conv2d``."""
     if isinstance(model_or_name, str):
         _check_name(model_or_name)
@@ -102,6 +104,9 @@ def default_target_layer(model_or_name: nn.Module | str) -> str:
             model = torchvision.models.get_model(model_or_name)
     else:
         model = model_or_name
+    transformer = transformer_layer(model)
+    if transformer is not None:
+        return transformer
     names = dict(model.named_modules())
     for candidate in ("layer4", "features.norm5"):
         if candidate in names:
