@@ -39,6 +39,33 @@ def scans() -> tuple[Tensor, Tensor]:
     return images, torch.arange(12) % 2
 
 
+class ModelState:
+    """Everything a call must leave as it found: each parameter's and buffer's dtype, strides
+    (memory format), values and ``requires_grad``; each module's training flag; the hooks."""
+
+    def __init__(self, model: torch.nn.Module) -> None:
+        named = [*model.named_parameters(), *model.named_buffers()]
+        self.tensors = [
+            (name, t.dtype, t.stride(), t.detach().clone(), t.requires_grad) for name, t in named
+        ]
+        self.flags = [module.training for module in model.modules()]
+        self.hooks = sum(len(m._forward_hooks) + len(m._forward_pre_hooks) for m in model.modules())
+
+    def assert_unchanged(self, model: torch.nn.Module) -> None:
+        now = ModelState(model)
+        assert now.flags == self.flags, "training flags changed"
+        assert now.hooks == self.hooks, "hooks left behind"
+        for before, after in zip(self.tensors, now.tensors, strict=True):
+            assert before[1:3] + before[4:] == after[1:3] + after[4:], before[0]
+            assert torch.equal(before[3], after[3]), before[0]
+
+
+@pytest.fixture
+def model_state() -> type[ModelState]:
+    """``model_state(model)`` records a model's state; ``.assert_unchanged(model)`` checks it."""
+    return ModelState
+
+
 @pytest.fixture
 def squares() -> tuple[Tensor, Tensor]:
     """Sixteen 16 x 16 scans of dim noise (0-119) with one bright 4 x 4 square (150-255):

@@ -335,6 +335,27 @@ def test_report_from_a_tiny_reproduction_run(
     assert "[train] done before, reused" in logged and "[curves] running" in logged
     monkeypatch.undo()
 
+    # another precision: the evaluating stages run again (bf16 claimed; emulated where the
+    # CPU lacks it), the manifest says so, and the fp32 results stay where they were
+    from causalcam import precision
+
+    monkeypatch.setenv("CAUSALCAM_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(precision, "_cpu_flags", lambda: frozenset({"avx512_bf16"}))
+    logged.clear()
+    reproduce(
+        tmp_path / "run",
+        profile,
+        data_root=real_root,
+        progress=False,
+        log=logged.append,
+        precision="bf16",
+    )
+    assert "[train] done before, reused" in logged and "[curves] running" in logged
+    assert json.loads((tmp_path / "run" / "manifest.json").read_text())["precision"] == "bf16"
+    assert (tmp_path / "run" / "eval" / "curves-bf16").is_dir()
+    assert (tmp_path / "run" / "eval" / "curves").is_dir()
+    monkeypatch.undo()
+
     if find_chromium() is not None:
         dom, screenshot = _render(html, tmp_path)
         tables = sum(1 for line in markdown.splitlines() if line.startswith("|---"))

@@ -165,13 +165,15 @@ def explain_files(
     progress: bool = True,
     true_classes: Mapping[Path, str] | None = None,
     reading: Reading | None = None,
+    precision: str = "fp32",
 ) -> ExplainRun:
     """Explain every image in ``inputs`` with ``source`` and write panels, overlays, JSON.
 
     Files that cannot be read are skipped and listed (``run.skipped``, the JSON's
     ``skipped``); ``reading`` sets the DICOM/NIfTI window, plane and slices
     (:mod:`causalcam.inputs`). ``true_classes`` (image path -> class name), when known, is
-    shown in the panel titles and recorded in the JSON."""
+    shown in the panel titles and recorded in the JSON; ``precision``: the forward pass's
+    (``Explainer``)."""
     chosen = check_methods(methods)
     found = gather(inputs, reading or Reading())
     contrast = parse_contrast_class(contrast_class, source.classes)
@@ -186,7 +188,7 @@ def explain_files(
     volumes = VolumeWriter(run.out_dir, chosen, size, eval_resize(size))
     with (
         eval_mode(model),
-        Explainer(model, target_layer=layer) as explainer,
+        Explainer(model, target_layer=layer, precision=precision) as explainer,
         tqdm(total=found.expected, desc="explaining", unit="image", disable=not progress) as bar,
     ):
         for batch in found.batches(_BATCH):

@@ -8,6 +8,9 @@ cannot serve well falls back to fp32 with a :class:`PrecisionWarning`.
 
 Channels-last memory (NHWC) speeds up convolutions on CPUs and GPUs; :func:`memory_format`
 converts a model for the duration of a call and restores each parameter's layout after.
+:func:`fp32_after` runs the layers after a target layer in
+fp32, so that gradients taken there (the explanation maps) are fp32 even when the layers
+before it ran in bf16 or fp16.
 """
 
 from __future__ import annotations
@@ -16,12 +19,14 @@ import contextlib
 import functools
 import warnings
 from collections.abc import Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 import torch
 from torch import nn
+from torch.utils.hooks import RemovableHandle
 
 from .errors import InputError
 
@@ -137,3 +142,19 @@ def memory_format(model: nn.Module, channels_last: bool) -> Iterator[nn.Module]:
     finally:
         for t, data in saved:
             t.data = data
+
+
+def fp32_after(module: nn.Module, plan: ComputePlan, stack: ExitStack) -> RemovableHandle | None:
+    """A forward hook that runs everything after ``module`` in fp32: it casts the module's
+    output to float32 and turns autocast off until ``stack`` closes. None (no hook) for an
+    fp32 plan. Registered first, so hooks registered later see the float32 output."""
+    if plan.dtype is None:
+        return None
+
+    def hook(_module: nn.Module, _inputs: object, output: object) -> object:
+        if not isinstance(output, torch.Tensor) or not output.is_floating_point():
+            return None
+        stack.enter_context(torch.autocast(device_type=plan.device.type, enabled=False))
+        return output.float()
+
+    return module.register_forward_hook(hook, prepend=True)

@@ -1,4 +1,5 @@
-"""Grad-CAM and Grad-CAM++ equal the grad-cam package (pytorch-grad-cam 1.5.7) to 1e-5."""
+"""Grad-CAM and Grad-CAM++ equal the grad-cam package (pytorch-grad-cam 1.5.7) to 1e-5, and
+to 5e-5 in causalcam's default channels-last layout (its kernels sum in another order)."""
 
 from __future__ import annotations
 
@@ -41,8 +42,10 @@ CASES = [(name, batch, kind) for name in LAYERS for batch in (1, 5) for kind in 
 def test_matches_grad_cam_package(name: str, batch: int, kind: str) -> None:
     net, x = model(name), inputs(kind, batch)
     layer = net.get_submodule(LAYERS[name])
-    with Explainer(net) as explainer:
+    with Explainer(net, channels_last=False) as explainer:
         ours = explainer.explain(x, methods=("gradcam", "gradcam++"))
+    with Explainer(net) as explainer:
+        fast = explainer.explain(x, methods=("gradcam", "gradcam++"))
     assert ours.layer == LAYERS[name]
     for adapter, package, method in PAIRS:
         with package(model=net, target_layers=[layer]) as cam:
@@ -50,8 +53,9 @@ def test_matches_grad_cam_package(name: str, batch: int, kind: str) -> None:
         with adapter(model=net, target_layers=[layer]) as cam:
             got = cam(input_tensor=x, targets=None)
         assert got.dtype == np.float32 and got.shape == expected.shape == (batch, 64, 64)
-        np.testing.assert_allclose(got, expected, atol=1e-5, rtol=0)
+        np.testing.assert_allclose(got, expected, atol=5e-5, rtol=0)
         np.testing.assert_allclose(ours.maps[method].numpy(), expected, atol=1e-5, rtol=0)
+        np.testing.assert_allclose(fast.maps[method].numpy(), expected, atol=5e-5, rtol=0)
 
 
 @pytest.mark.parametrize("target", [0, 1])

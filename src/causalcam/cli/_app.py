@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import traceback
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -97,6 +98,15 @@ Device = Annotated[
     str, typer.Option(help="Torch device: auto (CUDA when available), cpu, cuda, cuda:1, ...")
 ]
 Debug = Annotated[bool, typer.Option(help="Show the full traceback of errors.")]
+PrecisionOption = Annotated[
+    str,
+    typer.Option(
+        "--precision",
+        help="Forward-pass precision: fp32 (exact), bf16 (autocast where the CPU or GPU runs "
+        "it natively, else fp32 with a warning), fp16 (CUDA) or auto (bf16 where supported). "
+        "Training keeps fp32 master weights.",
+    ),
+]
 
 
 @dataclass(frozen=True)
@@ -148,3 +158,16 @@ def usage_errors(option: str) -> Iterator[None]:
         yield
     except InputError as error:
         raise typer.BadParameter(str(error), param_hint=f"'{option}'") from None
+
+
+def chosen_precision(precision: str, device: object) -> str:
+    """``--precision`` as it will run on ``device`` (a fallback to fp32 is printed as a
+    warning); an unknown name is a usage error."""
+    from ..precision import PrecisionWarning, resolve_precision
+
+    with usage_errors("--precision"), warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", PrecisionWarning)
+        resolved = resolve_precision(precision, str(device))
+    for warning in caught:
+        warn(str(warning.message))
+    return resolved

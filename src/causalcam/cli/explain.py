@@ -14,9 +14,11 @@ from ..method_names import METHOD_NAMES, PAPER_METHODS
 from ._app import (
     Debug,
     Device,
+    PrecisionOption,
     Quiet,
     Settings,
     app,
+    chosen_precision,
     command_identity,
     usage_errors,
     user_errors,
@@ -128,6 +130,7 @@ def explain(
         typer.Option(help="Slices of each NIfTI volume / DICOM series: START:STOP[:STEP] or one."),
     ] = None,
     out: Annotated[Path, typer.Option(help="Output folder.")] = Path("causalcam-out/explain"),
+    precision: PrecisionOption = "fp32",
     quiet: Quiet = False,
     device: Device = "auto",
     debug: Debug = False,
@@ -156,6 +159,7 @@ def explain(
             reading = Reading(parse_window(window) if window else None, plane, slices)
         with usage_errors("--device"):
             torch_device = resolve_device(device)
+        resolved = chosen_precision(precision, torch_device)
         identity = command_identity(
             "explain",
             images=images,
@@ -167,6 +171,7 @@ def explain(
             save_npy=save_npy,
             out=out,
             reading=reading.to_dict(),
+            precision=resolved,
         )
         with session(torch_device, out_dir=out, identity=identity) as ctx:
             settings = settings.for_rank(ctx.rank)
@@ -186,6 +191,7 @@ def explain(
                 device=ctx.device,
                 progress=settings.progress,
                 reading=reading,
+                precision=resolved,
             )
             if ctx.is_main:
                 _report_run(settings, run, time.perf_counter() - started)

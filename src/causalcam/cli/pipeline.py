@@ -14,9 +14,11 @@ import typer
 from ._app import (
     Debug,
     Device,
+    PrecisionOption,
     Quiet,
     Settings,
     app,
+    chosen_precision,
     command_identity,
     usage_errors,
     user_errors,
@@ -53,13 +55,6 @@ def parse_thresholds(text: str | None, option: str) -> tuple[float, ...] | None:
         ) from None
 
 
-PrecisionOption = Annotated[
-    str,
-    typer.Option(
-        help="fp32, bf16 (autocast where supported, else fp32 with a warning), fp16 (CUDA) "
-        "or auto. Master weights stay fp32."
-    ),
-]
 ChannelsLast = Annotated[
     bool | None,
     typer.Option(
@@ -225,6 +220,7 @@ def evaluate(
         int | None, typer.Option(help="Use the first N test images per class.")
     ] = None,
     n_boot: Annotated[int, typer.Option(help="Bootstrap resamples for the intervals.")] = 1000,
+    precision: PrecisionOption = "fp32",
     quiet: Quiet = False,
     device: Device = "auto",
     debug: Debug = False,
@@ -240,6 +236,7 @@ def evaluate(
 
         with usage_errors("--device"):
             torch_device = resolve_device(device)
+        resolved = chosen_precision(precision, torch_device)
         identity = command_identity(
             "evaluate",
             checkpoints=checkpoints,
@@ -249,6 +246,7 @@ def evaluate(
             data=data,
             limit=limit,
             n_boot=n_boot,
+            precision=resolved,
         )
         with session(torch_device, out_dir=out, identity=identity) as ctx:
             settings = settings.for_rank(ctx.rank)
@@ -262,6 +260,7 @@ def evaluate(
                 n_boot=n_boot,
                 device=ctx.device,
                 progress=settings.progress,
+                precision=resolved,
             )
         for path in written:
             settings.info(str(path))
@@ -329,6 +328,7 @@ def transfer(
         str,
         typer.Option(help="Causal variant against Grad-CAM, e.g. causal[mse,none,literal]."),
     ] = "causal",
+    precision: PrecisionOption = "fp32",
     quiet: Quiet = False,
     device: Device = "auto",
     debug: Debug = False,
@@ -344,6 +344,7 @@ def transfer(
 
         with usage_errors("--device"):
             torch_device = resolve_device(device)
+        resolved = chosen_precision(precision, torch_device)
         identity = command_identity(
             "transfer",
             source=source,
@@ -353,6 +354,7 @@ def transfer(
             data=data,
             limit=limit,
             causal=causal,
+            precision=resolved,
         )
         with session(torch_device, out_dir=out, identity=identity) as ctx:
             settings = settings.for_rank(ctx.rank)
@@ -366,6 +368,7 @@ def transfer(
                 device=ctx.device,
                 progress=settings.progress,
                 causal=causal,
+                precision=resolved,
             )
         if ctx.is_main:
             settings.info(markdown.read_text(encoding="utf-8"))
@@ -380,6 +383,7 @@ def reproduce(
     out: Annotated[Path | None, typer.Option(help="Run folder (default runs/PROFILE).")] = None,
     data: DataOption = None,
     seed: Annotated[int, typer.Option(help="Random seed of every training run.")] = 0,
+    precision: PrecisionOption = "fp32",
     quiet: Quiet = False,
     device: Device = "auto",
     debug: Debug = False,
@@ -403,6 +407,7 @@ def reproduce(
             device=torch_device,
             progress=settings.progress,
             log=settings.info,
+            precision=chosen_precision(precision, torch_device),
         )
         typer.echo(f"report: {html} (and report.md)")
 

@@ -131,6 +131,7 @@ def explain_files_sharded(
     true_classes: Mapping[Path, str] | None = None,
     reading: Reading | None = None,
     ctx: Context | None = None,
+    precision: str = "fp32",
 ) -> ShardedExplainRun:
     """:func:`~causalcam.explain_files.explain_files` with the files shared among the ranks
     of ``ctx`` (default: the running :func:`~causalcam.distributed.session`); same arguments
@@ -157,7 +158,16 @@ def explain_files_sharded(
             "input files": _inputs_hash(paths, truths),
             "model": model_fingerprint(model),
             "options": digest_of(
-                [chosen, layer, contrast, options.to_dict(), save_npy, str(out), reading.to_dict()]
+                [
+                    chosen,
+                    layer,
+                    contrast,
+                    options.to_dict(),
+                    save_npy,
+                    str(out),
+                    reading.to_dict(),
+                    precision,
+                ]
             ),
         },
         marker_dir=out / MARKERS / "explain",
@@ -172,7 +182,10 @@ def explain_files_sharded(
             collate_fn=_as_list,
             pin_memory=target.type == "cuda",
         )
-        with eval_mode(model), Explainer(model, target_layer=layer) as explainer:
+        with (
+            eval_mode(model),
+            Explainer(model, target_layer=layer, precision=precision) as explainer,
+        ):
             for (chunk_id, _), batch in zip(chunks, loader, strict=True):
                 yield chunk_id, explain_chunk(explainer, batch)
 

@@ -12,7 +12,9 @@ Pixels are ranked by the map (descending; ties keep raster order). With ``P`` pi
 ``c`` is the class predicted on the clean image; ``p_c`` its softmax probability. The AUC is
 the trapezoid integral of ``p_c`` against the fraction (in [0, 1]; deletion: lower is better,
 insertion: higher). This is exactly what ``torchcam.metrics.DeletionInsertionMetric``
-computes when both baselines are the same tensor (tested against it).
+computes when both baselines are the same tensor (tested against it). The perturbed
+images run in channels-last memory (default on CPU and CUDA) under the chosen ``precision``
+(``causalcam.precision``; fp32 by default; probabilities are computed in fp32).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from tqdm.auto import tqdm
 
 from ..core import Network, as_network, eval_mode
 from ..errors import InputError
+from ..precision import compute_plan, memory_format
 from ..preprocess import to_model_input
 from .threshold import validate_maps, validate_test_set
 
@@ -102,15 +105,25 @@ def rise_curves(
     class_idx: torch.Tensor | None = None,
     batch_size: int = 32,
     progress: bool = False,
+    precision: str = "fp32",
+    channels_last: bool | None = None,
 ) -> RiseResult:
     """RISE curves on model inputs ``(B, C, H, W)`` with maps ``(B, H, W)`` and baselines in
-    model-input space. ``class_idx`` default: the class predicted on ``inputs``."""
+    model-input space. ``class_idx`` default: the class predicted on ``inputs``.
+    ``precision``/``channels_last``: how the model runs (``causalcam.precision``)."""
+    plan = compute_plan(inputs.device, precision, channels_last)
     n_images, n_pixels = inputs.shape[0], inputs.shape[2] * inputs.shape[3]
     counts = rise_counts(n_pixels, steps)
     order = torch.argsort(maps.flatten(1), dim=1, descending=True, stable=True)
     ranks = torch.argsort(order, dim=1)
-    with eval_mode(model), torch.inference_mode():
-        probabilities = torch.softmax(model(inputs), dim=-1)
+
+    def classify(batch: torch.Tensor) -> torch.Tensor:
+        with plan.autocast():
+            logits = model(plan.inputs(batch))
+        return torch.softmax(logits.float(), dim=-1)
+
+    with eval_mode(model), memory_format(model, plan.channels_last), torch.inference_mode():
+        probabilities = classify(inputs)
         target = probabilities.argmax(dim=1) if class_idx is None else class_idx.to(inputs.device)
         original = probabilities.gather(1, target.view(-1, 1)).squeeze(1)
         # job (image, curve, count): curve 0 deletion (points 1..), curve 1 insertion (..-2)
@@ -132,8 +145,7 @@ def rise_curves(
             top = ranks[image] < count_values[point].unsqueeze(1)
             keep = torch.where((curve == 1).unsqueeze(1), top, ~top).unsqueeze(1)
             perturbed = torch.where(keep, flat_inputs[image], bases[curve, image])
-            logits = model(perturbed.view(-1, *inputs.shape[1:]))
-            probs = torch.softmax(logits, dim=-1)
+            probs = classify(perturbed.view(-1, *inputs.shape[1:]))
             scores[start : start + batch_size] = probs.gather(1, target[image].view(-1, 1))[:, 0]
     per_curve = scores.view(n_images, 2, len(counts) - 1).cpu().numpy()
     original_np = original.cpu().numpy()[:, None]
@@ -155,9 +167,12 @@ def rise_auc(
     class_idx: torch.Tensor | None = None,
     batch_size: int = 32,
     progress: bool = True,
+    precision: str = "fp32",
+    channels_last: bool | None = None,
 ) -> RiseResult:
     """RISE deletion/insertion of grey uint8 scans ``(B, H, W)`` under ``maps`` ``(B, H, W)``
-    in [0, 1], through the model's own preprocessing. See the module docstring."""
+    in [0, 1], through the model's own preprocessing. See the module docstring;
+    ``precision``/``channels_last`` as for :func:`rise_curves`."""
     network = as_network(model)
     validate_test_set(images, torch.zeros(images.shape[0], dtype=torch.long))
     device = network.device
@@ -173,4 +188,6 @@ def rise_auc(
         class_idx=class_idx,
         batch_size=batch_size,
         progress=progress,
+        precision=precision,
+        channels_last=channels_last,
     )

@@ -29,6 +29,7 @@ from tqdm.auto import tqdm
 
 from ..core import Network, as_network, eval_mode
 from ..errors import InputError
+from ..precision import ComputePlan, compute_plan, memory_format
 from ..preprocess import to_model_input
 from .huffman import huffman_bits, masked_bits, threshold_levels
 from .store import (
@@ -223,6 +224,7 @@ def threshold_correct(
     batch_size: int = 64,
     progress: bool = False,
     desc: str = "",
+    plan: ComputePlan | None = None,
 ) -> np.ndarray:
     """``correct[j, i]`` for every threshold ``j`` and image ``i`` (bool ``(T, B)``).
 
@@ -230,12 +232,14 @@ def threshold_correct(
     ``levels > j`` (deletion) or ``levels <= j`` (insertion), see ``threshold_levels``.
     """
     device = network.device
+    plan = plan or compute_plan(device)
     images, labels, levels = images.to(device), labels.to(device), levels.to(device)
     n_images = images.shape[0]
     total = n_thresholds * n_images
     correct = torch.empty(total, dtype=torch.bool, device=device)
     with (
         eval_mode(network.model),
+        memory_format(network.model, plan.channels_last),
         torch.inference_mode(),
         tqdm(total=total, desc=desc, disable=not progress) as bar,
     ):
@@ -246,7 +250,8 @@ def threshold_correct(
             expanded = taus.view(-1, 1, 1).to(band.dtype)
             mask = band > expanded if mode == "deletion" else band <= expanded
             masked = images[index] * mask
-            logits = network.model(to_model_input(masked, network.preprocessing))
+            with plan.autocast():
+                logits = network.model(plan.inputs(to_model_input(masked, network.preprocessing)))
             if start == 0:
                 _check_logits(logits, labels, network)
             correct[start : start + jobs.shape[0]] = logits.argmax(dim=1) == labels[index]
@@ -283,6 +288,17 @@ class _Run:
     batch_size: int
     map_batch_size: int
     progress: bool
+    precision: str = "fp32"
+    channels_last: bool | None = None
+
+    def kind(self, what: str) -> str:
+        """Store folder of ``what`` (``maps``, ``curves``): one per requested precision, so
+        that fp32 and bf16 results do not replace each other."""
+        return what if self.precision == "fp32" else f"{what}-{self.precision}"
+
+    def plan(self, target: str) -> ComputePlan:
+        """Precision and layout of ``target``'s forward passes."""
+        return compute_plan(self.networks[target].device, self.precision, self.channels_last)
 
     def _fingerprint(self, method: str, identity: Mapping[str, Any]) -> str:
         return digest_of(
@@ -308,17 +324,19 @@ class _Run:
 
     def curve(self, maps: _MethodMaps, target: str, mode: str) -> Curve:
         """The stored curve if its fingerprint matches, else computed and stored."""
-        key = digest_of(
-            {
-                "maps": maps.fingerprint,
-                "target": self.prints[target],
-                "preprocessing": self.networks[target].preprocessing.to_dict(),
-                "thresholds": self.thresholds.tolist(),
-                "mode": mode,
-            }
-        )
+        plan = self.plan(target)
+        keyed: dict[str, Any] = {
+            "maps": maps.fingerprint,
+            "target": self.prints[target],
+            "preprocessing": self.networks[target].preprocessing.to_dict(),
+            "thresholds": self.thresholds.tolist(),
+            "mode": mode,
+        }
+        if plan.precision != "fp32":  # fp32 keys stay those of earlier versions
+            keyed["precision"] = plan.precision
+        key = digest_of(keyed)
         parts = (self.source, maps.method, target, mode)
-        stored = self.store.load_json("curves", parts, key)
+        stored = self.store.load_json(self.kind("curves"), parts, key)
         if stored is not None:
             return Curve.from_json(stored)
         correct = threshold_correct(
@@ -331,10 +349,11 @@ class _Run:
             batch_size=self.batch_size,
             progress=self.progress,
             desc=f"{maps.method} {mode} {self.source}->{target}",
+            plan=plan,
         )
         bits = maps.bits(mode)
         curve = Curve(*parts, self.thresholds, correct, bits, self.original_bits)
-        self.store.save_json("curves", parts, key, curve.to_json())
+        self.store.save_json(self.kind("curves"), parts, key, curve.to_json())
         return curve
 
 
@@ -356,7 +375,7 @@ class _MethodMaps:
         if self._maps is None:
             assert self.map_fn is not None, "maps given as tensors are set at construction"
             parts = (self.run.source, self.method)
-            cached = self.run.store.load_tensors("maps", parts, self.fingerprint)
+            cached = self.run.store.load_tensors(self.run.kind("maps"), parts, self.fingerprint)
             if cached is not None and tuple(cached["maps"].shape) == tuple(self.run.images.shape):
                 self._maps = cached["maps"]
             else:
@@ -368,7 +387,9 @@ class _MethodMaps:
                     batch_size=self.run.map_batch_size,
                     progress=self.run.progress,
                 )
-                self.run.store.save_tensors("maps", parts, self.fingerprint, {"maps": self._maps})
+                self.run.store.save_tensors(
+                    self.run.kind("maps"), parts, self.fingerprint, {"maps": self._maps}
+                )
         return self._maps
 
     def levels(self) -> torch.Tensor:
@@ -400,6 +421,8 @@ def run_deletion_insertion(
     batch_size: int = 64,
     map_batch_size: int = 32,
     progress: bool = True,
+    precision: str = "fp32",
+    channels_last: bool | None = None,
 ) -> list[Curve]:
     """Threshold deletion/insertion curves of every method's maps (from ``source``) on every
     target model (default: the source itself, i.e. within-network evaluation).
@@ -408,6 +431,9 @@ def run_deletion_insertion(
     convenience over :func:`evaluate_maps`, which takes the maps themselves);
     ``method_options`` (per method name) enter the cache fingerprint, so name or describe
     a variant there when its options change. Results are cached under ``out_dir``.
+    ``precision`` (``fp32``, ``bf16``, ``fp16``, ``auto``) and ``channels_last`` (None: the
+    device's default) set how the target models classify the masked images (the maps'
+    precision is the map functions' own, e.g. ``map_function(..., precision=...)``).
     Returns one :class:`Curve` per (method, mode, target), in that nesting order.
     """
     if not methods:
@@ -424,6 +450,8 @@ def run_deletion_insertion(
         batch_size,
         map_batch_size,
         progress,
+        precision,
+        channels_last,
     )
     options = method_options or {}
     prepared = [run.method_maps(m, fn, options.get(m, {})) for m, fn in methods.items()]
@@ -444,6 +472,8 @@ def evaluate_maps(
     out_dir: str | Path | None = None,
     batch_size: int = 64,
     progress: bool = True,
+    precision: str = "fp32",
+    channels_last: bool | None = None,
 ) -> list[Curve]:
     """Threshold deletion/insertion curves of maps computed beforehand (e.g. every method
     and causal variant from one ``Explainer.explain`` pass).
@@ -467,6 +497,8 @@ def evaluate_maps(
         batch_size,
         batch_size,
         progress,
+        precision,
+        channels_last,
     )
     keys = cache_keys or {}
     prepared = [run.given_maps(m, values, keys.get(m)) for m, values in maps.items()]
@@ -485,6 +517,8 @@ def _prepare(
     batch_size: int,
     map_batch_size: int,
     progress: bool,
+    precision: str = "fp32",
+    channels_last: bool | None = None,
 ) -> tuple[_Run, list[str], tuple[str, ...]]:
     """Validated inputs of one sweep: the run, its targets and its modes."""
     networks = {name: as_network(model) for name, model in models.items()}
@@ -512,7 +546,11 @@ def _prepare(
         batch_size=batch_size,
         map_batch_size=map_batch_size,
         progress=progress,
+        precision=precision,
+        channels_last=channels_last,
     )
+    for target in chosen_targets:  # an unknown precision fails before any work
+        run.plan(target)
     return run, chosen_targets, chosen_modes
 
 

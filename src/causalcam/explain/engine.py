@@ -5,11 +5,17 @@ layers after the target layer record a graph (see :class:`ActivationCapture`), t
 ``torch.autograd.grad(z, L, grad_outputs=V, is_grads_batched=True)`` with ``V`` of shape
 (M, B, N), where M counts the basis vectors the requested maps need (``targets.py``) and
 does not grow with the number of classes N.
+
+Precision and layout (``causalcam.precision``): the forward pass runs under the plan's
+autocast (bf16/fp16) and in channels-last memory; with ``head_precision="fp32"`` (the
+default) the layers after the target layer run in fp32 on the activations cast to fp32,
+so the VJP and every map formula are computed in fp32.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
@@ -20,6 +26,7 @@ from tqdm import tqdm
 
 from ..architectures import known_reshape
 from ..errors import InputError
+from ..precision import ComputePlan, compute_plan, fp32_after, memory_format
 from . import layers
 from .heads import LABEL_OFF, MULTILABEL_HEAD, SOFTMAX_HEAD, Head, choose_head
 from .methods import (
@@ -58,6 +65,9 @@ from .targets import (
 )
 
 MapFn = Callable[[Tensor], Tensor]
+#: Where the layers after the target layer (and so the VJP) compute: ``fp32`` always, or
+#: ``forward``: in the forward pass's precision.
+HEAD_PRECISIONS: tuple[str, ...] = ("fp32", "forward")
 
 
 @dataclass(frozen=True)
@@ -213,6 +223,12 @@ class Explainer:
     one for ViT/Swin layers. Usable as a context manager; every call registers its hook
     only for its own forward pass and restores the model's train/eval flags,
     ``requires_grad`` flags and the grad mode exactly, also on error.
+
+    ``precision``: ``fp32`` (default), ``bf16``, ``fp16`` (CUDA) or ``auto`` for the forward
+    pass (``causalcam.precision``; unsupported requests fall back to fp32 with a warning);
+    ``channels_last``: channels-last memory (None: the device's default, on for CPU and
+    CUDA); ``head_precision``: ``fp32`` (default: the layers after the target layer and the
+    VJP in fp32) or ``forward`` (in the forward pass's precision).
     """
 
     def __init__(
@@ -221,6 +237,10 @@ class Explainer:
         target_layer: str | nn.Module | None = None,
         chunk_size: int = 64,
         reshape_transform: ReshapeFn | None = None,
+        *,
+        precision: str = "fp32",
+        channels_last: bool | None = None,
+        head_precision: str = "fp32",
     ) -> None:
         if not isinstance(model, nn.Module):
             raise InputError(f"model must be a torch.nn.Module, got {type(model).__name__}")
@@ -230,6 +250,9 @@ class Explainer:
             raise InputError("reshape_transform must be a function tensor -> (B, K, h, w)")
         self.model = model
         self.chunk_size = chunk_size
+        self.precision = check_choice("precision", precision, ("fp32", "bf16", "fp16", "auto"))
+        self.channels_last = channels_last
+        self.head_precision = check_choice("head precision", head_precision, HEAD_PRECISIONS)
         choice = target_layer if target_layer is not None else layers.known_layer(model)
         self._layer: tuple[str, nn.Module] | None = (
             None if choice is None else layers.resolve_layer(model, choice)
@@ -300,18 +323,27 @@ class Explainer:
             if len(targets) != batch:
                 raise InputError(f"got {len(targets)} targets for a batch of {batch} images")
         request = _Request(methods, variants, loss, head, eigen_smooth, return_raw)
-        parts = [
-            self._explain_chunk(
-                inputs[start : start + self.chunk_size],
-                request,
-                self._chunk_spec(target_class, start, batch),
-                self._chunk_spec(contrast_class, start, batch),
-                {k: self._chunk_target(t, start, batch) for k, t in custom.items()},
-                None if targets is None else targets[start : start + self.chunk_size],
-            )
-            for start in self._starts(batch, progress)
-        ]
+        compute = self.plan(inputs.device)
+        with memory_format(self.model, compute.channels_last):
+            parts = [
+                self._explain_chunk(
+                    compute,
+                    inputs[start : start + self.chunk_size],
+                    request,
+                    self._chunk_spec(target_class, start, batch),
+                    self._chunk_spec(contrast_class, start, batch),
+                    {k: self._chunk_target(t, start, batch) for k, t in custom.items()},
+                    None if targets is None else targets[start : start + self.chunk_size],
+                )
+                for start in self._starts(batch, progress)
+            ]
         return _concatenate(parts, return_raw)
+
+    def plan(self, default: torch.device | str = "cpu") -> ComputePlan:
+        """The precision and layout a call runs with on the model's device (``default``
+        for a model without parameters); warns when a precision falls back to fp32."""
+        device = _model_device(self.model, torch.device(default))
+        return compute_plan(device, self.precision, self.channels_last)
 
     def _starts(self, batch: int, progress: bool) -> Iterator[int]:
         starts = range(0, batch, self.chunk_size)
@@ -361,19 +393,21 @@ class Explainer:
             self._layer = layers.resolve_layer(self.model, name)
         return self._layer
 
-    def _forward(self, inputs: Tensor) -> tuple[Tensor, Tensor, Tensor, str]:
+    def _forward(self, inputs: Tensor, plan: ComputePlan) -> tuple[Tensor, Tensor, Tensor, str]:
         """One forward pass: raw outputs z, leaf L and activations A (B, K, h, w) at the
-        target layer (after ``reshape_transform``)."""
+        target layer (after ``reshape_transform``); z and A as float32."""
         name, module = self._target(inputs)
         capture = layers.ActivationCapture(name, reshaped=self._reshape is not None)
-        handle = module.register_forward_hook(capture)
-        try:
-            with torch.no_grad():
-                output = self.model(inputs)
-        finally:
-            handle.remove()
-        logits = layers.extract_logits(output)
+        with ExitStack() as stack, torch.no_grad(), plan.autocast(), ExitStack() as head:
+            if self.head_precision == "fp32" and _float32_model(self.model):
+                cast = fp32_after(module, plan, head)
+                if cast is not None:
+                    stack.callback(cast.remove)
+            stack.callback(module.register_forward_hook(capture).remove)
+            output = self.model(inputs)
+        logits = _widened(layers.extract_logits(output))
         leaf, activations = capture.results()
+        activations = _widened(activations)
         if not logits.requires_grad:
             raise InputError(f"the model's output does not depend on target layer {name!r}")
         return logits, leaf, self._reshaped(activations, name), name
@@ -429,6 +463,7 @@ class Explainer:
 
     def _explain_chunk(
         self,
+        compute: ComputePlan,
         inputs: Tensor,
         request: _Request,
         target_class: ClassSpec,
@@ -436,16 +471,16 @@ class Explainer:
         custom: dict[str, Tensor],
         targets: list[object] | None,
     ) -> Explanation:
-        device = _model_device(self.model, inputs.device)
         with layers.preserved_state(self.model), torch.inference_mode(False):
-            x = inputs.to(device)
-            logits, leaf, activations, name = self._forward(x)
+            x = compute.inputs(inputs)
+            logits, leaf, activations, name = self._forward(x, compute)
             c = self._classes(logits, request, target_class, contrast_class, targets)
             plan = _make_plan(request.methods, request.variants, request.loss, custom, c.y.shape[1])
             keys = plan.keys()
             vectors = basis_vectors(keys, c.y, c.p, c.q, custom, c.head, c.score)
             unique, rows = unique_rows(vectors)
-            grads = self._reshaped(batched_vjp(logits, leaf, unique, name).flatten(0, 1), name)
+            grads = _widened(batched_vjp(logits, leaf, unique, name))
+            grads = self._reshaped(grads.flatten(0, 1), name)
             grads = grads.unflatten(0, (unique.shape[0], -1))
             del leaf
             weights = _weights(plan, request.methods, keys, rows, grads, activations)
@@ -562,6 +597,17 @@ def _weights(
     return weights
 
 
+def _widened(tensor: Tensor) -> Tensor:
+    """bf16/fp16 tensors as float32 (map formulas run in fp32); others unchanged."""
+    return tensor.float() if tensor.dtype in (torch.bfloat16, torch.float16) else tensor
+
+
+def _float32_model(model: nn.Module) -> bool:
+    """Whether the model's parameters are float32 (a head in fp32 needs fp32 weights)."""
+    param = next(model.parameters(), None)
+    return param is None or param.dtype == torch.float32
+
+
 def _model_device(model: nn.Module, default: torch.device) -> torch.device:
     param = next(model.parameters(), None)
     return default if param is None else param.device
@@ -592,15 +638,26 @@ def map_function(
     target_layer: str | nn.Module | None = None,
     causal: CausalOptions | None = None,
     chunk_size: int = 64,
+    *,
+    precision: str = "fp32",
+    channels_last: bool | None = None,
     **options: Any,
 ) -> MapFn:
     """A function ``inputs (B, C, H, W) -> maps (B, H, W) in [0, 1]`` of the predicted
     class for one method. ``method`` may name a causal variant (``causal[bce,l2,set]``);
-    other keyword ``options`` go to :meth:`Explainer.explain` (e.g. ``contrast_loss``)."""
+    ``precision``/``channels_last`` as for :class:`Explainer`; other keyword ``options`` go
+    to :meth:`Explainer.explain` (e.g. ``contrast_loss``). A precision resolving to bf16 or
+    fp16 is part of the function's ``fingerprint`` (cached evaluation results keep apart)."""
     if method.startswith(f"{CAUSAL}["):
         causal, method = CausalOptions.parse(method), CAUSAL
     check_choice("method", method, KNOWN_METHODS)
-    explainer = Explainer(model, target_layer=target_layer, chunk_size=chunk_size)
+    explainer = Explainer(
+        model,
+        target_layer=target_layer,
+        chunk_size=chunk_size,
+        precision=precision,
+        channels_last=channels_last,
+    )
     variant = causal or CausalOptions()
 
     def explain_maps(inputs: Tensor) -> Tensor:
@@ -608,4 +665,7 @@ def map_function(
             result = explainer.explain(inputs, methods=(method,), causal=variant, **options)
         return result.maps[method]
 
+    resolved = explainer.plan().precision if precision != "fp32" else "fp32"
+    if resolved != "fp32":
+        explain_maps.fingerprint = f"precision={resolved}"  # type: ignore[attr-defined]
     return explain_maps

@@ -295,14 +295,14 @@ def flat_maps(
 def minmax(maps: Tensor, flat: Tensor | None = None) -> Tensor:
     """Min-max normalise each (h, w) map of a (B, h, w) batch to [0, 1]; a constant map, or
     one marked in ``flat`` (B,) bool, becomes all zeros (never NaN, never stretched noise)."""
-    values = maps.flatten(1)
-    low = values.amin(dim=1).view(-1, 1, 1)
-    span = values.amax(dim=1).view(-1, 1, 1) - low
+    low, high = torch.aminmax(maps.flatten(1), dim=1)
+    span = high - low
     keep = span > 0
     if flat is not None:
-        keep = keep & ~flat.view(-1, 1, 1)
-    scaled = (maps - low) / span.clamp_min(torch.finfo(maps.dtype).tiny)
-    return torch.where(keep, scaled, torch.zeros_like(scaled)).clamp(0, 1)
+        keep = keep & ~flat.view(-1)
+    # (m - low) / span as a product with the per-map reciprocal, in place (0: all zeros)
+    scale = torch.where(keep, 1 / span.clamp_min(torch.finfo(maps.dtype).tiny), 0.0)
+    return (maps - low.view(-1, 1, 1)).mul_(scale.view(-1, 1, 1)).clamp_(0, 1)
 
 
 def upsample(maps: Tensor, size: tuple[int, int]) -> Tensor:

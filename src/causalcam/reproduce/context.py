@@ -45,6 +45,8 @@ class RunContext:
     device: torch.device
     progress: bool
     log: Callable[[str], None]
+    #: precision of the explaining and evaluating stages (``causalcam.precision``)
+    precision: str = "fp32"
 
     @property
     def results(self) -> Path:
@@ -70,11 +72,13 @@ def load_network(path: Path, device: torch.device) -> Network:
 
 
 def method_functions(
-    network: Network, methods: Sequence[str]
+    network: Network, methods: Sequence[str], precision: str = "fp32"
 ) -> dict[str, Callable[[torch.Tensor], torch.Tensor]]:
     """``MapFn`` per method name (``causal[loss,normalize,sign]`` names a causal variant)."""
     layer = models.default_target_layer(network.model)
-    return {m: map_function(network.model, m, target_layer=layer) for m in methods}
+    return {
+        m: map_function(network.model, m, target_layer=layer, precision=precision) for m in methods
+    }
 
 
 def _curves(
@@ -88,14 +92,25 @@ def _curves(
     thresholds: Sequence[float],
     modes: Sequence[str] = ("deletion", "insertion"),
     progress: bool = True,
+    precision: str = "fp32",
 ) -> list[Curve]:
-    """Deletion/insertion curves of ``source``'s maps (every method from one explain pass),
-    cached in the store ``out_dir/eval``; under torchrun the test images are shared among
-    the processes (maps explained per chunk)."""
+    """Deletion/insertion curves of ``source``'s maps (every method from one fp32 explain
+    pass), cached in the store ``out_dir/eval``; masked images classified in ``precision``.
+    Under torchrun the test images are shared among the processes (maps explained per
+    chunk)."""
     ctx = current()
     if ctx.distributed:
         return _sharded_curves(
-            out_dir, networks, test, source, methods, targets, thresholds, modes, progress
+            out_dir,
+            networks,
+            test,
+            source,
+            methods,
+            targets,
+            thresholds,
+            modes,
+            progress,
+            precision,
         )
     maps, layer = source_maps(networks[source], test, methods)
     return evaluate_maps(
@@ -110,6 +125,7 @@ def _curves(
         modes=modes,
         out_dir=out_dir / "eval",
         progress=progress,
+        precision=precision,
     )
 
 
@@ -123,10 +139,16 @@ def _sharded_curves(
     thresholds: Sequence[float],
     modes: Sequence[str],
     progress: bool,
+    precision: str = "fp32",
 ) -> list[Curve]:
     layer = models.default_target_layer(networks[source].model)
     keys = cache_keys(networks[source], layer, methods)
-    common: dict[str, Any] = {"source": source, "targets": targets, "modes": list(modes)}
+    common: dict[str, Any] = {
+        "source": source,
+        "targets": targets,
+        "modes": list(modes),
+        "precision": precision,
+    }
 
     def chunk_curves(chunk: range) -> list[Curve]:
         images, labels = (

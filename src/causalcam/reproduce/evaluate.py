@@ -32,9 +32,11 @@ def evaluate_checkpoints(
     n_boot: int = 1000,
     device: torch.device | None = None,
     progress: bool = True,
+    precision: str = "fp32",
 ) -> list[Path]:
     """Within-network deletion/insertion of each checkpoint on the test split: tidy rows,
-    summary (CSV + JSON) and the Fig. 2a-b plots under ``out_dir``. Returns the files."""
+    summary (CSV + JSON) and the Fig. 2a-b plots under ``out_dir``; masked images
+    classified in ``precision``. Returns the files."""
     out = Path(out_dir)
     written: list[Path] = []
     for checkpoint in checkpoints:
@@ -42,7 +44,14 @@ def evaluate_checkpoints(
         network = load_network(Path(checkpoint), device or torch.device("cpu"))
         test = load_test_set(network.preprocessing.size, limit, _path_or_none(data_root))
         curves = _curves(
-            out, {name: network}, test, name, methods, thresholds=thresholds, progress=progress
+            out,
+            {name: network},
+            test,
+            name,
+            methods,
+            thresholds=thresholds,
+            progress=progress,
+            precision=precision,
         )
         if not current().is_main:
             continue

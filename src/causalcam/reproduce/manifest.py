@@ -48,6 +48,7 @@ def _start_manifest(ctx: RunContext) -> dict[str, Any]:
         "versions": _versions(),
         "hardware": hardware(),
         "device": str(ctx.device),
+        "precision": ctx.precision,
         "stages": previous.get("stages", {}),
     }
 

@@ -21,6 +21,7 @@ from ..evaluate.store import ResultStore, digest_of
 from ..evaluate.summary import majority_rate
 from ..evaluate.tables import jsonable
 from ..explain import CausalOptions
+from ..precision import resolve_precision
 from ..report import build_report
 from ..results import STAGE_FORMAT, TrainResult
 from .context import RunContext, TestSet, load_test_set
@@ -77,8 +78,12 @@ def reproduce(
     device: torch.device | None = None,
     progress: bool = True,
     log: Callable[[str], None] = print,
+    precision: str = "fp32",
 ) -> Path:
-    """Run (or resume) every stage of ``profile`` in ``run_dir``; return the report.html path."""
+    """Run (or resume) every stage of ``profile`` in ``run_dir``; return the report.html path.
+    ``precision``: of the masked-image classifications of the curves, transfer and RISE stages
+    (maps come from one fp32 explain pass; training keeps its recipe's; the ablation and the
+    qualitative figures stay fp32)."""
     chosen = profile if isinstance(profile, Profile) else get_profile(profile)
     ctx = RunContext(
         Path(run_dir),
@@ -88,6 +93,7 @@ def reproduce(
         device or torch.device("cpu"),
         progress,
         log,
+        resolve_precision(precision, device or torch.device("cpu")),
     )
     manifest = _start_manifest(ctx)
     test = load_test_set(chosen.size, chosen.limit, ctx.data_root)
@@ -125,20 +131,21 @@ def _stage(
     """A stage's stored result (JSON) from ``results/<name>.json`` if its fingerprint
     matches, else computed and stored."""
     store = ResultStore(ctx.run_dir)
-    key = digest_of(
-        {
-            "profile": ctx.profile.to_dict(),
-            "seed": ctx.seed,
-            "data": test.checksum,
-            "n": int(test.labels.numel()),
-            "stage": name,
-            "upstream": upstream,
-            # plain "causal" means the default variant: a new default recomputes the stages
-            # that explain (not training)
-            "causal_default": default_variant() if name in NETWORK_STAGES else None,
-            "format": STAGE_FORMAT,
-        }
-    )
+    keyed: dict[str, Any] = {
+        "profile": ctx.profile.to_dict(),
+        "seed": ctx.seed,
+        "data": test.checksum,
+        "n": int(test.labels.numel()),
+        "stage": name,
+        "upstream": upstream,
+        # plain "causal" means the default variant: a new default recomputes the stages
+        # that explain (not training)
+        "causal_default": default_variant() if name in NETWORK_STAGES else None,
+        "format": STAGE_FORMAT,
+    }
+    if ctx.precision != "fp32" and name in NETWORK_STAGES:  # fp32 keys as before
+        keyed["precision"] = ctx.precision
+    key = digest_of(keyed)
     stored = store.load_json("results", (name,), key)
     if stored is not None:
         ctx.log(f"[{name}] done before, reused")

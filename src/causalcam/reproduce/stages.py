@@ -135,6 +135,7 @@ def stage_curves(ctx: RunContext, networks: Mapping[str, Network], test: TestSet
         CURVE_METHODS,
         thresholds=ctx.profile.thresholds,
         progress=ctx.progress,
+        precision=ctx.precision,
     )
     figures = {}
     for mode in ("deletion", "insertion"):
@@ -181,6 +182,7 @@ def stage_transfer(
             thresholds=ctx.profile.transfer_thresholds,
             modes=("deletion",),
             progress=ctx.progress,
+            precision=ctx.precision,
         )
         table = transference_table(
             curves, source=source, thresholds=ctx.profile.transfer_thresholds, targets=targets
@@ -222,7 +224,12 @@ def stage_rise(ctx: RunContext, networks: Mapping[str, Network], test: TestSet) 
     rows = []
     for method, values in maps.items():
         result = rise_auc(
-            network, test.images, values, steps=ctx.profile.rise_steps, progress=ctx.progress
+            network,
+            test.images,
+            values,
+            steps=ctx.profile.rise_steps,
+            progress=ctx.progress,
+            precision=ctx.precision,
         )
         rows.append(
             RiseRow(method, float(result.deletion_auc.mean()), float(result.insertion_auc.mean()))

@@ -32,6 +32,7 @@ def transfer_checkpoints(
     device: torch.device | None = None,
     progress: bool = True,
     causal: str = CAUSAL,
+    precision: str = "fp32",
 ) -> tuple[Path, ...]:
     """A Table 1/2 for ``source``'s masks fed to ``targets``: CSV, JSON and Markdown.
     ``causal``: the causal variant set against Grad-CAM (``causal`` = the default variant,
@@ -57,6 +58,7 @@ def transfer_checkpoints(
         thresholds=thresholds,
         modes=("deletion",),
         progress=progress,
+        precision=precision,
     )
     table = transference_table(
         curves, source=source_name, thresholds=thresholds, targets=target_names, challenger=causal
