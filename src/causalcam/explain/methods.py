@@ -21,24 +21,20 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ..errors import InputError
+from ..method_names import (
+    CAUSAL,
+    CONTRAST_NONE,
+    CONTRAST_P,
+    CONTRAST_PQ,
+    METHOD_NAMES,
+)
+from ..method_names import GRADCAM as GRADCAM  # re-exported for the engine
+from ..method_names import GRADCAM_PP as GRADCAM_PP
 
-GRADCAM: Final = "gradcam"
-GRADCAM_PP: Final = "gradcam++"
-CONTRAST_PQ: Final = "contrast_pq"
-CONTRAST_NONE: Final = "contrast_none"
-CONTRAST_P: Final = "contrast_p"
-CAUSAL: Final = "causal"
 CONTRAST_CE: Final = "contrast_ce"
 
 #: The six maps of the paper (Grad-CAM, Grad-CAM++, the three contrast maps, causal).
-ALL_METHODS: Final[tuple[str, ...]] = (
-    GRADCAM,
-    GRADCAM_PP,
-    CONTRAST_PQ,
-    CONTRAST_NONE,
-    CONTRAST_P,
-    CAUSAL,
-)
+ALL_METHODS: Final[tuple[str, ...]] = METHOD_NAMES
 #: Every method name ``explain`` accepts: the paper's six plus the ICIP 2020 contrast
 #: "why P, rather than Q?" (cross-entropy with class Q).
 KNOWN_METHODS: Final[tuple[str, ...]] = (*ALL_METHODS, CONTRAST_CE)
