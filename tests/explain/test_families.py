@@ -111,8 +111,9 @@ def check(
 ) -> None:
     """In float64 both implementations agree to 1e-5 wherever the formulas agree. In float32
     each rounds its weighted sums differently (~1e-7 relative) and min-max normalisation of a
-    map that varies little around its level (2 x 3 maps of small inputs) amplifies that, so
-    float32 maps are compared to 2e-4."""
+    map that varies little around its level (2 x 3 maps of small inputs) amplifies that; the
+    explainer's channels-last forward rounds differently again, so float32 maps are compared
+    to 5e-4 (largest measured: 2.0e-4, MnasNet Grad-CAM++)."""
     net = model(family, channels)
     side = MIN_SIDE.get(family, 0)
     size = (max(size[0], side), max(size[1], side))
@@ -140,7 +141,7 @@ def check(
         # is visible (> 1e-5) for raw maps below ~2e-2 (small inputs); divide that out
         peak = expected.max(axis=(1, 2), keepdims=True)
         expected = np.where(peak > 0, expected / np.where(peak > 0, peak, 1), expected)
-        tolerance = 1e-5 if double else 2e-4
+        tolerance = 1e-5 if double else 5e-4
         message = f"{family} {ours.__name__}"
         np.testing.assert_allclose(got, expected, atol=tolerance, rtol=0, err_msg=message)
     net.float()
