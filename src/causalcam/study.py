@@ -40,6 +40,7 @@ from .evaluate import (
     DEFAULT_H_VALUES,
     DEFAULT_THRESHOLDS,
     Curve,
+    EvaluateMaps,
     Network,
     as_network,
     curve_rows,
@@ -220,10 +221,13 @@ def measure_ablation(
     map_batch_size: int = 32,
     store_dir: str | Path | None = None,
     progress: bool = True,
+    evaluate: EvaluateMaps = evaluate_maps,
 ) -> Ablation:
     """Every causal variant (default :meth:`CausalOptions.ablation_variants`) and
     Grad-CAM++ against Grad-CAM on ``network`` from one explain pass; curves are cached
-    under ``store_dir`` (``None``: not kept). ``label`` names the network in the table."""
+    under ``store_dir`` (``None``: not kept). ``label`` names the network in the table;
+    ``evaluate`` (same call as :func:`~causalcam.evaluate.evaluate_maps`) scores the maps,
+    e.g. with the images shared among processes."""
     chosen = tuple(variants) if variants is not None else CausalOptions.ablation_variants()
     maps, layer = explain_all(
         network, images, chosen, target_layer=target_layer, batch_size=map_batch_size
@@ -231,7 +235,7 @@ def measure_ablation(
     same_as = identical_groups(maps)
     options = {v.name: v.to_dict() for v in chosen}
     unique = {name: maps[name] for name in maps if same_as[name] == name}
-    curves = evaluate_maps(
+    curves = evaluate(
         {"model": network},
         unique,
         images,

@@ -72,6 +72,7 @@ def test_user_errors_of_the_other_commands(args: list[str], needle: str, tmp_pat
     "args",
     [
         ["reproduce", "--profile", "huge"],
+        ["reproduce", "--stop-after", "lunch"],
         ["evaluate", "x.pt", "--thresholds", "0.1:oops"],
         ["frobnicate"],
         ["data", "verify", "--bogus"],

@@ -30,7 +30,7 @@ from launch_helpers import (
 from causalcam.distributed.context import RUN_FILE
 from causalcam.distributed.explain import MARKERS
 from causalcam.explain_files import explain_files, load_model_source
-from causalcam.reproduce import evaluate_checkpoints, transfer_checkpoints
+from causalcam.reproduce import evaluate_checkpoints, reproduce, transfer_checkpoints
 
 METHODS = "gradcam,causal"
 
@@ -200,3 +200,39 @@ def test_a_process_alone_gives_up_after_the_timeout(tmp_path: Path, isolated_cac
     assert alone.returncode == 1
     assert "joining the 2 processes" in alone.stderr and "waited at most 3 s" in alone.stderr
     assert time.monotonic() - started < 90
+
+
+def test_reproduce_shares_its_evaluating_stages_and_matches_one_process(
+    fake_data: Path, tmp_path: Path, isolated_cache: Path
+) -> None:
+    """The tiny profile: trained once by one process; its stages then run on two ranks."""
+    single, multi = tmp_path / "single", tmp_path / "multi"
+    args = ["reproduce", "--profile", "tiny", "--data", str(fake_data), "--device", "cpu", "-q"]
+    env = base_env(isolated_cache)
+    refused = launch([*args, "--out", str(multi)], 2, env)
+    for rank in refused:
+        assert rank.returncode == 1
+        assert "training does not run under torchrun" in rank.stderr, rank.stderr
+        assert "--stop-after train" in rank.stderr
+    (multi / RUN_FILE).unlink()  # the refused run's claim on the folder
+
+    cpu, logged = torch.device("cpu"), []
+    trained = reproduce(multi, "tiny", data_root=fake_data, device=cpu, stop_after="train")
+    assert trained is None and _files(multi / "results") == ["train.json"]
+    shutil.copytree(multi / "models", single / "models")
+    shutil.copytree(multi / "results", single / "results")
+    reproduce(single, "tiny", data_root=fake_data, device=cpu, progress=False, log=logged.append)
+    assert "[train] done before, reused" in logged
+    ranks = launch([*args, "--out", str(multi)], 2, env)
+    assert [r.returncode for r in ranks] == [0, 0], ranks[0].stderr + ranks[1].stderr
+    assert "report:" in ranks[0].stdout and ranks[1].stdout == ""
+
+    outputs = [p for p in _files(single) if p.split("/")[0] in ("results", "figures")]
+    assert outputs == [p for p in _files(multi) if p.split("/")[0] in ("results", "figures")]
+    for stage in ("curves", "transfer", "ablation", "rise", "qualitative"):
+        reference = json.loads((single / "results" / f"{stage}.json").read_text())["result"]
+        mine = json.loads((multi / "results" / f"{stage}.json").read_text())["result"]
+        _assert_close(_without_folder(mine, multi), _without_folder(reference, single), stage)
+    assert (multi / "report.html").is_file() and not (multi / RUN_FILE).exists()
+    jobs = {p.split("/")[1] for p in _files(multi / "eval") if p.startswith("sharded/")}
+    assert len(jobs) == 1 + 2 + 1 + 3  # curves; transfer from 2 sources; ablation; RISE x3

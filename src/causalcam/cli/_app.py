@@ -66,7 +66,7 @@ def _refuse_under_torchrun(command: str | None) -> None:
         return
     reason = (
         "training with DistributedDataParallel is not supported yet"
-        if command in ("train", "train-all", "reproduce")
+        if command in ("train", "train-all")
         else "it does not share its work among processes"
     )
     typer.echo(

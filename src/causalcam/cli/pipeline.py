@@ -383,33 +383,57 @@ def reproduce(
     out: Annotated[Path | None, typer.Option(help="Run folder (default runs/PROFILE).")] = None,
     data: DataOption = None,
     seed: Annotated[int, typer.Option(help="Random seed of every training run.")] = 0,
+    stop_after: Annotated[
+        str | None,
+        typer.Option(help="Stop after this stage (train, curves, transfer, ablation, ...)."),
+    ] = None,
     precision: PrecisionOption = "fp32",
     quiet: Quiet = False,
     device: Device = "auto",
     debug: Debug = False,
 ) -> None:
-    """The paper end to end: train, maps, deletion/insertion, transference, report. Resumes."""
+    """The paper end to end: train, maps, deletion/insertion, transference, report. Resumes.
+    Under torchrun the evaluating stages share the test images (train with one process)."""
     settings = Settings(quiet, device, debug)
     with user_errors(settings):
         from ..core import resolve_device
-        from ..reproduce import get_profile
+        from ..distributed import session
+        from ..reproduce import STAGES, get_profile
         from ..reproduce import reproduce as run_reproduction
 
         with usage_errors("--profile"):
             chosen = get_profile(profile)
+        if stop_after is not None and stop_after not in STAGES:
+            raise typer.BadParameter(
+                f"{stop_after!r} is not a stage; one of {', '.join(STAGES)}",
+                param_hint="--stop-after",
+            )
         with usage_errors("--device"):
             torch_device = resolve_device(device)
-        html = run_reproduction(
-            out or Path("runs") / chosen.name,
-            chosen,
-            data_root=data,
-            seed=seed,
-            device=torch_device,
-            progress=settings.progress,
-            log=settings.info,
-            precision=chosen_precision(precision, torch_device),
+        resolved = chosen_precision(precision, torch_device)
+        run_dir = out or Path("runs") / chosen.name
+        identity = command_identity(
+            "reproduce", profile=profile, out=run_dir, data=data, seed=seed, precision=resolved
         )
-        typer.echo(f"report: {html} (and report.md)")
+        with session(torch_device, out_dir=run_dir, identity=identity) as ctx:
+            settings = settings.for_rank(ctx.rank)
+            html = run_reproduction(
+                run_dir,
+                chosen,
+                data_root=data,
+                seed=seed,
+                device=ctx.device,
+                progress=settings.progress,
+                log=settings.info,
+                precision=resolved,
+                stop_after=stop_after,
+            )
+        if not ctx.is_main:
+            return
+        if html is None:
+            typer.echo(f"stopped after {stop_after}: {run_dir} (rerun without --stop-after)")
+        else:
+            typer.echo(f"report: {html} (and report.md)")
 
 
 @app.command()

@@ -6,8 +6,8 @@
 - :mod:`.shards`: deterministic chunks and shards of an ordered item list; :func:`run_sharded`
   runs a job over them with per-chunk markers, so a rerun redoes only unfinished chunks.
 - :mod:`.explain`: ``causalcam explain`` sharded over image files.
-- :mod:`.evaluate`: threshold deletion/insertion (``evaluate``, ``transfer``) sharded over
-  test images.
+- :mod:`.evaluate`: threshold deletion/insertion (``evaluate``, ``transfer``, the stages of
+  ``reproduce``) and RISE sharded over test images.
 """
 
 from .context import (
@@ -18,6 +18,7 @@ from .context import (
     launched,
     session,
 )
+from .evaluate import sharded_evaluate_maps, sharded_rise_auc
 from .shards import ShardedJob, ShardReport, chunk_ranges, plan, run_sharded, shard_indices
 
 __all__ = [
@@ -33,4 +34,6 @@ __all__ = [
     "run_sharded",
     "session",
     "shard_indices",
+    "sharded_evaluate_maps",
+    "sharded_rise_auc",
 ]

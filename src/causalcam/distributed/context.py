@@ -30,7 +30,7 @@ from ..evaluate.store import digest_of
 DEFAULT_TIMEOUT_S = 600
 TIMEOUT_VARIABLE = "CAUSALCAM_DIST_TIMEOUT"
 RUN_FILE = ".causalcam-run.json"
-DISTRIBUTED_COMMANDS: tuple[str, ...] = ("explain", "evaluate", "transfer")
+DISTRIBUTED_COMMANDS: tuple[str, ...] = ("explain", "evaluate", "transfer", "reproduce")
 
 
 class DistributedError(CausalCamError, RuntimeError):

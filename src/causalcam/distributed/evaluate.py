@@ -1,4 +1,4 @@
-"""Threshold deletion/insertion over several processes: the test images are sharded.
+"""Threshold deletion/insertion and RISE over several processes: the test images are sharded.
 
 Every per-image result of a :class:`~causalcam.evaluate.Curve` (correct flags, Huffman
 bits) depends on that image alone, so each rank evaluates its chunks of images with
@@ -19,12 +19,14 @@ import torch
 from torch import nn
 
 from ..core import Network, as_network
+from ..evaluate.rise import RiseResult, rise_auc
 from ..evaluate.store import callable_identity, digest_of, model_fingerprint, tensor_fingerprint
 from ..evaluate.threshold import (
     DEFAULT_THRESHOLDS,
     MODES,
     Curve,
     MapFn,
+    evaluate_maps,
     run_deletion_insertion,
 )
 from .context import Context, current
@@ -88,6 +90,116 @@ def sharded_deletion_insertion(
     return sharded_curves(
         ctx, networks, images, labels, options, chunk_curves, out_dir=out_dir, progress=progress
     )
+
+
+def sharded_evaluate_maps(
+    models: Mapping[str, Network | nn.Module | Any],
+    maps: Mapping[str, torch.Tensor],
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    *,
+    cache_keys: Mapping[str, Any],
+    out_dir: str | Path | None = None,
+    progress: bool = True,
+    ctx: Context | None = None,
+    **options: Any,
+) -> list[Curve]:
+    """:func:`~causalcam.evaluate.evaluate_maps` with the images shared among the ranks of
+    ``ctx`` (every rank holds all ``maps``; each scores its chunks). ``cache_keys`` (how each
+    method's maps were made) and ``options`` identify the job; the ranks must agree on them."""
+    ctx = ctx or current()
+    if not ctx.distributed:
+        return evaluate_maps(
+            models,
+            maps,
+            images,
+            labels,
+            cache_keys=cache_keys,
+            out_dir=out_dir,
+            progress=progress,
+            **options,
+        )
+    networks = {name: as_network(model) for name, model in models.items()}
+
+    def chunk_curves(chunk: range) -> list[Curve]:
+        part = slice(chunk.start, chunk.stop)
+        return evaluate_maps(
+            networks,
+            {method: values[part] for method, values in maps.items()},
+            images[part],
+            labels[part],
+            cache_keys=cache_keys,
+            out_dir=None,
+            progress=False,
+            **options,
+        )
+
+    identity = {**_plain_options(options), "keys": dict(cache_keys), "methods": list(maps)}
+    return sharded_curves(
+        ctx, networks, images, labels, identity, chunk_curves, out_dir=out_dir, progress=progress
+    )
+
+
+def sharded_rise_auc(
+    model: Network | nn.Module | Any,
+    images: torch.Tensor,
+    maps: torch.Tensor,
+    *,
+    maps_key: Any,
+    out_dir: str | Path | None = None,
+    progress: bool = True,
+    ctx: Context | None = None,
+    **options: Any,
+) -> RiseResult:
+    """:func:`~causalcam.evaluate.rise_auc` with the images shared among the ranks of ``ctx``
+    (per-image curves joined in image order on every rank). ``maps_key`` (JSON: how the maps
+    were made) and ``options`` identify the job; the ranks must agree on them."""
+    ctx = ctx or current()
+    if not ctx.distributed:
+        return rise_auc(model, images, maps, progress=progress, **options)
+    network = as_network(model)
+    hashes = {
+        "test images": tensor_fingerprint(images),
+        "model": model_fingerprint(network.model),
+        "options": digest_of({**_plain_options(options), "maps": maps_key, "rise": True}),
+    }
+    job = ShardedJob(
+        n_items=int(images.shape[0]),
+        chunk_size=preferred_chunk(int(images.shape[0]), ctx.world_size, CHUNK),
+        hashes=hashes,
+        marker_dir=Path(out_dir) / "sharded" / digest_of(hashes) if out_dir else None,
+        what="test images",
+    )
+
+    def work(chunks: Sequence[Chunk]) -> Iterator[tuple[int, Any]]:
+        for chunk_id, chunk in chunks:
+            part = slice(chunk.start, chunk.stop)
+            result = rise_auc(network, images[part], maps[part], progress=False, **options)
+            yield (
+                chunk_id,
+                {
+                    "fractions": result.fractions.tolist(),
+                    "deletion": result.deletion.tolist(),
+                    "insertion": result.insertion.tolist(),
+                },
+            )
+
+    parts, _ = run_sharded(ctx, job, work, progress=progress)
+    return RiseResult(
+        np.asarray(parts[0]["fractions"]),
+        np.concatenate([np.asarray(p["deletion"]) for p in parts]),
+        np.concatenate([np.asarray(p["insertion"]) for p in parts]),
+    )
+
+
+def _plain_options(options: Mapping[str, Any]) -> dict[str, Any]:
+    """Keyword options as JSON-ready values (sequences as lists of floats or strings)."""
+    return {
+        name: [v if isinstance(v, str) else float(v) for v in value]
+        if isinstance(value, list | tuple)
+        else value
+        for name, value in options.items()
+    }
 
 
 def sharded_curves(

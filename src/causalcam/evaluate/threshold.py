@@ -560,3 +560,7 @@ def _sweep(
     return [
         run.curve(maps, target, mode) for maps in prepared for mode in modes for target in targets
     ]
+
+
+#: the call shape of :func:`evaluate_maps` (a stand-in may share the images among processes)
+EvaluateMaps = Callable[..., list[Curve]]

@@ -4,6 +4,12 @@ Each stage's typed result (:mod:`causalcam.results`) is stored under ``results/<
 with a fingerprint of what it was computed from (profile, seed, data, upstream result, the
 default causal variant, the layout of the stage files), so an interrupted run picks up where
 it stopped, a finished one recomputes nothing and files of another layout are recomputed.
+
+Under torchrun (several processes) the stages of :data:`SHARDED_STAGES` share the test images
+among the processes; rank 0 alone reads and writes the run folder, computes the qualitative
+figures and the report and hands its results to the others. Training is not distributed: a
+run whose networks are not trained yet is refused (train them with one process first,
+``--stop-after train``).
 """
 
 from __future__ import annotations
@@ -17,6 +23,8 @@ from typing import Any, Protocol
 import torch
 
 from ..core import Network
+from ..distributed import current
+from ..errors import InputError
 from ..evaluate.store import ResultStore, digest_of
 from ..evaluate.summary import majority_rate
 from ..evaluate.tables import jsonable
@@ -61,6 +69,9 @@ class StageResult(Protocol):
 NetworkStage = Callable[[RunContext, Mapping[str, Network], TestSet], StageResult]
 
 
+#: the stages whose images are shared among the processes of a torchrun launch
+SHARDED_STAGES: tuple[str, ...] = ("curves", "transfer", "ablation", "rise")
+
 NETWORK_STAGES: dict[str, NetworkStage] = {
     "curves": stage_curves,
     "transfer": stage_transfer,
@@ -79,11 +90,15 @@ def reproduce(
     progress: bool = True,
     log: Callable[[str], None] = print,
     precision: str = "fp32",
-) -> Path:
-    """Run (or resume) every stage of ``profile`` in ``run_dir``; return the report.html path.
+    stop_after: str | None = None,
+) -> Path | None:
+    """Run (or resume) every stage of ``profile`` in ``run_dir``; return the report.html path
+    (``None`` when ``stop_after`` names a stage before the report: the run stops there).
     ``precision``: of the masked-image classifications of the curves, transfer and RISE stages
     (maps come from one fp32 explain pass; training keeps its recipe's; the ablation and the
     qualitative figures stay fp32)."""
+    if stop_after is not None and stop_after not in STAGES:
+        raise InputError(f"unknown stage {stop_after!r} to stop after; one of {', '.join(STAGES)}")
     chosen = profile if isinstance(profile, Profile) else get_profile(profile)
     ctx = RunContext(
         Path(run_dir),
@@ -105,6 +120,8 @@ def reproduce(
     }
     bundled = _bundled_identity(chosen)
     trained = _stage(ctx, manifest, "train", test, bundled, lambda: stage_train(ctx, test))
+    if stop_after == "train":
+        return None
     networks = _networks(ctx, TrainResult.from_json(trained))
     upstream = digest_of(trained)
     for name, function in NETWORK_STAGES.items():
@@ -113,11 +130,15 @@ def reproduce(
             return function(ctx, networks, test)
 
         _stage(ctx, manifest, name, test, upstream, compute)
-    started = time.perf_counter()
-    paths = build_report(ctx.run_dir)
-    _finish_stage(ctx, manifest, "report", time.perf_counter() - started, skipped=False)
-    log(f"report: {paths.html}")
-    return paths.html
+        if stop_after == name:
+            return None
+    html = ctx.run_dir / "report.html"
+    if current().is_main:
+        started = time.perf_counter()
+        html = build_report(ctx.run_dir).html
+        _finish_stage(ctx, manifest, "report", time.perf_counter() - started, skipped=False)
+        log(f"report: {html}")
+    return html
 
 
 def _stage(
@@ -146,14 +167,28 @@ def _stage(
     if ctx.precision != "fp32" and name in NETWORK_STAGES:  # fp32 keys as before
         keyed["precision"] = ctx.precision
     key = digest_of(keyed)
-    stored = store.load_json("results", (name,), key)
+    launch = current()
+    stored = launch.broadcast(store.load_json("results", (name,), key) if launch.is_main else None)
     if stored is not None:
         ctx.log(f"[{name}] done before, reused")
-        _finish_stage(ctx, manifest, name, None, skipped=True, fingerprint=key)
+        if launch.is_main:
+            _finish_stage(ctx, manifest, name, None, skipped=True, fingerprint=key)
         return dict(stored)
+    if launch.distributed and name == "train":
+        raise InputError(
+            f"the networks of {ctx.run_dir} are not trained yet, and training does not run "
+            f"under torchrun: train them with one process first (python -m causalcam "
+            f"reproduce --profile {ctx.profile.name} --out {ctx.run_dir} --stop-after train), "
+            "then rerun this command"
+        )
     ctx.log(f"[{name}] running")
     started = time.perf_counter()
-    result = jsonable(compute().to_json())
-    store.save_json("results", (name,), key, result)
-    _finish_stage(ctx, manifest, name, time.perf_counter() - started, False, fingerprint=key)
+    result: Any = None
+    if name in SHARDED_STAGES or launch.is_main:
+        result = jsonable(compute().to_json())
+    if name not in SHARDED_STAGES:
+        result = launch.broadcast(result)
+    if launch.is_main:
+        store.save_json("results", (name,), key, result)
+        _finish_stage(ctx, manifest, name, time.perf_counter() - started, False, fingerprint=key)
     return dict(result)

@@ -14,10 +14,10 @@ from typing import Any
 from .. import models
 from .._io import atomic_write_text
 from ..core import Network, as_network
+from ..distributed import current, sharded_evaluate_maps, sharded_rise_auc
 from ..errors import CheckpointError
 from ..evaluate import (
     Curve,
-    rise_auc,
     summarize,
     transference_table,
     write_rows,
@@ -35,7 +35,7 @@ from ..results import (
     TrainResult,
     TransferResult,
 )
-from ..study import ablation_csv, measure_ablation
+from ..study import ablation_csv, cache_keys, measure_ablation
 from ..train import TrainConfig, train
 from ..viz.curves import save_accuracy_curves
 from .context import RunContext, TestSet, _curves, load_network, source_maps
@@ -138,13 +138,15 @@ def stage_curves(ctx: RunContext, networks: Mapping[str, Network], test: TestSet
         precision=ctx.precision,
     )
     figures = {}
+    summary = summarize(curves, n_boot=ctx.profile.n_boot, seed=ctx.seed)
     for mode in ("deletion", "insertion"):
         path = ctx.figures / f"{mode}.png"
-        save_accuracy_curves([c for c in curves if c.mode == mode], path)
+        if current().is_main:
+            save_accuracy_curves([c for c in curves if c.mode == mode], path)
         figures[mode] = str(path.relative_to(ctx.run_dir))
-    summary = summarize(curves, n_boot=ctx.profile.n_boot, seed=ctx.seed)
-    write_rows(curve_rows(curves), ctx.results / "curves_rows")
-    write_rows(summary, ctx.results / "curves_summary")
+    if current().is_main:
+        write_rows(curve_rows(curves), ctx.results / "curves_rows")
+        write_rows(summary, ctx.results / "curves_summary")
     return CurvesResult(
         source=source,
         n_images=int(test.labels.numel()),
@@ -187,7 +189,8 @@ def stage_transfer(
         table = transference_table(
             curves, source=source, thresholds=ctx.profile.transfer_thresholds, targets=targets
         )
-        table.write(ctx.results / f"transfer_{source}")
+        if current().is_main:
+            table.write(ctx.results / f"transfer_{source}")
         tables.append(table.to_record())
     return TransferResult(tuple(tables))
 
@@ -211,22 +214,28 @@ def stage_ablation(
         target_layer=models.default_target_layer(network.model),
         store_dir=ctx.run_dir / "eval",
         progress=ctx.progress,
+        evaluate=sharded_evaluate_maps,
     )
-    atomic_write_text(ctx.results / "ablation_rows.csv", ablation_csv(measured.table))
+    if current().is_main:
+        atomic_write_text(ctx.results / "ablation_rows.csv", ablation_csv(measured.table))
     return measured.table
 
 
 def stage_rise(ctx: RunContext, networks: Mapping[str, Network], test: TestSet) -> RiseStageResult:
-    """RISE probability deletion/insertion AUCs of each method on the first network."""
+    """RISE probability deletion/insertion AUCs of each method on the first network (under
+    torchrun the images are shared among the processes)."""
     source = ctx.profile.archs[0]
     network = networks[source]
-    maps, _ = source_maps(network, test, CURVE_METHODS)
+    maps, layer = source_maps(network, test, CURVE_METHODS)
+    keys = cache_keys(network, layer, list(maps))
     rows = []
     for method, values in maps.items():
-        result = rise_auc(
+        result = sharded_rise_auc(
             network,
             test.images,
             values,
+            maps_key=keys[method],
+            out_dir=ctx.run_dir / "eval",
             steps=ctx.profile.rise_steps,
             progress=ctx.progress,
             precision=ctx.precision,
