@@ -14,11 +14,15 @@ import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Annotated, Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from ..errors import CausalCamError, InputError
+
+if TYPE_CHECKING:
+    from ..distributed import Context
 
 app = typer.Typer(
     name="causalcam",
@@ -171,3 +175,31 @@ def chosen_precision(precision: str, device: object) -> str:
     for warning in caught:
         warn(str(warning.message))
     return resolved
+
+
+@dataclass(frozen=True)
+class Launch:
+    """A command's place in a torchrun launch (rank 0 of 1 outside one), the settings of this
+    rank (only rank 0 prints) and the precision it runs in."""
+
+    ctx: Context
+    settings: Settings
+    precision: str
+
+
+@contextmanager
+def launched_command(
+    settings: Settings, command: str, precision: str, out: Path, **options: Any
+) -> Iterator[Launch]:
+    """Resolve ``--device`` and ``--precision``, join the launch with the command's identity
+    (``options``: what shapes its results) and claim ``out`` for the block
+    (:func:`causalcam.distributed.session`)."""
+    from ..core import resolve_device
+    from ..distributed import session
+
+    with usage_errors("--device"):
+        device = resolve_device(settings.device)
+    resolved = chosen_precision(precision, device)
+    identity = command_identity(command, out=out, precision=resolved, **options)
+    with session(device, out_dir=out, identity=identity) as ctx:
+        yield Launch(ctx, settings.for_rank(ctx.rank), resolved)

@@ -18,8 +18,7 @@ from ._app import (
     Quiet,
     Settings,
     app,
-    chosen_precision,
-    command_identity,
+    launched_command,
     usage_errors,
     user_errors,
     warn,
@@ -139,8 +138,6 @@ def explain(
     settings = Settings(quiet, device, debug)
     chosen = split_methods(methods)
     with user_errors(settings):
-        from ..core import resolve_device
-        from ..distributed import session
         from ..distributed.explain import explain_files_sharded
         from ..explain import CausalOptions
         from ..explain_files import explain_files, load_model_source
@@ -157,11 +154,11 @@ def explain(
             options = CausalOptions(**{k: v for k, v in chosen_options.items() if v is not None})
         with usage_errors("--window/--plane"):
             reading = Reading(parse_window(window) if window else None, plane, slices)
-        with usage_errors("--device"):
-            torch_device = resolve_device(device)
-        resolved = chosen_precision(precision, torch_device)
-        identity = command_identity(
+        with launched_command(
+            settings,
             "explain",
+            precision,
+            out,
             images=images,
             model=model,
             methods=chosen,
@@ -169,12 +166,9 @@ def explain(
             contrast_class=contrast_class,
             causal=options.to_dict(),
             save_npy=save_npy,
-            out=out,
             reading=reading.to_dict(),
-            precision=resolved,
-        )
-        with session(torch_device, out_dir=out, identity=identity) as ctx:
-            settings = settings.for_rank(ctx.rank)
+        ) as launch:
+            ctx, settings, resolved = launch.ctx, launch.settings, launch.precision
             source = load_model_source(model, ctx.device)
             if source.warning and ctx.is_main:
                 warn(source.warning)

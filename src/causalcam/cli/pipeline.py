@@ -18,8 +18,7 @@ from ._app import (
     Quiet,
     Settings,
     app,
-    chosen_precision,
-    command_identity,
+    launched_command,
     usage_errors,
     user_errors,
 )
@@ -229,27 +228,22 @@ def evaluate(
     settings = Settings(quiet, device, debug)
     taus = parse_thresholds(thresholds, "--thresholds")
     with user_errors(settings):
-        from ..core import resolve_device
-        from ..distributed import session
         from ..evaluate import DEFAULT_THRESHOLDS
         from ..reproduce import evaluate_checkpoints
 
-        with usage_errors("--device"):
-            torch_device = resolve_device(device)
-        resolved = chosen_precision(precision, torch_device)
-        identity = command_identity(
+        with launched_command(
+            settings,
             "evaluate",
+            precision,
+            out,
             checkpoints=checkpoints,
             methods=methods,
             thresholds=taus,
-            out=out,
             data=data,
             limit=limit,
             n_boot=n_boot,
-            precision=resolved,
-        )
-        with session(torch_device, out_dir=out, identity=identity) as ctx:
-            settings = settings.for_rank(ctx.rank)
+        ) as launch:
+            ctx, settings, resolved = launch.ctx, launch.settings, launch.precision
             written = evaluate_checkpoints(
                 checkpoints,
                 out,
@@ -337,27 +331,22 @@ def transfer(
     settings = Settings(quiet, device, debug)
     taus = parse_thresholds(thresholds, "--thresholds")
     with user_errors(settings):
-        from ..core import resolve_device
-        from ..distributed import session
         from ..evaluate import TRANSFER_THRESHOLDS
         from ..reproduce import transfer_checkpoints
 
-        with usage_errors("--device"):
-            torch_device = resolve_device(device)
-        resolved = chosen_precision(precision, torch_device)
-        identity = command_identity(
+        with launched_command(
+            settings,
             "transfer",
+            precision,
+            out,
             source=source,
             targets=targets,
             thresholds=taus,
-            out=out,
             data=data,
             limit=limit,
             causal=causal,
-            precision=resolved,
-        )
-        with session(torch_device, out_dir=out, identity=identity) as ctx:
-            settings = settings.for_rank(ctx.rank)
+        ) as launch:
+            ctx, settings, resolved = launch.ctx, launch.settings, launch.precision
             csv_path, _, markdown = transfer_checkpoints(
                 source,
                 targets,
@@ -396,8 +385,6 @@ def reproduce(
     Under torchrun the evaluating stages share the test images (train with one process)."""
     settings = Settings(quiet, device, debug)
     with user_errors(settings):
-        from ..core import resolve_device
-        from ..distributed import session
         from ..reproduce import STAGES, get_profile
         from ..reproduce import reproduce as run_reproduction
 
@@ -408,15 +395,11 @@ def reproduce(
                 f"{stop_after!r} is not a stage; one of {', '.join(STAGES)}",
                 param_hint="--stop-after",
             )
-        with usage_errors("--device"):
-            torch_device = resolve_device(device)
-        resolved = chosen_precision(precision, torch_device)
         run_dir = out or Path("runs") / chosen.name
-        identity = command_identity(
-            "reproduce", profile=profile, out=run_dir, data=data, seed=seed, precision=resolved
-        )
-        with session(torch_device, out_dir=run_dir, identity=identity) as ctx:
-            settings = settings.for_rank(ctx.rank)
+        with launched_command(
+            settings, "reproduce", precision, run_dir, profile=profile, data=data, seed=seed
+        ) as launch:
+            ctx, settings = launch.ctx, launch.settings
             html = run_reproduction(
                 run_dir,
                 chosen,
@@ -425,7 +408,7 @@ def reproduce(
                 device=ctx.device,
                 progress=settings.progress,
                 log=settings.info,
-                precision=resolved,
+                precision=launch.precision,
                 stop_after=stop_after,
             )
         if not ctx.is_main:

@@ -163,13 +163,7 @@ def sharded_rise_auc(
         "model": model_fingerprint(network.model),
         "options": digest_of({**_plain_options(options), "maps": maps_key, "rise": True}),
     }
-    job = ShardedJob(
-        n_items=int(images.shape[0]),
-        chunk_size=preferred_chunk(int(images.shape[0]), ctx.world_size, CHUNK),
-        hashes=hashes,
-        marker_dir=Path(out_dir) / "sharded" / digest_of(hashes) if out_dir else None,
-        what="test images",
-    )
+    job = _image_job(ctx, images, hashes, out_dir)
 
     def work(chunks: Sequence[Chunk]) -> Iterator[tuple[int, Any]]:
         for chunk_id, chunk in chunks:
@@ -189,6 +183,20 @@ def sharded_rise_auc(
         np.asarray(parts[0]["fractions"]),
         np.concatenate([np.asarray(p["deletion"]) for p in parts]),
         np.concatenate([np.asarray(p["insertion"]) for p in parts]),
+    )
+
+
+def _image_job(
+    ctx: Context, images: torch.Tensor, hashes: Mapping[str, str], out_dir: str | Path | None
+) -> ShardedJob:
+    """The test images in chunks of :data:`CHUNK` (fewer where every rank needs one), their
+    markers under ``out_dir/sharded/<job>``."""
+    return ShardedJob(
+        n_items=int(images.shape[0]),
+        chunk_size=preferred_chunk(int(images.shape[0]), ctx.world_size, CHUNK),
+        hashes=hashes,
+        marker_dir=Path(out_dir) / "sharded" / digest_of(hashes) if out_dir else None,
+        what="test images",
     )
 
 
@@ -227,13 +235,7 @@ def sharded_curves(
             }
         ),
     }
-    job = ShardedJob(
-        n_items=int(images.shape[0]),
-        chunk_size=preferred_chunk(int(images.shape[0]), ctx.world_size, CHUNK),
-        hashes=hashes,
-        marker_dir=Path(out_dir) / "sharded" / digest_of(hashes) if out_dir else None,
-        what="test images",
-    )
+    job = _image_job(ctx, images, hashes, out_dir)
 
     def work(chunks: Sequence[Chunk]) -> Iterator[tuple[int, Any]]:
         for chunk_id, chunk in chunks:
