@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 # OpenMP threads that spin while waiting waste a shared CPU (measured 5x slower training steps).
 export OMP_WAIT_POLICY ?= PASSIVE
 
-.PHONY: demo test test-slow lint typecheck bench dist reproduce-quick seeds venv clean
+.PHONY: demo test test-slow lint typecheck bench dist reproduce-quick seeds five full-cpu venv clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -62,12 +62,16 @@ seeds: $(STAMP)
 	  --checkpoint runs/resnet18-cpu-s1/best.pt --checkpoint runs/resnet18-cpu-s2/best.pt
 	$(BIN)/causalcam report runs/quick
 
-# The five networks at 224 px in bf16 (issue 10's set; hours of this CPU). Rerun to resume:
-# finished networks are skipped and a started one continues from its last epoch.
-FIVE_OUT ?= runs/five
+# The five networks at 224 px in bf16 (hours of this CPU), where the full-cpu profile looks
+# for them. Rerun to resume: finished networks are skipped and a started one continues from
+# its last epoch. Then the protocol at that scale (resumable stage by stage).
+FIVE_OUT ?= runs/full-cpu/models
 five: $(STAMP)
 	$(BIN)/causalcam train-all --out $(FIVE_OUT) --data $(DATA) --recipe scratch --epochs 120 \
 	  --precision bf16 --threads 2 --device cpu
+
+full-cpu: five
+	$(BIN)/causalcam reproduce --profile full-cpu --data $(DATA) --out runs/full-cpu
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache

@@ -277,7 +277,7 @@ def test_report_from_a_tiny_reproduction_run(
 ) -> None:
     from causalcam.explain import CausalOptions
     from causalcam.models import default_model
-    from causalcam.reproduce import PROFILES, reproduce
+    from causalcam.reproduce import PROFILES, STAGES, reproduce
 
     monkeypatch.setenv("CAUSALCAM_CACHE", str(tmp_path / "cache"))
     bundled = default_model().meta  # reused as ResNet-18: the profile takes its input size
@@ -293,15 +293,7 @@ def test_report_from_a_tiny_reproduction_run(
         tmp_path / "run", profile, data_root=real_root, progress=False, log=logged.append
     )
     manifest = json.loads((tmp_path / "run" / "manifest.json").read_text())
-    assert set(manifest["stages"]) == {
-        "train",
-        "curves",
-        "transfer",
-        "ablation",
-        "rise",
-        "qualitative",
-        "report",
-    }
+    assert set(manifest["stages"]) == set(STAGES)
     assert manifest["data"]["test_images"] == 6
     markdown = (tmp_path / "run" / "report.md").read_text()
     assert "has not run" not in markdown
@@ -324,10 +316,22 @@ def test_report_from_a_tiny_reproduction_run(
     started = time.perf_counter()
     reproduce(tmp_path / "run", profile, data_root=real_root, progress=False, log=logged.append)
     assert time.perf_counter() - started < 30
-    assert sum("done before, reused" in line for line in logged) == 6
+    assert sum("done before, reused" in line for line in logged) == len(STAGES) - 1
+    # the localisation table of both networks, in the report beside the masks to check
+    assert markdown.count("share of each map's mass inside the lungs") == 2
+    assert (tmp_path / "run" / "figures" / "lung_masks.png").is_file()
+
+    # without the localisation extra that stage is skipped, saying how to install it
+    import causalcam.reproduce.run as reproduce_run
+
+    with monkeypatch.context() as patch:
+        patch.setattr(reproduce_run, "installed", lambda extra: False)
+        logged.clear()
+        run = tmp_path / "run"
+        reproduce(run, profile, data_root=real_root, progress=False, log=logged.append)
+    assert "[localisation] skipped: pip install 'causalcam[localisation]' to run it" in logged
 
     # another default causal variant (a library upgrade) recomputes what used "causal"
-    import causalcam.reproduce.run as reproduce_run
 
     monkeypatch.setattr(reproduce_run, "default_variant", lambda: CausalOptions.literal().to_dict())
     logged.clear()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from types import ModuleType
 
 from .errors import CausalCamError
@@ -33,3 +34,9 @@ def require(module: str, purpose: str) -> ModuleType:
         raise MissingExtraError(
             f"{purpose} needs {module}, which is not installed: pip install 'causalcam[{extra}]'"
         ) from error
+
+
+def installed(extra: str) -> bool:
+    """Whether every module that ``extra`` installs can be imported here."""
+    modules = [module for module, name in EXTRAS.items() if name == extra]
+    return bool(modules) and all(importlib.util.find_spec(m) is not None for m in modules)

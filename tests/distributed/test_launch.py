@@ -229,7 +229,7 @@ def test_reproduce_shares_its_evaluating_stages_and_matches_one_process(
 
     outputs = [p for p in _files(single) if p.split("/")[0] in ("results", "figures")]
     assert outputs == [p for p in _files(multi) if p.split("/")[0] in ("results", "figures")]
-    for stage in ("curves", "transfer", "ablation", "rise", "qualitative"):
+    for stage in ("curves", "transfer", "ablation", "rise", "localisation", "qualitative"):
         reference = json.loads((single / "results" / f"{stage}.json").read_text())["result"]
         mine = json.loads((multi / "results" / f"{stage}.json").read_text())["result"]
         _assert_close(_without_folder(mine, multi), _without_folder(reference, single), stage)

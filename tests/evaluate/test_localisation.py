@@ -20,7 +20,8 @@ from causalcam.evaluate.localisation import (
     pointing_hits,
     write_localisation,
 )
-from causalcam.extras import MissingExtraError
+from causalcam.extras import MissingExtraError, installed
+from causalcam.results import LocalisationResult
 
 
 def _ellipse(shape: tuple[int, int], cy: float, cx: float, ry: float, rx: float) -> np.ndarray:
@@ -136,3 +137,25 @@ def test_missing_scikit_image_names_the_extra(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setitem(sys.modules, "skimage.filters", None)  # import fails
     with pytest.raises(MissingExtraError, match=r"causalcam\[localisation\]"):
         lung_mask(np.zeros((8, 8), np.uint8))
+
+
+def test_a_method_whose_maps_are_all_zero_is_reported_not_averaged() -> None:
+    lungs = np.zeros((16, 16), dtype=bool)
+    lungs[4:12, 2:7] = lungs[4:12, 9:14] = True
+    mask = LungMask(lungs, np.ones_like(lungs), "ok")
+    maps = {
+        "flat": torch.zeros(3, 16, 16),
+        "lungs": torch.from_numpy(lungs).float().repeat(3, 1, 1),
+    }
+    result = localisation_table(maps, [mask] * 3, n_boot=50)
+    flat, inside = result.rows
+    assert flat.n == 0 and np.isnan(flat.lung_share)
+    assert inside.n == 3 and inside.lung_share == pytest.approx(1.0)
+    assert "- flat: every map is zero (degenerate); nothing to measure." in result.notes
+    again = LocalisationResult.from_json(json.loads(json.dumps(result.to_json())))
+    assert again.rows[1] == inside and again.rows[0].n == 0 and np.isnan(again.rows[0].excess)
+
+
+def test_installed_tells_whether_an_extra_is_importable() -> None:
+    assert installed("localisation")  # make test installs every extra
+    assert not installed("no-such-extra")

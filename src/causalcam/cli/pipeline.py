@@ -367,7 +367,11 @@ def transfer(
 @app.command()
 def reproduce(
     profile: Annotated[
-        str, typer.Option(help="paper (full protocol, GPU), quick (2-core CPU, <= 1 h), tiny.")
+        str,
+        typer.Option(
+            help="paper (full protocol, GPU), full-cpu (the paper's scale on a 2-core CPU), "
+            "quick (2-core CPU, <= 1 h), tiny."
+        ),
     ] = "quick",
     out: Annotated[Path | None, typer.Option(help="Run folder (default runs/PROFILE).")] = None,
     data: DataOption = None,

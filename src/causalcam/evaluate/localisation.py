@@ -27,9 +27,8 @@ The pointing game counts the scans whose map maximum lies inside the lungs.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -47,10 +46,11 @@ from ..explain import ALL_METHODS, Explainer
 from ..extras import require
 from ..models.checkpoint import default_model, load_checkpoint
 from ..preprocess import Preprocessing, to_model_input
+from ..results.localisation import LocalisationResult, LocalisationRow, verdicts
 from ..viz.masks import mask_grid
 from ..viz.panels import save_figure
 from .summary import bootstrap_weights
-from .tables import jsonable, rows_to_csv
+from .tables import rows_to_csv
 
 MASK_STATUSES: tuple[str, ...] = ("ok", "hull", "empty")
 
@@ -167,95 +167,6 @@ def pointing_hits(maps: torch.Tensor, regions: torch.Tensor) -> torch.Tensor:
     return regions.flatten(1).to(maps.device).gather(1, flat[:, None])[:, 0]
 
 
-@dataclass(frozen=True)
-class LocalisationRow:
-    """One method: mean share of map mass inside the lungs with its bootstrap interval,
-    the chance level (mean lung area fraction), the excess over chance with its paired
-    bootstrap interval, lift, pointing game, share inside the body."""
-
-    method: str
-    n: int
-    lung_share: float
-    ci_low: float
-    ci_high: float
-    chance: float
-    excess: float  # mean of (share - lung area fraction) per scan
-    excess_low: float
-    excess_high: float
-    lift: float
-    pointing: float
-    body_share: float
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-
-@dataclass
-class LocalisationResult:
-    """The localisation table of one model on a set of scans."""
-
-    model: str
-    image_size: int
-    n_images: int
-    mask_status: dict[str, int]
-    rows: list[LocalisationRow]
-    n_boot: int
-    ci: float = 0.95
-    notes: list[str] = field(default_factory=list)
-
-    def to_dict(self) -> dict[str, Any]:
-        values = dataclasses.asdict(self)
-        values["rows"] = [row.to_dict() for row in self.rows]
-        return values
-
-    def markdown(self) -> str:
-        """The table and its verdict lines as markdown."""
-        used = self.n_images - self.mask_status.get("empty", 0)
-        lines = [
-            f"Localisation of {self.model} ({self.image_size} px): share of each map's mass "
-            f"inside the lungs, mean over {used} of {self.n_images} scans with a lung mask "
-            f"({int(self.ci * 100)}% bootstrap interval, {self.n_boot} resamples).",
-            "",
-            "| method | lung share | interval | chance (lung area) | excess over chance "
-            "| lift | pointing game | share in body |",
-            "|---|---|---|---|---|---|---|---|",
-        ]
-        for r in self.rows:
-            lines.append(
-                f"| {r.method} | {r.lung_share:.3f} | [{r.ci_low:.3f}, {r.ci_high:.3f}] "
-                f"| {r.chance:.3f} | {r.excess:+.3f} [{r.excess_low:+.3f}, {r.excess_high:+.3f}] "
-                f"| {r.lift:.2f} | {r.pointing:.3f} | {r.body_share:.3f} |"
-            )
-        return "\n".join([*lines, "", *self.notes]) + "\n"
-
-
-def verdicts(rows: Sequence[LocalisationRow]) -> list[str]:
-    """Plain sentences: which methods look at the lungs more than a uniform map would, and
-    where the rest of the mass lies."""
-    notes = []
-    for r in rows:
-        if r.excess_low > 0:
-            word = "more than"
-        elif r.excess_high < 0:
-            word = "LESS than"
-        else:
-            word = "no more than"
-        notes.append(
-            f"- {r.method}: {100 * r.lung_share:.1f}% of the mass in the lungs, {word} a "
-            f"uniform map ({100 * r.chance:.1f}%, paired interval of the difference); "
-            f"{100 * (r.body_share - r.lung_share):.1f}% in the body outside the lungs "
-            f"(mediastinum, spine, chest wall); {100 * (1 - r.body_share):.1f}% outside the "
-            "body (table, background, text)."
-        )
-    if rows and all(r.excess_low <= 0 for r in rows):
-        notes.append(
-            "- No method puts more of its mass in the lungs than a uniform map would: this "
-            "network's evidence lies mostly outside the lungs, a shortcut rather than the "
-            "lung findings a radiologist reads."
-        )
-    return notes
-
-
 def compute_method_maps(
     model: nn.Module,
     images: torch.Tensor,
@@ -333,9 +244,12 @@ def _row(
     ci: float,
 ) -> LocalisationRow:
     share, n = samples.share, len(samples.share)
+    if n == 0:  # every map of this method is zero (degenerate): nothing to measure
+        nan = float("nan")
+        return LocalisationRow(method, 0, nan, nan, nan, nan, nan, nan, nan, nan, nan, nan)
     excess = share - samples.chance
     low = high = excess_low = excess_high = float("nan")
-    if n_boot > 0 and n > 0:
+    if n_boot > 0:
         weights = bootstrap_weights(n, n_boot, seed)
         tail = [100 * (1 - ci) / 2, 100 - 100 * (1 - ci) / 2]
         low, high = (float(v) for v in np.percentile(weights @ share / n, tail))
@@ -362,9 +276,9 @@ def write_localisation(result: LocalisationResult, out_dir: str | Path) -> list[
     out = Path(out_dir)
     stem = out / "localisation"
     return [
-        atomic_write_json(stem.with_suffix(".json"), jsonable(result.to_dict())),
+        atomic_write_json(stem.with_suffix(".json"), result.to_json()),
         atomic_write_text(
-            stem.with_suffix(".csv"), rows_to_csv([r.to_dict() for r in result.rows])
+            stem.with_suffix(".csv"), rows_to_csv([r.to_json() for r in result.rows])
         ),
         atomic_write_text(stem.with_suffix(".md"), result.markdown()),
     ]
@@ -374,6 +288,22 @@ def sample_indices(n_images: int, count: int, seed: int = 0) -> list[int]:
     """``count`` scan indices drawn without replacement (sorted), for checking by eye."""
     rng = np.random.default_rng(seed)
     return sorted(int(i) for i in rng.choice(n_images, size=min(count, n_images), replace=False))
+
+
+def save_mask_sample(
+    images: torch.Tensor, masks: Sequence[LungMask], path: Path, count: int, seed: int = 0
+) -> list[int]:
+    """A PNG of ``count`` random scans with their lung and body masks (to check the masks by
+    eye); the scans' indices."""
+    chosen = sample_indices(len(masks), count, seed)
+    figure = mask_grid(
+        [images[i].numpy() for i in chosen],
+        [masks[i].lungs for i in chosen],
+        [masks[i].body for i in chosen],
+        [f"#{i} {masks[i].status}" for i in chosen],
+    )
+    save_figure(path, figure, dpi=72)
+    return chosen
 
 
 def run_localisation(
@@ -405,14 +335,7 @@ def run_localisation(
     result = localisation_table(maps, masks, f"{name} ({loaded.meta.arch})", n_boot=n_boot)
     out = Path(out_dir)
     write_localisation(result, out)
-    chosen = sample_indices(len(masks), grid)
-    figure = mask_grid(
-        [images[i].numpy() for i in chosen],
-        [masks[i].lungs for i in chosen],
-        [masks[i].body for i in chosen],
-        [f"#{i} {masks[i].status}" for i in chosen],
-    )
-    save_figure(out / "masks.png", figure, dpi=72)
+    chosen = save_mask_sample(images, masks, out / "masks.png", grid)
     atomic_write_json(
         out / "masks_sample.json",
         {"split": split, "indices": chosen, "statuses": result.mask_status},

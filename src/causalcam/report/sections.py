@@ -17,6 +17,7 @@ from ..results import (
     STAGE_RESULTS,
     AblationTable,
     CurvesResult,
+    LocalisationStageResult,
     QualitativeResult,
     RiseStageResult,
     SeedTable,
@@ -54,6 +55,7 @@ class RunData:
     transfer: TransferResult | None = None
     ablation: AblationTable | None = None
     rise: RiseStageResult | None = None
+    localisation: LocalisationStageResult | None = None
     qualitative: QualitativeResult | None = None
     seeds: SeedTable | None = None  # seeds/seeds.json: causalcam.seed_study's output
     unreadable: list[str] = field(default_factory=list)
@@ -112,6 +114,7 @@ def report_blocks(data: RunData) -> list[Block]:
         *_ablation(data),
         *_seed_study(data),
         *_rise(data),
+        *_localisation(data),
         *_qualitative(data),
         *_manifest(data),
     ]
@@ -347,6 +350,41 @@ def _rise(data: RunData) -> list[Block]:
         "black deletion baseline, blurred insertion start; for comparison with other libraries."
     )
     return [*blocks, Table(["method", "deletion AUC (↓)", "insertion AUC (↑)"], rows, caption)]
+
+
+def _localisation(data: RunData) -> list[Block]:
+    blocks: list[Block] = [Heading(2, "Do the maps look at the lungs? (localisation)")]
+    result = data.localisation
+    if not result:
+        text = (
+            "The localisation stage has not run (it needs `pip install 'causalcam[localisation]'`)."
+        )
+        return [*blocks, *_not_run(data, "localisation", text)]
+    for table in result.tables:
+        used = table.n_images - table.mask_status.get("empty", 0)
+        rows = [
+            [
+                _method(r.method),
+                f"{_num(r.lung_share)} [{_num(r.ci_low)}, {_num(r.ci_high)}]",
+                _num(r.chance),
+                f"{_num(r.excess, True)} [{_num(r.excess_low, True)}, {_num(r.excess_high, True)}]",
+                _num(r.pointing),
+                _num(r.body_share),
+            ]
+            for r in table.rows
+        ]
+        caption = (
+            f"{_arch(table.model)}: share of each map's mass inside the lungs, mean over "
+            f"{used} of {table.n_images} test scans with a lung mask "
+            f"({int(table.ci * 100)}% bootstrap intervals, {table.n_boot} resamples); chance: "
+            "the lung area fraction (a uniform map); excess: share minus chance, paired."
+        )
+        columns = ["method", "lung share", "chance", "excess", "pointing game", "in body"]
+        blocks += [Table(columns, rows, caption), Bullets(table.notes)]
+    if result.masks_figure:
+        caption = "Sampled test scans with their lung (and body) masks, to check them by eye."
+        blocks.append(Image(result.masks_figure, caption))
+    return blocks
 
 
 def _qualitative(data: RunData) -> list[Block]:

@@ -29,6 +29,7 @@ from ..evaluate.store import ResultStore, digest_of
 from ..evaluate.summary import majority_rate
 from ..evaluate.tables import jsonable
 from ..explain import CausalOptions
+from ..extras import installed
 from ..precision import resolve_precision
 from ..report import build_report
 from ..results import STAGE_FORMAT, TrainResult
@@ -41,6 +42,7 @@ from .stages import (
     _networks,
     stage_ablation,
     stage_curves,
+    stage_localisation,
     stage_rise,
     stage_train,
     stage_transfer,
@@ -52,6 +54,7 @@ STAGES: tuple[str, ...] = (
     "transfer",
     "ablation",
     "rise",
+    "localisation",
     "qualitative",
     "report",
 )
@@ -77,8 +80,12 @@ NETWORK_STAGES: dict[str, NetworkStage] = {
     "transfer": stage_transfer,
     "ablation": stage_ablation,
     "rise": stage_rise,
+    "localisation": stage_localisation,
     "qualitative": stage_qualitative,
 }
+
+#: stages that need an extra (``pip install 'causalcam[EXTRA]'``); skipped without it
+STAGE_EXTRAS: dict[str, str] = {"localisation": "localisation"}
 
 
 def reproduce(
@@ -129,7 +136,10 @@ def reproduce(
         def compute(function: NetworkStage = function) -> StageResult:
             return function(ctx, networks, test)
 
-        _stage(ctx, manifest, name, test, upstream, compute)
+        if name in STAGE_EXTRAS and not installed(STAGE_EXTRAS[name]):
+            log(f"[{name}] skipped: pip install 'causalcam[{STAGE_EXTRAS[name]}]' to run it")
+        else:
+            _stage(ctx, manifest, name, test, upstream, compute)
         if stop_after == name:
             return None
     html = ctx.run_dir / "report.html"

@@ -1,5 +1,6 @@
 """The quantitative stages of a run: training (or reusing) the networks, Fig. 2a-b curves,
-Tables 1-2 transference, the ablation of causal variants and RISE AUCs. Each takes the
+Tables 1-2 transference, the ablation of causal variants, RISE AUCs and the localisation
+(map mass inside the lungs). Each takes the
 :class:`~causalcam.reproduce.context.RunContext` and returns its typed result
 (:mod:`causalcam.results`).
 """
@@ -22,12 +23,20 @@ from ..evaluate import (
     transference_table,
     write_rows,
 )
+from ..evaluate.localisation import (
+    compute_method_maps,
+    localisation_table,
+    lung_masks,
+    save_mask_sample,
+)
 from ..evaluate.tables import curve_rows
+from ..explain import ALL_METHODS
 from ..method_names import CAUSAL, CURVE_METHODS, GRADCAM
 from ..results import (
     AblationTable,
     CurvePoints,
     CurvesResult,
+    LocalisationStageResult,
     NetworkRow,
     RiseRow,
     RiseStageResult,
@@ -61,6 +70,7 @@ def _train_one(ctx: RunContext, arch: str) -> NetworkRow:
             progress=ctx.progress,
             epochs=ctx.profile.epochs,
             size=ctx.profile.size,
+            precision=ctx.profile.train_precision,
         )
         ctx.log(f"training {arch} ({ctx.profile.recipe} recipe, {ctx.profile.size} px)")
         train(config)
@@ -244,3 +254,26 @@ def stage_rise(ctx: RunContext, networks: Mapping[str, Network], test: TestSet) 
             RiseRow(method, float(result.deletion_auc.mean()), float(result.insertion_auc.mean()))
         )
     return RiseStageResult(source, ctx.profile.rise_steps, tuple(rows))
+
+
+#: scans of the test split shown with their lung masks, to check the masks by eye
+MASK_SAMPLE = 32
+
+
+def stage_localisation(
+    ctx: RunContext, networks: Mapping[str, Network], test: TestSet
+) -> LocalisationStageResult:
+    """Share of every method's map mass inside the lungs, for each network, with bootstrap
+    intervals (one set of lung masks, by thresholding); a figure of sampled masks."""
+    masks = lung_masks(test.images, progress=ctx.progress)
+    tables = []
+    for arch, network in networks.items():
+        maps = compute_method_maps(
+            network.model, test.images, network.preprocessing, ALL_METHODS, progress=ctx.progress
+        )
+        tables.append(
+            localisation_table(maps, masks, arch, n_boot=ctx.profile.n_boot, seed=ctx.seed)
+        )
+    figure = ctx.figures / "lung_masks.png"
+    save_mask_sample(test.images, masks, figure, MASK_SAMPLE, seed=ctx.seed)
+    return LocalisationStageResult(tuple(tables), str(figure.relative_to(ctx.run_dir)))

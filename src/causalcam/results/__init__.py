@@ -4,7 +4,8 @@ reads them without importing any computation.
 
 - :mod:`.ablation`: :class:`Estimate`, :class:`AblationRow`, :class:`SeedRow`,
   :class:`Choice`, :class:`AblationTable`, :class:`SeedTable`;
-- :mod:`.stages`: one result class per stage of ``causalcam reproduce``.
+- :mod:`.stages`: one result class per stage of ``causalcam reproduce``;
+- :mod:`.localisation`: the localisation table (map mass inside the lungs).
 """
 
 from .ablation import (
@@ -16,6 +17,11 @@ from .ablation import (
     SeedRow,
     SeedTable,
     Spread,
+)
+from .localisation import (
+    LocalisationResult,
+    LocalisationRow,
+    LocalisationStageResult,
 )
 from .stages import (
     STAGE_FORMAT,
@@ -42,6 +48,9 @@ __all__ = [
     "CurvePoints",
     "CurvesResult",
     "Estimate",
+    "LocalisationResult",
+    "LocalisationRow",
+    "LocalisationStageResult",
     "NetworkRow",
     "QualitativeResult",
     "RiseRow",

@@ -12,6 +12,7 @@ from typing import Any
 
 from ._json import number_in, number_out, optional_float, optional_int
 from .ablation import AblationTable
+from .localisation import LocalisationStageResult
 
 #: Version of the stage files' layout: part of every stage's fingerprint, so files written
 #: in another layout are recomputed rather than misread.
@@ -325,5 +326,6 @@ STAGE_RESULTS: dict[str, Any] = {
     "transfer": TransferResult,
     "ablation": AblationTable,
     "rise": RiseStageResult,
+    "localisation": LocalisationStageResult,
     "qualitative": QualitativeResult,
 }

@@ -1,0 +1,56 @@
+"""The reproduction's profiles: what each promises, and the training each asks for."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+
+from causalcam.errors import InputError
+from causalcam.reproduce import PROFILES, get_profile
+from causalcam.reproduce import stages as stages_module
+from causalcam.reproduce.context import RunContext
+
+
+def test_full_cpu_is_the_papers_scale() -> None:
+    profile = get_profile("full-cpu")
+    assert profile.size == 224 and profile.limit is None
+    assert len(profile.archs) == 5 and profile.recipe == "scratch" and profile.epochs == 120
+    assert profile.thresholds[0] == pytest.approx(0.10) and profile.thresholds[-1] == 0.80
+    assert len(profile.thresholds) == 71  # the paper's step of 0.01
+    assert profile.transfer_thresholds == PROFILES["paper"].transfer_thresholds
+    assert profile.train_precision == "bf16" and not profile.reuse_default
+
+
+def test_unknown_profiles_name_the_choices() -> None:
+    with pytest.raises(InputError, match="full-cpu"):
+        get_profile("huge")
+
+
+def test_the_train_stage_trains_in_the_profiles_precision(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: list[Any] = []
+
+    def fake_train(config: Any) -> None:
+        seen.append(config)
+        metrics = {
+            "test": {"accuracy": 0.7},
+            "val": {"accuracy": 0.8},
+            "recipe": {"epochs": 120, "name": "scratch", "size": 224},
+        }
+        config.out_dir.mkdir(parents=True)
+        (config.out_dir / "metrics.json").write_text(json.dumps(metrics))
+
+    monkeypatch.setattr(stages_module, "train", fake_train)
+    ctx = RunContext(
+        tmp_path, get_profile("full-cpu"), None, 0, torch.device("cpu"), False, lambda _: None
+    )
+    row = stages_module._train_one(ctx, "resnet34")
+    assert [c.precision for c in seen] == ["bf16"] and seen[0].epochs == 120
+    assert row.test_accuracy == 0.7 and row.checkpoint.endswith("resnet34/best.pt")
+    stages_module._train_one(ctx, "resnet34")  # trained before: reused, not trained again
+    assert len(seen) == 1
