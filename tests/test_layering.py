@@ -29,6 +29,7 @@ LAYERS: dict[str, int] = {
     "medical": 3,
     "evaluate": 4,
     "train": 4,
+    "pretrain": 5,
     "report": 4,
     "inputs": 4,
     "disclaimer": 4,

@@ -42,7 +42,7 @@ from .data.cache import SplitTensors, cached_split, eval_resize, first_per_class
 from .data.covidct import CLASSES
 from .errors import InputError
 from .models.checkpoint import CheckpointMeta, load_checkpoint, read_checkpoint, save_checkpoint
-from .models.registry import build
+from .models.registry import build, load_encoder
 from .precision import ComputePlan, compute_plan
 from .preprocess import Preprocessing, to_model_input
 
@@ -128,6 +128,7 @@ class TrainConfig:
     threads: int | None = None  # torch CPU threads (None: torch's default)
     resume: bool = False
     weights: Path | None = None  # optional local torchvision ImageNet weights file
+    init: Path | None = None  # optional encoder of `causalcam pretrain` (all but the head)
     limit: int | None = None  # use only the first `limit` images per class and split (tests)
     progress: bool = True
     precision: str = "fp32"  # "fp32" | "bf16" | "fp16" | "auto" (see causalcam.precision)
@@ -499,7 +500,10 @@ def _init_state(
     """Seeded model (in the plan's memory layout), optimizer, schedule, EMA and loss
     scaler; restored from ``saved`` when resuming."""
     torch.manual_seed(config.seed)
-    model = build(config.arch, len(CLASSES), config.weights).to(plan.device)
+    model = build(config.arch, len(CLASSES), config.weights)
+    if config.init is not None and saved is None:
+        load_encoder(model, config.init, config.arch)
+    model = model.to(plan.device)
     if plan.channels_last:
         model = model.to(memory_format=torch.channels_last)
     optimizer, scheduler = _optimizer(model, recipe, steps)

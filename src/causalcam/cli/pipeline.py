@@ -1,5 +1,6 @@
-"""``causalcam train | train-all | evaluate | localise | transfer | reproduce | report | data``:
-thin wrappers over :mod:`causalcam.train`, :mod:`causalcam.train_set`,
+"""``causalcam train | pretrain | train-all | evaluate | localise | transfer | reproduce |
+report | data``: thin wrappers over :mod:`causalcam.train`, :mod:`causalcam.pretrain`,
+:mod:`causalcam.train_set`,
 :mod:`causalcam.evaluate`, :mod:`causalcam.reproduce`, :mod:`causalcam.report` and
 :mod:`causalcam.data`."""
 
@@ -75,6 +76,10 @@ Threads = Annotated[int | None, typer.Option(help="torch CPU threads.")]
 Weights = Annotated[
     Path | None, typer.Option(help="Local torchvision ImageNet weights to start from.")
 ]
+Init = Annotated[
+    Path | None,
+    typer.Option(help="Encoder of `causalcam pretrain` (OUT/encoder.pt) to fine-tune."),
+]
 
 
 def recipe_overrides(pairs: list[str] | None) -> dict[str, object]:
@@ -106,6 +111,7 @@ def train_command(
     precision: PrecisionOption = "fp32",
     channels_last: ChannelsLast = None,
     weights: Weights = None,
+    init: Init = None,
     limit: Limit = None,
     threads: Threads = None,
     resume: Annotated[bool, typer.Option(help="Continue the run in --out.")] = False,
@@ -129,6 +135,7 @@ def train_command(
             threads=threads,
             resume=resume,
             weights=weights,
+            init=init,
             limit=limit,
             progress=settings.progress,
             precision=precision,
@@ -146,6 +153,51 @@ def train_command(
             f"test accuracy {test['accuracy']:.4f} ({result.seconds:.0f} s)"
         )
         typer.echo(f"checkpoint: {result.best_path}")
+
+
+@app.command()
+def pretrain(
+    arch: Annotated[str, typer.Option(help="resnet18/34/50, densenet121/169, ...")] = "resnet18",
+    method: Annotated[str, typer.Option(help="Pretext task: rotation or simclr.")] = "rotation",
+    out: Annotated[Path | None, typer.Option(help="Run folder (default runs/ARCH-METHOD).")] = None,
+    data: DataOption = None,
+    epochs: Annotated[int, typer.Option(help="Passes over the training scans.")] = 50,
+    batch_size: Annotated[int, typer.Option(help="Scans per step.")] = 32,
+    lr: Annotated[float, typer.Option(help="Peak learning rate (AdamW, cosine).")] = 1e-3,
+    size: Annotated[int, typer.Option(help="Input size (px).")] = 224,
+    seed: Seed = 0,
+    precision: PrecisionOption = "fp32",
+    limit: Annotated[int | None, typer.Option(help="Use the first N training scans.")] = None,
+    threads: Threads = None,
+    quiet: Quiet = False,
+    device: Device = "auto",
+    debug: Debug = False,
+) -> None:
+    """Self-supervised pretraining on the training scans without their labels; rerun to
+    resume. Fine-tune with `causalcam train --init OUT/encoder.pt`."""
+    settings = Settings(quiet, device, debug)
+    with user_errors(settings):
+        from ..pretrain import PretrainConfig
+        from ..pretrain import pretrain as run_pretraining
+
+        config = PretrainConfig(
+            arch=arch,
+            method=method,
+            out_dir=out or Path("runs") / f"{arch}-{method}",
+            data_root=data,
+            epochs=epochs,
+            batch_size=batch_size,
+            lr=lr,
+            size=size,
+            seed=seed,
+            device=device,
+            threads=threads,
+            precision=precision,
+            limit=limit,
+            progress=settings.progress,
+        )
+        encoder = run_pretraining(config)
+        typer.echo(f"encoder: {encoder} (fine-tune: causalcam train --init {encoder})")
 
 
 @app.command(name="train-all")

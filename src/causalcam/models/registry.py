@@ -2,13 +2,15 @@
 
 Weights are never downloaded. ``build(..., weights=PATH)`` initialises from a local file
 of torchvision's published ImageNet weights (a plain state dict) and then replaces the
-1000-way head by a freshly initialised ``num_classes``-way one.
+1000-way head by a freshly initialised ``num_classes``-way one; ``load_encoder`` loads a
+self-supervised encoder of ``causalcam pretrain`` into every layer but the head.
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import torch
 import torchvision
@@ -73,6 +75,45 @@ def load_imagenet_weights(model: nn.Module, path: str | os.PathLike[str]) -> Non
         raise CheckpointError(
             f"{file} does not match {type(model).__name__} ImageNet weights: {first}"
         ) from error
+
+
+def head_name(model: nn.Module) -> str:
+    """Dotted name of a classifier's output layer: its last ``nn.Linear``."""
+    linears = [name for name, module in model.named_modules() if isinstance(module, nn.Linear)]
+    if not linears:
+        raise InputError(f"{type(model).__name__} has no nn.Linear output layer")
+    return linears[-1]
+
+
+def encoder_state(model: nn.Module) -> dict[str, torch.Tensor]:
+    """The ``state_dict`` of ``model`` without its output layer (what pretraining keeps)."""
+    head = head_name(model) + "."
+    return {k: v for k, v in model.state_dict().items() if not k.startswith(head)}
+
+
+ENCODER_FORMAT = "causalcam-encoder"
+
+
+def load_encoder(model: nn.Module, path: str | os.PathLike[str], arch: str) -> dict[str, Any]:
+    """Load a pretrained encoder (``causalcam pretrain``'s ``encoder.pt``) into every layer of
+    ``model`` but its output layer; return the encoder's metadata."""
+    file = Path(path)
+    try:
+        payload = torch.load(file, map_location="cpu", weights_only=True)
+    except FileNotFoundError as error:
+        raise CheckpointError(f"encoder file {file} does not exist") from error
+    except Exception as error:  # torch raises many types for a bad file
+        raise CheckpointError(f"cannot read encoder file {file}: {error}") from error
+    if not isinstance(payload, dict) or payload.get("format") != ENCODER_FORMAT:
+        raise CheckpointError(f"{file} is not an encoder written by causalcam pretrain")
+    if payload["meta"]["arch"] != arch:
+        raise CheckpointError(f"{file} is a {payload['meta']['arch']} encoder, not {arch}")
+    head = head_name(model) + "."
+    missing, unexpected = model.load_state_dict(payload["state_dict"], strict=False)
+    stray = [k for k in missing if not k.startswith(head)] + list(unexpected)
+    if stray:
+        raise CheckpointError(f"{file} does not fit {arch}: {', '.join(stray[:5])}")
+    return dict(payload["meta"])
 
 
 def build(
