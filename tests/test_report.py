@@ -286,7 +286,7 @@ def test_report_from_a_tiny_reproduction_run(
         archs=("resnet18", "resnet34"),
         limit=3,
         size=bundled.preprocessing.size,
-        reuse_default=True,
+        bundled="resnet18-112",
     )
     logged: list[str] = []
     html = reproduce(

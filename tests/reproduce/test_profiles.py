@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import torch
 
-from causalcam.errors import InputError
+from causalcam.errors import CheckpointError, InputError
 from causalcam.reproduce import PROFILES, get_profile
 from causalcam.reproduce import stages as stages_module
 from causalcam.reproduce.context import RunContext
@@ -22,7 +22,7 @@ def test_full_cpu_is_the_papers_scale() -> None:
     assert profile.thresholds[0] == pytest.approx(0.10) and profile.thresholds[-1] == 0.80
     assert len(profile.thresholds) == 71  # the paper's step of 0.01
     assert profile.transfer_thresholds == PROFILES["paper"].transfer_thresholds
-    assert profile.train_precision == "bf16" and not profile.reuse_default
+    assert profile.train_precision == "bf16" and profile.bundled is None
 
 
 def test_unknown_profiles_name_the_choices() -> None:
@@ -54,3 +54,16 @@ def test_the_train_stage_trains_in_the_profiles_precision(
     assert row.test_accuracy == 0.7 and row.checkpoint.endswith("resnet34/best.pt")
     stages_module._train_one(ctx, "resnet34")  # trained before: reused, not trained again
     assert len(seen) == 1
+
+
+def test_quick_reuses_the_bundled_112_px_model_by_name() -> None:
+    from causalcam.models import BUNDLED_MODELS, bundled_model
+    from causalcam.reproduce.stages import _bundled
+
+    quick = get_profile("quick")
+    assert quick.bundled in BUNDLED_MODELS
+    loaded = _bundled(quick)
+    assert loaded is not None and loaded.meta.preprocessing.size == quick.size == 112
+    assert _bundled(get_profile("full-cpu")) is None  # trains its own at 224 px
+    with pytest.raises(CheckpointError, match="causalcam ships resnet18-112"):
+        bundled_model("resnet99")

@@ -26,9 +26,13 @@ from .registry import build
 
 FORMAT = "causalcam-checkpoint"
 VERSION = 1
-DEFAULT_MODEL = (
-    Path(str(resources.files("causalcam"))) / "assets" / "models" / "resnet18_covidct.pt"
-)
+MODEL_ASSETS = Path(str(resources.files("causalcam"))) / "assets" / "models"
+#: the models shipped inside the package, by name: a ResNet-18 trained on COVID-CT at 112 px
+#: by ``causalcam train --recipe cpu`` (its metadata holds the recipe and metrics)
+BUNDLED_MODELS: dict[str, str] = {"resnet18-112": "resnet18_covidct.pt"}
+#: the bundled model of ``default_model()``, ``--model default`` and the demo
+DEFAULT_BUNDLED = "resnet18-112"
+DEFAULT_MODEL = MODEL_ASSETS / BUNDLED_MODELS[DEFAULT_BUNDLED]
 
 
 def library_versions() -> dict[str, str]:
@@ -183,12 +187,22 @@ def load_checkpoint(
     return LoadedModel(model.to(map_location).eval(), meta)
 
 
+def bundled_model(name: str = DEFAULT_BUNDLED, map_location: str = "cpu") -> LoadedModel:
+    """A model shipped with causalcam, by name (:data:`BUNDLED_MODELS`)."""
+    if name not in BUNDLED_MODELS:
+        raise CheckpointError(
+            f"no bundled model {name!r}; causalcam ships {', '.join(BUNDLED_MODELS)}"
+        )
+    path = MODEL_ASSETS / BUNDLED_MODELS[name]
+    if not path.is_file():
+        raise CheckpointError(f"the bundled model {path} is missing from this install")
+    return load_checkpoint(path, map_location, expect_arch="resnet18", expect_classes=2)
+
+
 def default_model(map_location: str = "cpu") -> LoadedModel:
-    """The embedded ResNet-18 trained on COVID-CT by ``causalcam train`` (see its metadata
-    for the recipe and measured metrics)."""
-    if not DEFAULT_MODEL.is_file():
-        raise CheckpointError(f"the embedded model {DEFAULT_MODEL} is missing from this install")
-    return load_checkpoint(DEFAULT_MODEL, map_location, expect_arch="resnet18", expect_classes=2)
+    """The default bundled ResNet-18 trained on COVID-CT by ``causalcam train`` (see its
+    metadata for the recipe and measured metrics)."""
+    return bundled_model(DEFAULT_BUNDLED, map_location)
 
 
 def export_checkpoint(

@@ -38,7 +38,9 @@ class Profile:
     rise_steps: int = 20
     n_boot: int = 1000
     qualitative_threshold: float = 0.3
-    reuse_default: bool = False
+    #: the bundled model (``causalcam.models.BUNDLED_MODELS``) used as the ResNet-18 when its
+    #: input size is the profile's, instead of training one
+    bundled: str | None = None
     #: precision of training (``causalcam.precision``; bf16 falls back to fp32 where the
     #: CPU or GPU does not run it natively)
     train_precision: str = "fp32"
@@ -75,7 +77,7 @@ PROFILES: dict[str, Profile] = {
         ablation_thresholds=(0.2, 0.4, 0.6),
         rise_steps=8,
         n_boot=200,
-        reuse_default=True,
+        bundled="resnet18-112",
     ),
     "full-cpu": Profile(
         name="full-cpu",

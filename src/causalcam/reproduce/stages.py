@@ -55,8 +55,9 @@ TRANSFER_SOURCES: tuple[str, ...] = ("resnet18", "resnet34")
 
 def _train_one(ctx: RunContext, arch: str) -> NetworkRow:
     folder = ctx.run_dir / "models" / arch
-    if ctx.profile.reuse_default and arch == "resnet18" and _default_fits(ctx.profile.size):
-        return NetworkRow.from_json({"arch": arch, "checkpoint": "bundled", **_default_metrics()})
+    if arch == "resnet18" and _bundled(ctx.profile) is not None:
+        row = {"arch": arch, "checkpoint": "bundled", **_bundled_metrics(ctx.profile)}
+        return NetworkRow.from_json(row)
     if not (folder / "metrics.json").is_file():
         config = TrainConfig(
             arch=arch,
@@ -88,24 +89,30 @@ def _train_one(ctx: RunContext, arch: str) -> NetworkRow:
     )
 
 
-def _default_fits(size: int) -> bool:
+def _bundled(profile: Profile) -> models.LoadedModel | None:
+    """The profile's bundled model when it has one of the profile's input size."""
+    if profile.bundled is None:
+        return None
     try:
-        return models.default_model().meta.preprocessing.size == size
+        loaded = models.bundled_model(profile.bundled)
     except CheckpointError:
-        return False
+        return None
+    return loaded if loaded.meta.preprocessing.size == profile.size else None
 
 
 def _bundled_identity(profile: Profile) -> str | None:
     """Identifies the bundled ResNet-18 when the profile reuses it (a new one retrains nothing
     but invalidates every stage after training)."""
-    if not (profile.reuse_default and _default_fits(profile.size)):
+    loaded = _bundled(profile)
+    if loaded is None:
         return None
-    meta = models.default_model().meta
-    return f"{meta.created}/{meta.epoch}/{meta.data_checksum}"
+    return f"{loaded.meta.created}/{loaded.meta.epoch}/{loaded.meta.data_checksum}"
 
 
-def _default_metrics() -> dict[str, Any]:
-    meta = models.default_model().meta
+def _bundled_metrics(profile: Profile) -> dict[str, Any]:
+    loaded = _bundled(profile)
+    assert loaded is not None
+    meta = loaded.meta
     test, val = meta.metrics.get("test", {}), meta.metrics.get("val", {})
     return {
         "test_accuracy": test.get("accuracy"),
@@ -122,7 +129,8 @@ def _networks(ctx: RunContext, trained: TrainResult) -> dict[str, Network]:
     networks = {}
     for row in trained.networks:
         if row.bundled:
-            networks[row.arch] = as_network(models.default_model(map_location=str(ctx.device)))
+            loaded = models.bundled_model(str(ctx.profile.bundled), str(ctx.device))
+            networks[row.arch] = as_network(loaded)
         else:
             networks[row.arch] = load_network(Path(row.checkpoint), ctx.device)
     return networks
