@@ -370,6 +370,7 @@ def _localisation(data: RunData) -> list[Block]:
                 f"{_num(r.excess, True)} [{_num(r.excess_low, True)}, {_num(r.excess_high, True)}]",
                 _num(r.pointing),
                 _num(r.body_share),
+                str(r.n),
             ]
             for r in table.rows
         ]
@@ -377,10 +378,12 @@ def _localisation(data: RunData) -> list[Block]:
             f"{_arch(table.model)}: share of each map's mass inside the lungs, mean over "
             f"{used} of {table.n_images} test scans with a lung mask "
             f"({int(table.ci * 100)}% bootstrap intervals, {table.n_boot} resamples); chance: "
-            "the lung area fraction (a uniform map); excess: share minus chance, paired."
+            "the lung area fraction (a uniform map); excess: share minus chance, paired; "
+            "scans: those where the method's map is not all zero."
         )
-        columns = ["method", "lung share", "chance", "excess", "pointing game", "in body"]
-        blocks += [Table(columns, rows, caption), Bullets(table.notes)]
+        columns = ["method", "lung share", "chance", "excess", "pointing game", "in body", "scans"]
+        notes = [note.removeprefix("- ") for note in table.notes]
+        blocks += [Table(columns, rows, caption), Bullets(notes)]
     if result.masks_figure:
         caption = "Sampled test scans with their lung (and body) masks, to check them by eye."
         blocks.append(Image(result.masks_figure, caption))
