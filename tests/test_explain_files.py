@@ -113,8 +113,10 @@ def test_model_sources(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         load_model_source(str(tmp_path / "x.pt"), cpu)
     with pytest.raises(InputError, match="unknown architecture"):
         load_model_source("resnet9000", cpu)
-    monkeypatch.setattr(models.checkpoint, "DEFAULT_MODEL", tmp_path / "gone.pt")
-    with pytest.raises(CheckpointError, match=r"embedded model .*gone\.pt.* is missing"):
+    monkeypatch.setattr(models.checkpoint, "MODEL_ASSETS", tmp_path / "gone")
+    with pytest.raises(
+        CheckpointError, match=r"embedded model .*gone.*resnet18_covidct\.pt is missing"
+    ):
         load_model_source("default", cpu)
 
 

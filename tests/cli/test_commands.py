@@ -38,7 +38,7 @@ def test_demo_with_the_embedded_model_is_fast_and_says_where(tmp_path: Path) -> 
 def test_demo_says_clearly_when_the_embedded_model_is_missing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(models.checkpoint, "DEFAULT_MODEL", tmp_path / "resnet18_covidct.pt")
+    monkeypatch.setattr(models.checkpoint, "MODEL_ASSETS", tmp_path)  # no model file there
     result = runner.invoke(app, ["demo", "--out", str(tmp_path / "demo")])
     assert result.exit_code == 1
     line = _error_line(result.stderr)

@@ -195,7 +195,7 @@ def bundled_model(name: str = DEFAULT_BUNDLED, map_location: str = "cpu") -> Loa
         )
     path = MODEL_ASSETS / BUNDLED_MODELS[name]
     if not path.is_file():
-        raise CheckpointError(f"the bundled model {path} is missing from this install")
+        raise CheckpointError(f"the embedded model {path} is missing from this install")
     return load_checkpoint(path, map_location, expect_arch="resnet18", expect_classes=2)
 
 
