@@ -34,15 +34,15 @@ import torch
 from torch import Tensor
 
 from causalcam._io import atomic_write_text
+from causalcam.core import Network, as_network
 from causalcam.data import load_split
-from causalcam.evaluate import run_deletion_insertion
-from causalcam.evaluate.threshold import Network, as_network
+from causalcam.evaluate import evaluate_maps
+from causalcam.evaluate.store import model_fingerprint
 from causalcam.explain import ALL_METHODS, Explainer
 from causalcam.models import default_model, default_target_layer
 from causalcam.paths import cache_dir
 from causalcam.precision import bf16_supported
 from causalcam.preprocess import to_model_input
-from causalcam.study import LookupMapFn, PrecomputedMaps
 
 #: name -> Explainer keywords; the first is the reference.
 MAP_MODES: dict[str, dict[str, Any]] = {
@@ -118,14 +118,14 @@ def curve_rows(
     network = models["bundled"]
     curves = {}
     for precision, mode in (("fp32", "fp32 contiguous"), ("bf16", "bf16")):
-        store = PrecomputedMaps(network, images, maps[mode])
-        functions = {m: LookupMapFn(store, m, f"agreement {mode}") for m in methods}
-        for curve in run_deletion_insertion(
+        model = model_fingerprint(network.model)
+        for curve in evaluate_maps(
             models,
-            functions,
+            {m: maps[mode][m] for m in methods},
             images,
             labels,
             source="bundled",
+            cache_keys={m: {"agreement": mode, "method": m, "model": model} for m in methods},
             thresholds=thresholds,
             out_dir=cache_dir() / "precision_agreement",
             precision=precision,
