@@ -57,15 +57,20 @@ def _replace_head(model: nn.Module, num_classes: int) -> None:
     setattr(parent, name.rpartition(".")[2], new)
 
 
+def _read(file: Path, what: str) -> Any:
+    """``torch.load`` of a local file (``weights_only=True``), errors naming ``what`` it is."""
+    try:
+        return torch.load(file, map_location="cpu", weights_only=True)
+    except FileNotFoundError as error:
+        raise CheckpointError(f"{what} file {file} does not exist") from error
+    except Exception as error:  # torch raises many types for a bad file
+        raise CheckpointError(f"cannot read {what} file {file}: {error}") from error
+
+
 def load_imagenet_weights(model: nn.Module, path: str | os.PathLike[str]) -> None:
     """Load a local torchvision ImageNet state dict (``weights_only=True``) into ``model``."""
     file = Path(path)
-    try:
-        state = torch.load(file, map_location="cpu", weights_only=True)
-    except FileNotFoundError as error:
-        raise CheckpointError(f"ImageNet weights file {file} does not exist") from error
-    except Exception as error:  # torch raises many types for a bad file
-        raise CheckpointError(f"cannot read ImageNet weights file {file}: {error}") from error
+    state = _read(file, "ImageNet weights")
     if not isinstance(state, dict):
         raise CheckpointError(f"{file} is not a state dict of torchvision weights")
     try:
@@ -98,12 +103,7 @@ def load_encoder(model: nn.Module, path: str | os.PathLike[str], arch: str) -> d
     """Load a pretrained encoder (``causalcam pretrain``'s ``encoder.pt``) into every layer of
     ``model`` but its output layer; return the encoder's metadata."""
     file = Path(path)
-    try:
-        payload = torch.load(file, map_location="cpu", weights_only=True)
-    except FileNotFoundError as error:
-        raise CheckpointError(f"encoder file {file} does not exist") from error
-    except Exception as error:  # torch raises many types for a bad file
-        raise CheckpointError(f"cannot read encoder file {file}: {error}") from error
+    payload = _read(file, "encoder")
     if not isinstance(payload, dict) or payload.get("format") != ENCODER_FORMAT:
         raise CheckpointError(f"{file} is not an encoder written by causalcam pretrain")
     if payload["meta"]["arch"] != arch:
