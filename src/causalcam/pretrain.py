@@ -98,9 +98,14 @@ def nt_xent(z: torch.Tensor, temperature: float) -> torch.Tensor:
 
 
 def _loss(
-    config: PretrainConfig, model: nn.Module, batch: torch.Tensor, generator: torch.Generator
+    config: PretrainConfig,
+    recipe: Recipe,
+    model: nn.Module,
+    batch: torch.Tensor,
+    generator: torch.Generator,
 ) -> torch.Tensor:
-    recipe, preprocessing = config.views(), Preprocessing(size=config.size)
+    """The pretext loss of one batch of scans, viewed through ``recipe``'s augmentation."""
+    preprocessing = Preprocessing(size=config.size)
     if config.method == "rotation":
         views = to_model_input(augment(batch, recipe, generator), preprocessing)
         return rotation_loss(model, views)
@@ -150,13 +155,14 @@ def _epoch(config: PretrainConfig, run: _Run, images: torch.Tensor, epoch: int, 
     """One pass over the shuffled scans; the mean loss."""
     generator = torch.Generator().manual_seed(config.seed * 1_000_003 + epoch)
     order = torch.randperm(images.shape[0], generator=generator)
+    views = config.views()
     run.model.train()
     total = 0.0
     for batch in order.split(config.batch_size):
         if len(batch) < 2:  # a lone view has no partner (simclr) and no batch statistics
             continue
         with run.plan.autocast():
-            loss = _loss(config, run.model, images[batch].to(run.plan.device), generator)
+            loss = _loss(config, views, run.model, images[batch].to(run.plan.device), generator)
         run.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         run.optimizer.step()

@@ -21,6 +21,7 @@ from torch import nn
 from ..core import Network, as_network
 from ..evaluate.rise import RiseResult, rise_auc
 from ..evaluate.store import callable_identity, digest_of, model_fingerprint, tensor_fingerprint
+from ..evaluate.tables import jsonable
 from ..evaluate.threshold import (
     DEFAULT_THRESHOLDS,
     MODES,
@@ -134,7 +135,7 @@ def sharded_evaluate_maps(
             **options,
         )
 
-    identity = {**_plain_options(options), "keys": dict(cache_keys), "methods": list(maps)}
+    identity = {**jsonable(options), "keys": dict(cache_keys), "methods": list(maps)}
     return sharded_curves(
         ctx, networks, images, labels, identity, chunk_curves, out_dir=out_dir, progress=progress
     )
@@ -161,7 +162,7 @@ def sharded_rise_auc(
     hashes = {
         "test images": tensor_fingerprint(images),
         "model": model_fingerprint(network.model),
-        "options": digest_of({**_plain_options(options), "maps": maps_key, "rise": True}),
+        "options": digest_of({**jsonable(options), "maps": maps_key, "rise": True}),
     }
     job = _image_job(ctx, images, hashes, out_dir)
 
@@ -198,16 +199,6 @@ def _image_job(
         marker_dir=Path(out_dir) / "sharded" / digest_of(hashes) if out_dir else None,
         what="test images",
     )
-
-
-def _plain_options(options: Mapping[str, Any]) -> dict[str, Any]:
-    """Keyword options as JSON-ready values (sequences as lists of floats or strings)."""
-    return {
-        name: [v if isinstance(v, str) else float(v) for v in value]
-        if isinstance(value, list | tuple)
-        else value
-        for name, value in options.items()
-    }
 
 
 def sharded_curves(

@@ -55,8 +55,9 @@ TRANSFER_SOURCES: tuple[str, ...] = ("resnet18", "resnet34")
 
 def _train_one(ctx: RunContext, arch: str) -> NetworkRow:
     folder = ctx.run_dir / "models" / arch
-    if arch == "resnet18" and _bundled(ctx.profile) is not None:
-        row = {"arch": arch, "checkpoint": "bundled", **_bundled_metrics(ctx.profile)}
+    bundled = _bundled(ctx.profile) if arch == "resnet18" else None
+    if bundled is not None:
+        row = {"arch": arch, "checkpoint": "bundled", **_bundled_metrics(bundled.meta)}
         return NetworkRow.from_json(row)
     if not (folder / "metrics.json").is_file():
         config = TrainConfig(
@@ -109,10 +110,7 @@ def _bundled_identity(profile: Profile) -> str | None:
     return f"{loaded.meta.created}/{loaded.meta.epoch}/{loaded.meta.data_checksum}"
 
 
-def _bundled_metrics(profile: Profile) -> dict[str, Any]:
-    loaded = _bundled(profile)
-    assert loaded is not None
-    meta = loaded.meta
+def _bundled_metrics(meta: models.CheckpointMeta) -> dict[str, Any]:
     test, val = meta.metrics.get("test", {}), meta.metrics.get("val", {})
     return {
         "test_accuracy": test.get("accuracy"),
