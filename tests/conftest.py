@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 import torch
 from torch import Tensor
+
+from causalcam import models
+from causalcam.data import CLASSES
+from causalcam.preprocess import Preprocessing
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -20,6 +24,30 @@ def real_root() -> Path:
     if not (root / "Data-split").is_dir():
         pytest.skip(f"real COVID-CT data not found at {root}")
     return root
+
+
+@pytest.fixture
+def isolated_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Caches go to a temporary folder (autouse in tests/cli and tests/distributed)."""
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("CAUSALCAM_CACHE", str(cache))
+    return cache
+
+
+@pytest.fixture(scope="session")
+def untrained_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Callable[[int], Path]:
+    """``make(size)``: a saved, seeded, untrained ResNet-18 taking ``size`` px inputs."""
+
+    def make(size: int) -> Path:
+        torch.manual_seed(0)
+        model = models.build("resnet18", num_classes=len(CLASSES))
+        meta = models.CheckpointMeta(
+            arch="resnet18", classes=list(CLASSES), preprocessing=Preprocessing(size=size)
+        )
+        folder = tmp_path_factory.mktemp("ckpt")
+        return models.save_checkpoint(folder / "r18.pt", model, meta)
+
+    return make
 
 
 @pytest.fixture(autouse=True, scope="module")

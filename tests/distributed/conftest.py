@@ -2,33 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-import torch
 
-from causalcam import models
-from causalcam.data import CLASSES
 from causalcam.data.fake import write_fake_dataset
-from causalcam.preprocess import Preprocessing
 
 
 @pytest.fixture(autouse=True)
-def isolated_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    cache = tmp_path / "cache"
-    monkeypatch.setenv("CAUSALCAM_CACHE", str(cache))
-    return cache
+def _temporary_cache(isolated_cache: Path) -> Path:
+    """Every distributed test writes its caches to a temporary folder."""
+    return isolated_cache
 
 
 @pytest.fixture(scope="session")
-def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def tiny_checkpoint(untrained_checkpoint: Callable[[int], Path]) -> Path:
     """A seeded, untrained ResNet-18 taking 32 px inputs."""
-    torch.manual_seed(0)
-    model = models.build("resnet18", num_classes=len(CLASSES))
-    meta = models.CheckpointMeta(
-        arch="resnet18", classes=list(CLASSES), preprocessing=Preprocessing(size=32)
-    )
-    return models.save_checkpoint(tmp_path_factory.mktemp("ckpt") / "r18.pt", model, meta)
+    return untrained_checkpoint(32)
 
 
 @pytest.fixture(scope="session")
