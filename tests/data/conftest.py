@@ -10,12 +10,10 @@ from causalcam.data.fake import write_fake_dataset
 
 
 @pytest.fixture(autouse=True)
-def isolated_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def _temporary_cache(isolated_cache: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Caches go to a temporary folder; no ambient $CAUSALCAM_DATA."""
-    cache = tmp_path / "cache"
-    monkeypatch.setenv("CAUSALCAM_CACHE", str(cache))
     monkeypatch.delenv("CAUSALCAM_DATA", raising=False)
-    return cache
+    return isolated_cache
 
 
 @pytest.fixture

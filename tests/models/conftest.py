@@ -8,7 +8,6 @@ import pytest
 
 
 @pytest.fixture(autouse=True)
-def isolated_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    cache = tmp_path / "cache"
-    monkeypatch.setenv("CAUSALCAM_CACHE", str(cache))
-    return cache
+def _temporary_cache(isolated_cache: Path) -> Path:
+    """Every model test writes its caches to a temporary folder."""
+    return isolated_cache
