@@ -7,7 +7,8 @@ STAMP := $(VENV)/.installed
 # OpenMP threads that spin while waiting waste a shared CPU (measured 5x slower training steps).
 export OMP_WAIT_POLICY ?= PASSIVE
 
-.PHONY: demo test test-slow lint typecheck bench dist reproduce-quick seeds five full-cpu venv clean
+.PHONY: demo test test-slow lint typecheck bench dist reproduce-quick seeds five seeds-224 full-cpu venv \
+	clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -63,15 +64,28 @@ seeds: $(STAMP)
 	$(BIN)/causalcam report runs/quick
 
 # The five networks at 224 px in bf16 (hours of this CPU), where the full-cpu profile looks
-# for them. Rerun to resume: finished networks are skipped and a started one continues from
-# its last epoch. Then the protocol at that scale (resumable stage by stage).
+# for them, and two more ResNet-18 seeds for the seed study at that scale. Rerun to resume:
+# finished networks are skipped and a started one continues from its last epoch. Then the
+# protocol at that scale (resumable stage by stage; masked images classified in bf16, maps
+# in fp32) and the seed study over the three ResNet-18s on the ablation's thresholds.
 FIVE_OUT ?= runs/full-cpu/models
+SEEDS_OUT ?= runs/full-cpu/seed-models
+FULL_TRAIN = --data $(DATA) --recipe scratch --epochs 120 --precision bf16 --threads 2 --device cpu
 five: $(STAMP)
-	$(BIN)/causalcam train-all --out $(FIVE_OUT) --data $(DATA) --recipe scratch --epochs 120 \
-	  --precision bf16 --threads 2 --device cpu
+	$(BIN)/causalcam train-all --out $(FIVE_OUT) $(FULL_TRAIN)
 
-full-cpu: five
-	$(BIN)/causalcam reproduce --profile full-cpu --data $(DATA) --out runs/full-cpu
+seeds-224: $(STAMP)
+	for seed in 1 2; do \
+	  $(BIN)/causalcam train-all --archs resnet18 --seed $$seed --out $(SEEDS_OUT)/seed$$seed \
+	    $(FULL_TRAIN) || exit 1; \
+	done
+
+full-cpu: five seeds-224
+	$(BIN)/causalcam reproduce --profile full-cpu --data $(DATA) --out runs/full-cpu --precision bf16
+	$(BIN)/python benchmarks/ablation.py --out runs/full-cpu/seeds --thresholds full-cpu \
+	  --data $(DATA) --checkpoint $(FIVE_OUT)/resnet18/best.pt \
+	  --checkpoint $(SEEDS_OUT)/seed1/resnet18/best.pt --checkpoint $(SEEDS_OUT)/seed2/resnet18/best.pt
+	$(BIN)/causalcam report runs/full-cpu
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache

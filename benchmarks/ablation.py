@@ -26,16 +26,20 @@ from pathlib import Path
 
 import torch
 
-from causalcam.evaluate import DEFAULT_THRESHOLDS
 from causalcam.models.checkpoint import DEFAULT_MODEL
+from causalcam.reproduce import PROFILES as RUN_PROFILES
 from causalcam.seed_study import run_seed_study
 from causalcam.study import CPU_THRESHOLDS, run_ablation
 
-PROFILES = {"cpu": CPU_THRESHOLDS, "paper": DEFAULT_THRESHOLDS}
+#: named threshold grids: ``cpu`` and each reproduce profile's ablation grid
+PROFILES = {"cpu": CPU_THRESHOLDS} | {
+    name: profile.ablation_thresholds for name, profile in RUN_PROFILES.items()
+}
 
 
 def parse_thresholds(text: str) -> tuple[float, ...]:
-    """``cpu``, ``paper`` or comma-separated values such as ``0.1,0.3,0.5``."""
+    """A name of :data:`PROFILES` (``cpu``, ``paper``, ``full-cpu``, ...) or comma-separated
+    values such as ``0.1,0.3,0.5``."""
     if text in PROFILES:
         return PROFILES[text]
     return tuple(float(part) for part in text.split(","))

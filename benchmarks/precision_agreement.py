@@ -15,7 +15,7 @@ interval over test images? Curves are cached under ``$CAUSALCAM_CACHE`` (reruns 
 
 Writes ``agreement.json``, ``maps.csv``, ``curves.csv`` and ``agreement.md`` to ``--out``
 (default ``docs/results/precision``).
-Run: ``.venv/bin/python benchmarks/precision_agreement.py``.
+Run: ``.venv/bin/python benchmarks/precision_agreement.py [--bundled resnet18-112]``.
 """
 
 from __future__ import annotations
@@ -39,7 +39,8 @@ from causalcam.data import load_split
 from causalcam.evaluate import evaluate_maps
 from causalcam.evaluate.store import model_fingerprint
 from causalcam.explain import ALL_METHODS, Explainer
-from causalcam.models import default_model, default_target_layer
+from causalcam.models import BUNDLED_MODELS, bundled_model, default_target_layer
+from causalcam.models.checkpoint import DEFAULT_BUNDLED
 from causalcam.paths import cache_dir
 from causalcam.precision import bf16_supported
 from causalcam.preprocess import to_model_input
@@ -208,11 +209,14 @@ def main() -> None:
     parser.add_argument("--thresholds", default="0.10:0.70:0.15", help="start:stop:step")
     parser.add_argument("--n-boot", type=int, default=1000)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument(
+        "--bundled", choices=list(BUNDLED_MODELS), default=DEFAULT_BUNDLED, help="the model"
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     if not bf16_supported("cpu"):
         raise SystemExit("this CPU has no native bf16: nothing to compare (bf16 falls back)")
-    network = as_network(default_model())
+    network = as_network(bundled_model(args.bundled))
     images, labels = load_split("test", size=network.preprocessing.size)
     if args.limit:
         images, labels = images[: args.limit], labels[: args.limit]

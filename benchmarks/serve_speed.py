@@ -1,13 +1,15 @@
 """Speed of ``causalcam serve`` as a person sees it, in headless Chromium (outside traffic off).
 
-The bundled model, a 224 x 224 PNG scan. Measured inside the page with ``performance.now()``:
+A bundled model (``--bundled``, default: the default one), a 224 x 224 PNG scan. Measured
+inside the page with ``performance.now()``:
 
 - explain: from handing the file to the page until the scan, the five maps and the masks
   are decoded and shown (the page's upload path: POST, explanation, PNG maps, first masks);
 - slider: from a threshold change until both masks, their H and predictions are shown.
 
 Medians and 90th percentiles after warm-up. Targets: explain < 1 s, slider < 200 ms.
-Run: ``.venv/bin/python benchmarks/serve_speed.py [--screenshot docs/serve-page.png]``.
+Run: ``.venv/bin/python benchmarks/serve_speed.py [--bundled resnet18-112]
+[--screenshot docs/serve-page.png]``.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from causalcam.app.browser import offline_chromium
 from causalcam.app.server import create_app
 from causalcam.app.service import ExplainService
 from causalcam.data import sample_scans
+from causalcam.models.checkpoint import BUNDLED_MODELS, DEFAULT_BUNDLED
 
 UPLOAD_JS = """
 const [bytes, done] = [arguments[0], arguments[1]];
@@ -64,16 +67,15 @@ def scan_224() -> str:
     return base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def random_224_model(folder: Path) -> str:
-    """A randomly initialised ResNet-18 checkpoint with 224 px inputs, in ``folder``."""
-    from causalcam import models
-    from causalcam.data import CLASSES
-    from causalcam.preprocess import Preprocessing
+def bundled_choice(name: str, folder: Path) -> str:
+    """The page's model choice for bundled model ``name``: ``default``, or a copy in
+    ``folder`` (the page's ``--models`` folder)."""
+    from causalcam.models.checkpoint import BUNDLED_MODELS, DEFAULT_BUNDLED, MODEL_ASSETS
 
-    model = models.build("resnet18", num_classes=len(CLASSES))
-    meta = models.CheckpointMeta("resnet18", list(CLASSES), Preprocessing(size=224))
-    models.save_checkpoint(folder / "resnet18-224.pt", model, meta)
-    return "resnet18-224.pt"
+    if name == DEFAULT_BUNDLED:
+        return "default"
+    shutil.copy(MODEL_ASSETS / BUNDLED_MODELS[name], folder / f"{name}.pt")
+    return f"{name}.pt"
 
 
 def start_server(models_dir: Path | None) -> str:
@@ -104,13 +106,14 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--screenshot", type=Path, default=None)
     parser.add_argument(
-        "--model-224",
-        action="store_true",
-        help="use a random ResNet-18 with 224 px inputs (the bundled one reads 112 px)",
+        "--bundled",
+        choices=list(BUNDLED_MODELS),
+        default=DEFAULT_BUNDLED,
+        help="the bundled model to explain with (default: the default one, 224 px)",
     )
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="causalcam-bench-"))
-    chosen = random_224_model(folder) if args.model_224 else "default"
+    chosen = bundled_choice(args.bundled, folder)
     base = start_server(folder)
     driver: Any = offline_chromium(1400, 1180)
     try:

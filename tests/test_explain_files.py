@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -25,6 +26,7 @@ from causalcam.explain_files import (
     map_statistics,
     parse_contrast_class,
 )
+from causalcam.models.checkpoint import DEFAULT_MODEL
 from causalcam.preprocess import Preprocessing
 
 
@@ -115,7 +117,7 @@ def test_model_sources(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         load_model_source("resnet9000", cpu)
     monkeypatch.setattr(models.checkpoint, "MODEL_ASSETS", tmp_path / "gone")
     with pytest.raises(
-        CheckpointError, match=r"embedded model .*gone.*resnet18_covidct\.pt is missing"
+        CheckpointError, match=rf"embedded model .*gone.*{re.escape(DEFAULT_MODEL.name)} is missing"
     ):
         load_model_source("default", cpu)
 

@@ -276,11 +276,11 @@ def test_report_from_a_tiny_reproduction_run(
     real_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from causalcam.explain import CausalOptions
-    from causalcam.models import default_model
+    from causalcam.models import bundled_model
     from causalcam.reproduce import PROFILES, STAGES, reproduce
 
     monkeypatch.setenv("CAUSALCAM_CACHE", str(tmp_path / "cache"))
-    bundled = default_model().meta  # reused as ResNet-18: the profile takes its input size
+    bundled = bundled_model("resnet18-112").meta  # the ResNet-18: the profile takes its size
     profile = dataclasses.replace(
         PROFILES["tiny"],
         archs=("resnet18", "resnet34"),

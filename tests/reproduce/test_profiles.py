@@ -65,5 +65,5 @@ def test_quick_reuses_the_bundled_112_px_model_by_name() -> None:
     loaded = _bundled(quick)
     assert loaded is not None and loaded.meta.preprocessing.size == quick.size == 112
     assert _bundled(get_profile("full-cpu")) is None  # trains its own at 224 px
-    with pytest.raises(CheckpointError, match="causalcam ships resnet18-112"):
+    with pytest.raises(CheckpointError, match="causalcam ships resnet18-224, resnet18-112"):
         bundled_model("resnet99")

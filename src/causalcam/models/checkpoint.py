@@ -27,11 +27,16 @@ from .registry import build
 FORMAT = "causalcam-checkpoint"
 VERSION = 1
 MODEL_ASSETS = Path(str(resources.files("causalcam"))) / "assets" / "models"
-#: the models shipped inside the package, by name: a ResNet-18 trained on COVID-CT at 112 px
-#: by ``causalcam train --recipe cpu`` (its metadata holds the recipe and metrics)
-BUNDLED_MODELS: dict[str, str] = {"resnet18-112": "resnet18_covidct.pt"}
+#: the models shipped inside the package, by name: ResNet-18s trained on COVID-CT by
+#: ``causalcam train``, at 224 px (``--recipe scratch --epochs 120``) and at 112 px
+#: (``--recipe cpu``, the model of the ``quick`` profile); each file's metadata holds its
+#: recipe, seed and metrics
+BUNDLED_MODELS: dict[str, str] = {
+    "resnet18-224": "resnet18_covidct_224.pt",
+    "resnet18-112": "resnet18_covidct.pt",
+}
 #: the bundled model of ``default_model()``, ``--model default`` and the demo
-DEFAULT_BUNDLED = "resnet18-112"
+DEFAULT_BUNDLED = "resnet18-224"
 DEFAULT_MODEL = MODEL_ASSETS / BUNDLED_MODELS[DEFAULT_BUNDLED]
 
 
