@@ -16,7 +16,6 @@ import dataclasses
 import json
 import os
 import tempfile
-import time
 from pathlib import Path
 
 import torch
