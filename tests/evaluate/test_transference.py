@@ -13,6 +13,9 @@ from evaluate_helpers import make_table_curve
 
 from causalcam.errors import InputError
 from causalcam.evaluate import TransferenceTable, transference_table
+from causalcam.evaluate.summary import bootstrap_weights
+from causalcam.evaluate.transference import paired_gain
+from causalcam.results import TransferRecord, gain_text
 
 # Paper Table 1 (masks from ResNet-18), read as docs/method.md explains: per threshold row the
 # Huffman pair, then (Grad-CAM, causal) accuracy for ResNet-34, ResNet-50, DenseNet-121, -169.
@@ -96,3 +99,57 @@ def test_table_from_curves_and_missing_curves() -> None:
         transference_table(curves[:1], source="r18", thresholds=(0.1,))
     with pytest.raises(InputError, match=r"threshold 0\.3"):
         transference_table(curves, source="r18", thresholds=(0.3,))
+
+
+def test_paired_gain_matches_a_loop_over_resamples() -> None:
+    rng = np.random.default_rng(1)
+    baseline, challenger = rng.random((2, 6, 40)) < np.array([0.5, 0.6])[:, None, None]
+    gain, wins, losses = paired_gain(baseline, challenger, n_boot=300, seed=3)
+    counts = bootstrap_weights(40, 300, 3)
+    per_cell = np.array(
+        [
+            [
+                sum(
+                    w * (int(c) - int(b))
+                    for w, b, c in zip(row, baseline[k], challenger[k], strict=True)
+                )
+                / 40
+                for k in range(6)
+            ]
+            for row in counts
+        ]
+    )
+    assert gain.value == pytest.approx(challenger.mean() - baseline.mean())
+    low, high = np.percentile(per_cell.mean(axis=1), [2.5, 97.5])
+    assert (gain.low, gain.high) == pytest.approx((low, high), abs=1e-12)
+    cell_low, cell_high = np.percentile(per_cell, [2.5, 97.5], axis=0)
+    assert (wins, losses) == (int((cell_low > 0).sum()), int((cell_high < 0).sum()))
+
+
+def test_paired_gain_counts_clear_wins_and_losses_only() -> None:
+    better, same, worse = np.ones(50, bool), np.arange(50) % 2 == 0, np.zeros(50, bool)
+    baseline = np.stack([worse, same, better, same])
+    challenger = np.stack([better, same, worse, ~same])  # +1, 0, -1, 0 on average
+    gain, wins, losses = paired_gain(baseline, challenger, n_boot=200)
+    assert (wins, losses) == (1, 1)
+    assert gain.value == pytest.approx(0.0) and gain.low < 0 < gain.high
+    point_only = paired_gain(baseline, challenger, n_boot=0)
+    assert point_only[1:] == (None, None) and not np.isfinite(point_only[0].low)
+
+
+def test_table_from_curves_carries_the_gain_and_its_json_reads_old_records() -> None:
+    curves = [
+        make_table_curve("gradcam", "r34", [0.6, 0.5], [0.7, 0.6]),
+        make_table_curve("causal", "r34", [0.4, 0.3], [0.8, 0.5]),
+    ]
+    table = transference_table(curves, source="r18", thresholds=(0.1, 0.2), n_boot=100)
+    assert table.gain.value == pytest.approx(((0.8 - 0.7) + (0.5 - 0.6)) / 2)
+    assert table.gain.low <= table.gain.value <= table.gain.high
+    assert (table.significant_wins, table.significant_losses) == (0, 0)  # 10 images: no evidence
+    assert "mean accuracy gain +0.0 points [" in table.summary_line()
+    record = table.to_record()
+    assert TransferRecord.from_json(record.to_json()) == record
+    old = {k: v for k, v in record.to_json().items() if "gain" not in k and "significant" not in k}
+    restored = TransferRecord.from_json(old)
+    assert restored.significant_wins is None and not restored.gain.finite
+    assert gain_text(restored.gain, None, None) == ""

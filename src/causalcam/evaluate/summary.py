@@ -107,7 +107,9 @@ def bootstrap_replicates(curve: Curve, weights: np.ndarray) -> tuple[np.ndarray,
     return weights @ curve.ratios.T / n, weights @ curve.correct.T.astype(np.float64) / n
 
 
-def _interval(samples: np.ndarray, ci: float) -> tuple[float, float]:
+def percentile_interval(samples: np.ndarray, ci: float) -> tuple[float, float]:
+    """The central ``ci`` percentile interval of bootstrap ``samples`` (NaN when fewer than
+    half of them are finite)."""
     finite = samples[np.isfinite(samples)]
     if finite.size < max(1, samples.size // 2):
         return float("nan"), float("nan")
@@ -260,7 +262,7 @@ def _rows(
     for statistic, values in point.items():
         for slot, value in enumerate(values):
             if boot:
-                low, high = _interval(np.array([b[statistic][slot] for b in boot]), ci)
+                low, high = percentile_interval(np.array([b[statistic][slot] for b in boot]), ci)
             else:
                 low, high = float("nan"), float("nan")
             rows.append(
@@ -369,7 +371,9 @@ def budget_estimates(
     weights = bootstrap_weights(sizes.pop(), n_boot, seed)
     samples = np.stack([budget_samples(c, r, grid, weights, chance) for c, r in pairs])
     pooled = _nanmean(samples, axis=0)
-    diff, saving = (Estimate(float(point[k]), *_interval(pooled[:, k], ci)) for k in range(2))
+    diff, saving = (
+        Estimate(float(point[k]), *percentile_interval(pooled[:, k], ci)) for k in range(2)
+    )
     return diff, saving
 
 

@@ -5,12 +5,19 @@ test images are fed to the other networks. One row per threshold; columns: the H
 ratio of the baseline's (Grad-CAM) and the challenger's (causal) masks, then the accuracy
 of each target network on both. A cell is a (threshold, target) pair; the challenger wins
 a cell when its accuracy is strictly higher (the paper's count: 19 of 20 in Table 1).
+
+Intervals (the paper gives none): both methods are scored on the same test images, so the
+challenger's gain in a cell is a paired difference, ``mean_i(c_i - b_i)`` over images ``i``
+(``c_i``, ``b_i``: 1 where the target classifies image ``i`` correctly). Resampling the test
+images (one percentile bootstrap, the same resample for every cell) gives an interval for
+the mean gain over all cells and, per cell, whether the gain's interval lies above 0 (a
+*significant win*) or below it (a *significant loss*).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +26,8 @@ import numpy as np
 from .._io import atomic_write_json, atomic_write_text
 from ..errors import InputError
 from ..method_names import CAUSAL, GRADCAM
-from ..results import TransferRecord
+from ..results import Estimate, TransferRecord, gain_text
+from .summary import bootstrap_weights, percentile_interval
 from .tables import jsonable, rows_to_csv
 from .threshold import Curve
 
@@ -29,7 +37,8 @@ TRANSFER_THRESHOLDS: tuple[float, ...] = (0.1, 0.2, 0.3, 0.4, 0.5)
 @dataclass(frozen=True)
 class TransferenceTable:
     """Per threshold ``r``: ``huffman[r] = (baseline, challenger)`` mean H of the source's
-    masks; per target ``t``: ``accuracy[r, t] = (baseline, challenger)``."""
+    masks; per target ``t``: ``accuracy[r, t] = (baseline, challenger)``; ``gain`` and the
+    significant wins and losses as in the module's description (None without bootstrap)."""
 
     source: str
     baseline: str
@@ -40,6 +49,9 @@ class TransferenceTable:
     huffman: np.ndarray
     accuracy: np.ndarray
     n_images: int
+    gain: Estimate = field(default_factory=Estimate)
+    significant_wins: int | None = None
+    significant_losses: int | None = None
 
     @property
     def cells(self) -> int:
@@ -76,9 +88,10 @@ class TransferenceTable:
         ]
 
     def summary_line(self) -> str:
+        gain = gain_text(self.gain, self.significant_wins, self.significant_losses)
         return (
             f"{self.challenger} wins {self.wins} of {self.cells} accuracy cells "
-            f"(ties: {self.ties}); lower Huffman ratio at {self.fewer_bits} of "
+            f"(ties: {self.ties}){gain}; lower Huffman ratio at {self.fewer_bits} of "
             f"{len(self.thresholds)} thresholds"
         )
 
@@ -122,6 +135,9 @@ class TransferenceTable:
             ties=self.ties,
             cells=self.cells,
             fewer_bits=self.fewer_bits,
+            gain=self.gain,
+            significant_wins=self.significant_wins,
+            significant_losses=self.significant_losses,
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -135,6 +151,24 @@ class TransferenceTable:
             atomic_write_json(stem.with_suffix(".json"), self.to_json()),
             atomic_write_text(stem.with_suffix(".md"), self.to_markdown()),
         )
+
+
+def paired_gain(
+    baseline: np.ndarray, challenger: np.ndarray, n_boot: int, seed: int = 0, ci: float = 0.95
+) -> tuple[Estimate, int | None, int | None]:
+    """Mean gain of ``challenger`` over ``baseline`` (boolean ``(cells, images)`` correctness
+    on the same images) with its percentile bootstrap interval, and the cells whose own
+    interval lies above / below 0 (None for both when ``n_boot`` is 0)."""
+    diff = challenger.astype(np.float64) - baseline.astype(np.float64)
+    point = float(diff.mean())
+    if n_boot <= 0:
+        return Estimate(point), None, None
+    n_images = diff.shape[1]
+    replicates = bootstrap_weights(n_images, n_boot, seed) @ diff.T / n_images  # (R, cells)
+    low, high = percentile_interval(replicates.mean(axis=1), ci)
+    tail = 100 * (1 - ci) / 2
+    cell_low, cell_high = np.percentile(replicates, [tail, 100 - tail], axis=0)
+    return Estimate(point, low, high), int((cell_low > 0).sum()), int((cell_high < 0).sum())
 
 
 def _pair(values: np.ndarray, digits: int, *, lower_better: bool) -> list[str]:
@@ -165,11 +199,14 @@ def transference_table(
     thresholds: Sequence[float] = TRANSFER_THRESHOLDS,
     mode: str = "deletion",
     targets: Sequence[str] | None = None,
+    n_boot: int = 1000,
+    seed: int = 0,
 ) -> TransferenceTable:
     """Table 1/2 of the paper from curves of ``source``'s masks on several targets.
 
     ``targets`` default: every target evaluated for ``source`` except ``source`` itself,
-    in the order the curves list them.
+    in the order the curves list them. ``n_boot`` resamples of the test images (seeded by
+    ``seed``) give the gain's interval and the significant cells (0: none).
     """
     found: dict[tuple[str, str], Curve] = {
         (curve.method, curve.target): curve
@@ -196,6 +233,19 @@ def transference_table(
     accuracy = np.array(
         [[[at(m, t, tau, "accuracy") for m in methods] for t in targets] for tau in taus]
     )
+    correct = {
+        m: np.stack(
+            [
+                found[(m, t)].correct[_find_threshold(found[(m, t)], tau)]
+                for tau in taus
+                for t in targets
+            ]
+        )
+        for m in methods
+    }
+    gain, significant_wins, significant_losses = paired_gain(
+        correct[baseline], correct[challenger], n_boot, seed
+    )
     return TransferenceTable(
         source=source,
         baseline=baseline,
@@ -206,4 +256,7 @@ def transference_table(
         huffman=huffman,
         accuracy=accuracy,
         n_images=int(found[(baseline, targets[0])].correct.shape[1]),
+        gain=gain,
+        significant_wins=significant_wins,
+        significant_losses=significant_losses,
     )

@@ -25,6 +25,7 @@ from ..results import (
     TrainResult,
     TransferRecord,
     TransferResult,
+    gain_text,
 )
 from .ablation import ablation_blocks, seed_blocks
 from .blocks import Block, Bullets, Figures, Heading, Image, Paragraph, Table
@@ -270,8 +271,9 @@ def _transfer_table(number: int, table: TransferRecord) -> list[Block]:
                 quoted = _get(paper_row, "accuracy", target, method)
                 cells.append(_pair(table.accuracy[r][t][m], quoted))
         rows.append(cells)
+    gain = gain_text(table.gain, table.significant_wins, table.significant_losses)
     ours = (
-        f"causal wins {table.wins} of {table.cells} accuracy cells (ties {table.ties}); "
+        f"causal wins {table.wins} of {table.cells} accuracy cells (ties {table.ties}){gain}; "
         f"lower H at {table.fewer_bits} of {len(table.thresholds)} thresholds"
     )
     claim = f"; paper: {paper['claim']}" if paper else ""

@@ -203,7 +203,12 @@ def stage_transfer(
             precision=ctx.precision,
         )
         table = transference_table(
-            curves, source=source, thresholds=ctx.profile.transfer_thresholds, targets=targets
+            curves,
+            source=source,
+            thresholds=ctx.profile.transfer_thresholds,
+            targets=targets,
+            n_boot=ctx.profile.n_boot,
+            seed=ctx.seed,
         )
         if current().is_main:
             table.write(ctx.results / f"transfer_{source}")

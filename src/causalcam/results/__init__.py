@@ -36,6 +36,7 @@ from .stages import (
     TrainResult,
     TransferRecord,
     TransferResult,
+    gain_text,
 )
 
 __all__ = [
@@ -62,4 +63,5 @@ __all__ = [
     "TrainResult",
     "TransferRecord",
     "TransferResult",
+    "gain_text",
 ]

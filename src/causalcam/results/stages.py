@@ -6,12 +6,13 @@ and the qualitative panels (the ablation stage stores an
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from ._json import number_in, number_out, optional_float, optional_int
-from .ablation import AblationTable
+from .ablation import AblationTable, Estimate
 from .localisation import LocalisationStageResult
 
 #: Version of the stage files' layout: part of every stage's fingerprint, so files written
@@ -184,10 +185,25 @@ class CurvesResult:
         )
 
 
+def gain_text(gain: Estimate, wins: int | None, losses: int | None) -> str:
+    """``; mean accuracy gain +1.2 points [-0.5, +2.9], significant in 1 cell (0 worse)``."""
+    if not gain.finite:
+        return ""
+    text = f"; mean accuracy gain {100 * gain.value:+.1f} points"
+    if math.isfinite(gain.low):
+        text += f" [{100 * gain.low:+.1f}, {100 * gain.high:+.1f}]"
+    if wins is not None and losses is not None:
+        text += f", significantly better in {wins} cells and worse in {losses}"
+    return text
+
+
 @dataclass(frozen=True)
 class TransferRecord:
     """One of Tables 1-2 (:class:`causalcam.evaluate.TransferenceTable` as stored):
-    ``huffman[r] = (baseline, challenger)``, ``accuracy[r][t] = (baseline, challenger)``."""
+    ``huffman[r] = (baseline, challenger)``, ``accuracy[r][t] = (baseline, challenger)``;
+    ``gain``: the challenger's mean accuracy gain over the cells with its paired bootstrap
+    interval; ``significant_wins`` / ``_losses``: cells whose interval excludes 0 (None: no
+    bootstrap, or a table stored before they were computed)."""
 
     source: str
     baseline: str
@@ -202,6 +218,9 @@ class TransferRecord:
     ties: int
     cells: int
     fewer_bits: int
+    gain: Estimate = field(default_factory=Estimate)
+    significant_wins: int | None = None
+    significant_losses: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -218,6 +237,9 @@ class TransferRecord:
             "ties": self.ties,
             "cells": self.cells,
             "fewer_bits": self.fewer_bits,
+            "gain": self.gain.to_json(),
+            "significant_wins": self.significant_wins,
+            "significant_losses": self.significant_losses,
         }
 
     @classmethod
@@ -238,6 +260,9 @@ class TransferRecord:
             ties=int(payload["ties"]),
             cells=int(payload["cells"]),
             fewer_bits=int(payload["fewer_bits"]),
+            gain=Estimate.from_json(payload.get("gain") or {}),
+            significant_wins=optional_int(payload.get("significant_wins")),
+            significant_losses=optional_int(payload.get("significant_losses")),
         )
 
 
