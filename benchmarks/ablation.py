@@ -1,14 +1,15 @@
 """The reproduction study: every causal variant against Grad-CAM and Grad-CAM++.
 
 Runs :func:`causalcam.study.run_ablation` on the COVID-CT test split with a trained
-checkpoint (default: the embedded ResNet-18) and prints the ablation table and the chosen
-default. With several ``--checkpoint`` (the same network trained with different seeds) it
+checkpoint (default: the default bundled ResNet-18, 224 px) and prints the ablation table and
+the chosen default. With several ``--checkpoint`` (the same network trained with different seeds) it
 runs :func:`causalcam.seed_study.run_seed_study` instead: the ablation on each, then every
 variant summarised over the seeds. Results are cached under ``--out``; an interrupted run
 resumes.
 
-    # CPU profile (what the README reports; ~12 min a network on an idle 2-core CPU)
-    python benchmarks/ablation.py --out /tmp/causalcam-study --thresholds cpu
+    # CPU profile on the 112 px model (what the README reports; ~12 min on an idle 2-core CPU)
+    python benchmarks/ablation.py --out /tmp/causalcam-study --thresholds cpu \\
+        --checkpoint src/causalcam/assets/models/resnet18_covidct.pt
     # three training seeds (causalcam train --seed 1 / --seed 2 made the other two)
     python benchmarks/ablation.py --out /tmp/causalcam-seeds --thresholds cpu \\
         --checkpoint src/causalcam/assets/models/resnet18_covidct.pt \\
