@@ -193,7 +193,7 @@ def gain_text(gain: Estimate, wins: int | None, losses: int | None) -> str:
     if math.isfinite(gain.low):
         text += f" [{100 * gain.low:+.1f}, {100 * gain.high:+.1f}]"
     if wins is not None and losses is not None:
-        text += f", significantly better in {wins} cells and worse in {losses}"
+        text += f"; cells significantly better: {wins}, worse: {losses}"
     return text
 
 
