@@ -186,7 +186,8 @@ class CurvesResult:
 
 
 def gain_text(gain: Estimate, wins: int | None, losses: int | None) -> str:
-    """``; mean accuracy gain +1.2 points [-0.5, +2.9], significant in 1 cell (0 worse)``."""
+    """The gain of a transference table as text, e.g. ``; mean accuracy gain +1.2 points
+    [-0.5, +2.9]; cells significantly better: 1, worse: 0`` (empty without a gain)."""
     if not gain.finite:
         return ""
     text = f"; mean accuracy gain {100 * gain.value:+.1f} points"
