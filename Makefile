@@ -70,7 +70,8 @@ seeds: $(STAMP)
 # in fp32) and the seed study over the three ResNet-18s on the ablation's thresholds.
 FIVE_OUT ?= runs/full-cpu/models
 SEEDS_OUT ?= runs/full-cpu/seed-models
-FULL_TRAIN = --data $(DATA) --recipe scratch --epochs 120 --precision bf16 --threads 2 --device cpu
+FULL_TRAIN = --data $(DATA) --recipe scratch --set mixup=0.2 --epochs 120 --precision bf16 \
+  --threads 2 --device cpu
 five: $(STAMP)
 	$(BIN)/causalcam train-all --out $(FIVE_OUT) $(FULL_TRAIN)
 

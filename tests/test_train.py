@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
@@ -26,6 +27,7 @@ from causalcam.train import (
     classification_metrics,
     mix,
     parse_override,
+    recipe_label,
     roc_auc,
     train,
 )
@@ -285,3 +287,16 @@ def test_fp16_on_a_cpu_falls_back_to_fp32(fake_root: Path, tmp_path: Path) -> No
     assert compute == {"precision": "fp32", "channels_last": True}
     with pytest.raises(InputError, match="unknown precision 'fp8'"):
         train(_config(fake_root, tmp_path / "other", epochs=1, limit=2, precision="fp8"))
+
+
+def test_recipe_label_names_the_fields_a_run_changed() -> None:
+    stored = dataclasses.asdict(
+        TrainConfig(
+            recipe="scratch", epochs=120, size=112, overrides={"mixup": 0.2}
+        ).resolved_recipe()
+    )
+    assert recipe_label(stored) == "scratch + mixup=0.2"  # epochs and size have columns
+    stored["scale"] = [0.25, 1.0]  # as JSON stores a pair
+    assert recipe_label(stored) == "scratch + scale=0.25,1.0 + mixup=0.2"
+    assert recipe_label(dataclasses.asdict(RECIPES["cpu"])) == "cpu"
+    assert recipe_label({"name": "someone-elses"}) == "someone-elses"

@@ -115,6 +115,29 @@ RECIPES["cpu"] = dataclasses.replace(
 )
 
 
+def recipe_label(recipe: dict[str, Any]) -> str:
+    """``scratch + mixup=0.2``: a stored recipe's name and the fields it changes from the named
+    recipe (epochs and input size, shown elsewhere, left out)."""
+    name = str(recipe.get("name", ""))
+    if name not in RECIPES:
+        return name
+    base = dataclasses.asdict(RECIPES[name])
+    changed = [
+        f"{key}={','.join(map(str, value)) if isinstance(value, list | tuple) else value}"
+        for key, value in recipe.items()
+        if key in base
+        and key not in ("name", "epochs", "size", "train_resize")
+        and _differs(value, base[key])
+    ]
+    return " + ".join([name, *changed])
+
+
+def _differs(value: Any, default: Any) -> bool:
+    if isinstance(default, tuple):
+        return tuple(float(v) for v in value) != tuple(float(v) for v in default)
+    return bool(value != default)
+
+
 @dataclass
 class TrainConfig:
     """A training run: architecture, recipe (+ overrides), data, output folder, seed, device."""

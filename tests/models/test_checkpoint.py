@@ -25,7 +25,7 @@ from causalcam.models.checkpoint import (
     bundled_model,
 )
 from causalcam.preprocess import Preprocessing
-from causalcam.train import evaluate
+from causalcam.train import evaluate, recipe_label
 
 CLASSES = ["CT_COVID", "CT_NonCOVID"]
 
@@ -134,7 +134,8 @@ def test_bundled_model_metadata(name: str) -> None:
     loaded = bundled_model(name)
     meta = loaded.meta
     assert meta.arch == "resnet18" and meta.classes == CLASSES
-    assert meta.recipe == {"resnet18-224": "scratch", "resnet18-112": "cpu"}[name]
+    labels = {"resnet18-224": "scratch + mixup=0.2", "resnet18-112": "cpu"}
+    assert recipe_label(meta.config["recipe"]) == labels[name]
     assert meta.preprocessing.size == int(name.rsplit("-", 1)[1])
     assert read_checkpoint(path)["state_dict"]["conv1.weight"].dtype == torch.float16
     test, val = meta.metrics["test"], meta.metrics["val"]

@@ -40,7 +40,7 @@ def test_the_train_stage_trains_in_the_profiles_precision(
         metrics = {
             "test": {"accuracy": 0.7},
             "val": {"accuracy": 0.8},
-            "recipe": {"epochs": 120, "name": "scratch", "size": 224},
+            "recipe": {"epochs": 120, "name": "scratch", "size": 224, "mixup": 0.2},
         }
         config.out_dir.mkdir(parents=True)
         (config.out_dir / "metrics.json").write_text(json.dumps(metrics))
@@ -51,7 +51,9 @@ def test_the_train_stage_trains_in_the_profiles_precision(
     )
     row = stages_module._train_one(ctx, "resnet34")
     assert [c.precision for c in seen] == ["bf16"] and seen[0].epochs == 120
+    assert seen[0].overrides == {"mixup": 0.2}  # the recipe chosen on validation
     assert row.test_accuracy == 0.7 and row.checkpoint.endswith("resnet34/best.pt")
+    assert row.recipe == "scratch + mixup=0.2"
     stages_module._train_one(ctx, "resnet34")  # trained before: reused, not trained again
     assert len(seen) == 1
 

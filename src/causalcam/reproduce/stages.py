@@ -7,6 +7,7 @@ Tables 1-2 transference, the ablation of causal variants, RISE AUCs and the loca
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Mapping
 from pathlib import Path
@@ -45,7 +46,7 @@ from ..results import (
     TransferResult,
 )
 from ..study import ablation_csv, cache_keys, measure_ablation
-from ..train import TrainConfig, train
+from ..train import TrainConfig, recipe_label, train
 from ..viz.curves import save_accuracy_curves
 from .context import RunContext, TestSet, _curves, load_network, source_maps
 from .profiles import Profile
@@ -73,8 +74,10 @@ def _train_one(ctx: RunContext, arch: str) -> NetworkRow:
             epochs=ctx.profile.epochs,
             size=ctx.profile.size,
             precision=ctx.profile.train_precision,
+            overrides=dict(ctx.profile.recipe_overrides),
         )
-        ctx.log(f"training {arch} ({ctx.profile.recipe} recipe, {ctx.profile.size} px)")
+        recipe = recipe_label(dataclasses.asdict(config.resolved_recipe()))
+        ctx.log(f"training {arch} ({recipe} recipe, {ctx.profile.size} px)")
         train(config)
     metrics = json.loads((folder / "metrics.json").read_text(encoding="utf-8"))
     return NetworkRow(
@@ -84,7 +87,7 @@ def _train_one(ctx: RunContext, arch: str) -> NetworkRow:
         val_accuracy=metrics["val"]["accuracy"],
         best_epoch=metrics.get("best_epoch"),
         epochs=metrics["recipe"]["epochs"],
-        recipe=metrics["recipe"]["name"],
+        recipe=recipe_label(metrics["recipe"]),
         size=metrics["recipe"]["size"],
         train_seconds=metrics.get("train_seconds"),
     )
