@@ -70,8 +70,9 @@ def test_set_resumes_a_started_network_and_skips_finished_ones(
         metrics = json.loads((out / row.arch / "metrics.json").read_text())
         assert row.test_accuracy == metrics["test"]["accuracy"]
         assert row.epochs_done == row.epochs == 2 and row.seconds_per_epoch
-        assert row.precision == "fp32"
+        assert row.precision == "fp32" and row.recipe == "scratch + batch_size=8"
     saved = json.loads((out / "summary.json").read_text())
     assert saved == [r.to_dict() for r in rows]
     table = (out / "summary.md").read_text()
     assert table == summary_markdown(rows) and "| resnet34 | finished | 2/2 |" in table
+    assert table.splitlines()[-1].endswith("| fp32 | scratch + batch_size=8 |")

@@ -19,7 +19,7 @@ from typing import Any
 
 from ._io import atomic_write_json, atomic_write_text
 from .models.checkpoint import read_checkpoint
-from .train import TrainConfig, train
+from .train import TrainConfig, recipe_label, train
 
 PAPER_ARCHS: tuple[str, ...] = ("resnet18", "resnet34", "resnet50", "densenet121", "densenet169")
 
@@ -38,6 +38,7 @@ class NetworkSummary:
     test_auc: float | None = None
     seconds_per_epoch: float | None = None  # median over the epochs run
     precision: str | None = None
+    recipe: str | None = None  # ``train.recipe_label``: the name and the fields changed
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -58,12 +59,19 @@ def summarise(run_dir: Path, arch: str, epochs: int) -> NetworkSummary:
     seconds = _median([float(r["seconds"]) for r in history])
     if not metrics_path.is_file():
         status = "running" if history else "not started"
-        precision = None
+        precision = recipe = None
         if (run_dir / "last.pt").is_file():
-            compute = read_checkpoint(run_dir / "last.pt")["meta"]["config"].get("compute", {})
-            precision = compute.get("precision", "fp32")
+            config = read_checkpoint(run_dir / "last.pt")["meta"]["config"]
+            precision = config.get("compute", {}).get("precision", "fp32")
+            recipe = recipe_label(config["recipe"])
         return NetworkSummary(
-            arch, status, len(history), epochs, seconds_per_epoch=seconds, precision=precision
+            arch,
+            status,
+            len(history),
+            epochs,
+            seconds_per_epoch=seconds,
+            precision=precision,
+            recipe=recipe,
         )
     metrics = json.loads(metrics_path.read_text())
     return NetworkSummary(
@@ -77,6 +85,7 @@ def summarise(run_dir: Path, arch: str, epochs: int) -> NetworkSummary:
         test_auc=metrics["test"]["auc"],
         seconds_per_epoch=seconds,
         precision=(metrics.get("compute") or {}).get("precision", "fp32"),
+        recipe=recipe_label(metrics["recipe"]),
     )
 
 
@@ -90,8 +99,8 @@ def summary_markdown(rows: Sequence[NetworkSummary]) -> str:
     """The summary as a markdown table."""
     lines = [
         "| network | status | epochs | best epoch | val acc | test acc | test AUC | s/epoch "
-        "| precision |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| precision | recipe |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         cells = [
@@ -104,6 +113,7 @@ def summary_markdown(rows: Sequence[NetworkSummary]) -> str:
             _cell(r.test_auc),
             _cell(r.seconds_per_epoch, 1),
             _cell(r.precision),
+            _cell(r.recipe),
         ]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
