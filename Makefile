@@ -70,8 +70,11 @@ seeds: $(STAMP)
 # in fp32) and the seed study over the three ResNet-18s on the ablation's thresholds.
 FIVE_OUT ?= runs/full-cpu/models
 SEEDS_OUT ?= runs/full-cpu/seed-models
+# Two `make five THREADS=1` (or one `make five` beside `make seeds-224 THREADS=1`) share the
+# two cores: each network is trained by one process at a time (a lock in its folder).
+THREADS ?= 2
 FULL_TRAIN = --data $(DATA) --recipe scratch --set mixup=0.2 --epochs 120 --precision bf16 \
-  --threads 2 --device cpu
+  --threads $(THREADS) --device cpu
 five: $(STAMP)
 	$(BIN)/causalcam train-all --out $(FIVE_OUT) $(FULL_TRAIN)
 

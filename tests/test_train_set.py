@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import socket
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +16,13 @@ import pytest
 from causalcam import train_set as train_set_module
 from causalcam.data.fake import write_fake_dataset
 from causalcam.train import TrainConfig
-from causalcam.train_set import summary_markdown, train_set
+from causalcam.train_set import (
+    LOCK,
+    UNREADABLE_GRACE_S,
+    summary_markdown,
+    take_lock,
+    train_set,
+)
 
 
 @pytest.fixture
@@ -76,3 +87,34 @@ def test_set_resumes_a_started_network_and_skips_finished_ones(
     table = (out / "summary.md").read_text()
     assert table == summary_markdown(rows) and "| resnet34 | finished | 2/2 |" in table
     assert table.splitlines()[-1].endswith("| fp32 | scratch + batch_size=8 |")
+
+
+def test_a_network_locked_by_a_live_process_is_left_to_it(fake_root: Path, tmp_path: Path) -> None:
+    out = tmp_path / "set"
+    (out / "resnet18").mkdir(parents=True)
+    holder = {"pid": os.getpid(), "host": socket.gethostname()}  # alive: this very process
+    (out / "resnet18" / LOCK).write_text(json.dumps(holder))
+    seen: list[str] = []
+    rows = train_set(_base(fake_root, out), ("resnet18", "resnet34"), log=seen.append)
+    assert seen[0].startswith("resnet18: being trained by another process")
+    assert [r.status for r in rows] == ["not started", "finished"]
+    assert not (out / "resnet34" / LOCK).exists()  # released after training
+    assert json.loads((out / "resnet18" / LOCK).read_text()) == holder  # not touched
+
+
+def test_stale_and_foreign_locks(tmp_path: Path) -> None:
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()  # its pid is free now (reuse within this test is vanishingly unlikely)
+    run = tmp_path / "resnet18"
+    run.mkdir()
+    (run / LOCK).write_text(json.dumps({"pid": dead.pid, "host": socket.gethostname()}))
+    assert take_lock(run)  # a dead process's lock on this host is taken over
+    assert json.loads((run / LOCK).read_text())["pid"] == os.getpid()
+    assert not take_lock(run)  # held now, by a live process
+    (run / LOCK).write_text(json.dumps({"pid": dead.pid, "host": "another-machine"}))
+    assert not take_lock(run)  # cannot tell whether it lives: respected
+    (run / LOCK).write_text("{")  # being written
+    assert not take_lock(run)
+    old = time.time() - 2 * UNREADABLE_GRACE_S
+    os.utime(run / LOCK, (old, old))  # ... and never finished: stale
+    assert take_lock(run)

@@ -6,12 +6,20 @@
 start fresh. After each network the summary (``summary.json`` and ``summary.md``: validation
 and test accuracy, epochs, seconds per epoch) is rewritten, so an interrupted set still
 reports what it has. Behind ``causalcam train-all``.
+
+Several ``train-all`` processes may share one set folder (two on a 2-core machine, one
+thread each): a network being trained holds ``<arch>/.training.lock`` (the process id and
+host), the others skip it and take the next network. A lock left by a process that died on
+this host is taken over; one from another host is respected until it is deleted.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import os
+import socket
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -126,6 +134,51 @@ def write_summary(out_dir: Path, rows: Sequence[NetworkSummary]) -> tuple[Path, 
     return json_path, md_path
 
 
+LOCK = ".training.lock"
+UNREADABLE_GRACE_S = 60.0  # an unreadable lock younger than this is being written
+
+
+def _alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's live process
+        return True
+    return True
+
+
+def take_lock(run_dir: Path) -> bool:
+    """Claim ``run_dir`` for this process; False when a live process (or one on another
+    host) holds it. A stale lock of a dead process on this host is replaced."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    path, host = run_dir / LOCK, socket.gethostname()
+    for _ in range(3):
+        try:
+            handle = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        except FileExistsError:
+            try:
+                holder = json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, json.JSONDecodeError):  # being written, or its writer died
+                try:
+                    age = time.time() - path.stat().st_mtime
+                except FileNotFoundError:
+                    continue  # released meanwhile: try again
+                if age < UNREADABLE_GRACE_S:
+                    return False
+                holder = {}
+            if holder.get("host") not in (None, host) or _alive(int(holder.get("pid", 0))):
+                return False
+            path.unlink(missing_ok=True)
+            continue
+        with os.fdopen(handle, "w", encoding="utf-8") as lock:
+            json.dump({"pid": os.getpid(), "host": host}, lock)
+        return True
+    return False
+
+
 def train_set(
     base: TrainConfig,
     archs: Sequence[str] = PAPER_ARCHS,
@@ -146,10 +199,16 @@ def train_set(
         if (run_dir / "metrics.json").is_file():
             log(f"{arch}: finished, skipped")
             continue
-        resume = (run_dir / "last.pt").is_file()
-        log(f"{arch}: {'resuming' if resume else 'starting'} in {run_dir}")
-        summary()
-        result = train(dataclasses.replace(base, arch=arch, out_dir=run_dir, resume=resume))
+        if not take_lock(run_dir):
+            log(f"{arch}: being trained by another process ({run_dir / LOCK}), skipped")
+            continue
+        try:
+            resume = (run_dir / "last.pt").is_file()
+            log(f"{arch}: {'resuming' if resume else 'starting'} in {run_dir}")
+            summary()
+            result = train(dataclasses.replace(base, arch=arch, out_dir=run_dir, resume=resume))
+        finally:
+            (run_dir / LOCK).unlink(missing_ok=True)
         log(
             f"{arch}: val accuracy {result.metrics['val']['accuracy']:.4f}, "
             f"test accuracy {result.metrics['test']['accuracy']:.4f}"
