@@ -331,6 +331,16 @@ def test_report_from_a_tiny_reproduction_run(
         reproduce(run, profile, data_root=real_root, progress=False, log=logged.append)
     assert "[localisation] skipped: pip install 'causalcam[localisation]' to run it" in logged
 
+    # a stage whose results gained content (a new STAGE_VERSIONS entry) alone is recomputed
+    transfer = json.loads((tmp_path / "run" / "results" / "transfer.json").read_text())
+    assert all(t["gain"]["value"] is not None for t in transfer["result"]["tables"])
+    with monkeypatch.context() as patch:
+        patch.setattr(reproduce_run, "STAGE_VERSIONS", {"transfer": 99})
+        logged.clear()
+        reproduce(tmp_path / "run", profile, data_root=real_root, progress=False, log=logged.append)
+    assert "[transfer] running" in logged and "[curves] done before, reused" in logged
+    assert "[ablation] done before, reused" in logged
+
     # another default causal variant (a library upgrade) recomputes what used "causal"
 
     monkeypatch.setattr(reproduce_run, "default_variant", lambda: CausalOptions.literal().to_dict())

@@ -32,7 +32,7 @@ from ..explain import CausalOptions
 from ..extras import installed
 from ..precision import resolve_precision
 from ..report import build_report
-from ..results import STAGE_FORMAT, TrainResult
+from ..results import STAGE_FORMAT, STAGE_VERSIONS, TrainResult
 from .context import RunContext, TestSet, load_test_set
 from .manifest import _finish_stage, _start_manifest
 from .profiles import Profile, get_profile
@@ -176,6 +176,8 @@ def _stage(
     }
     if ctx.precision != "fp32" and name in NETWORK_STAGES:  # fp32 keys as before
         keyed["precision"] = ctx.precision
+    if name in STAGE_VERSIONS:  # the other stages keep their keys
+        keyed["version"] = STAGE_VERSIONS[name]
     key = digest_of(keyed)
     launch = current()
     stored = launch.broadcast(store.load_json("results", (name,), key) if launch.is_main else None)

@@ -26,6 +26,7 @@ from .localisation import (
 from .stages import (
     STAGE_FORMAT,
     STAGE_RESULTS,
+    STAGE_VERSIONS,
     CurvePoints,
     CurvesResult,
     NetworkRow,
@@ -43,6 +44,7 @@ __all__ = [
     "SANITY_TAU",
     "STAGE_FORMAT",
     "STAGE_RESULTS",
+    "STAGE_VERSIONS",
     "AblationRow",
     "AblationTable",
     "Choice",

@@ -18,6 +18,10 @@ from .localisation import LocalisationStageResult
 #: Version of the stage files' layout: part of every stage's fingerprint, so files written
 #: in another layout are recomputed rather than misread.
 STAGE_FORMAT = 2
+#: Stages whose results gained content that older files lack, by version: part of that
+#: stage's fingerprint only, so a rerun recomputes it (from its cached curves) and nothing
+#: else. ``transfer`` 2: the paired bootstrap gain of Tables 1-2.
+STAGE_VERSIONS: dict[str, int] = {"transfer": 2}
 
 
 @dataclass(frozen=True)
