@@ -48,7 +48,12 @@ class Profile:
     recipe_overrides: tuple[tuple[str, Any], ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        """The profile's fields (part of every stage's fingerprint; no overrides, no key:
+        runs of profiles without overrides keep their stage fingerprints)."""
+        values = dataclasses.asdict(self)
+        if not self.recipe_overrides:
+            del values["recipe_overrides"]
+        return values
 
 
 PROFILES: dict[str, Profile] = {
