@@ -225,23 +225,16 @@ def transference_table(
     taus = tuple(float(t) for t in thresholds)
     methods = (baseline, challenger)
 
-    def at(method: str, target: str, tau: float, values: str) -> float:
+    def at(method: str, target: str, tau: float, values: str) -> Any:
         curve = found[(method, target)]
-        return float(getattr(curve, values)[_find_threshold(curve, tau)])
+        return getattr(curve, values)[_find_threshold(curve, tau)]
 
     huffman = np.array([[at(m, targets[0], tau, "mean_h") for m in methods] for tau in taus])
     accuracy = np.array(
         [[[at(m, t, tau, "accuracy") for m in methods] for t in targets] for tau in taus]
     )
     correct = {
-        m: np.stack(
-            [
-                found[(m, t)].correct[_find_threshold(found[(m, t)], tau)]
-                for tau in taus
-                for t in targets
-            ]
-        )
-        for m in methods
+        m: np.stack([at(m, t, tau, "correct") for tau in taus for t in targets]) for m in methods
     }
     gain, significant_wins, significant_losses = paired_gain(
         correct[baseline], correct[challenger], n_boot, seed
