@@ -197,6 +197,28 @@ def test_report_lays_out_every_section_with_paper_numbers(tmp_path: Path) -> Non
     assert "Caution" not in markdown  # no chance rate recorded: no warning
 
 
+def test_report_gives_a_verdict_per_claim_and_writes_them_as_json(tmp_path: Path) -> None:
+    paths = build_report(_synthetic_run(tmp_path))
+    section = paths.markdown.read_text().split("## The paper's claims at this scale")[1]
+    section = section.split("\n## ")[0]
+    # the synthetic Table 1 was stored without its gain; its Huffman ratios are all lower
+    assert "causal wins 4 of 8 cells (ties 4) |" in section
+    assert "| causal | +12.7% | **holds** | masks from resnet18; lower at 2 of 2 thresholds |" in (
+        section
+    )
+    assert "**not measured** | not among resnet18's ablation variants |" in section
+    claims = json.loads(paths.claims.read_text())["claims"]
+    assert {c["claim"] for c in claims} == {
+        "deletion_bits",
+        "deletion_accuracy",
+        "insertion",
+        "table1",
+        "table2",
+        "transfer_bits",
+    }
+    assert next(c for c in claims if c["claim"] == "table2")["verdict"] == "not measured"
+
+
 def test_ablation_section_shows_the_one_table(tmp_path: Path) -> None:
     markdown = build_report(_synthetic_run(tmp_path)).markdown.read_text()
     section = markdown.split("## Ablation")[1].split("\n## ")[0]
@@ -239,7 +261,8 @@ def test_html_is_self_contained(tmp_path: Path) -> None:
     assert len(sources) == 4 and all(s.startswith("data:image/png;base64,") for s in sources)
     assert "http://" not in page and "https://" not in page
     assert "The transference stage has not run." in page
-    assert page.count("<table>") == 5  # networks, curve summary, ablation x 2, manifest
+    # claims, networks, curve summary, ablation x 2, manifest
+    assert page.count("<table>") == 6
     moved = tmp_path.parent / "moved.html"
     shutil.copy(paths.html, moved)  # nothing refers back to the run folder
     assert moved.read_text() == page
@@ -266,7 +289,7 @@ def _assert_rendered(dom: str, screenshot: Image.Image, tables: int, images: int
 def test_report_renders_in_headless_chromium(tmp_path: Path) -> None:
     paths = build_report(_synthetic_run(tmp_path / "run"))
     dom, screenshot = _render(paths.html, tmp_path)
-    _assert_rendered(dom, screenshot, tables=6, images=4)
+    _assert_rendered(dom, screenshot, tables=7, images=4)
 
 
 # ----------------------------------------------------------------------------- a real tiny run
@@ -389,6 +412,8 @@ def test_report_command_rebuilds_and_renders(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert f"report: {run / 'report.html'}" in result.output
     assert (run / "report.md").is_file()
+    assert "the paper's claims (claims.json):" in result.output
+    assert "  holds         transfer_bits (causal): +12.7%" in result.output
     if find_chromium() is not None:
         with Image.open(tmp_path / "shot.png") as shot:
             assert shot.size == (1280, 2400)

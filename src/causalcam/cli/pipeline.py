@@ -6,6 +6,7 @@ report | data``: thin wrappers over :mod:`causalcam.train`, :mod:`causalcam.pret
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Annotated
@@ -484,14 +485,20 @@ def report(
     quiet: Quiet = False,
     debug: Debug = False,
 ) -> None:
-    """Rebuild report.md and report.html of a run folder from its results."""
+    """Rebuild report.md, report.html and claims.json of a run folder; print the verdicts."""
     settings = Settings(quiet, "cpu", debug)
     with user_errors(settings):
         from ..report import build_report
         from ..report import screenshot as render_screenshot
+        from ..report.claims import ClaimVerdict, verdict_lines
 
         paths = build_report(run)
         typer.echo(f"report: {paths.html} (and {paths.markdown.name})")
+        stored = json.loads(paths.claims.read_text(encoding="utf-8"))["claims"]
+        verdicts = [ClaimVerdict.from_json(c) for c in stored]
+        typer.echo(f"the paper's claims ({paths.claims.name}):")
+        for line in verdict_lines(verdicts):
+            typer.echo(f"  {line}")
         if screenshot is not None:
             typer.echo(f"screenshot: {render_screenshot(paths.html, screenshot)}")
 

@@ -26,7 +26,11 @@ from ..method_names import (
     CONTRAST_NONE,
     CONTRAST_P,
     CONTRAST_PQ,
+    DEFAULT_CAUSAL,
+    GRADCAM_TERMS,
+    LITERAL_CAUSAL,
     METHOD_NAMES,
+    causal_variant_name,
 )
 from ..method_names import GRADCAM as GRADCAM  # re-exported for the engine
 from ..method_names import GRADCAM_PP as GRADCAM_PP
@@ -50,28 +54,6 @@ CAUSAL_TARGETS: Final[Mapping[str, tuple[float, float]]] = MappingProxyType(
 CAUSAL_LOSSES: Final[tuple[str, ...]] = ("mse", "bce", "mse_prob")
 NORMALIZATIONS: Final[tuple[str, ...]] = ("none", "l1", "l2", "maxabs")
 SIGNS: Final[tuple[str, ...]] = ("literal", "set")
-#: Where Eq. 3's Grad-CAM term ``G`` takes its channel weight from: ``logit`` (Grad-CAM as
-#: published, ``a_P = J^T e_P``) or ``ce`` (the descent direction of the cross-entropy loss
-#: of class P, ``J^T (e_P - softmax(z))``: Grad-CAM "through the loss", a further reading).
-GRADCAM_TERMS: Final[tuple[str, ...]] = ("logit", "ce")
-
-#: The default causal variant, chosen by the measured ablation over three training seeds
-#: (README, "Reproduction"; ``causalcam.seed_study``): on COVID-CT (three CPU-profile
-#: ResNet-18s, 203 test scans) ``mse_prob, none, set`` has the highest seed-averaged deletion
-#: accuracy at matched Huffman budgets of all 22 readings and is the only one better than
-#: Grad-CAM in all three seeds; its edge (+0.3 points, 95% CI -0.1 to +0.7) is not
-#: significant. ``bce, none, set`` (the single-network winner before) ties on the mean but
-#: swings from +3.1 to -2.3 points between seeds. The paper's literal reading
-#: (``mse, none, literal``) gives chance accuracy; it stays available by name:
-#: ``CausalOptions.literal()``.
-DEFAULT_CAUSAL: Final[Mapping[str, str]] = MappingProxyType(
-    {"loss": "mse_prob", "normalize": "none", "sign": "set"}
-)
-
-#: The paper's literal reading: MSE on the logits, no normalisation, Eq. 4's signs.
-LITERAL_CAUSAL: Final[Mapping[str, str]] = MappingProxyType(
-    {"loss": "mse", "normalize": "none", "sign": "literal"}
-)
 
 #: Grad-CAM++ denominator guard, as in grad-cam 1.5.7 (``grad_cam_plusplus.py``).
 GRADCAM_PP_EPS: Final = 1e-6
@@ -110,10 +92,7 @@ class CausalOptions:
     def name(self) -> str:
         """The key of this variant's map, e.g. ``causal[mse,none,literal]``; a Grad-CAM term
         other than ``logit`` is a fourth part: ``causal[bce,none,set,ce]``."""
-        parts = [self.loss, self.normalize, self.sign]
-        if self.gradcam_term != GRADCAM_TERMS[0]:
-            parts.append(self.gradcam_term)
-        return f"{CAUSAL}[{','.join(parts)}]"
+        return causal_variant_name(self.loss, self.normalize, self.sign, self.gradcam_term)
 
     def to_dict(self) -> dict[str, str]:
         """The options by field name (``loss``, ``normalize``, ``sign``, ``gradcam_term``)."""

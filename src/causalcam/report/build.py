@@ -1,4 +1,4 @@
-"""Writes ``report.md`` and ``report.html`` of a run folder."""
+"""Writes ``report.md``, ``report.html`` and ``claims.json`` of a run folder."""
 
 from __future__ import annotations
 
@@ -6,23 +6,29 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from .._io import atomic_write_text
+from .._io import atomic_write_json, atomic_write_text
 from .html_page import render_html
 from .markdown import render_markdown
-from .sections import read_run, report_blocks
+from .sections import read_run, report_blocks, run_verdicts
+
+#: The verdicts on the paper's claims, as JSON, beside ``report.md``.
+CLAIMS_FILE = "claims.json"
 
 
 @dataclass(frozen=True)
 class ReportPaths:
     markdown: Path
     html: Path
+    claims: Path
 
 
 def build_report(run_dir: str | os.PathLike[str]) -> ReportPaths:
-    """Write ``report.md`` and ``report.html`` into the run folder."""
+    """Write ``report.md``, ``report.html`` and ``claims.json`` into the run folder."""
     data = read_run(run_dir)
+    verdicts = {"claims": [v.to_json() for v in run_verdicts(data)]}
+    claims = atomic_write_json(data.root / CLAIMS_FILE, verdicts)
     blocks = report_blocks(data)
     title = f"causalcam reproduction report ({data.manifest['profile']['name']} profile)"
     markdown = atomic_write_text(data.root / "report.md", render_markdown(blocks))
     page = atomic_write_text(data.root / "report.html", render_html(blocks, data.root, title))
-    return ReportPaths(markdown, page)
+    return ReportPaths(markdown, page, claims)

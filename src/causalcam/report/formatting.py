@@ -85,3 +85,16 @@ def _estimate(estimate: Estimate, percent: bool = False) -> str:
     if _finite(estimate.low) and _finite(estimate.high):
         return f"{show(estimate.value)} [{show(estimate.low)}, {show(estimate.high)}]"
     return show(estimate.value)
+
+
+def _effect(estimate: Estimate, unit: str) -> str:
+    """An effect in its unit with its interval: ``+1.4 points [+0.2, +2.6]`` or
+    ``+8.5% [-2.3%, +15.2%]``; "–" if not finite."""
+    if unit == "percent":
+        return _estimate(estimate, percent=True)
+    if not _finite(estimate.value):
+        return "–"
+    text = f"{100 * estimate.value:+.1f} points"
+    if _finite(estimate.low) and _finite(estimate.high):
+        text += f" [{100 * estimate.low:+.1f}, {100 * estimate.high:+.1f}]"
+    return text

@@ -20,7 +20,7 @@ h2 { margin-top: 2.2rem; border-bottom: 1px solid #eee; padding-bottom: .2rem; }
 table { border-collapse: collapse; margin: .8rem 0 .3rem; font-size: .88rem; }
 th, td { border: 1px solid #d0d7de; padding: .3rem .55rem; text-align: right; }
 th { background: #f3f5f7; } td:first-child, th:first-child { text-align: left; }
-tr:nth-child(even) td { background: #fafbfc; }
+tr:nth-child(even) td { background: #fafbfc; } td.text { text-align: left; }
 figure { margin: 1rem 0; } figure img { max-width: 100%; border: 1px solid #eee; }
 .row { display: flex; flex-wrap: wrap; gap: 1.5rem; } .row figure { flex: 1 1 420px; }
 figcaption, .caption { color: #555; font-size: .85rem; font-style: italic; }
@@ -57,11 +57,19 @@ def render_html(blocks: Sequence[Block], root: Path, title: str) -> str:
 def _html_table(table: Table) -> str:
     head = "".join(f"<th>{_inline(c)}</th>" for c in table.columns)
     rows = "".join(
-        "<tr>" + "".join(f"<td>{_inline(cell)}</td>" for cell in row) + "</tr>"
+        "<tr>" + "".join(f"<td{_align(cell)}>{_inline(cell)}</td>" for cell in row) + "</tr>"
         for row in table.rows
     )
     caption = f'<p class="caption">{_inline(table.caption)}</p>' if table.caption else ""
     return f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>{caption}"
+
+
+#: A cell longer than this is prose, set flush left; shorter ones (numbers) flush right.
+PROSE_CELL = 40
+
+
+def _align(cell: str) -> str:
+    return ' class="text"' if len(cell) > PROSE_CELL else ""
 
 
 def _html_image(image: Image, root: Path) -> str:

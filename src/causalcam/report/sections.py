@@ -29,9 +29,11 @@ from ..results import (
 )
 from .ablation import ablation_blocks, seed_blocks
 from .blocks import Block, Bullets, Figures, Heading, Image, Paragraph, Table
+from .claims import CLAIM_BY_KEY, ClaimVerdict, claim_verdicts
 from .formatting import (
     _arch,
     _duration,
+    _effect,
     _finite,
     _method,
     _num,
@@ -109,6 +111,7 @@ def report_blocks(data: RunData) -> list[Block]:
     blocks: list[Block] = [
         Heading(1, "causalcam reproduction report"),
         *_intro(data),
+        *_claims(data),
         *_networks(data),
         *_curves(data),
         *_transfer(data),
@@ -138,6 +141,39 @@ def _intro(data: RunData) -> list[Block]:
             "A smaller profile than `paper` changes resolution, epochs and thresholds, so its "
             "numbers are comparable in direction, not in value."
         ),
+    ]
+
+
+def run_verdicts(data: RunData) -> tuple[ClaimVerdict, ...]:
+    """The verdicts of the run on the paper's claims (:mod:`.claims`)."""
+    return claim_verdicts(data.ablation, data.seeds, data.transfer)
+
+
+def _claims(data: RunData) -> list[Block]:
+    verdicts = run_verdicts(data)
+    rows = [
+        [
+            CLAIM_BY_KEY[v.claim].statement,
+            _method(v.method),
+            _effect(v.estimate, CLAIM_BY_KEY[v.claim].unit),
+            f"**{v.verdict}**",
+            v.evidence + (f"; {v.detail}" if v.detail else ""),
+        ]
+        for v in verdicts
+    ]
+    caption = (
+        "Effect against Grad-CAM with its 95% paired bootstrap interval over test images "
+        "(deletion/insertion: mean over the matched Huffman budgets; bits: fewer bits for "
+        "Grad-CAM's accuracy; transference: mean accuracy gain over the cells). Verdicts: "
+        "holds (interval on the paper's side and reaching its size), smaller (on its side, "
+        "below its size), not shown (interval includes no effect), reversed, differs (the "
+        "paper reports no clear difference), not measured."
+    )
+    columns = ["claim of the paper", "map", "ours [95% CI]", "verdict", "evidence"]
+    return [
+        Heading(2, "The paper's claims at this scale"),
+        *_near_chance_warning(data),
+        Table(columns, rows, caption),
     ]
 
 
