@@ -419,6 +419,21 @@ def test_report_command_rebuilds_and_renders(tmp_path: Path) -> None:
             assert shot.size == (1280, 2400)
 
 
+def test_claims_command_sets_runs_side_by_side(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from causalcam.cli import app
+
+    one = _synthetic_run(tmp_path / "one")
+    two = _synthetic_run(tmp_path / "two", with_transfer=False)
+    result = CliRunner().invoke(app, ["claims", str(one), str(two)])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0] == "| claim of the paper | map | tiny, 48 px | tiny, 48 px |"
+    bits = next(line for line in lines if line.startswith("| Tables 1-2: the causal masks"))
+    assert bits.endswith("| causal | **holds** +12.7% | **not measured** – |")
+
+
 def test_reproduce_refuses_a_folder_of_another_profile(tmp_path: Path) -> None:
     from typer.testing import CliRunner
 

@@ -51,6 +51,7 @@ def test_demo_says_clearly_when_the_embedded_model_is_missing(
     ("args", "needle"),
     [
         (["report", "{tmp}"], "manifest.json is missing"),
+        (["claims", "{tmp}"], "manifest.json is missing"),
         (["data", "verify", "{tmp}/nowhere"], "not found"),
         (["data", "fetch", "--dest", "{tmp}/d"], "--allow-network"),
         (["data", "import", "{tmp}/nowhere", "--dest", "{tmp}/d"], "problem(s)"),

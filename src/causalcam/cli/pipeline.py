@@ -503,6 +503,28 @@ def report(
             typer.echo(f"screenshot: {render_screenshot(paths.html, screenshot)}")
 
 
+@app.command()
+def claims(
+    runs: Annotated[list[Path], typer.Argument(help="Run folders of `causalcam reproduce`.")],
+    quiet: Quiet = False,
+    debug: Debug = False,
+) -> None:
+    """The verdict on each claim of the paper, a column per run folder (a Markdown table)."""
+    settings = Settings(quiet, "cpu", debug)
+    with user_errors(settings):
+        from ..report import read_run, render_markdown
+        from ..report.claims import comparison_table
+        from ..report.sections import run_verdicts
+
+        columns = []
+        for run in runs:
+            data = read_run(run)
+            size = data.manifest.get("data", {}).get("size", "?")
+            name = f"{data.manifest['profile']['name']}, {size} px"
+            columns.append((name, run_verdicts(data)))
+        typer.echo(render_markdown([comparison_table(columns)]), nl=False)
+
+
 @data_app.command(name="import")
 def data_import(
     source: Annotated[Path, typer.Argument(help="A local copy of COVID-CT (with Data-split/).")],

@@ -32,6 +32,7 @@ from ..results import (
     TransferResult,
 )
 from ..results._json import number_out
+from .blocks import Table
 from .formatting import _effect, _method
 from .paper import PAPER_TABLES
 
@@ -284,3 +285,20 @@ def verdict_lines(verdicts: Sequence[ClaimVerdict]) -> list[str]:
         f"{_effect(v.estimate, CLAIM_BY_KEY[v.claim].unit)}"
         for v in verdicts
     ]
+
+
+def comparison_table(runs: Sequence[tuple[str, Sequence[ClaimVerdict]]]) -> Table:
+    """The verdicts of several runs side by side: a row per claim and map, a column per run
+    (its name), each cell the verdict and the effect with its interval."""
+    keys = list(dict.fromkeys((v.claim, v.method) for _, verdicts in runs for v in verdicts))
+    found = [{(v.claim, v.method): v for v in verdicts} for _, verdicts in runs]
+    rows = []
+    for claim, method in keys:
+        cells = [CLAIM_BY_KEY[claim].statement, _method(method)]
+        for by_key in found:
+            verdict = by_key.get((claim, method))
+            effect = _effect(verdict.estimate, CLAIM_BY_KEY[claim].unit) if verdict else ""
+            cells.append(f"**{verdict.verdict}** {effect}" if verdict else "–")
+        rows.append(cells)
+    columns = ["claim of the paper", "map", *(name for name, _ in runs)]
+    return Table(columns, rows, "Verdict and effect against Grad-CAM [95% CI] per run.")
