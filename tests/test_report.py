@@ -246,12 +246,19 @@ def test_networks_near_chance_are_flagged_in_the_transference_section(tmp_path: 
     manifest = json.loads((run / "manifest.json").read_text())
     manifest["data"]["majority_rate"] = 0.475  # networks at 0.50 ... 0.54; flagged below 0.525
     atomic_write_json(run / "manifest.json", manifest)
+    transfer = json.loads((run / "results" / "transfer.json").read_text())["result"]
+    transfer["tables"][0]["gain"] = {"value": 0.01, "low": 0.005, "high": 0.02}
+    _stored(run / "results" / "transfer.json", transfer)
     markdown = build_report(run).markdown.read_text()
     warning = next(line for line in markdown.splitlines() if line.startswith("**Caution:**"))
     assert warning.startswith(
         "**Caution:** ResNet-18 (0.500), ResNet-34 (0.510), ResNet-50 (0.520) classify"
     )
     assert "DenseNet" not in warning and "majority class (0.475)" in warning
+    claims = json.loads((run / "claims.json").read_text())["claims"]
+    table1 = next(c for c in claims if c["claim"] == "table1")
+    assert table1["verdict"] == "unreliable"
+    assert table1["detail"].endswith("; near chance: resnet18, resnet34, resnet50")
 
 
 def test_html_is_self_contained(tmp_path: Path) -> None:

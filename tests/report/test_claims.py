@@ -188,3 +188,13 @@ def test_a_verdict_round_trips_through_json() -> None:
     back = ClaimVerdict.from_json(payload)
     assert back.verdict is Verdict.SMALLER and back.estimate.value == 0.1
     assert math.isnan(back.estimate.low) and back.detail == "d"
+
+
+def test_a_table_with_a_network_near_chance_is_unreliable() -> None:
+    table1 = _table("resnet18", Estimate(0.05, 0.02, 0.08), ((0.8, 0.6),))
+    transfer = TransferResult(tables=(table1,))
+    verdicts = {v.claim: v for v in claim_verdicts(None, None, transfer, near_chance=("resnet50",))}
+    assert verdicts["table1"].verdict is Verdict.UNRELIABLE
+    assert verdicts["table1"].detail.endswith("; near chance: resnet50")
+    assert verdicts["table2"].verdict is Verdict.NOT_MEASURED  # no table: stays not measured
+    assert verdicts["transfer_bits"].verdict is Verdict.HOLDS  # the ratios need no classifier

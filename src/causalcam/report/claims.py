@@ -10,11 +10,13 @@ judges it by its 95% interval with :func:`judge`:
 - ``not shown``: the interval includes no effect;
 - ``reversed``: the interval excludes no effect, on the other side;
 - ``differs``: the paper reports no clear difference, the interval excludes one;
+- ``unreliable``: a network of the comparison classifies near chance, so it measures noise;
 - ``not measured``: the run has no such result.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -45,6 +47,7 @@ class Verdict(StrEnum):
     NOT_SHOWN = "not shown"
     REVERSED = "reversed"
     DIFFERS = "differs"
+    UNRELIABLE = "unreliable"
     NOT_MEASURED = "not measured"
 
 
@@ -187,10 +190,12 @@ def claim_verdicts(
     seeds: SeedTable | None,
     transfer: TransferResult | None,
     methods: Sequence[str] = (),
+    near_chance: Sequence[str] = (),
 ) -> tuple[ClaimVerdict, ...]:
     """The verdicts of a run on every claim: Fig. 2's three for each causal reading in
     ``methods`` (default: causalcam's default and the paper's literal reading), Tables 1-2
-    for the transference stage's challenger."""
+    for the transference stage's challenger; a table with a network of ``near_chance``
+    (architecture names) is ``unreliable``."""
     readings = tuple(methods) or (
         causal_variant_name(**DEFAULT_CAUSAL),
         causal_variant_name(**LITERAL_CAUSAL),
@@ -202,7 +207,8 @@ def claim_verdicts(
     ]
     tables = {t.source: t for t in (transfer.tables if transfer else ())}
     for key, source in (("table1", "resnet18"), ("table2", "resnet34")):
-        verdicts.append(_transfer_verdict(CLAIM_BY_KEY[key], tables.get(source)))
+        verdict = _transfer_verdict(CLAIM_BY_KEY[key], tables.get(source))
+        verdicts.append(_unless_near_chance(verdict, tables.get(source), near_chance))
     verdicts.append(_bits_verdict(tuple(tables.values())))
     return tuple(verdicts)
 
@@ -256,6 +262,17 @@ def _transfer_verdict(claim: Claim, table: TransferRecord | None) -> ClaimVerdic
         )
     verdict = judge(table.gain, claim)
     return ClaimVerdict(claim.key, table.challenger, table.gain, verdict, evidence, detail)
+
+
+def _unless_near_chance(
+    verdict: ClaimVerdict, table: TransferRecord | None, near_chance: Sequence[str]
+) -> ClaimVerdict:
+    """``verdict``, made ``unreliable`` when a network of ``table`` classifies near chance."""
+    weak = [n for n in (table.source, *table.targets) if n in near_chance] if table else []
+    if not weak or verdict.verdict is Verdict.NOT_MEASURED:
+        return verdict
+    detail = f"{verdict.detail}; near chance: {', '.join(weak)}"
+    return dataclasses.replace(verdict, verdict=Verdict.UNRELIABLE, detail=detail)
 
 
 def _bits_verdict(tables: Sequence[TransferRecord]) -> ClaimVerdict:

@@ -18,6 +18,7 @@ from ..results import (
     AblationTable,
     CurvesResult,
     LocalisationStageResult,
+    NetworkRow,
     QualitativeResult,
     RiseStageResult,
     SeedTable,
@@ -146,7 +147,8 @@ def _intro(data: RunData) -> list[Block]:
 
 def run_verdicts(data: RunData) -> tuple[ClaimVerdict, ...]:
     """The verdicts of the run on the paper's claims (:mod:`.claims`)."""
-    return claim_verdicts(data.ablation, data.seeds, data.transfer)
+    weak = [n.arch for n, _ in _near_chance(data)]
+    return claim_verdicts(data.ablation, data.seeds, data.transfer, near_chance=weak)
 
 
 def _claims(data: RunData) -> list[Block]:
@@ -167,7 +169,7 @@ def _claims(data: RunData) -> list[Block]:
         "Grad-CAM's accuracy; transference: mean accuracy gain over the cells). Verdicts: "
         "holds (interval on the paper's side and reaching its size), smaller (on its side, "
         "below its size), not shown (interval includes no effect), reversed, differs (the "
-        "paper reports no clear difference), not measured."
+        "paper reports no clear difference), unreliable (a network near chance), not measured."
     )
     columns = ["claim of the paper", "map", "ours [95% CI]", "verdict", "evidence"]
     return [
@@ -268,24 +270,32 @@ def _transfer(data: RunData) -> list[Block]:
 NEAR_CHANCE_MARGIN = 0.05
 
 
-def _near_chance_warning(data: RunData) -> list[Block]:
+def _near_chance(data: RunData) -> list[tuple[NetworkRow, float]]:
+    """The trained networks within :data:`NEAR_CHANCE_MARGIN` of the majority-class rate,
+    with that rate (none when the manifest does not record it)."""
     majority = data.manifest.get("data", {}).get("majority_rate")
     trained = data.train.networks if data.train else ()
     if not _finite(majority):
         return []
-    weak = [
-        f"{_arch(n.arch)} ({n.test_accuracy:.3f})"
+    return [
+        (n, float(majority))
         for n in trained
         if n.test_accuracy is not None and n.test_accuracy < majority + NEAR_CHANCE_MARGIN
     ]
-    if not weak:
+
+
+def _near_chance_warning(data: RunData) -> list[Block]:
+    near = _near_chance(data)
+    if not near:
         return []
+    majority = near[0][1]
+    weak = [f"{_arch(n.arch)} ({n.test_accuracy:.3f})" for n, _ in near]
     return [
         Paragraph(
             f"**Caution:** {', '.join(weak)} classify the unmasked test scans within "
             f"{100 * NEAR_CHANCE_MARGIN:.0f} points of always answering the majority class "
-            f"({majority:.3f}). Their cells below measure noise, not whether the masks carry "
-            "the evidence; train them longer (the `paper` profile) before reading them."
+            f"({majority:.3f}). Their transference cells measure noise, not whether the masks "
+            "carry the evidence; train them longer (the `paper` profile) before reading them."
         )
     ]
 
