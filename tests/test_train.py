@@ -74,6 +74,36 @@ def test_augment_identity_when_crop_is_whole_image() -> None:
     assert abs(float(out.mean()) - float(ramp.float().mean() / 255)) < 0.05
 
 
+def test_gamma_jitter_keeps_black_white_and_order() -> None:
+    ramp = torch.arange(32, dtype=torch.uint8).repeat(32, 1)[None].repeat(4, 1, 1) * 8
+    plain = type(RECIPES["he2020"])(name="t", size=32, scale=(1.0, 1.0), hflip=False)
+    graded = dataclasses.replace(plain, gamma=0.5)
+    base = augment(ramp, plain, torch.Generator().manual_seed(0))
+    out = augment(ramp, graded, torch.Generator().manual_seed(0))
+    assert float(out.min()) >= 0 and float(out.max()) <= 1
+    assert torch.all(out[:, :, 1:] >= out[:, :, :-1] - 1e-6)  # still a left-to-right ramp
+    assert not torch.allclose(out, base)  # the exponents moved the grey levels
+    # the crop is drawn before the exponent: the same pixels, reshaped grey levels
+    assert torch.equal(out == 0, base == 0)
+
+
+def test_blur_spreads_an_impulse_and_keeps_flat_images() -> None:
+    from causalcam.train import BLUR_SIGMA, _blur
+
+    impulse = torch.zeros(3, 21, 21)
+    impulse[:, 10, 10] = 1.0
+    out = _blur(impulse, 1.0, torch.Generator().manual_seed(0))
+    assert out.sum((1, 2)) == pytest.approx([1.0] * 3, abs=1e-5)  # mass is kept
+    assert torch.allclose(out, out.flip(1), atol=1e-6) and torch.allclose(out, out.flip(2))
+    assert torch.all(out[:, 10, 10] < 1.0)  # spread over the neighbours
+    peak = 1 / (2 * torch.pi * BLUR_SIGMA[1] ** 2)  # the widest kernel's centre value
+    assert torch.all(out[:, 10, 10] > peak * 0.9)
+    flat = torch.full((2, 16, 16), 0.4)
+    assert torch.allclose(_blur(flat, 1.0, torch.Generator()), flat, atol=1e-6)
+    noise = torch.rand(8, 16, 16, generator=torch.Generator().manual_seed(1))
+    assert torch.equal(_blur(noise, 0.0, torch.Generator()), noise)  # none chosen: unchanged
+
+
 def test_recipe_overrides_and_errors() -> None:
     recipe = TrainConfig(recipe="he2020", size=64, epochs=3).resolved_recipe()
     assert (recipe.size, recipe.train_resize, recipe.epochs, recipe.lr) == (64, 73, 3, 1e-4)

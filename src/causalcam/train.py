@@ -69,6 +69,8 @@ class Recipe:
     ema: float = 0.0  # per-step EMA decay of the weights evaluated (0: no EMA)
     mixup: float = 0.0  # Beta(a, a) parameter of mixup (0: off)
     cutmix: float = 0.0  # Beta(a, a) parameter of cutmix (0: off); with mixup, one per batch
+    gamma: float = 0.0  # gamma jitter: each image raised to exp(U(-gamma, gamma)) (0: off)
+    blur: float = 0.0  # share of images blurred by a Gaussian of sigma ~ U(0.3, 1.5) px
 
 
 def parse_override(name: str, text: str) -> Any:
@@ -312,6 +314,12 @@ def augment(images: torch.Tensor, recipe: Recipe, generator: torch.Generator) ->
         out = ((out - mean) * contrast + mean + bright).clamp(0, 1)
     if recipe.erase > 0:
         out = _erase(out, recipe.erase, generator)
+    # drawn after the others, so recipes without them keep their random streams
+    if recipe.gamma > 0:
+        exponent = uniform(-recipe.gamma, recipe.gamma).exp().to(device).view(b, 1, 1)
+        out = out.clamp(0, 1).pow(exponent)
+    if recipe.blur > 0:
+        out = _blur(out, recipe.blur, generator)
     return out
 
 
@@ -354,6 +362,30 @@ def _erase(images: torch.Tensor, probability: float, generator: torch.Generator)
     cols = (coords[None] >= corner[:, 1:]) & (coords[None] < corner[:, 1:] + side[:, 1:])
     mask = (rows[:, :, None] & cols[:, None, :] & chosen[:, None, None]).to(images.device)
     return images.masked_fill(mask, 0.0)
+
+
+#: Largest blur sigma (output pixels) and the kernel radius that covers it (3 sigma).
+BLUR_SIGMA = (0.3, 1.5)
+_BLUR_RADIUS = math.ceil(3 * BLUR_SIGMA[1])
+
+
+def _blur(images: torch.Tensor, probability: float, generator: torch.Generator) -> torch.Tensor:
+    """A separable Gaussian blur of sigma ``~ U(BLUR_SIGMA)`` in a ``probability`` share of
+    ``(B, S, S)`` images (the others unchanged), reflecting at the borders: scans cut from
+    papers differ in sharpness and resolution."""
+    b = images.shape[0]
+    chosen = torch.rand(b, generator=generator) < probability
+    sigma = torch.rand(b, generator=generator) * (BLUR_SIGMA[1] - BLUR_SIGMA[0]) + BLUR_SIGMA[0]
+    taps = torch.arange(-_BLUR_RADIUS, _BLUR_RADIUS + 1, dtype=torch.float32)
+    kernel = torch.exp(-(taps[None] ** 2) / (2 * sigma[:, None] ** 2))
+    kernel = kernel / kernel.sum(1, keepdim=True)
+    identity = (taps == 0).float().expand(b, -1)
+    kernel = torch.where(chosen[:, None], kernel, identity).to(images)
+    pad = (_BLUR_RADIUS, _BLUR_RADIUS)
+    out = images.unsqueeze(0)  # (1, B, S, S): one group per image
+    out = F.conv2d(F.pad(out, (*pad, 0, 0), mode="reflect"), kernel[:, None, None, :], groups=b)
+    out = F.conv2d(F.pad(out, (0, 0, *pad), mode="reflect"), kernel[:, None, :, None], groups=b)
+    return out[0]
 
 
 # ----------------------------------------------------------------------------- training
