@@ -137,94 +137,130 @@ def explain_files_sharded(
     of ``ctx`` (default: the running :func:`~causalcam.distributed.session`); same arguments
     and outputs. Unreadable files are skipped and listed as in one process."""
     ctx = ctx or current()
-    chosen = check_methods(methods)
     reading = reading or Reading()
     found = gather(inputs, reading)
-    paths = _single_scans(found)
-    contrast = parse_contrast_class(contrast_class, source.classes)
+    chosen = check_methods(methods)
     target = device or ctx.device
     model = source.model.to(target)
-    layer = target_layer or models.default_target_layer(model)
-    out = Path(out_dir)
-    taken: list[str] = []
-    names = [_unique_name(path.stem, taken) for path in paths]
-    options = causal or CausalOptions()
-    output = _Output(list(source.classes), chosen, save_npy)
-    truths = dict(true_classes or {})
-    job = ShardedJob(
-        n_items=len(paths),
-        chunk_size=preferred_chunk(len(paths), ctx.world_size, _BATCH),
-        hashes={
-            "input files": _inputs_hash(paths, truths),
-            "model": model_fingerprint(model),
-            "options": digest_of(
-                [
-                    chosen,
-                    layer,
-                    contrast,
-                    options.to_dict(),
-                    save_npy,
-                    str(out),
-                    reading.to_dict(),
-                    precision,
-                ]
-            ),
-        },
-        marker_dir=out / MARKERS / "explain",
-        what="image files",
+    plan = _Plan(
+        ctx=ctx,
+        found=found,
+        source=source,
+        model=model,
+        device=target,
+        layer=target_layer or models.default_target_layer(model),
+        methods=chosen,
+        contrast=parse_contrast_class(contrast_class, source.classes),
+        causal=causal or CausalOptions(),
+        output=_Output(list(source.classes), chosen, save_npy),
+        truths=dict(true_classes or {}),
+        out=Path(out_dir),
+        precision=precision,
     )
-
-    def work(chunks: Sequence[Chunk]) -> Iterator[tuple[int, Any]]:
-        loader = DataLoader(
-            _Decoded(found, source.preprocessing.size),
-            batch_sampler=[list(chunk) for _, chunk in chunks],
-            num_workers=loader_workers(ctx) if chunks else 0,
-            collate_fn=_as_list,
-            pin_memory=target.type == "cuda",
-        )
-        with (
-            eval_mode(model),
-            Explainer(model, target_layer=layer, precision=precision) as explainer,
-        ):
-            for (chunk_id, _), batch in zip(chunks, loader, strict=True):
-                yield chunk_id, explain_chunk(explainer, batch)
-
-    def explain_chunk(explainer: Explainer, batch: list[Any]) -> dict[str, Any]:
-        skipped = [s.to_dict() for _, _, _, lost in batch for s in lost]
-        readable = [(index, grey, facts) for index, grey, facts, _ in batch if grey is not None]
-        if not readable:
-            return {"records": [], "near_ties": [], "skipped": skipped}
-        grey = torch.stack([entry[1] for entry in readable])
-        explanation = explainer.explain(
-            to_model_input(grey.to(target, non_blocking=True), source.preprocessing),
-            methods=chosen,
-            contrast_class=contrast,
-            causal=options,
-        )
-        top2 = explanation.logits.detach().float().topk(2, dim=1).values.cpu()
-        records, ties = [], []
-        for row, (index, _, facts) in enumerate(readable):
-            path = paths[index]
-            record = _write_one(
-                out / names[index], path, truths.get(path), grey[row], explanation, row, output
-            )
-            records.append({**record, **facts})
-            margin = float(top2[row, 0] - top2[row, 1])
-            if margin < NEAR_TIE:
-                ties.append({"file": str(path), "logit_difference": margin})
-        return {"records": records, "near_ties": ties, "skipped": skipped}
-
-    results, report = run_sharded(ctx, job, work, progress=progress)
-    run = ShardedExplainRun(out, out / "explanations.json", report=report)
+    results, report = run_sharded(ctx, plan.job(reading), plan.work, progress=progress)
+    run = ShardedExplainRun(plan.out, plan.out / "explanations.json", report=report)
     for result in results:
         run.records.extend(result["records"])
         run.near_ties.extend(result["near_ties"])
         found.skipped.extend(Skipped(**item) for item in result["skipped"])
     run.skipped = [s.to_dict() for s in found.skipped]
     if ctx.is_main:
-        summary = _summary(source, layer, chosen, causal, run)
+        summary = _summary(source, plan.layer, plan.methods, causal, run)
         summary.update(found.summary(), volumes=[], reading=reading.to_dict())
         summary["notice"] = research_notice()
         atomic_write_json(run.summary, summary)
-        shutil.rmtree(out / MARKERS, ignore_errors=True)
+        shutil.rmtree(plan.out / MARKERS, ignore_errors=True)
     return run
+
+
+@dataclass
+class _Plan:
+    """What every rank of one sharded explain run shares: the files (each one scan) with
+    their output folder names, the model and layer, the options and where outputs go."""
+
+    ctx: Context
+    found: Inputs
+    source: ModelSource
+    model: torch.nn.Module
+    device: torch.device
+    layer: str
+    methods: tuple[str, ...]
+    contrast: int | None
+    causal: CausalOptions
+    output: _Output
+    truths: dict[Path, str]
+    out: Path
+    precision: str
+    paths: list[Path] = field(init=False)
+    names: list[str] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.paths = _single_scans(self.found)
+        taken: list[str] = []
+        self.names = [_unique_name(path.stem, taken) for path in self.paths]
+
+    def job(self, reading: Reading) -> ShardedJob:
+        """The job's chunks (one batch each) and what its markers are keyed by."""
+        options = [
+            self.methods,
+            self.layer,
+            self.contrast,
+            self.causal.to_dict(),
+            self.output.save_npy,
+            str(self.out),
+            reading.to_dict(),
+            self.precision,
+        ]
+        return ShardedJob(
+            n_items=len(self.paths),
+            chunk_size=preferred_chunk(len(self.paths), self.ctx.world_size, _BATCH),
+            hashes={
+                "input files": _inputs_hash(self.paths, self.truths),
+                "model": model_fingerprint(self.model),
+                "options": digest_of(options),
+            },
+            marker_dir=self.out / MARKERS / "explain",
+            what="image files",
+        )
+
+    def work(self, chunks: Sequence[Chunk]) -> Iterator[tuple[int, Any]]:
+        """This rank's chunks, decoded by a DataLoader while the previous one is explained."""
+        loader = DataLoader(
+            _Decoded(self.found, self.source.preprocessing.size),
+            batch_sampler=[list(chunk) for _, chunk in chunks],
+            num_workers=loader_workers(self.ctx) if chunks else 0,
+            collate_fn=_as_list,
+            pin_memory=self.device.type == "cuda",
+        )
+        with (
+            eval_mode(self.model),
+            Explainer(self.model, target_layer=self.layer, precision=self.precision) as explainer,
+        ):
+            for (chunk_id, _), batch in zip(chunks, loader, strict=True):
+                yield chunk_id, self._explain(explainer, batch)
+
+    def _explain(self, explainer: Explainer, batch: list[Any]) -> dict[str, Any]:
+        """One batch's records (written outputs), near ties and skipped files."""
+        skipped = [s.to_dict() for _, _, _, lost in batch for s in lost]
+        readable = [(index, grey, facts) for index, grey, facts, _ in batch if grey is not None]
+        if not readable:
+            return {"records": [], "near_ties": [], "skipped": skipped}
+        grey = torch.stack([entry[1] for entry in readable])
+        explanation = explainer.explain(
+            to_model_input(grey.to(self.device, non_blocking=True), self.source.preprocessing),
+            methods=self.methods,
+            contrast_class=self.contrast,
+            causal=self.causal,
+        )
+        top2 = explanation.logits.detach().float().topk(2, dim=1).values.cpu()
+        records, ties = [], []
+        for row, (index, _, facts) in enumerate(readable):
+            path = self.paths[index]
+            folder = self.out / self.names[index]
+            truth = self.truths.get(path)
+            record = _write_one(folder, path, truth, grey[row], explanation, row, self.output)
+            records.append({**record, **facts})
+            margin = float(top2[row, 0] - top2[row, 1])
+            if margin < NEAR_TIE:
+                ties.append({"file": str(path), "logit_difference": margin})
+        return {"records": records, "near_ties": ties, "skipped": skipped}
