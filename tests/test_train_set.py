@@ -111,6 +111,16 @@ def test_stale_and_foreign_locks(tmp_path: Path) -> None:
     assert take_lock(run)  # a dead process's lock on this host is taken over
     assert json.loads((run / LOCK).read_text())["pid"] == os.getpid()
     assert not take_lock(run)  # held now, by a live process
+    mine = json.loads((run / LOCK).read_text())
+    if sys.platform.startswith("linux"):  # /proc tells a reused pid and a restart
+        assert isinstance(mine["started"], int) and mine["boot"]
+        # the pid is alive but its process started after the lock was written
+        (run / LOCK).write_text(json.dumps({**mine, "started": mine["started"] - 1}))
+        assert take_lock(run)
+        (run / LOCK).write_text(json.dumps({**mine, "boot": "an-earlier-boot"}))
+        assert take_lock(run)  # written before the machine restarted
+    (run / LOCK).write_text(json.dumps({"pid": os.getpid(), "host": socket.gethostname()}))
+    assert not take_lock(run)  # an old-style lock of a live pid: respected
     (run / LOCK).write_text(json.dumps({"pid": dead.pid, "host": "another-machine"}))
     assert not take_lock(run)  # cannot tell whether it lives: respected
     (run / LOCK).write_text("{")  # being written

@@ -150,9 +150,48 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def _boot_id() -> str | None:
+    """This boot of the machine (Linux), so a lock from before a restart is known stale."""
+    try:
+        return Path("/proc/sys/kernel/random/boot_id").read_text(encoding="ascii").strip()
+    except OSError:
+        return None
+
+
+def _started(pid: int) -> int | None:
+    """When process ``pid`` started (clock ticks since boot; Linux), to tell a reused pid."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii")
+    except OSError:
+        return None
+    return int(stat.rsplit(")", 1)[1].split()[19])  # field 22 of proc(5)
+
+
+def _holder(host: str) -> dict[str, Any]:
+    pid = os.getpid()
+    return {"pid": pid, "host": host, "boot": _boot_id(), "started": _started(pid)}
+
+
+def _holds(holder: dict[str, Any], host: str) -> bool:
+    """Whether the process named in a lock may still hold it: one on another host always
+    may; on this host, not if the machine has restarted since, the pid is dead, or the pid
+    now belongs to a process started later."""
+    if holder.get("host") not in (None, host):
+        return True
+    boot = holder.get("boot")
+    if boot is not None and boot != _boot_id():
+        return False
+    pid = int(holder.get("pid", 0))
+    if not _alive(pid):
+        return False
+    started = holder.get("started")
+    return started is None or started == _started(pid)
+
+
 def take_lock(run_dir: Path) -> bool:
     """Claim ``run_dir`` for this process; False when a live process (or one on another
-    host) holds it. A stale lock of a dead process on this host is replaced."""
+    host) holds it. A stale lock on this host (its process dead, its pid reused, or written
+    before the machine restarted) is replaced."""
     run_dir.mkdir(parents=True, exist_ok=True)
     path, host = run_dir / LOCK, socket.gethostname()
     for _ in range(3):
@@ -169,12 +208,12 @@ def take_lock(run_dir: Path) -> bool:
                 if age < UNREADABLE_GRACE_S:
                     return False
                 holder = {}
-            if holder.get("host") not in (None, host) or _alive(int(holder.get("pid", 0))):
+            if _holds(holder, host):
                 return False
             path.unlink(missing_ok=True)
             continue
         with os.fdopen(handle, "w", encoding="utf-8") as lock:
-            json.dump({"pid": os.getpid(), "host": host}, lock)
+            json.dump(_holder(host), lock)
         return True
     return False
 
