@@ -441,6 +441,34 @@ def test_claims_command_sets_runs_side_by_side(tmp_path: Path) -> None:
     assert bits.endswith("| causal | **holds** +12.7% | **not measured** – |")
 
 
+def test_export_leaves_out_checkpoints_and_caches_and_reads_back(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from causalcam.cli import app
+
+    run = _synthetic_run(tmp_path / "run")
+    (run / "models" / "resnet18").mkdir(parents=True)
+    (run / "models" / "resnet18" / "best.pt").write_bytes(b"weights")
+    (run / "eval").mkdir()
+    (run / "eval" / "curve.pt").write_bytes(b"cache")
+    (run / "seeds" / "0-a" / "eval").mkdir(parents=True)
+    (run / "seeds" / "0-a" / "ablation.md").write_text("table")
+    (run / "seed-models").symlink_to(run / "models", target_is_directory=True)
+    shared = tmp_path / "shared"
+    result = CliRunner().invoke(app, ["report", str(run), "--export", str(shared)])
+    assert result.exit_code == 0, result.output
+    assert f"exported: {shared}" in result.output
+    kept = sorted(str(p.relative_to(shared)) for p in shared.rglob("*") if p.is_file())
+    assert "claims.json" in kept and "report.md" in kept and "seeds/0-a/ablation.md" in kept
+    assert "results/ablation.json" in kept and "figures/deletion.png" in kept
+    assert not [p for p in kept if p.endswith((".pt", ".html")) or "models" in p]
+    assert not (shared / "eval").exists() and not (shared / "seeds" / "0-a" / "eval").exists()
+    rebuilt = build_report(shared)  # the copy is a run folder of its own
+    assert rebuilt.markdown.read_text() == (run / "report.md").read_text()
+    again = CliRunner().invoke(app, ["report", str(run), "--export", str(run)])
+    assert again.exit_code == 1 and "onto itself" in again.stderr
+
+
 def test_reproduce_refuses_a_folder_of_another_profile(tmp_path: Path) -> None:
     from typer.testing import CliRunner
 

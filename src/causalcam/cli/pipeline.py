@@ -482,13 +482,17 @@ def report(
     screenshot: Annotated[
         Path | None, typer.Option(help="Also render report.html in headless Chromium to a PNG.")
     ] = None,
+    export: Annotated[
+        Path | None,
+        typer.Option(help="Also copy the run without checkpoints and caches to this folder."),
+    ] = None,
     quiet: Quiet = False,
     debug: Debug = False,
 ) -> None:
     """Rebuild report.md, report.html and claims.json of a run folder; print the verdicts."""
     settings = Settings(quiet, "cpu", debug)
     with user_errors(settings):
-        from ..report import build_report
+        from ..report import build_report, export_run
         from ..report import screenshot as render_screenshot
         from ..report.claims import ClaimVerdict, verdict_lines
 
@@ -501,6 +505,8 @@ def report(
             typer.echo(f"  {line}")
         if screenshot is not None:
             typer.echo(f"screenshot: {render_screenshot(paths.html, screenshot)}")
+        if export is not None:
+            typer.echo(f"exported: {export_run(run, export)}")
 
 
 @app.command()

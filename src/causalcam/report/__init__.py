@@ -13,7 +13,7 @@ Tables 1-2, loaded from ``paper_tables.json``), :mod:`.chromium` (headless rende
 """
 
 from .blocks import Block, Bullets, Figures, Heading, Image, Paragraph, Table
-from .build import ReportPaths, build_report
+from .build import EXPORT_SKIPS, ReportPaths, build_report, export_run
 from .chromium import CHROMIUM_NAMES, find_chromium, render_dom, screenshot
 from .formatting import ARCH_TITLES
 from .html_page import render_html
@@ -24,6 +24,7 @@ from .sections import NEAR_CHANCE_MARGIN, SEED_STUDY, RunData, read_run, report_
 __all__ = [
     "ARCH_TITLES",
     "CHROMIUM_NAMES",
+    "EXPORT_SKIPS",
     "NEAR_CHANCE_MARGIN",
     "PAPER_SOURCE",
     "PAPER_TABLES",
@@ -38,6 +39,7 @@ __all__ = [
     "RunData",
     "Table",
     "build_report",
+    "export_run",
     "find_chromium",
     "paper_tables",
     "read_run",

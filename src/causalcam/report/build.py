@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 from .._io import atomic_write_json, atomic_write_text
+from ..errors import InputError
 from .html_page import render_html
 from .markdown import render_markdown
 from .sections import read_run, report_blocks, run_verdicts
@@ -32,3 +34,21 @@ def build_report(run_dir: str | os.PathLike[str]) -> ReportPaths:
     markdown = atomic_write_text(data.root / "report.md", render_markdown(blocks))
     page = atomic_write_text(data.root / "report.html", render_html(blocks, data.root, title))
     return ReportPaths(markdown, page, claims)
+
+
+#: What a shared copy of a run leaves out: checkpoints, evaluation caches, the network folders
+#: (also when they are links) and the self-contained page (rebuilt from the rest).
+EXPORT_SKIPS = ("models", "seed-models", "eval", "*.pt", "report.html")
+
+
+def export_run(run_dir: str | os.PathLike[str], dest: str | os.PathLike[str]) -> Path:
+    """Copy a run folder's report, verdicts, manifest, stage results, figures and seed study
+    to ``dest`` without :data:`EXPORT_SKIPS`, to commit or share it; ``causalcam report``
+    and ``causalcam claims`` read the copy as they read the run."""
+    root = read_run(run_dir).root  # refuses a folder that is not a run
+    target = Path(dest)
+    if target.resolve() == root.resolve():
+        raise InputError(f"cannot export {root} onto itself")
+    ignore = shutil.ignore_patterns(*EXPORT_SKIPS)
+    shutil.copytree(root, target, ignore=ignore, dirs_exist_ok=True)
+    return target
