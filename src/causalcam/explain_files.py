@@ -35,7 +35,7 @@ from .disclaimer import research_notice, short_notice
 from .errors import CheckpointError, DataError, InputError
 from .explain import ALL_METHODS, CausalOptions, Explainer, Explanation
 from .inputs import IMAGE_SUFFIXES as IMAGE_SUFFIXES  # its old home, still imported
-from .inputs import Reading, Scan, gather
+from .inputs import Inputs, Reading, Scan, gather
 from .medical.volumes import VolumeWriter
 from .method_names import PAPER_METHODS
 from .preprocess import Preprocessing, to_model_input
@@ -207,19 +207,35 @@ def explain_files(
                 )
                 run.records.append({**record, **scan.facts})
                 if scan.volume is not None:
-                    maps = {
-                        m: explanation.maps[m][index].detach().float().cpu().numpy() for m in chosen
-                    }
+                    maps = _maps_of(explanation, index, chosen)
                     volumes.add(scan.index, found.volumes[scan.volume], maps)
                 bar.update(1)
     run.skipped = [s.to_dict() for s in found.skipped]
-    summary = _summary(source, layer, chosen, causal, run)
-    summary.update(
-        found.summary(), volumes=volumes.written, reading=(reading or Reading()).to_dict()
-    )
+    write_summary(run, source, layer, chosen, causal, found, reading, volumes.written)
+    return run
+
+
+def _maps_of(explanation: Explanation, index: int, methods: Sequence[str]) -> dict[str, np.ndarray]:
+    """Image ``index``'s maps of ``methods`` as float32 arrays."""
+    return {m: explanation.maps[m][index].detach().float().cpu().numpy() for m in methods}
+
+
+def write_summary(
+    run: ExplainRun,
+    source: ModelSource,
+    layer: str,
+    methods: Sequence[str],
+    causal: CausalOptions | None,
+    found: Inputs,
+    reading: Reading | None,
+    volumes: list[dict[str, Any]],
+) -> None:
+    """Write ``explanations.json``: the model, options, every image's record, the skipped
+    files, the volumes written and the research-use notice."""
+    summary = _summary(source, layer, methods, causal, run)
+    summary.update(found.summary(), volumes=volumes, reading=(reading or Reading()).to_dict())
     summary["notice"] = research_notice()
     atomic_write_json(run.summary, summary)
-    return run
 
 
 @dataclass(frozen=True)

@@ -21,9 +21,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from .. import models
-from .._io import atomic_write_json
 from ..core import eval_mode
-from ..disclaimer import research_notice
 from ..errors import InputError
 from ..evaluate.store import digest_of, model_fingerprint
 from ..explain import CausalOptions, Explainer
@@ -33,12 +31,12 @@ from ..explain_files import (
     ExplainRun,
     ModelSource,
     _Output,
-    _summary,
     _unique_name,
     _write_one,
     check_methods,
     model_sized,
     parse_contrast_class,
+    write_summary,
 )
 from ..inputs import Inputs, Reading, Skipped, gather
 from ..preprocess import to_model_input
@@ -165,10 +163,7 @@ def explain_files_sharded(
         found.skipped.extend(Skipped(**item) for item in result["skipped"])
     run.skipped = [s.to_dict() for s in found.skipped]
     if ctx.is_main:
-        summary = _summary(source, plan.layer, plan.methods, causal, run)
-        summary.update(found.summary(), volumes=[], reading=reading.to_dict())
-        summary["notice"] = research_notice()
-        atomic_write_json(run.summary, summary)
+        write_summary(run, source, plan.layer, plan.methods, causal, found, reading, [])
         shutil.rmtree(plan.out / MARKERS, ignore_errors=True)
     return run
 
