@@ -217,6 +217,9 @@ def test_report_gives_a_verdict_per_claim_and_writes_them_as_json(tmp_path: Path
         "transfer_bits",
     }
     assert next(c for c in claims if c["claim"] == "table2")["verdict"] == "not measured"
+    page = paths.html.read_text()  # verdicts in their colours on the page
+    assert '<strong style="color: #1a7f37">holds</strong>' in page
+    assert '<strong style="color: #57606a">not measured</strong>' in page
 
 
 def test_ablation_section_shows_the_one_table(tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from .blocks import Block, Bullets, Figures, Heading, Image, Paragraph, Table
+from .claims import Verdict
 
 _STYLE = """
 body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; margin: 2rem auto;
@@ -97,5 +98,25 @@ def _inline(text: str) -> str:
     """Escape ``text`` and render its ``code``, **bold** and *italic* spans."""
     escaped = html.escape(text)
     escaped = _CODE.sub(r"<code>\1</code>", escaped)
-    escaped = _BOLD.sub(r"<strong>\1</strong>", escaped)
+    escaped = _BOLD.sub(_strong, escaped)
     return _ITALIC.sub(r"<em>\1</em>", escaped)
+
+
+#: Colours of the verdicts on the paper's claims (:class:`~.claims.Verdict`), when bold.
+VERDICT_COLOURS: dict[str, str] = {
+    Verdict.HOLDS: "#1a7f37",
+    Verdict.SMALLER: "#9a6700",
+    Verdict.NOT_SHOWN: "#57606a",
+    Verdict.REVERSED: "#cf222e",
+    Verdict.DIFFERS: "#9a6700",
+    Verdict.UNRELIABLE: "#8250df",
+    Verdict.NOT_MEASURED: "#57606a",
+}
+
+
+def _strong(match: re.Match[str]) -> str:
+    """A bold span; a verdict word in its colour."""
+    text = match.group(1)
+    colour = VERDICT_COLOURS.get(html.unescape(text))
+    style = f' style="color: {colour}"' if colour else ""
+    return f"<strong{style}>{text}</strong>"
