@@ -87,7 +87,7 @@ seeds-224: $(STAMP)
 full-cpu: five seeds-224
 	$(BIN)/causalcam reproduce --profile full-cpu --data $(DATA) --out runs/full-cpu --precision bf16
 	$(BIN)/python benchmarks/ablation.py --out runs/full-cpu/seeds --thresholds full-cpu \
-	  --data $(DATA) --checkpoint $(FIVE_OUT)/resnet18/best.pt \
+	  --store runs/full-cpu/eval --data $(DATA) --checkpoint $(FIVE_OUT)/resnet18/best.pt \
 	  --checkpoint $(SEEDS_OUT)/seed1/resnet18/best.pt --checkpoint $(SEEDS_OUT)/seed2/resnet18/best.pt
 	$(BIN)/causalcam report runs/full-cpu
 

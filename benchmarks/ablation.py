@@ -50,6 +50,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--checkpoint", type=Path, action="append", help="repeat for a seed study")
     parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument(
+        "--store",
+        type=Path,
+        default=None,
+        help="curve cache shared by the networks (default: OUT/<network>/eval); a reproduce "
+        "run's eval folder gives its ablation stage's curves back",
+    )
     parser.add_argument("--data", type=Path, default=None, help="COVID-CT root")
     parser.add_argument("--thresholds", type=parse_thresholds, default=CPU_THRESHOLDS)
     parser.add_argument("--n-boot", type=int, default=1000)
@@ -69,6 +76,7 @@ def main() -> None:
         "seed": args.seed,
         "device": args.device,
         "progress": not args.no_progress,
+        "store": args.store,
     }
     if len(checkpoints) > 1:
         study = run_seed_study(checkpoints, args.out, **options)

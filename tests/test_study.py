@@ -228,6 +228,43 @@ def test_rerun_loads_every_curve_from_the_cache(
         _run(halves_network(seed=1), squares, tmp_path)
 
 
+def test_networks_share_a_store_and_a_reproduce_run_gives_its_curves_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, isolated_cache: Path
+) -> None:
+    """``store``: the ablation of a network evaluated by ``causalcam reproduce`` (its ablation
+    stage) reads that run's curves instead of computing them again, whatever its out_dir."""
+    from causalcam.data.fake import write_fake_dataset
+    from causalcam.reproduce import get_profile, reproduce
+    from causalcam.reproduce.context import load_test_set
+
+    data = write_fake_dataset(
+        tmp_path / "covid-ct", counts={"train": (2, 2), "val": (2, 2), "test": (4, 4)}
+    )
+    run = tmp_path / "run"
+    reproduce(run, "tiny", data_root=data, progress=False, log=len, stop_after="ablation")
+    profile = get_profile("tiny")
+    test = load_test_set(profile.size, profile.limit, data)
+    stored = json.loads((run / "results" / "ablation.json").read_text())["result"]
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a cached curve was recomputed")
+
+    monkeypatch.setattr(threshold_module, "threshold_correct", refuse)
+    again = run_ablation(
+        run / "models" / "resnet18" / "best.pt",
+        tmp_path / "seed0",
+        images=test.images,
+        labels=test.labels,
+        thresholds=profile.ablation_thresholds,
+        n_boot=profile.n_boot,
+        store=run / "eval",
+        plots=False,
+        progress=False,
+    )
+    assert [r.to_json() for r in again.table.rows] == stored["rows"]
+    assert not (tmp_path / "seed0" / "eval").exists()
+
+
 def test_identical_maps_are_grouped_under_the_first_name() -> None:
     a, b = torch.zeros(2, 4, 4), torch.ones(2, 4, 4)
     groups = identical_groups({"x": a, "y": b, "z": a.clone(), "w": b * 0.5})

@@ -63,8 +63,8 @@ def run_seed_study(models: Sequence[Any], out_dir: str | Path, **options: Any) -
     network trained with different seeds: checkpoint paths or anything ``run_ablation``
     takes) and summarise each variant over the seeds (module docstring). ``options`` go to
     ``run_ablation`` (``variants``, ``thresholds``, ``h_values``, ``n_boot``, ``seed``,
-    ``images``/``labels``, ``data_root``, ``device``, ...); the thresholds default to the
-    CPU profile's :data:`~causalcam.study.CPU_THRESHOLDS`."""
+    ``images``/``labels``, ``data_root``, ``device``, ``store``: one curve cache for all,
+    ...); the thresholds default to the CPU profile's :data:`~causalcam.study.CPU_THRESHOLDS`."""
     if len(models) < 2:
         raise InputError(f"a seed study needs at least two trained models, got {len(models)}")
     out = Path(out_dir)

@@ -302,6 +302,7 @@ def run_ablation(
     data_root: str | Path | None = None,
     device: str | torch.device | None = None,
     plots: bool = True,
+    store: str | Path | None = None,
     **options: Any,
 ) -> AblationResult:
     """Run the ablation of causal variants against Grad-CAM and Grad-CAM++ on one network
@@ -312,14 +313,17 @@ def run_ablation(
     the COVID-CT test split at the model's own input size; ``options`` go to
     :func:`measure_ablation` (``variants``, ``thresholds``, ``h_values``, ``n_boot``,
     ``seed``, ``target_layer``, batch sizes, ``progress``). Curves are cached under
-    ``out_dir/eval`` (an interrupted run resumes); tables go to ``out_dir/ablation.*``.
+    ``store`` (default ``out_dir/eval``; an interrupted run resumes; keyed by the network's
+    weights, so networks may share one, and the ``eval`` folder of a ``causalcam reproduce``
+    run gives its ablation stage's curves back); tables go to ``out_dir/ablation.*``.
     """
     network, label = _load_network(model, device)
     if images is None or labels is None:
         images, labels = load_split("test", size=network.preprocessing.size, root=data_root)
     out = Path(out_dir)
+    store_dir = Path(store) if store is not None else out / "eval"
     measured = measure_ablation(
-        network, images, labels, label=label, store_dir=out / "eval", **options
+        network, images, labels, label=label, store_dir=store_dir, **options
     )
     result = AblationResult(out, measured.table, measured.curves, [])
     return dataclasses.replace(result, paths=write_ablation(result, plots=plots))
