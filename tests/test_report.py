@@ -468,8 +468,10 @@ def test_export_leaves_out_checkpoints_and_caches_and_reads_back(tmp_path: Path)
     assert not (shared / "eval").exists() and not (shared / "seeds" / "0-a" / "eval").exists()
     rebuilt = build_report(shared)  # the copy is a run folder of its own
     assert rebuilt.markdown.read_text() == (run / "report.md").read_text()
-    again = CliRunner().invoke(app, ["report", str(run), "--export", str(run)])
-    assert again.exit_code == 1 and "onto itself" in again.stderr
+    for inside in (run, run / "copy"):
+        again = CliRunner().invoke(app, ["report", str(run), "--export", str(inside)])
+        assert again.exit_code == 1 and "into itself" in again.stderr
+    assert not (run / "copy").exists()
 
 
 def test_reproduce_refuses_a_folder_of_another_profile(tmp_path: Path) -> None:

@@ -47,8 +47,8 @@ def export_run(run_dir: str | os.PathLike[str], dest: str | os.PathLike[str]) ->
     and ``causalcam claims`` read the copy as they read the run."""
     root = read_run(run_dir).root  # refuses a folder that is not a run
     target = Path(dest)
-    if target.resolve() == root.resolve():
-        raise InputError(f"cannot export {root} onto itself")
+    if root.resolve() in (target.resolve(), *target.resolve().parents):
+        raise InputError(f"cannot export {root} into itself ({target})")
     ignore = shutil.ignore_patterns(*EXPORT_SKIPS)
     shutil.copytree(root, target, ignore=ignore, dirs_exist_ok=True)
     return target
