@@ -442,6 +442,12 @@ def test_claims_command_sets_runs_side_by_side(tmp_path: Path) -> None:
     assert lines[0] == "| claim of the paper | map | tiny, 48 px | tiny, 48 px |"
     bits = next(line for line in lines if line.startswith("| Tables 1-2: the causal masks"))
     assert bits.endswith("| causal | **holds** +12.7% | **not measured** – |")
+    # a seed study's folder alone: Fig. 2's claims from it, the tables not measured
+    quick_seeds = Path(__file__).resolve().parents[1] / "docs" / "results" / "quick" / "seeds"
+    alone = CliRunner().invoke(app, ["claims", str(quick_seeds)])
+    assert alone.exit_code == 0, alone.output
+    assert alone.output.splitlines()[0].endswith("| seed study of 3 networks |")
+    assert "| causal[mse_prob,none,set] | **not shown** +0.5 points [-0.0, +1.0] |" in alone.output
 
 
 def test_export_leaves_out_checkpoints_and_caches_and_reads_back(tmp_path: Path) -> None:

@@ -511,23 +511,21 @@ def report(
 
 @app.command()
 def claims(
-    runs: Annotated[list[Path], typer.Argument(help="Run folders of `causalcam reproduce`.")],
+    runs: Annotated[
+        list[Path],
+        typer.Argument(help="Run folders of `causalcam reproduce` (or seed-study folders)."),
+    ],
     quiet: Quiet = False,
     debug: Debug = False,
 ) -> None:
     """The verdict on each claim of the paper, a column per run folder (a Markdown table)."""
     settings = Settings(quiet, "cpu", debug)
     with user_errors(settings):
-        from ..report import read_run, render_markdown
+        from ..report import render_markdown
         from ..report.claims import comparison_table
-        from ..report.sections import run_verdicts
+        from ..report.sections import folder_verdicts
 
-        columns = []
-        for run in runs:
-            data = read_run(run)
-            size = data.manifest.get("data", {}).get("size", "?")
-            name = f"{data.manifest['profile']['name']}, {size} px"
-            columns.append((name, run_verdicts(data)))
+        columns = [folder_verdicts(run) for run in runs]
         typer.echo(render_markdown([comparison_table(columns)]), nl=False)
 
 

@@ -151,6 +151,19 @@ def run_verdicts(data: RunData) -> tuple[ClaimVerdict, ...]:
     return claim_verdicts(data.ablation, data.seeds, data.transfer, near_chance=weak)
 
 
+def folder_verdicts(folder: str | os.PathLike[str]) -> tuple[str, tuple[ClaimVerdict, ...]]:
+    """A column name and the verdicts of a run folder, or of a seed study's folder alone
+    (``seeds.json`` of ``benchmarks/ablation.py``: Fig. 2's claims only)."""
+    path = Path(folder)
+    if not (path / "manifest.json").is_file() and (path / SEED_STUDY.name).is_file():
+        payload = json.loads((path / SEED_STUDY.name).read_text(encoding="utf-8"))
+        seeds = SeedTable.from_json(payload)
+        return f"seed study of {len(seeds.models)} networks", claim_verdicts(None, seeds, None)
+    data = read_run(path)
+    size = data.manifest.get("data", {}).get("size", "?")
+    return f"{data.manifest['profile']['name']}, {size} px", run_verdicts(data)
+
+
 def _claims(data: RunData) -> list[Block]:
     verdicts = run_verdicts(data)
     rows = [
