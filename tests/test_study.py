@@ -265,6 +265,34 @@ def test_networks_share_a_store_and_a_reproduce_run_gives_its_curves_back(
     assert not (tmp_path / "seed0" / "eval").exists()
 
 
+def test_several_networks_keep_their_curves_in_one_store(
+    squares: tuple[Tensor, Tensor], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    images, labels = squares
+    options = {"variants": VARIANTS, "thresholds": THRESHOLDS, "h_values": H_VALUES}
+    options |= {"n_boot": 0, "target_layer": "features", "plots": False, "progress": False}
+
+    def ablate(seed: int) -> AblationResult:
+        out = tmp_path / f"seed{seed}"
+        return run_ablation(
+            halves_network(seed),
+            out,
+            images=images,
+            labels=labels,
+            store=tmp_path / "store",
+            **options,
+        )
+
+    first = [json.dumps(ablate(seed).table.to_json()) for seed in (1, 2)]
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a cached curve was recomputed")
+
+    monkeypatch.setattr(threshold_module, "threshold_correct", refuse)
+    again = [json.dumps(ablate(seed).table.to_json()) for seed in (1, 2)]
+    assert again == first  # neither network overwrote the other's curves
+
+
 def test_identical_maps_are_grouped_under_the_first_name() -> None:
     a, b = torch.zeros(2, 4, 4), torch.ones(2, 4, 4)
     groups = identical_groups({"x": a, "y": b, "z": a.clone(), "w": b * 0.5})

@@ -225,7 +225,8 @@ def measure_ablation(
 ) -> Ablation:
     """Every causal variant (default :meth:`CausalOptions.ablation_variants`) and
     Grad-CAM++ against Grad-CAM on ``network`` from one explain pass; curves are cached
-    under ``store_dir`` (``None``: not kept). ``label`` names the network in the table;
+    under ``store_dir`` in a folder of the network's weights, so several networks share one
+    store (``None``: not kept). ``label`` names the network in the table;
     ``evaluate`` (same call as :func:`~causalcam.evaluate.evaluate_maps`) scores the maps,
     e.g. with the images shared among processes."""
     chosen = tuple(variants) if variants is not None else CausalOptions.ablation_variants()
@@ -243,7 +244,7 @@ def measure_ablation(
         source="model",
         cache_keys=cache_keys(network, layer, list(unique)),
         thresholds=thresholds,
-        out_dir=store_dir,
+        out_dir=_network_store(store_dir, network),
         batch_size=batch_size,
         progress=progress,
     )
@@ -270,6 +271,14 @@ def measure_ablation(
         choice=choose_variant(rows),
     )
     return Ablation(table, curves)
+
+
+def _network_store(store_dir: str | Path | None, network: Network) -> Path | None:
+    """``store_dir/ablation/<weights>``: the store keeps one curve per method and mode, so
+    each network gets its own folder."""
+    if store_dir is None:
+        return None
+    return Path(store_dir) / "ablation" / model_fingerprint(network.model)[:16]
 
 
 @dataclass(frozen=True)
