@@ -6,7 +6,6 @@ report | data``: thin wrappers over :mod:`causalcam.train`, :mod:`causalcam.pret
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 from typing import Annotated
@@ -27,7 +26,11 @@ from ._app import (
 
 DataOption = Annotated[
     Path | None,
-    typer.Option("--data", help="COVID-CT folder (default: $CAUSALCAM_DATA, else the cache)."),
+    typer.Option(
+        "--data",
+        help="COVID-CT folder, or a pack of it (`causalcam data pack`) "
+        "(default: $CAUSALCAM_DATA, else the cache).",
+    ),
 ]
 data_app = typer.Typer(
     help="Get and check the COVID-CT data set.", no_args_is_help=True, rich_markup_mode=None
@@ -429,6 +432,13 @@ def reproduce(
     out: Annotated[Path | None, typer.Option(help="Run folder (default runs/PROFILE).")] = None,
     data: DataOption = None,
     seed: Annotated[int, typer.Option(help="Random seed of every training run.")] = 0,
+    archs: Annotated[
+        str | None,
+        typer.Option(
+            help="Some of the profile's networks, comma-separated (the first is the maps' "
+            "source; Tables 1-2 need another): the protocol on the networks at hand."
+        ),
+    ] = None,
     stop_after: Annotated[
         str | None,
         typer.Option(help="Stop after this stage (train, curves, transfer, ablation, ...)."),
@@ -442,11 +452,14 @@ def reproduce(
     Under torchrun the evaluating stages share the test images (train with one process)."""
     settings = Settings(quiet, device, debug)
     with user_errors(settings):
-        from ..reproduce import STAGES, get_profile
+        from ..reproduce import STAGES, get_profile, with_archs
         from ..reproduce import reproduce as run_reproduction
 
         with usage_errors("--profile"):
             chosen = get_profile(profile)
+        if archs is not None:
+            with usage_errors("--archs"):
+                chosen = with_archs(chosen, split_names(archs))
         if stop_after is not None and stop_after not in STAGES:
             raise typer.BadParameter(
                 f"{stop_after!r} is not a stage; one of {', '.join(STAGES)}",
@@ -454,7 +467,14 @@ def reproduce(
             )
         run_dir = out or Path("runs") / chosen.name
         with launched_command(
-            settings, "reproduce", precision, run_dir, profile=profile, data=data, seed=seed
+            settings,
+            "reproduce",
+            precision,
+            run_dir,
+            profile=profile,
+            data=data,
+            seed=seed,
+            archs=archs,
         ) as launch:
             ctx, settings = launch.ctx, launch.settings
             html = run_reproduction(
@@ -494,14 +514,12 @@ def report(
     with user_errors(settings):
         from ..report import build_report, export_run
         from ..report import screenshot as render_screenshot
-        from ..report.claims import ClaimVerdict, verdict_lines
+        from ..report.claims import verdict_lines
 
         paths = build_report(run)
         typer.echo(f"report: {paths.html} (and {paths.markdown.name})")
-        stored = json.loads(paths.claims.read_text(encoding="utf-8"))["claims"]
-        verdicts = [ClaimVerdict.from_json(c) for c in stored]
         typer.echo(f"the paper's claims ({paths.claims.name}):")
-        for line in verdict_lines(verdicts):
+        for line in verdict_lines(paths.verdicts):
             typer.echo(f"  {line}")
         if screenshot is not None:
             typer.echo(f"screenshot: {render_screenshot(paths.html, screenshot)}")
@@ -594,3 +612,24 @@ def data_verify(
             )
         )
         typer.echo(f"{folder}: no problems found")
+
+
+@data_app.command(name="pack")
+def data_pack(
+    out: Annotated[Path, typer.Argument(help="The pack file to write (e.g. covidct-224.ccpack).")],
+    data: DataOption = None,
+    size: Annotated[
+        list[int] | None, typer.Option("--size", help="Input size to pack for (repeatable).")
+    ] = None,
+    quiet: Quiet = False,
+    debug: Debug = False,
+) -> None:
+    """Write every split as uint8 tensors into one file, for `--data` on a machine without
+    the images: training at the training geometry, validation and test as evaluated."""
+    settings = Settings(quiet, "cpu", debug)
+    with user_errors(settings):
+        from ..data.pack import write_pack
+
+        pack = write_pack(out, size or [224], data, progress=settings.progress)
+        megabytes = out.stat().st_size / 2**20
+        typer.echo(f"{out}: {megabytes:.1f} MB, " + ", ".join(sorted(pack.splits)))

@@ -37,6 +37,11 @@ class SplitTensors:
     checksum: str
 
 
+def split_key(split: str, resize: int, crop: int) -> str:
+    """``test-r256-c224``: a split at one geometry, as the cache and a pack name it."""
+    return f"{split}-r{resize}-c{crop}"
+
+
 def eval_resize(size: int) -> int:
     """Shorter side before the evaluation centre crop: ``round(size * 256 / 224)``."""
     return round(size * 256 / 224)
@@ -83,13 +88,19 @@ def cached_split(
     root: str | os.PathLike[str] | None = None,
     progress: bool = False,
 ) -> SplitTensors:
-    """``split`` decoded at one geometry, from the on-disk cache when it is current."""
+    """``split`` decoded at one geometry, from the on-disk cache when it is current, or from
+    the pack (:mod:`causalcam.data.pack`) when ``root`` or ``$CAUSALCAM_DATA`` names one."""
+    from .pack import pack_file, read_pack  # pack builds on this module
+
+    packed = pack_file(root)
+    if packed is not None:
+        return read_pack(packed).split(split, resize, crop)
     data_root = resolve_root(root)
     entries, problems = scan_split(data_root, split)
     raise_problems(problems)
     key = fingerprint(data_root, split, entries)[:20]
     folder = cache_dir() / "covidct"
-    stem = f"{split}-r{resize}-c{crop}-"
+    stem = f"{split_key(split, resize, crop)}-"
     path = folder / f"{stem}{key}.pt"
     if path.is_file():
         try:

@@ -63,6 +63,11 @@ def resolve_root(root: str | os.PathLike[str] | None = None) -> Path:
     else:
         chosen, origin = cache_dir() / "covid-ct", "the cache folder"
     chosen = chosen.expanduser()
+    if chosen.is_file():
+        raise DataError(
+            f"{chosen} (from {origin}) is a file: this needs the COVID-CT folder with its "
+            "images; a data pack (`causalcam data pack`) serves training and evaluation only"
+        )
     if not chosen.is_dir():
         raise DataError(
             f"COVID-CT data set not found at {chosen} (from {origin}); pass a root, set "
