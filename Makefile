@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 # OpenMP threads that spin while waiting waste a shared CPU (measured 5x slower training steps).
 export OMP_WAIT_POLICY ?= PASSIVE
 
-.PHONY: demo test test-slow lint typecheck bench dist reproduce-quick seeds five seeds-224 full-cpu venv \
+.PHONY: demo test test-slow lint typecheck bench dist reproduce-quick seeds five seeds-224 full-cpu device-bundle venv \
 	clean
 
 $(STAMP): pyproject.toml
@@ -63,8 +63,9 @@ seeds: $(STAMP)
 	  --checkpoint runs/resnet18-cpu-s1/best.pt --checkpoint runs/resnet18-cpu-s2/best.pt
 	$(BIN)/causalcam report runs/quick
 
-# The five networks at 224 px in bf16 (hours of this CPU), where the full-cpu profile looks
-# for them, and two more ResNet-18 seeds for the seed study at that scale. Rerun to resume:
+# The four networks beside the bundled 224 px ResNet-18 (seed 0 of the same recipe) in bf16
+# (hours of a CPU each), where the full-cpu profile looks for them, and two more ResNet-18
+# seeds for the seed study at that scale. Rerun to resume:
 # finished networks are skipped and a started one continues from its last epoch. Then the
 # protocol at that scale (resumable stage by stage; masked images classified in bf16, maps
 # in fp32) and the seed study over the three ResNet-18s on the ablation's thresholds.
@@ -75,8 +76,10 @@ SEEDS_OUT ?= runs/full-cpu/seed-models
 THREADS ?= 2
 FULL_TRAIN = --data $(DATA) --recipe scratch --set mixup=0.2 --epochs 120 --precision bf16 \
   --threads $(THREADS) --device cpu
+BUNDLED_224 = src/causalcam/assets/models/resnet18_covidct_224.pt
 five: $(STAMP)
-	$(BIN)/causalcam train-all --out $(FIVE_OUT) $(FULL_TRAIN)
+	$(BIN)/causalcam train-all --out $(FIVE_OUT) --archs resnet34,resnet50,densenet121,densenet169 \
+	  $(FULL_TRAIN)
 
 seeds-224: $(STAMP)
 	for seed in 1 2; do \
@@ -87,9 +90,16 @@ seeds-224: $(STAMP)
 full-cpu: five seeds-224
 	$(BIN)/causalcam reproduce --profile full-cpu --data $(DATA) --out runs/full-cpu --precision bf16
 	$(BIN)/python benchmarks/ablation.py --out runs/full-cpu/seeds --thresholds full-cpu \
-	  --store runs/full-cpu/eval --data $(DATA) --checkpoint $(FIVE_OUT)/resnet18/best.pt \
+	  --store runs/full-cpu/eval --data $(DATA) --checkpoint $(BUNDLED_224) \
 	  --checkpoint $(SEEDS_OUT)/seed1/resnet18/best.pt --checkpoint $(SEEDS_OUT)/seed2/resnet18/best.pt
 	$(BIN)/causalcam report runs/full-cpu
+
+# What one call of the GPU machine needs beside the code (docs/reproduction.md, "On a GPU"):
+# the data set packed at 224 px (the image folder is over what a call carries) and wheels of
+# the grad-cam package, which that machine lacks, for the speed comparison.
+device-bundle: $(STAMP)
+	$(BIN)/causalcam data pack runs/device/covidct-224.ccpack --data $(DATA) --size 224
+	$(BIN)/python -m pip wheel -q --no-deps "grad-cam==1.5.7" "ttach==0.0.3" -w runs/device/wheels
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache
