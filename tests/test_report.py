@@ -489,3 +489,30 @@ def test_reproduce_refuses_a_folder_of_another_profile(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["reproduce", "--profile", "tiny", "--out", str(tmp_path)])
     assert result.exit_code == 1
     assert "holds a run of profile 'quick'" in result.stderr
+
+
+def test_reproduce_on_one_network_skips_tables_1_2_and_says_why(
+    tmp_path: Path, isolated_cache: Path
+) -> None:
+    from typer.testing import CliRunner
+
+    from causalcam.cli import app
+    from causalcam.data.fake import write_fake_dataset
+    from causalcam.reproduce import STAGES
+
+    data = write_fake_dataset(
+        tmp_path / "covid-ct", counts={"train": (2, 2), "val": (2, 2), "test": (3, 3)}
+    )
+    run = tmp_path / "run"
+    args = ["reproduce", "--profile", "tiny", "--archs", "resnet18", "--device", "cpu"]
+    result = CliRunner().invoke(app, [*args, "--data", str(data), "--out", str(run), "-q"])
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((run / "manifest.json").read_text())
+    assert manifest["profile"]["archs"] == ["resnet18"]
+    assert sorted(manifest["stages"]) == sorted(set(STAGES) - {"transfer"})
+    assert (run / "results" / "curves.json").is_file()
+    assert not (run / "results" / "transfer.json").exists()
+    assert "Not measured: this run holds only resnet18" in (run / "report.md").read_text()
+    claims = json.loads((run / "claims.json").read_text())["claims"]
+    tables = [v for v in claims if v["claim"].startswith("table")]
+    assert tables and all(v["verdict"] == "not measured" for v in tables)

@@ -75,6 +75,7 @@ def test_user_errors_of_the_other_commands(args: list[str], needle: str, tmp_pat
     [
         ["reproduce", "--profile", "huge"],
         ["reproduce", "--stop-after", "lunch"],
+        ["reproduce", "--profile", "tiny", "--archs", "resnet18,vgg16"],
         ["evaluate", "x.pt", "--thresholds", "0.1:oops"],
         ["frobnicate"],
         ["data", "verify", "--bogus"],

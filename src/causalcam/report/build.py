@@ -9,6 +9,7 @@ from pathlib import Path
 
 from .._io import atomic_write_json, atomic_write_text
 from ..errors import InputError
+from .claims import ClaimVerdict
 from .html_page import render_html
 from .markdown import render_markdown
 from .sections import read_run, report_blocks, run_verdicts
@@ -19,21 +20,24 @@ CLAIMS_FILE = "claims.json"
 
 @dataclass(frozen=True)
 class ReportPaths:
+    """The files :func:`build_report` wrote, and the verdicts it wrote to ``claims``."""
+
     markdown: Path
     html: Path
     claims: Path
+    verdicts: tuple[ClaimVerdict, ...] = ()
 
 
 def build_report(run_dir: str | os.PathLike[str]) -> ReportPaths:
     """Write ``report.md``, ``report.html`` and ``claims.json`` into the run folder."""
     data = read_run(run_dir)
-    verdicts = {"claims": [v.to_json() for v in run_verdicts(data)]}
-    claims = atomic_write_json(data.root / CLAIMS_FILE, verdicts)
+    verdicts = run_verdicts(data)
+    claims = atomic_write_json(data.root / CLAIMS_FILE, {"claims": [v.to_json() for v in verdicts]})
     blocks = report_blocks(data)
     title = f"causalcam reproduction report ({data.manifest['profile']['name']} profile)"
     markdown = atomic_write_text(data.root / "report.md", render_markdown(blocks))
     page = atomic_write_text(data.root / "report.html", render_html(blocks, data.root, title))
-    return ReportPaths(markdown, page, claims)
+    return ReportPaths(markdown, page, claims, verdicts)
 
 
 #: What a shared copy of a run leaves out: checkpoints, evaluation caches, the network folders

@@ -264,7 +264,14 @@ def _transfer(data: RunData) -> list[Block]:
     blocks: list[Block] = [Heading(2, "Transference of masks between networks (Tables 1-2)")]
     result = data.transfer
     if not result or not result.tables:
-        return [*blocks, *_not_run(data, "transfer", "The transference stage has not run.")]
+        archs = data.manifest.get("profile", {}).get("archs", [])
+        text = "The transference stage has not run."
+        if len(archs) == 1:
+            text = (
+                f"Not measured: this run holds only {archs[0]} (`--archs`), and Tables 1-2 "
+                "feed its masks to other networks."
+            )
+        return [*blocks, *_not_run(data, "transfer", text)]
     blocks.append(
         Paragraph(
             "Masks (deletion: the explanation is kept) from a source network, fed to the "

@@ -20,7 +20,7 @@ from ..method_names import CURVE_METHODS
 from .context import RunContext, TestSet, load_network, load_test_set, method_functions
 from .evaluate import evaluate_checkpoints
 from .manifest import hardware
-from .profiles import PROFILES, Profile, get_profile
+from .profiles import PROFILES, Profile, get_profile, with_archs
 from .qualitative import stage_qualitative
 from .run import NETWORK_STAGES, STAGES, NetworkStage, default_variant, reproduce
 from .stages import (
@@ -58,4 +58,5 @@ __all__ = [
     "stage_train",
     "stage_transfer",
     "transfer_checkpoints",
+    "with_archs",
 ]

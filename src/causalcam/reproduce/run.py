@@ -88,6 +88,16 @@ NETWORK_STAGES: dict[str, NetworkStage] = {
 STAGE_EXTRAS: dict[str, str] = {"localisation": "localisation"}
 
 
+def skip_reason(stage: str, profile: Profile) -> str | None:
+    """Why ``stage`` cannot run here (an extra not installed, Tables 1-2 without a network
+    beside their source), or None."""
+    if stage in STAGE_EXTRAS and not installed(STAGE_EXTRAS[stage]):
+        return f"pip install 'causalcam[{STAGE_EXTRAS[stage]}]' to run it"
+    if stage == "transfer" and len(profile.archs) < 2:
+        return f"Tables 1-2 need networks beside {profile.archs[0]} (--archs)"
+    return None
+
+
 def reproduce(
     run_dir: str | os.PathLike[str],
     profile: str | Profile = "quick",
@@ -136,8 +146,9 @@ def reproduce(
         def compute(function: NetworkStage = function) -> StageResult:
             return function(ctx, networks, test)
 
-        if name in STAGE_EXTRAS and not installed(STAGE_EXTRAS[name]):
-            log(f"[{name}] skipped: pip install 'causalcam[{STAGE_EXTRAS[name]}]' to run it")
+        reason = skip_reason(name, chosen)
+        if reason is not None:
+            log(f"[{name}] skipped: {reason}")
         else:
             _stage(ctx, manifest, name, test, upstream, compute)
         if stop_after == name:
