@@ -76,6 +76,7 @@ def run_reproduce(args: argparse.Namespace) -> tuple[float, bool]:
     command = [sys.executable, "-m", "causalcam", "reproduce", "--profile", args.profile]
     command += ["--device", args.device, "--data", str(args.data), "--out", str(args.run)]
     command += ["--precision", args.precision, "--quiet"]
+    command += ["--archs", args.archs] if args.archs else []
     start = time.perf_counter()
     try:
         finished = subprocess.run(command, timeout=args.budget, check=False).returncode == 0
@@ -155,6 +156,7 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--out", type=Path, default=Path(os.environ.get("OUT", "runs/device")))
     parser.add_argument("--run", type=Path, default=Path("runs/device-paper"))
     parser.add_argument("--profile", default="paper")
+    parser.add_argument("--archs", default=None, help="some of the profile's networks")
     parser.add_argument("--device", default="cuda")
     parser.add_argument("--precision", default="bf16")
     parser.add_argument("--budget", type=float, default=480.0, help="seconds of reproduce")

@@ -48,6 +48,7 @@ def test_device_paper_script_on_the_cpu(
     write_pack(pack, sizes=(48,), root=data)
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
     common = ["--data", str(pack), "--run", str(tmp_path / "run"), "--profile", "tiny"]
+    common += ["--archs", "resnet18"]  # the other networks cost time and test nothing more
     common += ["--device", "cpu", "--batch", "4", "--rounds", "1"]
     cut = device_paper.main([*common, "--out", str(tmp_path / "first"), "--budget", "0.5"])
     assert not cut.finished and cut.throughput is None and "report" not in cut.stage_seconds
