@@ -51,6 +51,11 @@ class Throughput:
     causalcam_all_maps: float
     gradcam_package: float | None  # None where the grad-cam package is not installed
 
+    @property
+    def all_maps_vs_gradcam(self) -> float | None:
+        """How many times faster all six maps come than the grad-cam package's one."""
+        return self.causalcam_all_maps / self.gradcam_package if self.gradcam_package else None
+
 
 @dataclass(frozen=True)
 class DeviceRun:
@@ -67,7 +72,10 @@ class DeviceRun:
     throughput: Throughput | None
 
     def to_json(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        values = dataclasses.asdict(self)
+        if self.throughput is not None:
+            values["throughput"]["all_maps_vs_gradcam"] = self.throughput.all_maps_vs_gradcam
+        return values
 
 
 def run_reproduce(args: argparse.Namespace) -> tuple[float, bool]:

@@ -59,6 +59,10 @@ def test_device_paper_script_on_the_cpu(
     assert done.throughput.batch == 4
     speeds = [done.throughput.forward, done.throughput.causalcam_all_maps]
     assert all(speed > 0 for speed in [*speeds, done.throughput.gradcam_package])
+    stored = json.loads((tmp_path / "second" / "device_run.json").read_text())["throughput"]
+    assert stored["all_maps_vs_gradcam"] == pytest.approx(
+        done.throughput.causalcam_all_maps / done.throughput.gradcam_package
+    )
     with tarfile.open(tmp_path / "second" / "paper.tar.gz") as archive:
         names = archive.getnames()
     assert "paper/report.md" in names and "paper/claims.json" in names
