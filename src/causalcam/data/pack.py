@@ -22,7 +22,6 @@ from ..errors import DataError
 from .cache import SplitTensors, cached_split, eval_resize, split_key, tensor_checksum
 
 PACK_FORMAT = "causalcam-pack/1"
-PACK_SUFFIX = ".ccpack"
 
 
 def pack_geometries(size: int) -> list[tuple[str, int, int]]:
@@ -99,9 +98,9 @@ def write_pack(
     progress: bool = False,
 ) -> Pack:
     """Pack the data set at ``root`` for the input ``sizes``; written atomically to ``out``."""
-    target = Path(out)
-    if pack_file(root) is not None:
-        raise DataError(f"{root}: already a pack; give the COVID-CT folder to pack")
+    target, packed = Path(out), pack_file(root)
+    if packed is not None:
+        raise DataError(f"{packed}: already a pack; give the COVID-CT folder to pack")
     splits = {
         split_key(*geometry): cached_split(*geometry, root=root, progress=progress)
         for size in sorted(set(sizes))
