@@ -95,7 +95,11 @@ def _parse(kind: Any, payload: Any, path: Path, data: RunData) -> Any:
 
 
 def _not_run(data: RunData, stage: str, text: str) -> list[Block]:
-    """Why a stage's section is empty: it has not run, or its file has another layout."""
+    """Why a stage's section is empty: the reason it was skipped, its file has another layout,
+    or ``text`` (it has not run)."""
+    skipped = data.manifest.get("stages", {}).get(stage, {}).get("skipped")
+    if skipped:
+        return [Paragraph(f"Not run: {skipped}.")]
     file = f"results/{stage}.json"
     if file in data.unreadable:
         return [
@@ -264,14 +268,7 @@ def _transfer(data: RunData) -> list[Block]:
     blocks: list[Block] = [Heading(2, "Transference of masks between networks (Tables 1-2)")]
     result = data.transfer
     if not result or not result.tables:
-        archs = data.manifest.get("profile", {}).get("archs", [])
-        text = "The transference stage has not run."
-        if len(archs) == 1:
-            text = (
-                f"Not measured: this run holds only {archs[0]} (`--archs`), and Tables 1-2 "
-                "feed its masks to other networks."
-            )
-        return [*blocks, *_not_run(data, "transfer", text)]
+        return [*blocks, *_not_run(data, "transfer", "The transference stage has not run.")]
     blocks.append(
         Paragraph(
             "Masks (deletion: the explanation is kept) from a source network, fed to the "
@@ -424,9 +421,7 @@ def _localisation(data: RunData) -> list[Block]:
     blocks: list[Block] = [Heading(2, "Do the maps look at the lungs? (localisation)")]
     result = data.localisation
     if not result:
-        text = (
-            "The localisation stage has not run (it needs `pip install 'causalcam[localisation]'`)."
-        )
+        text = "The localisation stage has not run."
         return [*blocks, *_not_run(data, "localisation", text)]
     for table in result.tables:
         used = table.n_images - table.mask_status.get("empty", 0)
@@ -478,7 +473,7 @@ def _qualitative(data: RunData) -> list[Block]:
 def _manifest(data: RunData) -> list[Block]:
     manifest = data.manifest
     stages = [
-        [name, _duration(entry.get("seconds")), entry.get("finished") or ""]
+        [name, _duration(entry.get("seconds")), entry.get("finished") or entry.get("skipped", "")]
         for name, entry in manifest["stages"].items()
     ]
     versions = ", ".join(f"{k} {v}" for k, v in manifest.get("versions", {}).items())

@@ -77,7 +77,15 @@ def _finish_stage(
     if fingerprint is not None:
         entry["fingerprint"] = fingerprint
     entry["finished"] = entry.get("finished") if skipped else _now()
+    entry.pop("skipped", None)  # a stage that ran is no longer skipped
     manifest["stages"][name] = entry
+    manifest["updated"] = _now()
+    atomic_write_json(ctx.run_dir / "manifest.json", manifest)
+
+
+def _skip_stage(ctx: RunContext, manifest: dict[str, Any], name: str, reason: str) -> None:
+    """Record why stage ``name`` did not run (the report quotes it)."""
+    manifest["stages"][name] = {"skipped": reason}
     manifest["updated"] = _now()
     atomic_write_json(ctx.run_dir / "manifest.json", manifest)
 

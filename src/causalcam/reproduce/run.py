@@ -34,7 +34,7 @@ from ..precision import resolve_precision
 from ..report import build_report
 from ..results import STAGE_FORMAT, STAGE_VERSIONS, TrainResult
 from .context import RunContext, TestSet, load_test_set
-from .manifest import _finish_stage, _start_manifest
+from .manifest import _finish_stage, _skip_stage, _start_manifest
 from .profiles import Profile, get_profile
 from .qualitative import stage_qualitative
 from .stages import (
@@ -149,6 +149,8 @@ def reproduce(
         reason = skip_reason(name, chosen)
         if reason is not None:
             log(f"[{name}] skipped: {reason}")
+            if current().is_main:
+                _skip_stage(ctx, manifest, name, reason)
         else:
             _stage(ctx, manifest, name, test, upstream, compute)
         if stop_after == name:
