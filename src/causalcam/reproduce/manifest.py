@@ -84,8 +84,9 @@ def _finish_stage(
 
 
 def _skip_stage(ctx: RunContext, manifest: dict[str, Any], name: str, reason: str) -> None:
-    """Record why stage ``name`` did not run (the report quotes it)."""
-    manifest["stages"][name] = {"skipped": reason}
+    """Record why stage ``name`` did not run this time (the report quotes it where the stage
+    has no results; those of an earlier run stay, with their time)."""
+    manifest["stages"][name] = {**manifest["stages"].get(name, {}), "skipped": reason}
     manifest["updated"] = _now()
     atomic_write_json(ctx.run_dir / "manifest.json", manifest)
 
