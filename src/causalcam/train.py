@@ -71,6 +71,16 @@ class Recipe:
     cutmix: float = 0.0  # Beta(a, a) parameter of cutmix (0: off); with mixup, one per batch
     gamma: float = 0.0  # gamma jitter: each image raised to exp(U(-gamma, gamma)) (0: off)
     blur: float = 0.0  # share of images blurred by a Gaussian of sigma ~ U(0.3, 1.5) px
+    # progressive resizing: the first ``early_share`` of the epochs train on crops of
+    # ``early_size`` pixels (0: off), the rest and every evaluation at ``size``
+    early_size: int = 0
+    early_share: float = 0.0
+
+    def crop_size(self, epoch: int) -> int:
+        """The side of the training crops in ``epoch`` (0-based)."""
+        if self.early_size and epoch < round(self.epochs * self.early_share):
+            return self.early_size
+        return self.size
 
 
 def parse_override(name: str, text: str) -> Any:
