@@ -330,3 +330,29 @@ def test_recipe_label_names_the_fields_a_run_changed() -> None:
     assert recipe_label(stored) == "scratch + scale=0.25,1.0 + mixup=0.2"
     assert recipe_label(dataclasses.asdict(RECIPES["cpu"])) == "cpu"
     assert recipe_label({"name": "someone-elses"}) == "someone-elses"
+
+
+def test_progressive_resizing_trains_early_epochs_on_smaller_crops() -> None:
+    recipe = dataclasses.replace(RECIPES["scratch"], epochs=10, early_size=128, early_share=0.6)
+    assert [recipe.crop_size(e) for e in range(10)] == [128] * 6 + [224] * 4
+    assert {RECIPES["scratch"].crop_size(e) for e in range(80)} == {224}
+    assert "early_size=128" in recipe_label(dataclasses.asdict(recipe))
+
+
+def test_progressive_run_trains_and_evaluates(
+    fake_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import causalcam.train as training
+
+    sizes: list[int] = []
+
+    def recording(images: torch.Tensor, recipe: Recipe, generator: torch.Generator) -> Any:
+        sizes.append(recipe.size)
+        return augment(images, recipe, generator)
+
+    monkeypatch.setattr(training, "augment", recording)
+    overrides = {"early_size": 24, "early_share": 0.5}
+    result = train(_config(fake_root, tmp_path / "run", epochs=2, limit=2, overrides=overrides))
+    assert len(result.history) == 2 and set(sizes) == {24, 32}
+    assert sizes[0] == 24 and sizes[-1] == 32
+    assert load_checkpoint(result.best_path).meta.preprocessing.size == 32

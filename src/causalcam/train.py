@@ -597,6 +597,7 @@ def _train_epoch(
 ) -> tuple[float, float]:
     """One pass over the shuffled training set; mean loss and accuracy (augmented inputs)."""
     images, labels = data.train
+    recipe = dataclasses.replace(recipe, size=recipe.crop_size(len(state.history)))
     preprocessing = Preprocessing(size=recipe.size)
     order = torch.randperm(len(labels), generator=generator).to(labels.device)
     state.model.train()

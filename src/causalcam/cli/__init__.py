@@ -8,6 +8,7 @@ from __future__ import annotations
 from . import explain as _explain  # noqa: F401 - registers demo, explain
 from . import pipeline as _pipeline  # noqa: F401 - registers train, evaluate, ..., data
 from . import serve as _serve  # noqa: F401 - registers serve
+from . import weights as _weights  # noqa: F401 - registers weights export
 from ._app import app
 
 
