@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 # OpenMP threads that spin while waiting waste a shared CPU (measured 5x slower training steps).
 export OMP_WAIT_POLICY ?= PASSIVE
 
-.PHONY: demo test test-slow lint typecheck bench dist reproduce-quick seeds five seeds-224 full-cpu device-bundle venv \
+.PHONY: demo test test-slow lint typecheck bench dist reproduce-quick seeds five seeds-224 full-cpu retrain device-bundle venv \
 	clean
 
 $(STAMP): pyproject.toml
@@ -63,17 +63,22 @@ seeds: $(STAMP)
 	  --checkpoint runs/resnet18-cpu-s1/best.pt --checkpoint runs/resnet18-cpu-s2/best.pt
 	$(BIN)/causalcam report runs/quick
 
-# The four networks beside the bundled 224 px ResNet-18 (seed 0 of the same recipe) in bf16
-# (hours of a CPU each), where the full-cpu profile looks for them, and two more ResNet-18
-# seeds for the seed study at that scale. Rerun to resume:
-# finished networks are skipped and a started one continues from its last epoch. Then the
-# protocol at that scale (resumable stage by stage; masked images classified in bf16, maps
-# in fp32) and the seed study over the three ResNet-18s on the ablation's thresholds.
+# The reproduction's 224 px networks are committed under weights/ (fp16, each with a record:
+# recipe, seed, epochs, accuracies, SHA-256, training command). `make full-cpu` runs the
+# protocol on them and on the bundled ResNet-18 without training anything.
+WEIGHTS ?= weights
+# Train a network again from its record (`make retrain NAMES=resnet34,resnet18-seed1`):
+# the recorded recipe, seed and epochs, into runs/retrain/NAME; rerun to resume.
+NAMES ?= $(shell ls $(WEIGHTS)/*.json 2>/dev/null | xargs -n1 basename 2>/dev/null | sed 's/\.json$$//' | paste -sd, -)
+THREADS ?= 2
+retrain: $(STAMP)
+	$(BIN)/causalcam weights retrain $(NAMES) --weights $(WEIGHTS) --data $(DATA) --threads $(THREADS)
+
+# The networks not yet under weights/, from scratch with the planned recipe (hours of a CPU
+# each), then `causalcam weights export RUN/ARCH --name ARCH`. Two `make five THREADS=1` share
+# two cores: each network is trained by one process at a time (a lock in its folder).
 FIVE_OUT ?= runs/full-cpu/models
 SEEDS_OUT ?= runs/full-cpu/seed-models
-# Two `make five THREADS=1` (or one `make five` beside `make seeds-224 THREADS=1`) share the
-# two cores: each network is trained by one process at a time (a lock in its folder).
-THREADS ?= 2
 FULL_TRAIN = --data $(DATA) --recipe scratch --set mixup=0.2 --epochs 120 --precision bf16 \
   --threads $(THREADS) --device cpu
 BUNDLED_224 = src/causalcam/assets/models/resnet18_covidct_224.pt
@@ -83,15 +88,19 @@ five: $(STAMP)
 
 seeds-224: $(STAMP)
 	for seed in 1 2; do \
+	  test -f $(WEIGHTS)/resnet18-seed$$seed.json || \
 	  $(BIN)/causalcam train-all --archs resnet18 --seed $$seed --out $(SEEDS_OUT)/seed$$seed \
 	    $(FULL_TRAIN) || exit 1; \
 	done
 
-full-cpu: five seeds-224
-	$(BIN)/causalcam reproduce --profile full-cpu --data $(DATA) --out runs/full-cpu --precision bf16
+# The protocol at 224 px on the committed networks (resumable stage by stage), then the seed
+# study over the three ResNet-18s on the ablation's thresholds.
+full-cpu: $(STAMP)
+	$(BIN)/causalcam reproduce --profile full-cpu --weights $(WEIGHTS) --data $(DATA) \
+	  --out runs/full-cpu --precision bf16
 	$(BIN)/python benchmarks/ablation.py --out runs/full-cpu/seeds --thresholds full-cpu \
 	  --store runs/full-cpu/eval --data $(DATA) --checkpoint $(BUNDLED_224) \
-	  --checkpoint $(SEEDS_OUT)/seed1/resnet18/best.pt --checkpoint $(SEEDS_OUT)/seed2/resnet18/best.pt
+	  --checkpoint $(WEIGHTS)/resnet18-seed1.pt --checkpoint $(WEIGHTS)/resnet18-seed2.pt
 	$(BIN)/causalcam report runs/full-cpu
 
 # What one call of the GPU machine needs beside the code (docs/reproduction.md, "On a GPU"):

@@ -108,3 +108,49 @@ def test_train_command_names_only_what_differs_from_the_recipe() -> None:
     argv = shlex.split(train_command("resnet34", 1, recipe, "bf16", "runs/x"))
     assert argv.count("--set") == 1 and "mixup=0.2" in argv
     assert argv[argv.index("--seed") + 1] == "1" and argv[-3:] == ["--out", "runs/x", "--resume"]
+
+
+def test_reproduce_uses_committed_weights_instead_of_training(
+    trained: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import dataclasses
+
+    from causalcam.reproduce import get_profile, reproduce
+    from causalcam.reproduce.weights import export_weights
+    from causalcam.results import TrainResult
+
+    monkeypatch.setenv("CAUSALCAM_CACHE", str(tmp_path / "cache"))
+    run, root = trained
+    record = export_weights(run, tmp_path / "weights", "resnet18", root)
+    profile = dataclasses.replace(
+        get_profile("tiny"), size=32, archs=("resnet18",), weights=str(tmp_path / "weights")
+    )
+    reproduce(tmp_path / "run", profile, root, stop_after="train", progress=False, log=print)
+    stored = json.loads((tmp_path / "run" / "results" / "train.json").read_text())
+    row = TrainResult.from_json(stored.get("result", stored)).networks[0]
+    assert row.checkpoint == str(tmp_path / "weights" / "resnet18.pt")
+    assert row.test_accuracy == pytest.approx(record.test_accuracy)
+    assert not (tmp_path / "run" / "models" / "resnet18").exists()  # nothing trained
+    wrong = dataclasses.replace(profile, size=48)
+    with pytest.raises(CheckpointError, match="32 px"):
+        reproduce(tmp_path / "other", wrong, root, stop_after="train", progress=False, log=print)
+
+
+def test_retrain_rebuilds_the_recorded_recipe(
+    trained: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import dataclasses
+
+    from causalcam.reproduce.weights import export_weights, retrain_config
+
+    monkeypatch.setenv("CAUSALCAM_CACHE", str(tmp_path / "cache"))
+    run, root = trained
+    record = export_weights(run, tmp_path / "w", "resnet18-seed3", root)
+    config = retrain_config(record, tmp_path / "again", root)
+    rebuilt = dataclasses.asdict(config.resolved_recipe())
+    assert json.loads(json.dumps(rebuilt)) == json.loads(json.dumps(record.recipe))
+    assert (config.arch, config.seed, config.precision) == ("resnet18", 3, record.precision)
+    result = CliRunner().invoke(
+        app, ["weights", "retrain", "resnet34", "--weights", str(tmp_path / "w"), "--quiet"]
+    )
+    assert result.exit_code == 1 and "no record 'resnet34'" in result.output

@@ -6,6 +6,7 @@ report | data``: thin wrappers over :mod:`causalcam.train`, :mod:`causalcam.pret
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from pathlib import Path
 from typing import Annotated
@@ -443,6 +444,13 @@ def reproduce(
         str | None,
         typer.Option(help="Stop after this stage (train, curves, transfer, ablation, ...)."),
     ] = None,
+    weights: Annotated[
+        Path | None,
+        typer.Option(
+            help="Folder of committed networks (`causalcam weights export`): those found "
+            "there under their architecture's name are used instead of being trained."
+        ),
+    ] = None,
     precision: PrecisionOption = "fp32",
     quiet: Quiet = False,
     device: Device = "auto",
@@ -460,6 +468,10 @@ def reproduce(
         if archs is not None:
             with usage_errors("--archs"):
                 chosen = with_archs(chosen, split_names(archs))
+        if weights is not None:
+            if not weights.is_dir():
+                raise typer.BadParameter(f"{weights} is not a folder", param_hint="'--weights'")
+            chosen = dataclasses.replace(chosen, weights=str(weights))
         if stop_after is not None and stop_after not in STAGES:
             raise typer.BadParameter(
                 f"{stop_after!r} is not a stage; one of {', '.join(STAGES)}",
@@ -475,6 +487,7 @@ def reproduce(
             data=data,
             seed=seed,
             archs=archs,
+            weights=weights,
         ) as launch:
             ctx, settings = launch.ctx, launch.settings
             html = run_reproduction(

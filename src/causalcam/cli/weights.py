@@ -38,3 +38,40 @@ def export(
             f"{out / (name + '.pt')}: {record.arch}, best epoch {record.best_epoch} of "
             f"{record.epochs}, val {record.val_accuracy:.3f}, test {record.test_accuracy:.3f}"
         )
+
+
+@weights_app.command("retrain")
+def retrain(
+    names: Annotated[str, typer.Argument(help="Comma-separated names of records in --weights.")],
+    weights: Annotated[Path, typer.Option(help="Folder of the weights.")] = Path("weights"),
+    out: Annotated[Path, typer.Option(help="Runs go to OUT/NAME.")] = Path("runs/retrain"),
+    data: DataOption = None,
+    threads: Annotated[int | None, typer.Option(help="Torch CPU threads.")] = None,
+    quiet: Quiet = False,
+    device: Device = "auto",
+    debug: Debug = False,
+) -> None:
+    """Train committed networks again from scratch with the recipe, seed and epochs of their
+    records; rerun to resume."""
+    settings = Settings(quiet, device, debug)
+    with user_errors(settings):
+        import dataclasses
+
+        from ..errors import InputError
+        from ..reproduce.weights import read_weights, retrain_config
+        from ..train import train
+
+        records = read_weights(weights)
+        for name in [n.strip() for n in names.split(",") if n.strip()]:
+            if name not in records:
+                raise InputError(
+                    f"{weights} holds no record {name!r}; it holds {', '.join(records)}"
+                )
+            config = dataclasses.replace(
+                retrain_config(records[name], out / name, data),
+                device=device,
+                threads=threads,
+                progress=settings.progress,
+            )
+            result = train(config)
+            settings.info(f"{name}: test {result.metrics['test']['accuracy']:.3f} ({out / name})")

@@ -47,13 +47,17 @@ class Profile:
     train_precision: str = "fp32"
     #: fields of the recipe changed for this profile (``causalcam train --set KEY=VALUE``)
     recipe_overrides: tuple[tuple[str, Any], ...] = ()
+    #: a folder of committed networks (:mod:`causalcam.reproduce.weights`): a network found
+    #: there under its architecture's name is used instead of being trained
+    weights: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """The profile's fields (part of every stage's fingerprint; no overrides, no key:
-        runs of profiles without overrides keep their stage fingerprints)."""
+        """The profile's fields (part of every stage's fingerprint; no overrides or weights,
+        no key: runs of profiles without them keep their stage fingerprints)."""
         values = dataclasses.asdict(self)
-        if not self.recipe_overrides:
-            del values["recipe_overrides"]
+        for optional in ("recipe_overrides", "weights"):
+            if not values[optional]:
+                del values[optional]
         return values
 
 
@@ -91,8 +95,8 @@ PROFILES: dict[str, Profile] = {
         name="full-cpu",
         description="the paper's scale on a 2-core CPU: the bundled 224 px ResNet-18 (its "
         "recipe) and the four other networks trained from scratch at 224 px (scratch recipe "
-        "with mixup 0.2, 120 epochs, bf16 where the CPU runs it; "
-        "`make five` trains them into RUN/models in the background), 71 thresholds 0.10-0.80 "
+        "with mixup 0.2, 120 epochs, bf16 where the CPU runs it; taken from --weights where "
+        "committed there, else trained into RUN/models), 71 thresholds 0.10-0.80 "
         "(step "
         "0.01) for the curves, the paper's five for Tables 1-2, 5 (0.2-0.6) for the ablation "
         "of 22 causal variants, 20 RISE steps, 1000 bootstrap resamples; all 203 test images",

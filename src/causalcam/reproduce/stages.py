@@ -50,6 +50,7 @@ from ..train import TrainConfig, recipe_label, train
 from ..viz.curves import save_accuracy_curves
 from .context import RunContext, TestSet, _curves, load_network, source_maps
 from .profiles import Profile
+from .weights import read_weights
 
 TRANSFER_SOURCES: tuple[str, ...] = ("resnet18", "resnet34")
 
@@ -60,6 +61,9 @@ def _train_one(ctx: RunContext, arch: str) -> NetworkRow:
     if bundled is not None:
         row = {"arch": arch, "checkpoint": "bundled", **_bundled_metrics(bundled.meta)}
         return NetworkRow.from_json(row)
+    committed = _committed(ctx.profile, arch)
+    if committed is not None:
+        return committed
     if not (folder / "metrics.json").is_file():
         config = TrainConfig(
             arch=arch,
@@ -90,6 +94,36 @@ def _train_one(ctx: RunContext, arch: str) -> NetworkRow:
         recipe=recipe_label(metrics["recipe"]),
         size=metrics["recipe"]["size"],
         train_seconds=metrics.get("train_seconds"),
+    )
+
+
+def _committed(profile: Profile, arch: str) -> NetworkRow | None:
+    """``arch`` from the profile's folder of committed weights, when it holds it.
+
+    Raises:
+        CheckpointError: the record's input size is not the profile's, or its file changed.
+    """
+    if profile.weights is None:
+        return None
+    records = read_weights(Path(profile.weights))
+    if arch not in records:
+        return None
+    record = records[arch]
+    if record.size != profile.size:
+        raise CheckpointError(
+            f"{profile.weights}/{arch}.pt takes {record.size} px inputs, the {profile.name} "
+            f"profile {profile.size} px"
+        )
+    return NetworkRow(
+        arch=arch,
+        checkpoint=str(Path(profile.weights) / f"{arch}.pt"),
+        test_accuracy=record.test_accuracy,
+        val_accuracy=record.val_accuracy,
+        best_epoch=record.best_epoch - 1,  # counted from 0, as in the trained rows
+        epochs=record.epochs,
+        recipe=recipe_label(record.recipe),
+        size=record.size,
+        train_seconds=record.train_seconds,
     )
 
 

@@ -22,7 +22,7 @@ from .._io import atomic_write_json
 from ..data.cache import cached_split, eval_resize
 from ..errors import CheckpointError, InputError
 from ..models.checkpoint import export_checkpoint, load_checkpoint
-from ..train import RECIPES, Recipe, evaluate
+from ..train import RECIPES, Recipe, TrainConfig, evaluate
 
 #: the sidecar format; a record of another version is refused with the file's name
 WEIGHTS_FORMAT = 1
@@ -74,13 +74,17 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def train_command(arch: str, seed: int, recipe: dict[str, Any], precision: str, out: str) -> str:
-    """The ``causalcam train`` command line that trains this network with this recipe."""
+def recipe_changes(recipe: dict[str, Any]) -> dict[str, Any]:
+    """The fields of a stored recipe that differ from the named recipe's (tuples as tuples).
+
+    Raises:
+        InputError: the recipe's name is not one of :data:`causalcam.train.RECIPES`.
+    """
     name = str(recipe["name"])
     if name not in RECIPES:
         raise InputError(f"recipe {name!r} is not one of causalcam's ({', '.join(RECIPES)})")
     base = dataclasses.asdict(RECIPES[name])
-    parts = ["causalcam", "train", "--arch", arch, "--recipe", name, "--seed", str(seed)]
+    changes = {}
     for key, value in recipe.items():
         if key == "name" or key not in base:
             continue
@@ -88,10 +92,33 @@ def train_command(arch: str, seed: int, recipe: dict[str, Any], precision: str, 
         if isinstance(default, tuple):
             value, default = tuple(float(v) for v in value), tuple(float(v) for v in default)
         if value != default:
-            text = ",".join(map(str, value)) if isinstance(value, tuple) else str(value)
-            parts += ["--set", f"{key}={text}"]
+            changes[key] = value
+    return changes
+
+
+def train_command(arch: str, seed: int, recipe: dict[str, Any], precision: str, out: str) -> str:
+    """The ``causalcam train`` command line that trains this network with this recipe."""
+    parts = ["causalcam", "train", "--arch", arch, "--recipe", str(recipe["name"])]
+    parts += ["--seed", str(seed)]
+    for key, value in recipe_changes(recipe).items():
+        text = ",".join(map(str, value)) if isinstance(value, tuple) else str(value)
+        parts += ["--set", f"{key}={text}"]
     parts += ["--precision", precision, "--out", out, "--resume"]
     return shlex.join(parts)
+
+
+def retrain_config(record: WeightsRecord, out: Path, data_root: Path | None = None) -> TrainConfig:
+    """The training run that made ``record``'s network, into ``out`` (resumable)."""
+    return TrainConfig(
+        arch=record.arch,
+        recipe=str(record.recipe["name"]),
+        out_dir=out,
+        data_root=data_root,
+        seed=record.seed,
+        resume=True,
+        precision=record.precision,
+        overrides=recipe_changes(record.recipe),
+    )
 
 
 def export_weights(
