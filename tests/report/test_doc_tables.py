@@ -10,6 +10,8 @@ import pytest
 from causalcam.report.doc_tables import TABLES, pages, refresh, render_page, stale_blocks
 
 REPO = Path(__file__).resolve().parents[2]
+if not (REPO / "docs" / "results").is_dir():
+    pytest.skip("a source checkout's docs/results is needed", allow_module_level=True)
 
 
 @pytest.fixture(scope="module")
