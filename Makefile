@@ -56,7 +56,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/evaluate_speed.py
 	$(BIN)/python benchmarks/train_speed.py
 
-# The reproduction study on this CPU (README, "Reproduction"). Both resume when interrupted.
+# The reproduction study on a CPU (docs/reproduction.md). Both resume when interrupted.
 DATA ?= ../shared/covid-ct
 reproduce-quick: $(STAMP)
 	$(BIN)/causalcam reproduce --profile quick --data $(DATA) --out runs/quick
