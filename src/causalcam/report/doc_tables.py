@@ -415,6 +415,45 @@ def recall(results: Path) -> str:
     return _table(columns, rows)
 
 
+def benchmark(path: Path) -> str:
+    """A benchmark's table (``docs/results/benchmarks/NAME.json``: ``columns`` with an optional
+    ``format`` for numbers, ``rows``, ``command`` and ``measured_on``)."""
+    data = _json(path)
+    columns = data["columns"]
+    rows = [
+        [
+            column.get("format", "{}").format(value)
+            if isinstance(value, int | float)
+            else value or "–"
+            for column, value in zip(columns, row, strict=True)
+        ]
+        for row in data["rows"]
+    ]
+    table = _table([c["name"] for c in columns], rows)
+    return f"{table}\n*Measured on: {data['measured_on']}; `{data['command']}`.*\n"
+
+
+def benchmark_names(results: Path) -> list[str]:
+    """The table name of each committed benchmark record: ``bench-NAME`` for
+    ``benchmarks/NAME.json`` (underscores written as hyphens)."""
+    folder = results / "benchmarks"
+    return [f"bench-{p.stem.replace('_', '-')}" for p in sorted(folder.glob("*.json"))]
+
+
+def render_table(name: str, results: Path) -> str:
+    """The Markdown of table ``name`` from the results folder ``results``.
+
+    Raises:
+        KeyError: ``name`` is neither in :data:`TABLES` nor a committed benchmark.
+    """
+    if name in TABLES:
+        return TABLES[name](results)
+    if name in benchmark_names(results):
+        return benchmark(results / "benchmarks" / f"{name[len('bench-') :].replace('-', '_')}.json")
+    known = ", ".join([*TABLES, *benchmark_names(results)])
+    raise KeyError(f"unknown table {name!r} (known: {known})")
+
+
 #: Every table a page may name, with the function that renders it from ``docs/results``.
 TABLES: dict[str, Callable[[Path], str]] = {
     "verdict": verdict,
@@ -455,11 +494,11 @@ def render_page(text: str, page: Path, root: Path, cache: dict[str, str]) -> str
 
     def block(match: re.Match[str]) -> str:
         name = match.group(2)
-        if name not in TABLES:
-            known = ", ".join(TABLES)
-            raise KeyError(f"{page}: unknown table {name!r} (known: {known})")
         if name not in cache:
-            cache[name] = TABLES[name](root / "docs" / "results").strip()
+            try:
+                cache[name] = render_table(name, root / "docs" / "results").strip()
+            except KeyError as error:
+                raise KeyError(f"{page}: {error.args[0]}") from None
         body = _for_page(cache[name], page, root)
         return f"{match.group(1)}{body}\n{match.group(4)}"
 
