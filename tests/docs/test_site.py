@@ -118,3 +118,38 @@ def test_search_works_from_the_file_system(site: Path, browser: Any) -> None:
         lambda d: d.find_elements(By.CSS_SELECTOR, ".md-search-result__item")
     )
     assert any("evaluation" in r.get_attribute("innerHTML") for r in results)
+
+
+#: Modules whose public functions and classes document every argument (Google style): Args
+#: (of a class: of its constructor), Returns, and the Attributes of a dataclass.
+DOCUMENTED = ("causalcam.evaluate",)
+
+
+@pytest.mark.parametrize("module", DOCUMENTED)
+def test_public_names_document_their_arguments(module: str) -> None:
+    griffe = pytest.importorskip("griffe")
+    package = griffe.load(module, search_paths=[str(REPO / "src")], resolve_aliases=True)
+    undocumented = []
+    for name in importlib.import_module(module).__all__:
+        target = package[name].final_target if package[name].is_alias else package[name]
+        if target.kind.value not in ("function", "class"):
+            continue
+        sections = target.docstring.parse("google") if target.docstring else []
+        kinds = {section.kind.value for section in sections}
+        if "dataclass" in target.labels:
+            if "attributes" not in kinds:
+                undocumented.append(f"{name}: no Attributes")
+            continue
+        named = {
+            item.name
+            for section in sections
+            if section.kind.value == "parameters"
+            for item in section.value
+        }
+        wanted = {p.name for p in target.parameters if p.name not in ("self", "cls")}
+        if wanted - named:
+            undocumented.append(f"{name}: {sorted(wanted - named)} not in Args")
+        returns = target.kind.value == "function" and target.returns not in (None, "None")
+        if returns and "returns" not in kinds:
+            undocumented.append(f"{name}: no Returns")
+    assert not undocumented, undocumented
