@@ -353,20 +353,23 @@ def summary(results: Path) -> str:
     default_ahead, best = ahead(DEFAULT)
     literal_ahead, _ = ahead(LITERAL)
     row_112 = {(r.mode, r.method): r for r in seeds.rows}[("deletion", DEFAULT)]
-    over_112 = "ahead" if _against_zero(row_112.mean_diff) == "**better**" else "not ahead"
+    over_112 = "" if _against_zero(row_112.mean_diff) == "**better**" else "not "
     _, verdicts = folder_verdicts(results / "full-cpu")
     holds = [v for v in verdicts if v.verdict == Verdict.HOLDS]
     tables_224 = {v.claim: v.verdict for v in verdicts}.get("table1", Verdict.NOT_MEASURED)
-    literal = "never ahead" if literal_ahead == 0 else f"ahead on {literal_ahead} of {len(tables)}"
-    measured = "not measured yet" if tables_224 == Verdict.NOT_MEASURED else f"{tables_224}"
+    literal = "never does" if literal_ahead == 0 else f"does on {literal_ahead} of {len(tables)}"
+    size = "by at most" if default_ahead else "the best estimate"
+    if tables_224 == Verdict.NOT_MEASURED:
+        transfer = "are not measured yet at 224 px"
+    else:
+        transfer = f"get the verdict *{tables_224}* at 224 px"
     return (
         f"**Does the paper hold?** {'In part' if holds else 'Not at its size'}: causalcam's "
-        f"default causal map is ahead of Grad-CAM (a 95% interval above zero) on "
-        f"{default_ahead} of {len(tables)} ResNet-18s at 224 px "
-        f"(at most {_effect(best, 'points')}) and {over_112} over {row_112.seeds} at 112 px "
-        f"({_effect(row_112.mean_diff, 'points')}), where the paper reports about 3 points; "
-        f"the paper's literal reading is {literal} at 224 px; and the verdict on the "
-        f"paper's Tables 1-2 (masks carried to other networks) at 224 px is: {measured}."
+        f"default causal map beats Grad-CAM (a 95% interval above zero) on {default_ahead} of "
+        f"{len(tables)} ResNet-18s at 224 px ({size} {_effect(best, 'points')}, where the "
+        f"paper reports about 3 points), and {over_112}on the mean of {row_112.seeds} at 112 px "
+        f"({_effect(row_112.mean_diff, 'points')}); the paper's literal reading {literal}, and "
+        f"the paper's Tables 1-2 (masks carried to other networks) {transfer}."
     )
 
 
