@@ -90,28 +90,40 @@ def _rel(path: Path) -> str:
     return "/".join(parts[parts.index("results") :]) if "results" in parts else path.name
 
 
+def seed_ablations_224(results: Path) -> list[tuple[str, AblationTable]]:
+    """Each 224 px ResNet-18 seed's ablation as ``(seed, table)``, in seed order: from the
+    pooled seed study's folders (``full-cpu/seeds/seed*/``) where it is committed, else from
+    ``full-cpu/seeds-preliminary/<seed>-*/``."""
+    full = results / "full-cpu"
+    paths = sorted((full / "seeds").glob("seed*/ablation.json")) or sorted(
+        (full / "seeds-preliminary").glob("*/ablation.json")
+    )
+    found = []
+    for path in paths:
+        seed = re.match(r"(?:seed)?(\d+)", path.parent.name)
+        if seed is None:
+            raise ValueError(f"{path.parent}: no seed number in the folder's name")
+        found.append((seed.group(1), AblationTable.from_json(_json(path))))
+    return found
+
+
 def verdict(results: Path) -> str:
     """The paper's claims (as ``causalcam claims`` judges them): a column for the 112 px seed
     study, the 224 px protocol run (ResNet-18 seed 0) and each further 224 px seed."""
     _, quick = folder_verdicts(results / "quick")
     _, full = folder_verdicts(results / "full-cpu")
     runs = [("112 px, 3 ResNet-18 seeds", quick), ("224 px, ResNet-18 seed 0", full)]
-    for path in sorted((results / "full-cpu" / "seeds-preliminary").glob("*/ablation.json")):
-        seed = path.parent.name.split("-")[0]
+    for seed, table in seed_ablations_224(results):
         if seed != "0":
-            table = AblationTable.from_json(_json(path))
             runs.append((f"224 px, seed {seed}", claim_verdicts(table, None, None)))
     return render_markdown([comparison_table(runs)])
 
 
 def seeds_224(results: Path) -> str:
     """Each 224 px ResNet-18 seed's ablation: the default, BCE and literal readings."""
-    folder = results / "full-cpu" / "seeds-preliminary"
     rows = []
     for method in (DEFAULT, BCE_SET, LITERAL):
-        for path in sorted(folder.glob("*/ablation.json")):
-            table = AblationTable.from_json(_json(path))
-            seed = path.parent.name.split("-")[0]
+        for seed, table in seed_ablations_224(results):
             deletion, insertion = table.row("deletion", method), table.row("insertion", method)
             rows.append(
                 [
@@ -342,8 +354,7 @@ def summary(results: Path) -> str:
     networks each reading's deletion accuracy is ahead of Grad-CAM's with a 95% interval
     above zero, and whether Tables 1-2 are measured at 224 px."""
     seeds = SeedTable.from_json(_json(results / "quick" / "seeds" / "seeds.json"))
-    folder = results / "full-cpu" / "seeds-preliminary"
-    tables = [AblationTable.from_json(_json(p)) for p in sorted(folder.glob("*/ablation.json"))]
+    tables = [table for _, table in seed_ablations_224(results)]
 
     def ahead(method: str) -> tuple[int, Estimate]:
         rows = [t.row("deletion", method).mean_diff for t in tables]
