@@ -349,6 +349,35 @@ def bundled_models(results: Path) -> str:
     return _table(columns, rows)
 
 
+def bundled_confusion(results: Path) -> str:
+    """The bundled networks' accuracy and confusion matrix on validation and test.
+
+    Raises:
+        ValueError: a confusion matrix whose accuracy differs from the recorded one.
+    """
+    rows = []
+    for run in _json(results / "training" / "recipes.json")["runs"]:
+        for split, accuracy in (
+            ("validation", run["val_accuracy"]),
+            ("test", run["test_accuracy"]),
+        ):
+            if "bundled" not in run:
+                continue
+            matrix = run["confusion"][split]
+            n = sum(map(sum, matrix))
+            if abs((matrix[0][0] + matrix[1][1]) / n - accuracy) > 1e-3:
+                raise ValueError(f"{run['bundled']} {split}: confusion and accuracy disagree")
+            rows.append([f"`{run['bundled']}`", split, str(n), f"{accuracy:.3f}", str(matrix)])
+    columns = [
+        "model",
+        "split",
+        "n",
+        "accuracy",
+        "confusion [[COVID→COVID, COVID→Non], [Non→COVID, Non→Non]]",
+    ]
+    return _table(columns, rows)
+
+
 def summary(results: Path) -> str:
     """The verdict in one sentence, counted from the committed results: on how many trained
     networks each reading's deletion accuracy is ahead of Grad-CAM's with a 95% interval
@@ -480,6 +509,7 @@ TABLES: dict[str, Callable[[Path], str]] = {
     "run-time-quick": lambda results: run_time(results / "quick"),
     "run-time-full-cpu": lambda results: run_time(results / "full-cpu"),
     "bundled-models": bundled_models,
+    "bundled-confusion": bundled_confusion,
     "summary": summary,
     "recipes": recipes,
     "recall": recall,
