@@ -356,13 +356,12 @@ def bundled_confusion(results: Path) -> str:
         ValueError: a confusion matrix whose accuracy differs from the recorded one.
     """
     rows = []
-    for run in _json(results / "training" / "recipes.json")["runs"]:
+    runs = [r for r in _json(results / "training" / "recipes.json")["runs"] if "bundled" in r]
+    for run in runs:
         for split, accuracy in (
             ("validation", run["val_accuracy"]),
             ("test", run["test_accuracy"]),
         ):
-            if "bundled" not in run:
-                continue
             matrix = run["confusion"][split]
             n = sum(map(sum, matrix))
             if abs((matrix[0][0] + matrix[1][1]) / n - accuracy) > 1e-3:
