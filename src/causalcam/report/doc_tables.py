@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ..method_names import DEFAULT_CAUSAL, LITERAL_CAUSAL, causal_variant_name
-from ..results import AblationTable, Estimate, SeedRow, SeedTable, TransferRecord
+from ..results import AblationTable, Estimate, SeedTable, TransferRecord
 from ..results.localisation import LocalisationResult
 from ..results.stages import NetworkRow
 from .blocks import Table
@@ -68,10 +68,10 @@ def _against_zero(estimate: Estimate, higher_is_better: bool = True) -> str:
     return "**worse**" if high < 0 else "no difference"
 
 
-def measured_on(manifest: Path) -> str:
-    """One "measured on" line from a run's ``manifest.json``: hardware, threads, precision,
-    versions and the date its last stage finished."""
-    data = _json(manifest)
+def measured_on(results: Path, run: str) -> str:
+    """One "measured on" line from the ``manifest.json`` of run folder ``results/run``:
+    hardware, threads, precision, versions and the date its last stage finished."""
+    data = _json(results / run / "manifest.json")
     hardware, versions = data.get("hardware", {}), data.get("versions", {})
     device = "CUDA GPU" if hardware.get("cuda") else f"{hardware.get('cpu_count', '?')}-core CPU"
     date = str(data.get("updated", "?"))[:10]
@@ -79,15 +79,8 @@ def measured_on(manifest: Path) -> str:
         f"*Measured on: {device} ({hardware.get('processor', '?')}, "
         f"torch threads: {hardware.get('torch_threads', '?')}), {data.get('precision', '?')}, "
         f"torch {versions.get('torch', '?')}, causalcam {versions.get('causalcam', '?')}; "
-        f"last stage finished {date} ([manifest]({_rel(manifest)})).*"
+        f"last stage finished {date} ([manifest](results/{run}/manifest.json)).*"
     )
-
-
-def _rel(path: Path) -> str:
-    """``path`` relative to ``docs/`` (links of generated blocks are written for docs pages;
-    README.md links are rewritten by :func:`_for_page`)."""
-    parts = path.parts
-    return "/".join(parts[parts.index("results") :]) if "results" in parts else path.name
 
 
 def seed_ablations_224(results: Path) -> list[tuple[str, AblationTable]]:
@@ -167,10 +160,10 @@ def seeds_112(results: Path) -> str:
                 f"`{method}`",
                 per_seed,
                 _effect(deletion.mean_diff, "points"),
-                _better_in(deletion, deletion.diff_over_seeds.better),
+                f"{deletion.diff_over_seeds.better}/{deletion.seeds}",
                 _effect(deletion.mean_saving, "percent"),
                 _effect(insertion.mean_diff, "points"),
-                _better_in(insertion, insertion.diff_over_seeds.better),
+                f"{insertion.diff_over_seeds.better}/{insertion.seeds}",
             ]
         )
     columns = [
@@ -184,10 +177,6 @@ def seeds_112(results: Path) -> str:
     ]
     caption = f"Mean over {len(table.models)} seeds, {table.n_images} test scans."
     return _table(columns, rows, caption)
-
-
-def _better_in(row: SeedRow, better: int) -> str:
-    return f"{better}/{row.seeds}"
 
 
 def transfer_seeds(results: Path) -> str:
@@ -301,15 +290,16 @@ def precision_agreement(results: Path) -> str:
     return _table(columns, rows, str(data.get("context", "")))
 
 
-def run_time(run: Path) -> str:
-    """A run's stage times from its manifest, with the "measured on" line."""
-    stages = _json(run / "manifest.json").get("stages", {})
+def run_time(results: Path, run: str) -> str:
+    """The stage times of run folder ``results/run`` from its manifest, with the "measured on"
+    line."""
+    stages = _json(results / run / "manifest.json").get("stages", {})
     rows = [[name, _duration(stage.get("seconds"))] for name, stage in stages.items()]
     total = sum(float(stage.get("seconds") or 0) for stage in stages.values())
     rows.append(["**all stages**", f"**{_duration(total)}**"])
     caption = "A stage whose results were already on disk shows the time to read them."
     table = _table(["stage", "time"], rows, caption)
-    return table + "\n" + measured_on(run / "manifest.json") + "\n"
+    return table + "\n" + measured_on(results, run) + "\n"
 
 
 def bundled_models(results: Path) -> str:
@@ -505,8 +495,8 @@ TABLES: dict[str, Callable[[Path], str]] = {
     "localisation": localisation,
     "speed": speed,
     "precision-agreement": precision_agreement,
-    "run-time-quick": lambda results: run_time(results / "quick"),
-    "run-time-full-cpu": lambda results: run_time(results / "full-cpu"),
+    "run-time-quick": lambda results: run_time(results, "quick"),
+    "run-time-full-cpu": lambda results: run_time(results, "full-cpu"),
     "bundled-models": bundled_models,
     "bundled-confusion": bundled_confusion,
     "summary": summary,
