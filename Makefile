@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 # OpenMP threads that spin while waiting waste a shared CPU (measured 5x slower training steps).
 export OMP_WAIT_POLICY ?= PASSIVE
 
-.PHONY: demo test test-slow lint typecheck bench dist reproduce-quick seeds five seeds-224 full-cpu retrain device-bundle venv \
+.PHONY: demo test test-slow lint typecheck docs docs-tables bench dist reproduce-quick seeds five seeds-224 full-cpu retrain device-bundle venv \
 	clean
 
 $(STAMP): pyproject.toml
@@ -23,14 +23,24 @@ demo: $(STAMP)
 	$(BIN)/causalcam demo
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks docs/hooks.py
+	$(BIN)/ruff format --check src tests benchmarks docs/hooks.py
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-test: $(STAMP) lint typecheck
+test: $(STAMP) lint typecheck docs
 	$(BIN)/python -m pytest
+
+# The documentation site into site/ (git-ignored; open site/index.html, it works offline).
+# --strict: a broken link, a missing page or an unresolved API reference fails the build.
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
+
+# Rewrite the results tables of README.md and docs/*.md from docs/results/ (a test fails
+# when a page and its results disagree).
+docs-tables: $(STAMP)
+	$(BIN)/python -m causalcam.report.doc_tables
 
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -m slow
@@ -46,7 +56,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/evaluate_speed.py
 	$(BIN)/python benchmarks/train_speed.py
 
-# The reproduction study on this CPU (README, "Reproduction"). Both resume when interrupted.
+# The reproduction study on a CPU (docs/reproduction.md). Both resume when interrupted.
 DATA ?= ../shared/covid-ct
 reproduce-quick: $(STAMP)
 	$(BIN)/causalcam reproduce --profile quick --data $(DATA) --out runs/quick
@@ -111,4 +121,4 @@ device-bundle: $(STAMP)
 	$(BIN)/python -m pip wheel -q --no-deps "grad-cam==1.5.7" "ttach==0.0.3" -w runs/device/wheels
 
 clean:
-	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) build dist site .pytest_cache .mypy_cache .ruff_cache

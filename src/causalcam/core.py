@@ -23,7 +23,13 @@ from .preprocess import Preprocessing
 
 @dataclass(frozen=True)
 class Network:
-    """A classifier with its own preprocessing and (optionally) its class names."""
+    """A classifier with its own preprocessing and (optionally) its class names.
+
+    Attributes:
+        model: the classifier.
+        preprocessing: how grey uint8 images become its inputs (size, mean, std).
+        classes: the class names, in the order of its outputs.
+    """
 
     model: nn.Module
     preprocessing: Preprocessing = field(default_factory=Preprocessing)
@@ -49,8 +55,18 @@ def eval_mode(model: nn.Module) -> Iterator[nn.Module]:
 
 
 def as_network(value: Network | nn.Module | Any) -> Network:
-    """A :class:`Network` from a ``Network``, a bare ``nn.Module`` (ImageNet preprocessing)
-    or a loaded checkpoint with ``.model`` and ``.meta.preprocessing`` / ``.meta.classes``."""
+    """A :class:`Network` from whatever names a model.
+
+    Args:
+        value: a ``Network``, a bare ``nn.Module`` (ImageNet preprocessing) or a loaded
+            checkpoint with ``.model`` and ``.meta.preprocessing`` / ``.meta.classes``.
+
+    Returns:
+        The network.
+
+    Raises:
+        InputError: ``value`` is none of these.
+    """
     if isinstance(value, Network):
         return value
     if isinstance(value, nn.Module):

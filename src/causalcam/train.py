@@ -15,8 +15,8 @@ channels-last memory by default. The precision used is stored in every checkpoin
 and a run resumes only in the precision it started with.
 
 Recipes (see :data:`RECIPES`): ``he2020`` (He et al. 2020's published baseline), ``scratch``
-(tuned for training without pretrained weights) and ``cpu`` (``scratch`` at 128 px, sized for
-a 2-core CPU).
+(tuned for training without pretrained weights) and ``cpu`` (``scratch`` at 112 px, cropped
+from scans resized to 128 px, 40 epochs: sized for a 2-core CPU).
 """
 
 from __future__ import annotations

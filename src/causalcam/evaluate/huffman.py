@@ -26,6 +26,15 @@ def huffman_bits_from_histograms(histograms: np.ndarray) -> np.ndarray:
 
     ``bits = sum of internal node weights`` of the Huffman tree of the non-zero counts
     (equivalently ``sum_v count_v * codelength_v``); one non-zero symbol -> its count.
+
+    Args:
+        histograms: non-negative symbol counts, shape ``(..., S)``.
+
+    Returns:
+        The bits of each histogram, int64 of shape ``(...)``.
+
+    Raises:
+        InputError: a negative count or a 0-d array.
     """
     counts = np.asarray(histograms)
     if counts.ndim == 0 or np.any(counts < 0):
@@ -108,14 +117,32 @@ def grey_histograms(images: np.ndarray | torch.Tensor) -> np.ndarray:
 
 
 def huffman_bits(images: np.ndarray | torch.Tensor) -> np.ndarray:
-    """Exact Huffman code length (bits, int64 ``(B,)``) of each uint8 grey image ``(B, H, W)``."""
+    """Exact Huffman code length of each grey image.
+
+    Args:
+        images: uint8 grey images ``(B, H, W)`` (numpy or torch).
+
+    Returns:
+        The bits of each image, int64 of shape ``(B,)``.
+    """
     return huffman_bits_from_histograms(grey_histograms(images))
 
 
 def huffman_ratio(
     masked: np.ndarray | torch.Tensor, original: np.ndarray | torch.Tensor
 ) -> np.ndarray:
-    """Per-image ratio ``H = bits(masked) / bits(original)`` (float64 ``(B,)``)."""
+    """Per-image Huffman ratio ``H = bits(masked) / bits(original)``.
+
+    Args:
+        masked: uint8 grey masked images ``(B, H, W)``.
+        original: the uint8 grey images they were masked from, ``(B, H, W)``.
+
+    Returns:
+        ``H`` of each image, float64 of shape ``(B,)``.
+
+    Raises:
+        InputError: the two batches differ in size.
+    """
     masked_bits = huffman_bits(masked)
     original_bits = huffman_bits(original)
     if masked_bits.shape != original_bits.shape:
@@ -182,8 +209,23 @@ def masked_bits(
     *,
     levels: torch.Tensor | None = None,
 ) -> np.ndarray:
-    """Huffman bits ``(T, B)`` of ``mask(tau) * image`` for sorted ``thresholds`` and one mode,
-    without building any masked image (pass precomputed ``levels`` to skip bucketing)."""
+    """Huffman bits of ``mask(tau) * image`` at every threshold, without building any masked
+    image.
+
+    Args:
+        images: uint8 grey images ``(B, H, W)``.
+        maps: maps ``(B, H, W)`` in [0, 1] (None when ``levels`` is given).
+        thresholds: sorted thresholds ``(T,)`` in [0, 1].
+        mode: ``"deletion"`` (keep the pixels whose map exceeds tau) or ``"insertion"``
+            (remove them).
+        levels: precomputed :func:`threshold_levels` of ``maps``, to skip bucketing.
+
+    Returns:
+        The bits, int64 of shape ``(T, B)``.
+
+    Raises:
+        InputError: neither ``maps`` nor ``levels`` is given.
+    """
     if levels is None:
         if maps is None:
             raise InputError("masked_bits needs maps or precomputed levels")

@@ -23,9 +23,22 @@ def write_evaluation(
     seed: int = 0,
     plots: bool = True,
 ) -> list[Path]:
-    """Write ``curves.{csv,json}`` (accuracy and mean H per threshold), ``summary.{csv,json}``
-    (see :func:`summarize`) and one PNG per (source, target, mode) under ``plots/``.
-    Returns the written paths."""
+    """Write the curves, their summary and their plots into one folder.
+
+    Args:
+        curves: the curves.
+        out_dir: the folder: ``curves.{csv,json}`` (accuracy and mean H per threshold),
+            ``summary.{csv,json}`` (see :func:`summarize`), ``plots/`` (one PNG per source,
+            target and mode).
+        reference: the method the others are compared with.
+        h_values: the matched Huffman budgets.
+        n_boot: bootstrap resamples of the test images (0: no intervals).
+        seed: the resampling's seed.
+        plots: whether to draw the PNGs.
+
+    Returns:
+        The written paths.
+    """
     chosen = list(curves)
     out = Path(out_dir)
     paths = [*write_rows(curve_rows(chosen), out / "curves")]

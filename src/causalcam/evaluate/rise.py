@@ -41,7 +41,13 @@ BLUR_SIGMA = 5.0
 
 @dataclass(frozen=True)
 class RiseResult:
-    """Per-image RISE curves (``(B, S)``) at ``fractions`` (``(S,)``) and their AUCs (``(B,)``)."""
+    """Per-image RISE curves and their AUCs.
+
+    Attributes:
+        fractions: the fractions of pixels replaced or inserted, ``(S,)``.
+        deletion: the predicted class's probability along deletion, ``(B, S)``.
+        insertion: the same along insertion, ``(B, S)``.
+    """
 
     fractions: np.ndarray
     deletion: np.ndarray
@@ -72,9 +78,21 @@ def rise_counts(n_pixels: int, steps: int) -> list[int]:
 
 
 def rise_baseline(images: torch.Tensor, spec: BaselineSpec, network: Network) -> torch.Tensor:
-    """Model-input baseline ``(B, 3, H, W)``: ``"black"`` (grey 0), ``"blur"`` (Gaussian blur of
-    the scan), ``"mean"`` (0 after normalisation: the preprocessing mean) or a tensor
-    broadcastable to the inputs (already in model-input space)."""
+    """The baseline that RISE puts in place of removed pixels, in model-input space.
+
+    Args:
+        images: uint8 grey scans ``(B, H, W)``.
+        spec: ``"black"`` (grey 0), ``"blur"`` (Gaussian blur of the scan), ``"mean"`` (0
+            after normalisation: the preprocessing mean) or a tensor broadcastable to the
+            inputs (already in model-input space).
+        network: the network whose preprocessing makes the model inputs.
+
+    Returns:
+        The baseline, float32 ``(B, 3, H, W)``.
+
+    Raises:
+        InputError: an unknown ``spec`` or a tensor that does not broadcast.
+    """
     shape = (images.shape[0], 3, images.shape[1], images.shape[2])
     if isinstance(spec, torch.Tensor):
         try:
@@ -108,9 +126,25 @@ def rise_curves(
     precision: str = "fp32",
     channels_last: bool | None = None,
 ) -> RiseResult:
-    """RISE curves on model inputs ``(B, C, H, W)`` with maps ``(B, H, W)`` and baselines in
-    model-input space. ``class_idx`` default: the class predicted on ``inputs``.
-    ``precision``/``channels_last``: how the model runs (``causalcam.precision``)."""
+    """RISE curves on model inputs.
+
+    Args:
+        model: the classifier.
+        inputs: model inputs ``(B, C, H, W)``.
+        maps: maps ``(B, H, W)``; pixels are removed or inserted in their descending order.
+        deletion_baseline: what replaces removed pixels, in model-input space.
+        insertion_baseline: what stands for pixels not inserted yet, in model-input space.
+        steps: the intervals of each curve.
+        class_idx: the class whose probability is followed (default: the one predicted on
+            ``inputs``), ``(B,)``.
+        batch_size: perturbed images per forward pass.
+        progress: show a progress bar.
+        precision: how the model runs: ``fp32``, ``bf16``, ``fp16`` or ``auto``.
+        channels_last: channels-last memory (None: the device's default).
+
+    Returns:
+        The curves, with their AUCs as properties.
+    """
     plan = compute_plan(inputs.device, precision, channels_last)
     n_images, n_pixels = inputs.shape[0], inputs.shape[2] * inputs.shape[3]
     counts = rise_counts(n_pixels, steps)
@@ -170,9 +204,30 @@ def rise_auc(
     precision: str = "fp32",
     channels_last: bool | None = None,
 ) -> RiseResult:
-    """RISE deletion/insertion of grey uint8 scans ``(B, H, W)`` under ``maps`` ``(B, H, W)``
-    in [0, 1], through the model's own preprocessing. See the module docstring;
-    ``precision``/``channels_last`` as for :func:`rise_curves`."""
+    """RISE deletion and insertion of grey scans under their maps, through the model's own
+    preprocessing (see the module's description).
+
+    Args:
+        model: a :class:`Network`, a bare module (ImageNet preprocessing) or a loaded
+            checkpoint.
+        images: uint8 grey scans ``(B, H, W)``.
+        maps: maps ``(B, H, W)`` in [0, 1].
+        steps: the intervals of each curve.
+        deletion_baseline: ``"black"``, ``"blur"``, ``"mean"`` or a tensor (see
+            :func:`rise_baseline`).
+        insertion_baseline: the same for insertion.
+        class_idx: the class whose probability is followed (default: the predicted one).
+        batch_size: perturbed images per forward pass.
+        progress: show a progress bar.
+        precision: how the model runs: ``fp32``, ``bf16``, ``fp16`` or ``auto``.
+        channels_last: channels-last memory (None: the device's default).
+
+    Returns:
+        The curves, with ``deletion_auc`` and ``insertion_auc`` per image.
+
+    Raises:
+        InputError: maps or images of the wrong shape, or maps outside [0, 1].
+    """
     network = as_network(model)
     validate_test_set(images, torch.zeros(images.shape[0], dtype=torch.long))
     device = network.device

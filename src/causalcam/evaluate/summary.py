@@ -57,7 +57,16 @@ def _sorted_points(h: np.ndarray, accuracy: np.ndarray) -> tuple[np.ndarray, np.
 def accuracy_at_h(
     h: np.ndarray, accuracy: np.ndarray, h_values: Sequence[float] | np.ndarray
 ) -> np.ndarray:
-    """Accuracy interpolated linearly at each ``h`` in ``h_values``; NaN outside the curve."""
+    """Accuracy of a curve interpolated linearly at matched Huffman budgets.
+
+    Args:
+        h: the curve's mean Huffman ratios, one per threshold.
+        accuracy: its accuracies at the same thresholds.
+        h_values: the budgets to read the accuracy at.
+
+    Returns:
+        The accuracy at each budget, float64 ``(len(h_values),)``; NaN outside the curve.
+    """
     xs, ys = _sorted_points(h, accuracy)
     query = np.asarray(h_values, dtype=np.float64)
     return np.interp(query, xs, ys, left=np.nan, right=np.nan)
@@ -66,8 +75,17 @@ def accuracy_at_h(
 def h_at_accuracy(
     h: np.ndarray, accuracy: np.ndarray, levels: Sequence[float] | np.ndarray
 ) -> np.ndarray:
-    """Smallest ``H`` where the piecewise-linear curve reaches each accuracy level (else NaN):
-    the first point ``k`` with ``acc_k >= a``, interpolated on the segment before it."""
+    """Smallest ``H`` where the piecewise-linear curve reaches each accuracy level: the first
+    point ``k`` with ``acc_k >= a``, interpolated on the segment before it.
+
+    Args:
+        h: the curve's mean Huffman ratios, one per threshold.
+        accuracy: its accuracies at the same thresholds.
+        levels: the accuracy levels.
+
+    Returns:
+        ``H`` at each level, float64 ``(len(levels),)``; NaN where the curve never reaches it.
+    """
     xs, ys = _sorted_points(h, accuracy)
     wanted = np.asarray(levels, dtype=np.float64)
     first = np.searchsorted(np.maximum.accumulate(ys), wanted, side="left")
@@ -184,6 +202,23 @@ def summarize(
     (``1 - H_m / H_ref``, positive = fewer bits than the reference). Each row has ``value``,
     ``ci_low`` and ``ci_high`` (percentile bootstrap over test images with ``n_boot``
     resamples shared by all methods; ``n_boot=0``: no intervals, NaN).
+
+    Args:
+        curves: the curves of one or several (source, target, mode) groups.
+        reference: the method the others are compared with.
+        h_values: the matched Huffman budgets.
+        accuracy_levels: the levels of ``h_at_accuracy`` (default: the reference's accuracy
+            at each of ``h_values``).
+        n_boot: bootstrap resamples of the test images (0: no intervals).
+        ci: the intervals' coverage.
+        seed: the resampling's seed.
+
+    Returns:
+        One dict per (source, target, mode, method, statistic, at) with ``value``, ``ci_low``
+        and ``ci_high``.
+
+    Raises:
+        InputError: ``ci`` outside (0, 1) or a negative ``n_boot``.
     """
     if not 0 < ci < 1:
         raise InputError(f"ci must lie in (0, 1), got {ci}")

@@ -30,7 +30,14 @@ def jsonable(value: Any) -> Any:
 
 
 def rows_to_csv(rows: Sequence[Mapping[str, Any]]) -> str:
-    """CSV text with a header of all keys (first-seen order); NaN and None as empty cells."""
+    """CSV text of dict rows.
+
+    Args:
+        rows: the rows; their keys in first-seen order make the header.
+
+    Returns:
+        The CSV text; NaN and None as empty cells.
+    """
     fields = list(dict.fromkeys(key for row in rows for key in row))
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=fields, lineterminator="\n")
@@ -51,7 +58,15 @@ def _cell(value: Any) -> Any:
 
 
 def write_rows(rows: Sequence[Mapping[str, Any]], stem: str | Path) -> tuple[Path, Path]:
-    """Write ``stem.csv`` and ``stem.json`` (a list of row objects) atomically."""
+    """Write rows as ``stem.csv`` and ``stem.json`` (a list of row objects), atomically.
+
+    Args:
+        rows: the rows.
+        stem: the path of both files without their suffix.
+
+    Returns:
+        The paths of the CSV and the JSON file.
+    """
     stem = Path(stem)
     csv_path = atomic_write_text(stem.with_suffix(".csv"), rows_to_csv(rows))
     json_path = atomic_write_json(stem.with_suffix(".json"), jsonable([dict(row) for row in rows]))
@@ -59,5 +74,12 @@ def write_rows(rows: Sequence[Mapping[str, Any]], stem: str | Path) -> tuple[Pat
 
 
 def curve_rows(curves: Iterable[Curve]) -> list[dict[str, Any]]:
-    """Tidy rows (source, method, target, mode, threshold, accuracy, huffman_ratio, ...)."""
+    """Tidy rows of curves, one per (curve, threshold).
+
+    Args:
+        curves: the curves.
+
+    Returns:
+        Dicts with source, method, target, mode, threshold, accuracy, huffman_ratio, ...
+    """
     return [row for curve in curves for row in curve.rows()]

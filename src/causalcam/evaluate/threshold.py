@@ -52,8 +52,16 @@ _MAP_TOLERANCE = 1e-4
 class Curve:
     """Per-image results of one (source, method, target, mode) threshold sweep.
 
-    ``correct[j, i]``: target's prediction on image ``i`` masked at ``thresholds[j]`` is right;
-    ``bits[j, i]``: Huffman bits of that masked image; ``original_bits[i]``: of the scan.
+    Attributes:
+        source: the network whose maps made the masks.
+        method: the map's method.
+        target: the network that classified the masked images.
+        mode: ``"deletion"`` or ``"insertion"``.
+        thresholds: the thresholds ``(T,)``.
+        correct: ``correct[j, i]``: the target's prediction on image ``i`` masked at
+            ``thresholds[j]`` is right, ``(T, B)``.
+        bits: ``bits[j, i]``: Huffman bits of that masked image, ``(T, B)``.
+        original_bits: Huffman bits of each unmasked scan, ``(B,)``.
     """
 
     source: str
@@ -127,7 +135,17 @@ class Curve:
 
 
 def validate_thresholds(thresholds: Sequence[float] | np.ndarray) -> np.ndarray:
-    """Thresholds as a sorted float64 array; each must be a finite number in [0, 1]."""
+    """Thresholds checked and sorted.
+
+    Args:
+        thresholds: the thresholds; each a finite number in [0, 1].
+
+    Returns:
+        The distinct thresholds, sorted, as float64.
+
+    Raises:
+        InputError: no threshold, or one outside [0, 1] or not finite.
+    """
     values = np.asarray(thresholds, dtype=np.float64).reshape(-1)
     if values.size == 0:
         raise InputError("thresholds: at least one threshold is needed")
@@ -182,7 +200,22 @@ def compute_maps(
     batch_size: int = 32,
     progress: bool = False,
 ) -> torch.Tensor:
-    """Run ``map_fn`` on the preprocessed images in chunks; validated float32 CPU maps (B, H, W)."""
+    """Maps of a network's images, computed in chunks and checked.
+
+    Args:
+        network: the network whose preprocessing turns the images into model inputs.
+        map_fn: the map function, ``map_fn(inputs) -> (B, H, W)`` in [0, 1].
+        images: uint8 grey images ``(B, H, W)``.
+        method: the method's name, for the progress bar and errors.
+        batch_size: images per call of ``map_fn``.
+        progress: show a progress bar.
+
+    Returns:
+        The maps, float32 on the CPU, ``(B, H, W)``.
+
+    Raises:
+        InputError: ``map_fn`` returned no tensor, a wrong shape or values outside [0, 1].
+    """
     chunks = []
     starts = range(0, images.shape[0], batch_size)
     for start in tqdm(starts, desc=f"maps {method}", disable=not progress, leave=False):
@@ -434,7 +467,31 @@ def run_deletion_insertion(
     ``precision`` (``fp32``, ``bf16``, ``fp16``, ``auto``) and ``channels_last`` (None: the
     device's default) set how the target models classify the masked images (the maps'
     precision is the map functions' own, e.g. ``map_function(..., precision=...)``).
-    Returns one :class:`Curve` per (method, mode, target), in that nesting order.
+
+    Args:
+        models: the networks by name (a :class:`Network`, a bare module or a loaded
+            checkpoint), the source and the targets among them.
+        methods: map functions by method name, on ``source``'s preprocessed inputs.
+        images: uint8 grey test images ``(B, H, W)``.
+        labels: their classes ``(B,)``.
+        source: the name of the network whose maps make the masks.
+        targets: the networks that classify the masked images (default: ``source``).
+        thresholds: the thresholds in [0, 1].
+        modes: ``"deletion"``, ``"insertion"`` or both.
+        out_dir: where the curves are cached (None: no cache).
+        method_options: per method, what enters its cache fingerprint.
+        batch_size: masked images per forward pass.
+        map_batch_size: images per map function call.
+        progress: show progress bars.
+        precision: how the targets classify: ``fp32``, ``bf16``, ``fp16`` or ``auto``.
+        channels_last: channels-last memory for the targets (None: the device's default).
+
+    Returns:
+        One :class:`Curve` per (method, mode, target), in that nesting order.
+
+    Raises:
+        InputError: no methods, unknown networks, thresholds or modes, or images of
+            another size than a network expects.
     """
     if not methods:
         raise InputError("no methods to evaluate")
@@ -482,6 +539,28 @@ def evaluate_maps(
     ``cache_keys``: per method, a JSON-serialisable description of how its maps were made
     (model, layer, options); the curves are cached under ``out_dir`` by it, or by the maps'
     bytes where a method has no key. Otherwise as :func:`run_deletion_insertion`.
+
+    Args:
+        models: the networks by name, the source and the targets among them.
+        maps: maps ``(B, H, W)`` in [0, 1] by method name.
+        images: uint8 grey test images ``(B, H, W)``.
+        labels: their classes ``(B,)``.
+        source: the name of the network the maps come from.
+        cache_keys: per method, how its maps were made (the cache key).
+        targets: the networks that classify the masked images (default: ``source``).
+        thresholds: the thresholds in [0, 1].
+        modes: ``"deletion"``, ``"insertion"`` or both.
+        out_dir: where the curves are cached (None: no cache).
+        batch_size: masked images per forward pass.
+        progress: show progress bars.
+        precision: how the targets classify: ``fp32``, ``bf16``, ``fp16`` or ``auto``.
+        channels_last: channels-last memory for the targets (None: the device's default).
+
+    Returns:
+        One :class:`Curve` per (method, mode, target), in that nesting order.
+
+    Raises:
+        InputError: no maps, or maps, networks, thresholds or modes that do not fit.
     """
     if not maps:
         raise InputError("no maps to evaluate")

@@ -36,9 +36,24 @@ TRANSFER_THRESHOLDS: tuple[float, ...] = (0.1, 0.2, 0.3, 0.4, 0.5)
 
 @dataclass(frozen=True)
 class TransferenceTable:
-    """Per threshold ``r``: ``huffman[r] = (baseline, challenger)`` mean H of the source's
-    masks; per target ``t``: ``accuracy[r, t] = (baseline, challenger)``; ``gain`` and the
-    significant wins and losses as in the module's description (None without bootstrap)."""
+    """One of the paper's Tables 1-2.
+
+    Attributes:
+        source: the network whose masks are carried to the targets.
+        baseline: the baseline method (Grad-CAM).
+        challenger: the method compared with it.
+        mode: ``"deletion"`` or ``"insertion"``.
+        thresholds: the thresholds, one row each.
+        targets: the networks that classify the masked images.
+        huffman: ``huffman[r] = (baseline, challenger)``: mean H of the source's masks at
+            threshold ``r``.
+        accuracy: ``accuracy[r, t] = (baseline, challenger)``: target ``t``'s accuracy.
+        n_images: the test images.
+        gain: the challenger's mean accuracy gain over the cells, with its paired bootstrap
+            interval.
+        significant_wins: cells whose interval lies above zero (None without bootstrap).
+        significant_losses: cells whose interval lies below zero (None without bootstrap).
+    """
 
     source: str
     baseline: str
@@ -204,9 +219,24 @@ def transference_table(
 ) -> TransferenceTable:
     """Table 1/2 of the paper from curves of ``source``'s masks on several targets.
 
-    ``targets`` default: every target evaluated for ``source`` except ``source`` itself,
-    in the order the curves list them. ``n_boot`` resamples of the test images (seeded by
-    ``seed``) give the gain's interval and the significant cells (0: none).
+    Args:
+        curves: curves of ``source``'s masks on the targets.
+        source: the network whose masks are carried.
+        baseline: the baseline method.
+        challenger: the method compared with it.
+        thresholds: the table's thresholds.
+        mode: ``"deletion"`` or ``"insertion"``.
+        targets: the targets (default: every target evaluated for ``source`` except
+            ``source`` itself, in the order the curves list them).
+        n_boot: resamples of the test images for the gain's interval and the significant
+            cells (0: none).
+        seed: the resampling's seed.
+
+    Returns:
+        The table.
+
+    Raises:
+        InputError: a (method, target) curve or a threshold the table needs is missing.
     """
     found: dict[tuple[str, str], Curve] = {
         (curve.method, curve.target): curve
