@@ -15,7 +15,7 @@ channels-last memory by default. The precision used is stored in every checkpoin
 and a run resumes only in the precision it started with.
 
 Recipes (see :data:`RECIPES`): ``he2020`` (He et al. 2020's published baseline), ``scratch``
-(tuned for training without pretrained weights) and ``cpu`` (``scratch`` at 128 px, sized for
+(tuned for training without pretrained weights) and ``cpu`` (``scratch`` at 112 px, sized for
 a 2-core CPU).
 """
 
