@@ -1,4 +1,4 @@
-"""causalcam.explain_files and causalcam.demo: the functions behind `causalcam explain` / `demo`."""
+"""causalcam.files: the functions behind `causalcam explain` / `demo`."""
 
 from __future__ import annotations
 
@@ -14,9 +14,8 @@ import torch
 from causalcam import models
 from causalcam.core import resolve_device
 from causalcam.data import CLASSES, sample_scans
-from causalcam.demo import run_demo
 from causalcam.errors import CheckpointError, InputError
-from causalcam.explain_files import (
+from causalcam.files import (
     DEFAULT_METHODS,
     ModelSource,
     check_methods,
@@ -25,6 +24,7 @@ from causalcam.explain_files import (
     load_model_source,
     map_statistics,
     parse_contrast_class,
+    run_demo,
 )
 from causalcam.models.checkpoint import DEFAULT_MODEL
 from causalcam.preprocess import Preprocessing
