@@ -75,8 +75,9 @@ def read_state_dict(path: str | os.PathLike[str]) -> StateDict:
 
 
 def strip_wrappers(state: Mapping[str, torch.Tensor], expected: Sequence[str]) -> StateDict:
-    """``state`` with the wrapper prefixes (:data:`WRAPPER_PREFIXES`) removed wherever that
-    makes more of its keys match ``expected``; keys outside the prefix are then dropped."""
+    """``state`` with the wrapper prefixes (:data:`WRAPPER_PREFIXES`) removed where that makes
+    more of its keys match ``expected`` (keys outside the prefix are then dropped) or where
+    every key has the prefix (``module._orig_mod.`` comes off in two steps)."""
     wanted = set(expected)
     best = dict(state)
     improved = True
@@ -84,7 +85,8 @@ def strip_wrappers(state: Mapping[str, torch.Tensor], expected: Sequence[str]) -
         improved = False
         for prefix in WRAPPER_PREFIXES:
             candidate = {k[len(prefix) :]: v for k, v in best.items() if k.startswith(prefix)}
-            if len(wanted & candidate.keys()) > len(wanted & best.keys()):
+            gain = len(wanted & candidate.keys()) - len(wanted & best.keys())
+            if gain > 0 or (gain == 0 and candidate and len(candidate) == len(best)):
                 best, improved = candidate, True
     return best
 
@@ -197,18 +199,17 @@ def _class_count(
     given: int | None, names: tuple[str, ...] | None, found: int | None, source: str
 ) -> int | None:
     """The number of classes that ``--num-classes``, the labels and the weights agree on."""
-    counts = {
-        "--num-classes": given,
-        "the labels": len(names) if names is not None else None,
-        f"the output layer of {source}": found,
-    }
-    known = {what: n for what, n in counts.items() if n is not None}
-    if len(set(known.values())) > 1:
+    counts = [
+        ("--num-classes says", given),
+        ("the labels name", len(names) if names is not None else None),
+        (f"the output layer of {source} has", found),
+    ]
+    known = [(what, n) for what, n in counts if n is not None]
+    if len({n for _, n in known}) > 1:
         raise InputError(
-            "the number of classes disagrees: "
-            + ", ".join(f"{what} give(s) {n}" for what, n in known.items())
+            "the number of classes disagrees: " + ", ".join(f"{what} {n}" for what, n in known)
         )
-    count = next(iter(known.values()), None)
+    count = known[0][1] if known else None
     if count is not None and count < 1:
         raise InputError(f"--num-classes must be at least 1, got {count}")
     return count
