@@ -48,3 +48,14 @@ def test_empty_folder_and_huge_image(tmp_path: Path) -> None:
     found = gather([big])
     assert list(found.scans()) == []
     assert "megapixels" in found.skipped[0].reason and found.skipped[0].file == str(big)
+
+
+def test_colour_images_keep_their_colour_and_grey_ones_stay_grey(tmp_path: Path) -> None:
+    Image.new("RGB", (5, 4), (200, 10, 30)).save(tmp_path / "colour.png")
+    Image.new("P", (5, 4), 3).save(tmp_path / "palette.gif")
+    Image.new("L", (5, 4), 77).save(tmp_path / "grey.png")
+    colour = read_image_scan(tmp_path / "colour.png", Reading())
+    assert colour.pixels.shape == (4, 5, 3) and colour.pixels[0, 0].tolist() == [200, 10, 30]
+    assert read_image_scan(tmp_path / "palette.gif", Reading()).pixels.shape == (4, 5, 3)
+    grey = read_image_scan(tmp_path / "grey.png", Reading())
+    assert grey.pixels.shape == (4, 5) and int(grey.pixels[0, 0]) == 77
