@@ -357,15 +357,13 @@ def _channels(text: str, option: str) -> tuple[float, float, float]:
 def _model_source(
     model: str | None, user: UserModel | None, changes: dict[str, Any], device: Any
 ) -> ModelSource:
-    """``--model``'s checkpoint or bundled model, or your own (on ``device``)."""
+    """``--model``'s checkpoint or bundled model (loaded on ``device``), or your own."""
     from ..files import load_model_source, user_model_source
 
     if user is None:
         assert model is not None
         return load_model_source(model, device)
-    source = user_model_source(user, changes)
-    source.model.to(device)
-    return source
+    return user_model_source(user, changes)
 
 
 def _report_run(settings: Settings, run: ExplainRun, seconds: float) -> None:

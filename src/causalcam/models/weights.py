@@ -152,11 +152,14 @@ def build_arch(arch: str, num_classes: int | None = None) -> nn.Module:
 
 def head_classes(arch: str, state: Mapping[str, torch.Tensor]) -> int | None:
     """How many classes the output layer of ``arch`` has in ``state`` (``None`` if unknown)."""
-    with torch.device("meta"):
+    try:
+        with torch.device("meta"):  # the layout alone: no memory, no initialisation
+            model = build_arch(arch)
+    except (NotImplementedError, RuntimeError):  # RegNets copy data while they initialise
         model = build_arch(arch)
     try:
         key = head_name(model) + ".weight"
-    except InputError:
+    except InputError:  # no nn.Linear head (SqueezeNet): --num-classes or --labels tell
         return None
     stripped = strip_wrappers(state, list(model.state_dict()))
     return int(stripped[key].shape[0]) if key in stripped else None
