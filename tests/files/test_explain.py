@@ -118,7 +118,10 @@ def test_model_sources(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(InputError, match="unknown architecture"):
         load_model_source("resnet9000", cpu)
     bundled = load_model_source("resnet18-112", cpu)
-    assert bundled.preprocessing.size == 112 and bundled.description == "bundled model resnet18-112"
+    assert (
+        bundled.preprocessing.size == 112
+        and bundled.description == "bundled ResNet-18 (resnet18-112)"
+    )
     monkeypatch.setattr(models.checkpoint, "MODEL_ASSETS", tmp_path / "gone")
     with pytest.raises(
         CheckpointError, match=rf"embedded model .*gone.*{re.escape(DEFAULT_MODEL.name)} is missing"

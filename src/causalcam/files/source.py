@@ -70,7 +70,7 @@ def load_model_source(spec: str, device: torch.device) -> ModelSource:
     if spec == "default" or spec in models.BUNDLED_MODELS:
         name = models.DEFAULT_BUNDLED if spec == "default" else spec
         loaded = models.bundled_model(name, map_location=str(device))
-        return _from_loaded(loaded, f"bundled model {name}")
+        return _from_loaded(loaded, f"bundled ResNet-18 ({name})")
     if path.suffix in (".pt", ".pth", ".ckpt") or os.sep in spec or path.exists():
         raise CheckpointError(f"--model {spec}: no such checkpoint file")
     model = models.build(spec, num_classes=len(CLASSES))
