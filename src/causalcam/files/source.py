@@ -20,7 +20,7 @@ from torch import nn
 from .. import models
 from ..core import Network, eval_mode
 from ..data import CLASSES
-from ..errors import CheckpointError
+from ..errors import CheckpointError, InputError
 from ..preprocess import Preprocessing
 
 
@@ -50,8 +50,14 @@ def _output_count(network: Network) -> int:
     """The number of logits the model gives (one dry run on a black image)."""
     size = network.preprocessing.size
     example = torch.zeros(1, 3, size, size, device=network.device)
-    with torch.no_grad(), eval_mode(network.model):
-        output = network.model(example)
+    try:
+        with torch.no_grad(), eval_mode(network.model):
+            output = network.model(example)
+    except Exception as error:  # whatever the user's model raises on a wrong input size
+        raise InputError(
+            f"the model fails on a {size}x{size} image ({type(error).__name__}: {error}); "
+            "set its input size (--size)"
+        ) from error
     logits = output if isinstance(output, torch.Tensor) else getattr(output, "logits", None)
     if not isinstance(logits, torch.Tensor) or logits.ndim != 2:
         raise CheckpointError("cannot tell how many classes the model has: give its labels")

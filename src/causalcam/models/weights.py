@@ -30,13 +30,13 @@ from ..core import Network
 from ..errors import CheckpointError, InputError
 from ..extras import require
 from ..preprocess import IMAGENET_MEAN, IMAGENET_STD, Preprocessing
+from .checkpoint import FORMAT as CHECKPOINT_FORMAT
 from .registry import available, head_name
 
 #: Prefixes that wrappers add to every key: DistributedDataParallel, Lightning, torch.compile.
 WRAPPER_PREFIXES: tuple[str, ...] = ("module.", "model.", "_orig_mod.")
 #: An architecture name with this prefix is looked up in timm only (``timm/resnet50``).
 TIMM_PREFIX = "timm/"
-_CHECKPOINT_MARKER = "causalcam-checkpoint"
 
 StateDict = dict[str, torch.Tensor]
 
@@ -60,7 +60,7 @@ def read_state_dict(path: str | os.PathLike[str]) -> StateDict:
             f"cannot read weights file {file} as plain tensors ({type(error).__name__}); "
             "save the model's state_dict() with torch.save"
         ) from error
-    if isinstance(payload, dict) and payload.get("format") == _CHECKPOINT_MARKER:
+    if isinstance(payload, dict) and payload.get("format") == CHECKPOINT_FORMAT:
         raise CheckpointError(
             f"{file} is a causalcam checkpoint: pass it as --model (load_checkpoint in Python)"
         )
@@ -107,8 +107,7 @@ def misfit(state: Mapping[str, torch.Tensor], model: nn.Module, what: str) -> st
         if key not in state or state[key].shape != value.shape
     ]
     problems += [
-        f"the weights hold {key}, which {what} has no place for"
-        for key in state.keys() - own.keys()
+        f"the weights hold {key}, which {what} has no place for" for key in state if key not in own
     ]
     if not problems:
         return None
