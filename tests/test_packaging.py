@@ -274,15 +274,28 @@ def test_wheel_with_the_app_and_medical_extras(venv: Path, dists: Dists, tmp_pat
     result = _pip_install(python, f"{dists.wheel}[app,medical]")
     assert "does not provide the extra" not in result.stdout + result.stderr
     env = _env(venv, tmp_path)
+    volume = np.linspace(-1000, 400, 24 * 24 * 3, dtype=np.float32).reshape(24, 24, 3)
+    nifti = write_nifti(tmp_path / "volume.nii.gz", volume, np.eye(4))
+    out = tmp_path / "out"
+    explain = ["explain", str(nifti), "--model", "default", "--slices", "1"]
+    explain += ["--methods", "gradcam", "--out", str(out), "--quiet"]
+    # One interpreter (torch imported once): the extras' metadata, the page's app, and the
+    # command line reading a NIfTI volume.
     probe = (
-        "import json, importlib.metadata as m; from causalcam.extras import installed;"
-        "from causalcam.app.server import create_app; from causalcam.app.service import "
-        "ExplainService; create_app(ExplainService());"
+        "import json, sys, importlib.metadata as m\n"
+        "from causalcam.extras import installed\n"
+        "from causalcam.app.server import create_app\n"
+        "from causalcam.app.service import ExplainService\n"
+        "from causalcam.cli import main\n"
+        "create_app(ExplainService())\n"
         "print(json.dumps({'extras': m.metadata('causalcam').get_all('Provides-Extra'),"
         "'requires': m.requires('causalcam'), 'installed': [installed('app'),"
-        "installed('medical')], 'file': __import__('causalcam').__file__}))"
+        "installed('medical')], 'file': __import__('causalcam').__file__}))\n"
+        f"sys.argv = ['causalcam', *{explain!r}]\n"
+        "main()\n"
     )
-    found = json.loads(_run([str(python), "-c", probe], cwd=tmp_path, env=env).stdout)
+    result = _run([str(python), "-c", probe], cwd=tmp_path, env=env)
+    found = json.loads(result.stdout.splitlines()[0])
     assert Path(found["file"]).is_relative_to(_site_packages(venv))
     assert {"app", "medical", "localisation", "models", "dev"} <= set(found["extras"])
     for extra, packages in (("app", ("fastapi", "uvicorn")), ("medical", ("pydicom", "nibabel"))):
@@ -291,15 +304,6 @@ def test_wheel_with_the_app_and_medical_extras(venv: Path, dists: Dists, tmp_pat
                 r.startswith(package) and f'extra == "{extra}"' in r for r in found["requires"]
             ), (package, found["requires"])
     assert found["installed"] == [True, True]
-    volume = np.linspace(-1000, 400, 24 * 24 * 3, dtype=np.float32).reshape(24, 24, 3)
-    nifti = write_nifti(tmp_path / "volume.nii.gz", volume, np.eye(4))
-    out = tmp_path / "out"
-    command = [str(venv / "bin" / "causalcam"), "explain", str(nifti), "--model", "default"]
-    _run(
-        [*command, "--slices", "1", "--methods", "gradcam", "--out", str(out), "--quiet"],
-        cwd=tmp_path,
-        env=env,
-    )
     summary = json.loads((out / "explanations.json").read_text())
     assert [image["nifti"]["slice"] for image in summary["images"]] == [1]
     assert summary["volumes"] and Path(summary["volumes"][0]["maps"]["gradcam"]).is_file()
