@@ -1,25 +1,36 @@
 # The two set-up commands of the README: `make demo` (main job) and `make test` (tests).
-# Each creates .venv and installs what it needs when missing.
+# Each creates .venv and installs what it needs when missing: `make demo` the package alone
+# (what the demo needs), `make test` and the other targets the package with every extra (dev).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+DEMO_STAMP := $(VENV)/.installed-demo
+TORCH := "torch>=2.1,<=2.14.1" "torchvision>=0.16,<=0.29.1"
 # OpenMP threads that spin while waiting waste a shared CPU (measured 5x slower training steps).
 export OMP_WAIT_POLICY ?= PASSIVE
 
 .PHONY: demo test test-slow lint typecheck docs docs-tables bench dist reproduce-quick seeds five seeds-224 full-cpu retrain device-bundle venv \
 	clean
 
-$(STAMP): pyproject.toml
+# $(call install,TARGET): the virtual environment, torch, then `pip install -e TARGET`.
+define install
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q "torch>=2.1,<=2.14.1" "torchvision>=0.16,<=0.29.1"
-	$(BIN)/python -m pip install -q -e ".[dev]"
-	touch $(STAMP)
+	$(BIN)/python -m pip install -q $(TORCH)
+	$(BIN)/python -m pip install -q -e "$(1)"
+	touch $@
+endef
+
+$(STAMP): pyproject.toml
+	$(call install,.[dev])
+
+$(DEMO_STAMP): pyproject.toml
+	$(call install,.)
 
 venv: $(STAMP)
 
-demo: $(STAMP)
+demo: $(DEMO_STAMP)
 	$(BIN)/causalcam demo
 
 lint: $(STAMP)

@@ -15,7 +15,7 @@ def test_missing_module_names_the_extra(monkeypatch: pytest.MonkeyPatch, tmp_pat
     monkeypatch.setitem(sys.modules, "pydicom", None)  # import pydicom now raises ImportError
     with pytest.raises(MissingExtraError, match=r"pip install 'causalcam\[medical\]'"):
         require("pydicom", "reading DICOM")
-    from causalcam.inputs import gather
+    from causalcam.files import gather
 
     scan = tmp_path / "slice.dcm"
     scan.write_bytes(b"\0" * 128 + b"DICM" + b"\0" * 64)

@@ -1,5 +1,7 @@
 """The sdist and wheel that ``python -m build`` makes: ``twine check``, what each holds, the terms
-in the metadata, and the wheel installed into a new virtual environment running ``causalcam demo``.
+in the metadata, a long description that the package index can show (no relative links), and the
+wheel installed into a new virtual environment running ``causalcam demo``, then with the extras
+``app`` and ``medical`` serving and reading a NIfTI volume.
 
 The build runs on a copy of the project (so the checkout gets no build leftovers) into which
 files that must never ship are planted. The new environment sees the test environment's
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -21,6 +24,7 @@ from dataclasses import dataclass
 from email.parser import HeaderParser
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from causalcam.models.checkpoint import BUNDLED_MODELS, DEFAULT_BUNDLED
@@ -106,6 +110,42 @@ def _wheel_metadata(wheel: Path) -> tuple[str, dict[str, list[str]]]:
     return str(message.get_payload()), headers
 
 
+#: Link and image targets in Markdown (inline and reference) and HTML.
+_TARGETS = (
+    re.compile(r"\]\(\s*<?([^)\s>]+)"),
+    re.compile(r"^\s{0,3}\[[^\]]+\]:\s*<?(\S+?)>?(?:\s|$)", re.MULTILINE),
+    re.compile(r"(?:src|href)\s*=\s*[\"']([^\"']+)", re.IGNORECASE),
+)
+
+
+def broken_on_the_index(text: str) -> list[str]:
+    """Link and image targets that break on a package index: anything but an absolute
+    ``https://``, ``http://`` or ``mailto:`` address (relative paths, ``#anchors``)."""
+    targets = [m.group(1) for pattern in _TARGETS for m in pattern.finditer(text)]
+    return [t for t in targets if not re.match(r"(https?://|mailto:)", t)]
+
+
+def test_the_link_check_finds_relative_links_and_images() -> None:
+    text = (
+        "![panel](docs/demo-panel.png) [guide](docs/engine.md) [up](#install) "
+        "[ok](https://example.org/a) <img src='x.png'>\n[ref]: docs/method.md\n"
+    )
+    assert broken_on_the_index(text) == [
+        "docs/demo-panel.png",
+        "docs/engine.md",
+        "#install",
+        "docs/method.md",
+        "x.png",
+    ]
+
+
+def test_long_description_has_nothing_that_breaks_on_the_index(dists: Dists) -> None:
+    description, headers = _wheel_metadata(dists.wheel)
+    assert headers["Description-Content-Type"] == ["text/markdown"]
+    assert "causalcam" in description and "pip install" in description
+    assert broken_on_the_index(description) == []
+
+
 def test_twine_check_passes(dists: Dists) -> None:
     _run([sys.executable, "-m", "twine", "check", "--strict", str(dists.sdist), str(dists.wheel)])
 
@@ -174,33 +214,30 @@ def venv(dists: Dists, tmp_path_factory: pytest.TempPathFactory) -> Path:
     site = _site_packages(folder)
     paths = dict.fromkeys([sysconfig.get_path("purelib"), sysconfig.get_path("platlib")])
     (site / "_test_environment.pth").write_text("\n".join(paths) + "\n")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PIP_")}
-    env["PIP_CONFIG_FILE"] = os.devnull
-    _run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "--python",
-            str(python),
-            "install",
-            "--no-index",
-            "--no-cache-dir",
-            "--quiet",
-            str(dists.wheel),
-        ],
-        env=env,
-    )
+    _pip_install(python, str(dists.wheel))
     return folder
 
 
-def test_installed_wheel_runs_the_demo(venv: Path, tmp_path: Path) -> None:
-    env = {
+def _pip_install(python: Path, requirement: str) -> subprocess.CompletedProcess[str]:
+    """``pip install --no-index requirement`` into the environment of ``python``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PIP_")}
+    env["PIP_CONFIG_FILE"] = os.devnull
+    command = [sys.executable, "-m", "pip", "--python", str(python), "install"]
+    return _run([*command, "--no-index", "--no-cache-dir", requirement], env=env)
+
+
+def _env(venv: Path, tmp_path: Path) -> dict[str, str]:
+    """The environment a user of ``venv`` has: its scripts first, a home and cache of its own."""
+    return {
         "PATH": f"{venv / 'bin'}:{os.environ['PATH']}",
         "HOME": str(tmp_path / "home"),
         "CAUSALCAM_CACHE": str(tmp_path / "cache"),
         "OMP_WAIT_POLICY": "PASSIVE",
     }
+
+
+def test_installed_wheel_runs_the_demo(venv: Path, tmp_path: Path) -> None:
+    env = _env(venv, tmp_path)
     probe = (
         "import causalcam, json, importlib.metadata as m, importlib.resources as r;"
         "print(json.dumps({'file': causalcam.__file__, 'licence': m.metadata('causalcam')"
@@ -226,3 +263,47 @@ def test_installed_wheel_runs_the_demo(venv: Path, tmp_path: Path) -> None:
         assert image["predicted_class"] in ("CT_COVID", "CT_NonCOVID")
         panel = Path(image["outputs"]["panel"])
         assert panel.is_relative_to(out) and panel.read_bytes().startswith(b"\x89PNG"), panel
+
+
+def test_wheel_with_the_app_and_medical_extras(venv: Path, dists: Dists, tmp_path: Path) -> None:
+    """``pip install "causalcam[app,medical]"`` as the README documents it: the extras exist,
+    name their packages, and what they enable runs from the installed wheel."""
+    from medical_files import write_nifti
+
+    python = venv / "bin" / "python"
+    result = _pip_install(python, f"{dists.wheel}[app,medical]")
+    assert "does not provide the extra" not in result.stdout + result.stderr
+    env = _env(venv, tmp_path)
+    volume = np.linspace(-1000, 400, 24 * 24 * 3, dtype=np.float32).reshape(24, 24, 3)
+    nifti = write_nifti(tmp_path / "volume.nii.gz", volume, np.eye(4))
+    out = tmp_path / "out"
+    explain = ["explain", str(nifti), "--model", "default", "--slices", "1"]
+    explain += ["--methods", "gradcam", "--out", str(out), "--quiet"]
+    # One interpreter (torch imported once): the extras' metadata, the page's app, and the
+    # command line reading a NIfTI volume.
+    probe = (
+        "import json, sys, importlib.metadata as m\n"
+        "from causalcam.extras import installed\n"
+        "from causalcam.app.server import create_app\n"
+        "from causalcam.app.service import ExplainService\n"
+        "from causalcam.cli import main\n"
+        "create_app(ExplainService())\n"
+        "print(json.dumps({'extras': m.metadata('causalcam').get_all('Provides-Extra'),"
+        "'requires': m.requires('causalcam'), 'installed': [installed('app'),"
+        "installed('medical')], 'file': __import__('causalcam').__file__}))\n"
+        f"sys.argv = ['causalcam', *{explain!r}]\n"
+        "main()\n"
+    )
+    result = _run([str(python), "-c", probe], cwd=tmp_path, env=env)
+    found = json.loads(result.stdout.splitlines()[0])
+    assert Path(found["file"]).is_relative_to(_site_packages(venv))
+    assert {"app", "medical", "localisation", "models", "dev"} <= set(found["extras"])
+    for extra, packages in (("app", ("fastapi", "uvicorn")), ("medical", ("pydicom", "nibabel"))):
+        for package in packages:
+            assert any(
+                r.startswith(package) and f'extra == "{extra}"' in r for r in found["requires"]
+            ), (package, found["requires"])
+    assert found["installed"] == [True, True]
+    summary = json.loads((out / "explanations.json").read_text())
+    assert [image["nifti"]["slice"] for image in summary["images"]] == [1]
+    assert summary["volumes"] and Path(summary["volumes"][0]["maps"]["gradcam"]).is_file()

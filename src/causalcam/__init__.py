@@ -1,5 +1,6 @@
 """causalcam: causal visual features from Grad-CAM and contrast maps (ICIP 2021)."""
 
+from .core import Network
 from .explain import (
     CausalCAM,
     CausalOptions,
@@ -11,6 +12,7 @@ from .explain import (
     GradCAMPlusPlus,
     map_function,
 )
+from .models import load_model
 
 __version__ = "0.1.0"
 
@@ -23,6 +25,8 @@ __all__ = [
     "Explanation",
     "GradCAM",
     "GradCAMPlusPlus",
+    "Network",
     "__version__",
+    "load_model",
     "map_function",
 ]

@@ -22,6 +22,8 @@ EXTRAS: dict[str, str] = {
     "selenium": "dev",
     "skimage": "localisation",
     "scipy": "localisation",
+    "timm": "models",
+    "safetensors": "models",
 }
 
 

@@ -29,7 +29,7 @@ from launch_helpers import (
 
 from causalcam.distributed.context import RUN_FILE
 from causalcam.distributed.explain import MARKERS
-from causalcam.explain_files import explain_files, load_model_source
+from causalcam.files import explain_files, load_model_source
 from causalcam.reproduce import evaluate_checkpoints, reproduce, transfer_checkpoints
 
 METHODS = "gradcam,causal"

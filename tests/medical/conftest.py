@@ -7,7 +7,7 @@ import torch
 
 from causalcam import models
 from causalcam.data import CLASSES
-from causalcam.explain_files import ModelSource
+from causalcam.files import ModelSource
 from causalcam.preprocess import Preprocessing
 
 pytest.importorskip("pydicom", reason="the medical extra is not installed")

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from causalcam.errors import DataError
-from causalcam.explain_files import ModelSource, explain_files
-from causalcam.inputs import Reading, file_kind, gather
+from causalcam.files import ModelSource, Reading, explain_files, gather
+from causalcam.files.inputs import file_kind
 from causalcam.medical.dicom import group_series, read_header, read_hounsfield, series_affine
 from medical_files import IDENTIFYING, ORIENTATION, SPACING, write_dicom_slice, write_series
 
@@ -156,7 +156,7 @@ def test_cli_logs_and_names_stay_private(small_source: ModelSource, tmp_path: Pa
 
 
 def test_load_images_reads_a_series_in_slice_order(tmp_path: Path) -> None:
-    from causalcam.explain_files import load_images
+    from causalcam.files import load_images
 
     write_series(tmp_path / "series", count=3)
     grey = load_images([tmp_path / "series"], 64)

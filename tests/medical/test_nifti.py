@@ -10,8 +10,7 @@ import pytest
 
 from causalcam.data.cache import eval_resize
 from causalcam.errors import InputError
-from causalcam.explain_files import ModelSource, explain_files
-from causalcam.inputs import Reading
+from causalcam.files import ModelSource, Reading, explain_files
 from causalcam.medical import WINDOW_PRESETS
 from causalcam.medical.nifti import parse_slices, read_volume
 from causalcam.medical.volumes import map_to_source

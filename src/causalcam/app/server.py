@@ -20,11 +20,10 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from ..disclaimer import research_notice
 from ..errors import CausalCamError, InputError
 from ..explain import CAUSAL_LOSSES, NORMALIZATIONS, SIGNS, CausalOptions
 from ..extras import require
-from ..inputs import Reading
+from ..files import Reading, research_notice
 from ..medical import WINDOW_PRESETS, parse_window
 from ..medical.nifti import PLANES
 from .service import MAX_UPLOAD, ExplainService, png_bytes

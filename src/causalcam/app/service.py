@@ -26,18 +26,21 @@ import numpy as np
 import torch
 from PIL import Image
 
-from ..disclaimer import research_notice, short_notice
 from ..errors import InputError
 from ..evaluate.huffman import huffman_bits, masked_bits
 from ..explain import CausalOptions, Explainer
-from ..explain_files import (
+from ..files import (
     DEFAULT_METHODS,
     ModelSource,
+    Reading,
+    Scan,
+    gather,
     load_model_source,
     map_statistics,
     model_sized,
+    research_notice,
+    short_notice,
 )
-from ..inputs import Reading, Scan, gather
 from ..models import default_target_layer
 from ..preprocess import to_model_input
 from ..viz import explanation_panel, figure_png, overlay, prediction_title

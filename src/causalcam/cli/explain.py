@@ -1,11 +1,10 @@
-"""``causalcam demo`` and ``causalcam explain``: thin wrappers over :mod:`causalcam.demo` and
-:mod:`causalcam.explain_files`."""
+"""``causalcam demo`` and ``causalcam explain``: thin wrappers over :mod:`causalcam.files`."""
 
 from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -25,7 +24,8 @@ from ._app import (
 )
 
 if TYPE_CHECKING:
-    from ..explain_files import ExplainRun
+    from ..files import ExplainRun, ModelSource
+    from ..files.source import UserModel
 
 _METHOD_NAMES = METHOD_NAMES
 _DEFAULT_METHODS = ",".join(PAPER_METHODS)
@@ -58,7 +58,7 @@ def demo(
     settings = Settings(quiet, device, debug)
     with user_errors(settings):
         from ..core import resolve_device
-        from ..demo import run_demo
+        from ..files import run_demo
 
         started = time.perf_counter()
         with usage_errors("--device"):
@@ -77,14 +77,84 @@ def explain(
         ),
     ],
     model: Annotated[
-        str,
+        str | None,
         typer.Option(
             "--model",
             "-m",
-            help="A checkpoint written by `causalcam train`, 'default' (the bundled ResNet-18), "
-            "or an architecture name such as resnet18 (RANDOM weights: for trying things out).",
+            help="A checkpoint written by `causalcam train`, 'default' or a bundled model's "
+            "name (resnet18-224, resnet18-112), or an architecture name such as resnet18 "
+            "(RANDOM weights: for trying things out).",
         ),
-    ],
+    ] = None,
+    arch: Annotated[
+        str | None,
+        typer.Option(
+            help="Your own classifier: a torchvision or timm architecture name (resnet50, "
+            "convnext_tiny, timm/resnet50), with --weights.",
+            rich_help_panel="Your own model",
+        ),
+    ] = None,
+    weights: Annotated[
+        Path | None,
+        typer.Option(
+            help="State dict of --arch or --factory: .pth/.pt (torch.save of state_dict(); "
+            "DDP 'module.' and Lightning 'model.' prefixes stripped) or .safetensors.",
+            rich_help_panel="Your own model",
+        ),
+    ] = None,
+    factory: Annotated[
+        str | None,
+        typer.Option(
+            help="Your own code: package.module:function returning the model (imported from "
+            "the working directory).",
+            rich_help_panel="Your own model",
+        ),
+    ] = None,
+    num_classes: Annotated[
+        int | None,
+        typer.Option(
+            help="Classes of your model [default: from --labels or the weights' output layer].",
+            rich_help_panel="Your own model",
+        ),
+    ] = None,
+    labels: Annotated[
+        Path | None,
+        typer.Option(
+            help="Text file of class names, one a line, in output order.",
+            rich_help_panel="Your own model",
+        ),
+    ] = None,
+    mean: Annotated[
+        str | None,
+        typer.Option(
+            help="Per-channel input mean, e.g. 0.485,0.456,0.406 [default: timm's recorded "
+            "one, else ImageNet's].",
+            rich_help_panel="Your own model",
+        ),
+    ] = None,
+    std: Annotated[
+        str | None,
+        typer.Option(
+            help="Per-channel input std, e.g. 0.229,0.224,0.225 [default: as --mean].",
+            rich_help_panel="Your own model",
+        ),
+    ] = None,
+    size: Annotated[
+        int | None,
+        typer.Option(
+            help="Input size in pixels (shorter side resized, centre crop) [default: timm's "
+            "recorded one, else 224].",
+            rich_help_panel="Your own model",
+        ),
+    ] = None,
+    grey: Annotated[
+        bool,
+        typer.Option(
+            "--grey",
+            help="Feed your model grey images (three equal channels) instead of colour.",
+            rich_help_panel="Your own model",
+        ),
+    ] = False,
     methods: Annotated[
         list[str],
         typer.Option(help=f"Comma-separated or repeated; from {', '.join(_METHOD_NAMES)}."),
@@ -134,14 +204,19 @@ def explain(
     device: Device = "auto",
     debug: Debug = False,
 ) -> None:
-    """Explain your own images with your model: panels, overlays, JSON (and .npy maps)."""
+    """Explain your own images with your model: panels, overlays, JSON (and .npy maps).
+
+    The model: --model (a causalcam checkpoint or bundled model), or your own classifier with
+    --arch NAME --weights FILE (torchvision or timm) or --factory package.module:function.
+    """
     settings = Settings(quiet, device, debug)
     chosen = split_methods(methods)
+    user = _user_model(model, arch, weights, factory, num_classes, labels)
+    changes = _preprocessing_changes(user, mean, std, size, grey)
     with user_errors(settings):
         from ..distributed.explain import explain_files_sharded
         from ..explain import CausalOptions
-        from ..explain_files import explain_files, load_model_source
-        from ..inputs import Reading
+        from ..files import Reading, explain_files
         from ..medical import parse_window
 
         with usage_errors("--loss/--normalize/--sign/--gradcam-term"):
@@ -161,6 +236,8 @@ def explain(
             out,
             images=images,
             model=model,
+            user_model=user,
+            preprocessing=changes,
             methods=chosen,
             layer=layer,
             contrast_class=contrast_class,
@@ -169,7 +246,7 @@ def explain(
             reading=reading.to_dict(),
         ) as launch:
             ctx, settings, resolved = launch.ctx, launch.settings, launch.precision
-            source = load_model_source(model, ctx.device)
+            source = _model_source(model, user, changes, ctx.device)
             if source.warning and ctx.is_main:
                 warn(source.warning)
             started = time.perf_counter()
@@ -199,6 +276,96 @@ def explain(
         raise typer.Exit(1)
 
 
+def _user_model(
+    model: str | None,
+    arch: str | None,
+    weights: Path | None,
+    factory: str | None,
+    num_classes: int | None,
+    labels: Path | None,
+) -> UserModel | None:
+    """``--arch``/``--factory`` and their options as one spec; usage errors for a mix-up."""
+    from ..files.source import UserModel
+
+    given = [
+        name for name, v in (("--model", model), ("--arch", arch), ("--factory", factory)) if v
+    ]
+    if len(given) != 1:
+        raise typer.BadParameter(
+            "give one of --model, --arch or --factory"
+            + (f", not {' and '.join(given)}" if given else ""),
+            param_hint="'--model'",
+        )
+    if model is not None:
+        extra = [
+            n
+            for n, v in (
+                ("--weights", weights),
+                ("--num-classes", num_classes),
+                ("--labels", labels),
+            )
+            if v is not None
+        ]
+        if extra:
+            raise typer.BadParameter(
+                f"{extra[0]} goes with --arch or --factory; a --model checkpoint has its own",
+                param_hint=f"'{extra[0]}'",
+            )
+        return None
+    return UserModel(arch, weights, factory, num_classes, labels)
+
+
+def _preprocessing_changes(
+    user: UserModel | None, mean: str | None, std: str | None, size: int | None, grey: bool
+) -> dict[str, Any]:
+    """``--mean/--std/--size/--grey`` as changes to your model's default preprocessing."""
+    given = {"--mean": mean, "--std": std, "--size": size, "--grey": grey or None}
+    if user is None:
+        extra = next((name for name, value in given.items() if value is not None), None)
+        if extra is not None:
+            raise typer.BadParameter(
+                f"{extra} goes with --arch or --factory; a --model checkpoint records its own "
+                "preprocessing",
+                param_hint=f"'{extra}'",
+            )
+        return {}
+    changes: dict[str, Any] = {"rgb": not grey}
+    if size is not None:
+        if size < 8:
+            raise typer.BadParameter(f"{size} pixels is too small", param_hint="'--size'")
+        changes["size"] = size
+    for name, text in (("mean", mean), ("std", std)):
+        if text is not None:
+            changes[name] = _channels(text, f"--{name}")
+    return changes
+
+
+def _channels(text: str, option: str) -> tuple[float, float, float]:
+    """``"0.5"`` or ``"0.485,0.456,0.406"`` -> three per-channel values."""
+    try:
+        values = [float(part) for part in text.split(",")]
+    except ValueError:
+        values = []
+    if len(values) not in (1, 3):
+        raise typer.BadParameter(
+            f"{text!r}: give one number or three, comma-separated", param_hint=f"'{option}'"
+        )
+    first, *rest = values
+    return (first, first, first) if not rest else (values[0], values[1], values[2])
+
+
+def _model_source(
+    model: str | None, user: UserModel | None, changes: dict[str, Any], device: Any
+) -> ModelSource:
+    """``--model``'s checkpoint or bundled model (loaded on ``device``), or your own."""
+    from ..files import load_model_source, user_model_source
+
+    if user is None:
+        assert model is not None
+        return load_model_source(model, device)
+    return user_model_source(user, changes)
+
+
 def _report_run(settings: Settings, run: ExplainRun, seconds: float) -> None:
     for record in run.records:
         truth = f", true {record['true_class']}" if record.get("true_class") else ""
@@ -216,7 +383,7 @@ def _report_run(settings: Settings, run: ExplainRun, seconds: float) -> None:
             "(< 1e-4): its prediction may differ between runs with other process counts"
         )
     typer.echo(f"panels, overlays and {run.summary.name} are in {run.out_dir.resolve()}")
-    from ..disclaimer import research_notice
+    from ..files import research_notice
 
     if run.skipped:
         warn(f"skipped {len(run.skipped)} file(s) that could not be explained:")

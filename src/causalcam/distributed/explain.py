@@ -1,7 +1,7 @@
 """``causalcam explain`` over several processes: each rank explains its share of the files.
 
 The file list, output folder names, batches and per-image outputs are those of
-:func:`causalcam.explain_files.explain_files`; a DataLoader decodes and preprocesses the next batch
+:func:`causalcam.files.explain_files`; a DataLoader decodes and preprocesses the next batch
 while the model explains the current one (workers: ``$CAUSALCAM_WORKERS``, default from the
 CPUs per process; pinned memory on CUDA). Each rank writes its images' panels, overlays and
 maps, rank 0 writes ``explanations.json`` with every image's entry in the single-process order.
@@ -21,25 +21,29 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from .. import models
-from ..core import eval_mode
+from ..core import Network, eval_mode
 from ..errors import InputError
 from ..evaluate.store import digest_of, model_fingerprint
 from ..explain import CausalOptions, Explainer
-from ..explain_files import (
-    _BATCH,
+from ..files import (
+    BATCH_SIZE,
     DEFAULT_METHODS,
     ExplainRun,
+    ImageWriter,
+    Inputs,
     ModelSource,
-    _Output,
-    _unique_name,
-    _write_one,
+    Reading,
+    RunSettings,
+    Skipped,
+    as_source,
     check_methods,
+    gather,
     model_sized,
     parse_contrast_class,
+    unique_name,
     write_summary,
 )
-from ..inputs import Inputs, Reading, Skipped, gather
-from ..preprocess import to_model_input
+from ..preprocess import Preprocessing, to_model_input
 from .context import Context, current
 from .shards import Chunk, ShardedJob, ShardReport, preferred_chunk, run_sharded
 
@@ -62,11 +66,11 @@ _Decoding = tuple[int, torch.Tensor | None, dict[str, Any], list[Skipped]]
 
 
 class _Decoded(Dataset[_Decoding]):
-    """Input ``i`` decoded and preprocessed to uint8 ``(size, size)`` with its JSON facts, or
-    ``None`` and why it was skipped."""
+    """Input ``i`` decoded and preprocessed to uint8 ``(size, size)`` (``(3, size, size)`` for
+    an RGB model) with its JSON facts, or ``None`` and why it was skipped."""
 
-    def __init__(self, found: Inputs, size: int) -> None:
-        self.items, self.size = list(found.items), size
+    def __init__(self, found: Inputs, preprocessing: Preprocessing) -> None:
+        self.items, self.preprocessing = list(found.items), preprocessing
 
     def __len__(self) -> int:
         return len(self.items)
@@ -78,7 +82,8 @@ class _Decoded(Dataset[_Decoding]):
         scans = list(one.scans())
         if not scans:
             return index, None, {}, one.skipped
-        return index, model_sized(scans, self.size)[0], scans[0].facts, one.skipped
+        prep = self.preprocessing
+        return index, model_sized(scans, prep.size, prep.rgb)[0], scans[0].facts, one.skipped
 
 
 def _as_list(batch: list[Any]) -> list[Any]:
@@ -117,7 +122,7 @@ def _inputs_hash(paths: Sequence[Path], truths: Mapping[Path, str]) -> str:
 
 def explain_files_sharded(
     inputs: Sequence[str | os.PathLike[str]],
-    source: ModelSource,
+    source: ModelSource | Network,
     out_dir: str | os.PathLike[str],
     methods: Sequence[str] = DEFAULT_METHODS,
     target_layer: str | None = None,
@@ -131,10 +136,11 @@ def explain_files_sharded(
     ctx: Context | None = None,
     precision: str = "fp32",
 ) -> ShardedExplainRun:
-    """:func:`~causalcam.explain_files.explain_files` with the files shared among the ranks
+    """:func:`~causalcam.files.explain_files` with the files shared among the ranks
     of ``ctx`` (default: the running :func:`~causalcam.distributed.session`); same arguments
     and outputs. Unreadable files are skipped and listed as in one process."""
     ctx = ctx or current()
+    source = as_source(source)
     reading = reading or Reading()
     found = gather(inputs, reading)
     chosen = check_methods(methods)
@@ -150,7 +156,7 @@ def explain_files_sharded(
         methods=chosen,
         contrast=parse_contrast_class(contrast_class, source.classes),
         causal=causal or CausalOptions(),
-        output=_Output(list(source.classes), chosen, save_npy),
+        writer=ImageWriter(list(source.classes), chosen, save_npy),
         truths=dict(true_classes or {}),
         out=Path(out_dir),
         precision=precision,
@@ -163,7 +169,8 @@ def explain_files_sharded(
         found.skipped.extend(Skipped(**item) for item in result["skipped"])
     run.skipped = [s.to_dict() for s in found.skipped]
     if ctx.is_main:
-        write_summary(run, source, plan.layer, plan.methods, causal, found, reading, [])
+        settings = RunSettings(plan.layer, plan.methods, causal, reading)
+        write_summary(run, source, settings, found, [])
         shutil.rmtree(plan.out / MARKERS, ignore_errors=True)
     return run
 
@@ -182,7 +189,7 @@ class _Plan:
     methods: tuple[str, ...]
     contrast: int | None
     causal: CausalOptions
-    output: _Output
+    writer: ImageWriter
     truths: dict[Path, str]
     out: Path
     precision: str
@@ -192,7 +199,7 @@ class _Plan:
     def __post_init__(self) -> None:
         self.paths = _single_scans(self.found)
         taken: list[str] = []
-        self.names = [_unique_name(path.stem, taken) for path in self.paths]
+        self.names = [unique_name(path.stem, taken) for path in self.paths]
 
     def job(self, reading: Reading) -> ShardedJob:
         """The job's chunks (one batch each) and what its markers are keyed by."""
@@ -201,14 +208,14 @@ class _Plan:
             self.layer,
             self.contrast,
             self.causal.to_dict(),
-            self.output.save_npy,
+            self.writer.save_npy,
             str(self.out),
             reading.to_dict(),
             self.precision,
         ]
         return ShardedJob(
             n_items=len(self.paths),
-            chunk_size=preferred_chunk(len(self.paths), self.ctx.world_size, _BATCH),
+            chunk_size=preferred_chunk(len(self.paths), self.ctx.world_size, BATCH_SIZE),
             hashes={
                 "input files": _inputs_hash(self.paths, self.truths),
                 "model": model_fingerprint(self.model),
@@ -221,7 +228,7 @@ class _Plan:
     def work(self, chunks: Sequence[Chunk]) -> Iterator[tuple[int, Any]]:
         """This rank's chunks, decoded by a DataLoader while the previous one is explained."""
         loader = DataLoader(
-            _Decoded(self.found, self.source.preprocessing.size),
+            _Decoded(self.found, self.source.preprocessing),
             batch_sampler=[list(chunk) for _, chunk in chunks],
             num_workers=loader_workers(self.ctx) if chunks else 0,
             collate_fn=_as_list,
@@ -237,12 +244,12 @@ class _Plan:
     def _explain(self, explainer: Explainer, batch: list[Any]) -> dict[str, Any]:
         """One batch's records (written outputs), near ties and skipped files."""
         skipped = [s.to_dict() for _, _, _, lost in batch for s in lost]
-        readable = [(index, grey, facts) for index, grey, facts, _ in batch if grey is not None]
+        readable = [(index, image, facts) for index, image, facts, _ in batch if image is not None]
         if not readable:
             return {"records": [], "near_ties": [], "skipped": skipped}
-        grey = torch.stack([entry[1] for entry in readable])
+        images = torch.stack([entry[1] for entry in readable])
         explanation = explainer.explain(
-            to_model_input(grey.to(self.device, non_blocking=True), self.source.preprocessing),
+            to_model_input(images.to(self.device, non_blocking=True), self.source.preprocessing),
             methods=self.methods,
             contrast_class=self.contrast,
             causal=self.causal,
@@ -253,7 +260,7 @@ class _Plan:
             path = self.paths[index]
             folder = self.out / self.names[index]
             truth = self.truths.get(path)
-            record = _write_one(folder, path, truth, grey[row], explanation, row, self.output)
+            record = self.writer.write(folder, path, truth, images[row], explanation, row)
             records.append({**record, **facts})
             margin = float(top2[row, 0] - top2[row, 1])
             if margin < NEAR_TIE:

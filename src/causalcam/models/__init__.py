@@ -1,7 +1,9 @@
-"""Networks (the paper's five and any torchvision classifier) and checkpoints."""
+"""Networks (the paper's five and any torchvision classifier), checkpoints, and your own
+classifier from its weights (:func:`load_model`)."""
 
 from .checkpoint import (
     BUNDLED_MODELS,
+    DEFAULT_BUNDLED,
     CheckpointMeta,
     LoadedModel,
     bundled_model,
@@ -12,9 +14,11 @@ from .checkpoint import (
     save_checkpoint,
 )
 from .registry import PAPER_ARCHS, available, build, default_target_layer
+from .weights import load_model
 
 __all__ = [
     "BUNDLED_MODELS",
+    "DEFAULT_BUNDLED",
     "PAPER_ARCHS",
     "CheckpointMeta",
     "LoadedModel",
@@ -25,6 +29,7 @@ __all__ = [
     "default_target_layer",
     "export_checkpoint",
     "load_checkpoint",
+    "load_model",
     "read_checkpoint",
     "save_checkpoint",
 ]

@@ -138,7 +138,8 @@ def build(
 def default_target_layer(model_or_name: nn.Module | str) -> str:
     """Dotted name of the layer a CAM reads: the first norm of the last block of a ViT or
     Swin (its tokens reshaped by the explainer), ResNet-style ``layer4``, DenseNet
-    ``features.norm5``, otherwise the last block of ``features`` or the last ``Conv2d``."""
+    ``features.norm5``, a timm CNN's last feature stage (its ``feature_info``), otherwise the
+    last block of ``features`` or the last ``Conv2d``."""
     if isinstance(model_or_name, str):
         _check_name(model_or_name)
         with torch.device("meta"):
@@ -152,6 +153,9 @@ def default_target_layer(model_or_name: nn.Module | str) -> str:
     for candidate in ("layer4", "features.norm5"):
         if candidate in names:
             return candidate
+    stages = getattr(model, "feature_info", None)  # timm: one entry per feature stage
+    if isinstance(stages, list) and stages and stages[-1].get("module") in names:
+        return str(stages[-1]["module"])
     features = names.get("features")
     if isinstance(features, nn.Sequential) and len(features) > 0:
         return f"features.{len(features) - 1}"

@@ -5,7 +5,15 @@ Everything draws on matplotlib's Agg canvas and writes PNGs atomically; nothing 
 
 from ..method_names import METHOD_TITLES, PAPER_METHODS, method_title
 from .curves import IDEAL_DIRECTION, accuracy_curve_figure, save_accuracy_curves
-from .overlay import DEFAULT_CMAP, as_grey_uint8, as_unit_map, colorize, overlay, save_overlay
+from .overlay import (
+    DEFAULT_CMAP,
+    as_grey_uint8,
+    as_image_uint8,
+    as_unit_map,
+    colorize,
+    overlay,
+    save_overlay,
+)
 from .panels import (
     MaskedView,
     explanation_panel,
@@ -24,6 +32,7 @@ __all__ = [
     "MaskedView",
     "accuracy_curve_figure",
     "as_grey_uint8",
+    "as_image_uint8",
     "as_unit_map",
     "colorize",
     "explanation_panel",

@@ -1,4 +1,5 @@
-"""Heat-map overlays: explanation maps in a perceptual colour map over grey scans.
+"""Heat-map overlays: explanation maps in a perceptual colour map over grey scans or colour
+images.
 
 Maps are drawn with a perceptually uniform colour map (``inferno`` by default), so equal
 steps in map value look like equal steps in colour, and the scale is always [0, 1]
@@ -39,6 +40,19 @@ def as_grey_uint8(image: ArrayLike) -> npt.NDArray[np.uint8]:
     return (np.clip(array.astype(np.float64), 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
 
 
+def as_image_uint8(image: ArrayLike) -> npt.NDArray[np.uint8]:
+    """Return a colour image ``(H, W, 3)`` (or ``(3, H, W)``) as uint8 ``(H, W, 3)`` and any
+    other image as grey uint8 ``(H, W)`` (:func:`as_grey_uint8`)."""
+    array = _to_numpy(image)
+    if array.ndim == 3 and array.shape[0] == 3 and array.shape[-1] != 3:
+        array = array.transpose(1, 2, 0)
+    if array.ndim != 3 or array.shape[-1] != 3:
+        return as_grey_uint8(array)
+    if array.dtype == np.uint8:
+        return np.ascontiguousarray(array)
+    return (np.clip(array.astype(np.float64), 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+
+
 def as_unit_map(saliency: ArrayLike) -> npt.NDArray[np.float32]:
     """Return a map ``(H, W)`` as float32 clipped to [0, 1] (NaN becomes 0)."""
     array = _to_numpy(saliency).astype(np.float32)
@@ -59,7 +73,7 @@ def overlay(
     alpha: float = 0.55,
     cmap: str = DEFAULT_CMAP,
 ) -> npt.NDArray[np.uint8]:
-    """Blend a map over a grey scan: ``rgb = (1 - a) * grey + a * cmap(map)``.
+    """Blend a map over a grey scan or a colour image: ``rgb = (1 - a) * image + a * cmap(map)``.
 
     The blend weight grows with the map, ``a = alpha * (0.3 + 0.7 * map)``, so the anatomy
     stays readable where the map is low and the explanation dominates where it is high.
@@ -67,13 +81,13 @@ def overlay(
     """
     if not 0.0 <= alpha <= 1.0:
         raise InputError(f"overlay alpha must be in [0, 1], got {alpha}")
-    grey = as_grey_uint8(image).astype(np.float32)
+    base = as_image_uint8(image).astype(np.float32)
     values = as_unit_map(saliency)
-    if grey.shape != values.shape:
-        raise InputError(f"image of shape {grey.shape} and map of shape {values.shape} differ")
+    if base.shape[:2] != values.shape:
+        raise InputError(f"image of shape {base.shape} and map of shape {values.shape} differ")
     heat = colorize(values, cmap).astype(np.float32)
     weight = (alpha * (0.3 + 0.7 * values))[..., None]
-    blended = (1.0 - weight) * grey[..., None] + weight * heat
+    blended = (1.0 - weight) * (base if base.ndim == 3 else base[..., None]) + weight * heat
     return np.clip(blended + 0.5, 0, 255).astype(np.uint8)
 
 

@@ -25,7 +25,7 @@ from matplotlib.figure import Figure
 from .._io import atomic_write_bytes
 from ..errors import InputError
 from ..method_names import PAPER_METHODS, method_title
-from .overlay import DEFAULT_CMAP, ArrayLike, as_grey_uint8, as_unit_map, overlay
+from .overlay import DEFAULT_CMAP, ArrayLike, as_grey_uint8, as_image_uint8, as_unit_map, overlay
 
 _DPI = 110
 _CELL_INCHES = 2.3
@@ -49,18 +49,19 @@ def explanation_panel(
     methods: Sequence[str] | None = None,
     cmap: str = DEFAULT_CMAP,
 ) -> Figure:
-    """Figure with the scan and one overlay per method, a colour bar and ``title``.
+    """Figure with the image (a grey scan or a colour picture) and one overlay per method, a
+    colour bar and ``title``.
 
     ``maps`` holds ``(H, W)`` maps in [0, 1] keyed by method name; ``methods`` picks and orders
     them (default: the paper's Fig. 2 methods that are present, then any others).
     """
     order = _method_order(maps, methods)
-    grey = as_grey_uint8(image)
+    picture = as_image_uint8(image)
     figure = _figure(columns=1 + len(order), extra_width=0.5, title=title, subtitle_lines=1)
     axes = figure.subplots(1, 1 + len(order), squeeze=False)[0]
-    _show(axes[0], grey, "Scan")
+    _show(axes[0], picture, "Image" if picture.ndim == 3 else "Scan")
     for axis, method in zip(axes[1:], order, strict=True):
-        _show(axis, overlay(grey, maps[method], cmap=cmap), method_title(method))
+        _show(axis, overlay(picture, maps[method], cmap=cmap), method_title(method))
     _colorbar(figure, list(axes[1:]), cmap)
     return figure
 

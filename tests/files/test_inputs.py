@@ -1,4 +1,4 @@
-"""Classifying and decoding the files of a run (causalcam.inputs)."""
+"""Classifying and decoding the files of a run (causalcam.files.inputs)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from causalcam.errors import InputError
-from causalcam.inputs import MAX_PIXELS, Reading, file_kind, gather, read_image_scan
+from causalcam.files.inputs import MAX_PIXELS, Reading, file_kind, gather, read_image_scan
 from causalcam.medical import Window
 
 
@@ -18,9 +18,9 @@ def test_sixteen_bit_images_keep_their_depth_until_windowed(tmp_path: Path) -> N
     path = tmp_path / "deep.png"
     Image.fromarray(values).save(path)
     default = read_image_scan(path, Reading())
-    assert default.grey.tolist() == [[0, 1], [2, 255]]  # minmax over the 16-bit values
+    assert default.pixels.tolist() == [[0, 1], [2, 255]]  # minmax over the 16-bit values
     narrow = read_image_scan(path, Reading(Window(20.0, 1010.0)))
-    assert narrow.grey.tolist() == [[0, 128], [255, 255]]  # 10 apart is visible after all
+    assert narrow.pixels.tolist() == [[0, 128], [255, 255]]  # 10 apart is visible after all
     assert default.facts["image"]["bit_depth"] == 16
 
 
@@ -48,3 +48,14 @@ def test_empty_folder_and_huge_image(tmp_path: Path) -> None:
     found = gather([big])
     assert list(found.scans()) == []
     assert "megapixels" in found.skipped[0].reason and found.skipped[0].file == str(big)
+
+
+def test_colour_images_keep_their_colour_and_grey_ones_stay_grey(tmp_path: Path) -> None:
+    Image.new("RGB", (5, 4), (200, 10, 30)).save(tmp_path / "colour.png")
+    Image.new("P", (5, 4), 3).save(tmp_path / "palette.gif")
+    Image.new("L", (5, 4), 77).save(tmp_path / "grey.png")
+    colour = read_image_scan(tmp_path / "colour.png", Reading())
+    assert colour.pixels.shape == (4, 5, 3) and colour.pixels[0, 0].tolist() == [200, 10, 30]
+    assert read_image_scan(tmp_path / "palette.gif", Reading()).pixels.shape == (4, 5, 3)
+    grey = read_image_scan(tmp_path / "grey.png", Reading())
+    assert grey.pixels.shape == (4, 5) and int(grey.pixels[0, 0]) == 77

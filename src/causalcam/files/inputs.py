@@ -3,7 +3,8 @@
 Every file is classified by name, then by content:
 
 - images (PNG, JPEG, TIFF, ...): decoded by content; 8-bit grey as is, 16-bit grey kept at full
-  depth and windowed (``minmax`` unless a window is given), colour to luminance;
+  depth and windowed (``minmax`` unless a window is given), colour kept as RGB (a grey model
+  sees its luminance, see :func:`causalcam.files.model_sized`);
 - DICOM (``.dcm``, ``.ima``, or any file with the ``DICM`` marker): grouped into one series
   per folder, ordered by slice position, Hounsfield units windowed (lung by default);
 - NIfTI (``.nii``, ``.nii.gz``): one scan per slice of the chosen plane, windowed likewise;
@@ -25,9 +26,9 @@ from typing import Any
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from .errors import CausalCamError, DataError, InputError
-from .extras import MissingExtraError
-from .medical.dicom import (
+from ..errors import CausalCamError, DataError, InputError
+from ..extras import MissingExtraError
+from ..medical.dicom import (
     DicomSeries,
     DicomSlice,
     group_series,
@@ -35,9 +36,9 @@ from .medical.dicom import (
     read_header,
     read_hounsfield,
 )
-from .medical.nifti import PLANES, nifti_stem, parse_slices, read_volume
-from .medical.volumes import Volume
-from .medical.window import DEFAULT_WINDOW, WINDOW_PRESETS, Window, apply_window
+from ..medical.nifti import PLANES, nifti_stem, parse_slices, read_volume
+from ..medical.volumes import Volume
+from ..medical.window import DEFAULT_WINDOW, WINDOW_PRESETS, Window, apply_window
 
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".gif", ".webp"})
 DICOM_SUFFIXES = frozenset({".dcm", ".dicom", ".ima"})
@@ -73,12 +74,13 @@ class Reading:
 
 @dataclass
 class Scan:
-    """One 2-D image to explain: full-resolution uint8 grey, its output folder ``name``, JSON
-    ``facts`` (privacy-safe), and its place in a volume (``volume`` key, slice ``index``)."""
+    """One 2-D image to explain: full-resolution uint8 ``pixels``, grey ``(H, W)`` or RGB
+    ``(H, W, 3)``, its output folder ``name``, JSON ``facts`` (privacy-safe), and its place in
+    a volume (``volume`` key, slice ``index``)."""
 
     source: Path
     name: str
-    grey: np.ndarray
+    pixels: np.ndarray
     facts: dict[str, Any] = field(default_factory=dict)
     volume: str | None = None
     index: int = 0
@@ -254,11 +256,16 @@ def _classify(
             dicoms.append(header)
 
 
-def image_values(path: Path) -> tuple[np.ndarray, bool]:
-    """Pixels of an image file as grey values and whether they are deeper than 8 bits.
+#: Image modes read as 8-bit grey; other 8-bit modes (RGB, RGBA, palette, CMYK...) as RGB.
+GREY_MODES = frozenset({"L", "LA", "1"})
 
-    16-bit grey comes back as int32 at full depth; colour as its luminance (uint8). Images
-    over :data:`MAX_PIXELS` are refused before decoding."""
+
+def image_values(path: Path) -> tuple[np.ndarray, bool]:
+    """Pixels of an image file and whether they are deeper than 8 bits.
+
+    16-bit grey comes back as int32 ``(H, W)`` at full depth; 8-bit grey as uint8 ``(H, W)``;
+    colour as uint8 RGB ``(H, W, 3)``. Images over :data:`MAX_PIXELS` are refused before
+    decoding."""
     too_big = f"{path} is over {MAX_PIXELS / 1e6:.0f} megapixels, the most causalcam reads"
     try:
         with warnings.catch_warnings():
@@ -273,7 +280,8 @@ def image_values(path: Path) -> tuple[np.ndarray, bool]:
                 image.load()
                 if image.mode in ("I;16", "I;16B", "I;16L", "I"):
                     return np.asarray(image, dtype=np.int32), True
-                return np.asarray(image.convert("L"), dtype=np.uint8), False
+                mode = "L" if image.mode in GREY_MODES else "RGB"
+                return np.asarray(image.convert(mode), dtype=np.uint8), False
     except Image.DecompressionBombError as error:
         raise DataError(too_big) from error
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:

@@ -1,4 +1,4 @@
-"""causalcam.explain_files and causalcam.demo: the functions behind `causalcam explain` / `demo`."""
+"""causalcam.files: the functions behind `causalcam explain` / `demo`."""
 
 from __future__ import annotations
 
@@ -14,9 +14,8 @@ import torch
 from causalcam import models
 from causalcam.core import resolve_device
 from causalcam.data import CLASSES, sample_scans
-from causalcam.demo import run_demo
 from causalcam.errors import CheckpointError, InputError
-from causalcam.explain_files import (
+from causalcam.files import (
     DEFAULT_METHODS,
     ModelSource,
     check_methods,
@@ -24,8 +23,11 @@ from causalcam.explain_files import (
     explain_files,
     load_model_source,
     map_statistics,
+    model_sized,
     parse_contrast_class,
+    run_demo,
 )
+from causalcam.files.inputs import Reading, read_image_scan
 from causalcam.models.checkpoint import DEFAULT_MODEL
 from causalcam.preprocess import Preprocessing
 
@@ -115,6 +117,11 @@ def test_model_sources(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         load_model_source(str(tmp_path / "x.pt"), cpu)
     with pytest.raises(InputError, match="unknown architecture"):
         load_model_source("resnet9000", cpu)
+    bundled = load_model_source("resnet18-112", cpu)
+    assert (
+        bundled.preprocessing.size == 112
+        and bundled.description == "bundled ResNet-18 (resnet18-112)"
+    )
     monkeypatch.setattr(models.checkpoint, "MODEL_ASSETS", tmp_path / "gone")
     with pytest.raises(
         CheckpointError, match=rf"embedded model .*gone.*{re.escape(DEFAULT_MODEL.name)} is missing"
@@ -127,3 +134,17 @@ def test_device_names() -> None:
     assert resolve_device("auto").type in ("cpu", "cuda")
     with pytest.raises(InputError, match="not a torch device"):
         resolve_device("toaster")
+
+
+def test_model_sized_is_grey_for_grey_models_and_colour_for_rgb_ones(tmp_path: Path) -> None:
+    from PIL import Image
+
+    picture = np.zeros((40, 60, 3), np.uint8)
+    picture[..., 0], picture[..., 2] = 200, 40
+    Image.fromarray(picture).save(tmp_path / "photo.png")
+    scan = read_image_scan(tmp_path / "photo.png", Reading())
+    grey = model_sized([scan], 16)
+    luminance = np.asarray(Image.fromarray(picture).convert("L"))[0, 0]
+    assert grey.shape == (1, 16, 16) and int(grey[0, 8, 8]) == int(luminance)
+    colour = model_sized([scan], 16, rgb=True)
+    assert colour.shape == (1, 3, 16, 16) and colour[0, :, 8, 8].tolist() == [200, 0, 40]

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from functools import cache
 
-from .errors import CausalCamError
-from .models.checkpoint import DEFAULT_MODEL, read_checkpoint
+from ..errors import CausalCamError
+from ..models.checkpoint import DEFAULT_MODEL, read_checkpoint
 
 
 @cache
