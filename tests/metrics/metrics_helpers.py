@@ -48,4 +48,4 @@ def make_case() -> Case:
     inputs = torch.randn(4, 3, 24, 24)
     with Explainer(model, target_layer="features") as explainer:
         result = explainer.explain(inputs, methods=METHODS)
-    return Case(model, inputs, result.maps, result.predicted)
+    return Case(model, inputs, {m: result.maps[m] for m in METHODS}, result.predicted)
