@@ -299,6 +299,11 @@ class ROADCombined(_Metric):
     ) -> np.ndarray:
         lerf = self.lerf_averager._evaluate(input_tensor, maps, targets, model, before)
         morf = self.morf_averager._evaluate(input_tensor, maps, targets, model, before)
+        return self.combine(lerf, morf)
+
+    @staticmethod
+    def combine(lerf: np.ndarray, morf: np.ndarray) -> np.ndarray:
+        """``(LeRF average - MoRF average) / 2`` per image, float32."""
         return np.float32((lerf - morf) / 2)
 
     def settings(self) -> dict[str, Setting]:
