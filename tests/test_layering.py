@@ -35,6 +35,7 @@ LAYERS: dict[str, int] = {
     "disclaimer": 4,
     "explain_files": 5,
     "study": 5,
+    "metrics": 5,
     "train_set": 5,
     "seed_study": 6,
     "demo": 6,

@@ -26,7 +26,7 @@ from torch import Tensor, nn
 from tqdm import tqdm
 
 from .._io import atomic_path, atomic_write_json, atomic_write_text
-from ..core import eval_mode
+from ..core import eval_mode, resolve_device
 from ..data import CLASSES
 from ..data.cache import cached_split, eval_resize, first_per_class
 from ..errors import InputError
@@ -36,6 +36,7 @@ from ..explain.targets import ClassifierOutputTarget
 from ..method_names import GRADCAM, method_title
 from ..models import default_target_layer, load_checkpoint
 from ..preprocess import to_model_input
+from ..report.metrics import write_metrics_report
 from ..results.ablation import Estimate
 from ..results.metrics import MetricComparison, MetricScores, MetricsReport, SanityResult
 from .complexity import Complexity, Sparseness
@@ -462,8 +463,44 @@ def run_metrics_checkpoint(
         if limit is not None
         else f"all {len(keep)} test scans"
     )
-    path = Path(checkpoint)
-    name = path.parent.name if path.stem in ("best", "last") else path.stem
     return run_metrics(
-        loaded.model, inputs, out, config, model_name=name, subset=subset, progress=progress
+        loaded.model,
+        inputs,
+        out,
+        config,
+        model_name=_checkpoint_name(Path(checkpoint)),
+        subset=subset,
+        progress=progress,
     )
+
+
+def _checkpoint_name(path: Path) -> str:
+    """``runs/resnet34/best.pt`` -> ``resnet34``; ``r34.pt`` -> ``r34``."""
+    return path.parent.name if path.stem in ("best", "last") else path.stem
+
+
+def evaluate_metrics(
+    checkpoints: Sequence[str | os.PathLike[str]],
+    out: str | os.PathLike[str],
+    metrics: Sequence[str] = METRIC_GROUPS,
+    methods: Sequence[str] = (GRADCAM,),
+    *,
+    data_root: str | os.PathLike[str] | None = None,
+    limit: int | None = None,
+    n_boot: int = 1000,
+    device: str | torch.device = "cpu",
+    progress: bool = False,
+) -> list[Path]:
+    """``causalcam evaluate --metrics``: :func:`run_metrics_checkpoint` of each checkpoint
+    into ``out/<name>/`` with its ``metrics.md``; returns the folders' main files."""
+    config = MetricsConfig(metrics=tuple(metrics), methods=tuple(methods), n_boot=n_boot)
+    target = resolve_device(device) if isinstance(device, str) else device
+    written = []
+    for checkpoint in checkpoints:
+        path = Path(checkpoint)
+        folder = Path(out) / _checkpoint_name(path)
+        run_metrics_checkpoint(
+            path, folder, config, data_root=data_root, limit=limit, device=target, progress=progress
+        )
+        written += [folder / "metrics.json", write_metrics_report(folder)]
+    return written
