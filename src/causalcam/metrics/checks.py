@@ -64,8 +64,9 @@ def resolve_targets(targets: Sequence[Target] | None, outputs: Tensor) -> list[T
 
 def target_scores(targets: Sequence[Target], outputs: Tensor) -> np.ndarray:
     """float32 (B,) scores ``target_b(outputs_b)``, as grad-cam computes them."""
-    return np.float32(
-        [np.asarray(t(o).detach().cpu().numpy()) for t, o in zip(targets, outputs, strict=True)]
+    return np.asarray(
+        [np.asarray(t(o).detach().cpu().numpy()) for t, o in zip(targets, outputs, strict=True)],
+        dtype=np.float32,
     )
 
 

@@ -170,7 +170,7 @@ class IncreaseInConfidence(CamMultImageConfidenceChange):
     """``1[s(x * cam) > s(x)]`` per image (grad-cam's; the mean is the increase rate)."""
 
     def _combine(self, change: np.ndarray) -> np.ndarray:
-        return np.float32(change > 0)
+        return (change > 0).astype(np.float32)
 
 
 def percentile_keep(maps: Tensor, percentile: float) -> Tensor:
@@ -254,7 +254,7 @@ class _ROADAverage(_Metric):
         before: np.ndarray,
     ) -> np.ndarray:
         scores = [s._evaluate(input_tensor, maps, targets, model, before) for s in self.steps]
-        return np.mean(np.float32(scores), axis=0)
+        return np.mean(np.asarray(scores, dtype=np.float32), axis=0)
 
     def settings(self) -> dict[str, Setting]:
         step = self.steps[0]
@@ -304,7 +304,7 @@ class ROADCombined(_Metric):
     @staticmethod
     def combine(lerf: np.ndarray, morf: np.ndarray) -> np.ndarray:
         """``(LeRF average - MoRF average) / 2`` per image, float32."""
-        return np.float32((lerf - morf) / 2)
+        return np.asarray((lerf - morf) / 2, dtype=np.float32)
 
     def settings(self) -> dict[str, Setting]:
         return self.morf_averager.settings()

@@ -180,7 +180,9 @@ def _group_scores(
         )
         morf = road.morf_averager.measure(inputs, maps, targets, model, method)
         lerf = road.lerf_averager.measure(inputs, maps, targets, model, method)
-        combined = road.combine(np.float32(lerf.scores), np.float32(morf.scores))
+        combined = road.combine(
+            np.asarray(lerf.scores, dtype=np.float32), np.asarray(morf.scores, dtype=np.float32)
+        )
         scores = tuple(float(v) for v in combined)
         return [
             MetricScores("ROADMostRelevantFirstAverage", morf.scores, False, method, morf.settings),
@@ -345,13 +347,13 @@ def write_tables(report: MetricsReport, scores: Sequence[MetricScores], out: Pat
                 r.method,
                 r.test,
                 r.layer,
-                _number(float(np.nanmean(r.spearman))) if np.isfinite(r.spearman).any() else "",
-                _number(float(np.nanmean(r.ssim))) if np.isfinite(r.ssim).any() else "",
+                _number(r.spearman_mean),
+                _number(r.ssim_mean),
             )
             for r in report.sanity.rows
         ]
-        header = ("method", "test", "layer", "spearman_mean", "ssim_mean")
-        written.append(atomic_write_text(out / "sanity.csv", _csv(header, sanity)))
+        columns = ("method", "test", "layer", "spearman_mean", "ssim_mean")
+        written.append(atomic_write_text(out / "sanity.csv", _csv(columns, sanity)))
         verdicts = [
             (
                 v.method,
@@ -365,8 +367,8 @@ def write_tables(report: MetricsReport, scores: Sequence[MetricScores], out: Pat
             )
             for v in report.sanity.verdicts
         ]
-        header = ("method", "test", "statistic", "mean", "low", "high", "threshold", "result")
-        written.append(atomic_write_text(out / "sanity_verdicts.csv", _csv(header, verdicts)))
+        judged = ("method", "test", "statistic", "mean", "low", "high", "threshold", "result")
+        written.append(atomic_write_text(out / "sanity_verdicts.csv", _csv(judged, verdicts)))
     return written
 
 

@@ -119,6 +119,15 @@ class SimilarityRow:
     spearman: tuple[float, ...]
     ssim: tuple[float, ...]
 
+    @property
+    def spearman_mean(self) -> float:
+        """Mean over the images with a finite correlation (NaN if none)."""
+        return _mean(self.spearman)
+
+    @property
+    def ssim_mean(self) -> float:
+        return _mean(self.ssim)
+
     def to_json(self) -> dict[str, Any]:
         return {
             "method": self.method,
@@ -126,8 +135,8 @@ class SimilarityRow:
             "layer": self.layer,
             "spearman": _floats_out(self.spearman),
             "ssim": _floats_out(self.ssim),
-            "spearman_mean": number_out(_mean(self.spearman)),
-            "ssim_mean": number_out(_mean(self.ssim)),
+            "spearman_mean": number_out(self.spearman_mean),
+            "ssim_mean": number_out(self.ssim_mean),
         }
 
     @classmethod
