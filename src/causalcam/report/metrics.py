@@ -44,6 +44,7 @@ def metrics_blocks(report: MetricsReport, level: int = 2) -> list[Block]:
             f"p-value is below 0.05. Run time {_duration(report.seconds)}."
         ),
     ]
+    resamples = int(report.settings.get("n_boot", 0))
     for metric in dict.fromkeys(c.metric for c in report.comparisons):
         rows = [c for c in report.comparisons if c.metric == metric]
         direction = "higher" if rows[0].higher_is_better else "lower"
@@ -57,7 +58,7 @@ def metrics_blocks(report: MetricsReport, level: int = 2) -> list[Block]:
                         _method(c.method),
                         _estimate(c.value),
                         "–" if c.verdict == "reference" else _estimate(c.diff),
-                        "–" if c.verdict == "reference" else _num(c.p_holm),
+                        "–" if c.verdict == "reference" else _p_value(c.p_holm, resamples),
                         c.verdict,
                     )
                     for c in rows
@@ -74,6 +75,13 @@ def metrics_blocks(report: MetricsReport, level: int = 2) -> list[Block]:
         for path in report.figures
     )
     return blocks
+
+
+def _p_value(p: float, resamples: int) -> str:
+    """A bootstrap p-value; 0 reads "< 1/resamples" (no resample crossed zero)."""
+    if p == 0 and resamples > 0:
+        return f"< {1 / resamples:.2g}"
+    return _num(p)
 
 
 def sanity_blocks(sanity: SanityResult, level: int = 3) -> list[Block]:
