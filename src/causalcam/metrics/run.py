@@ -33,7 +33,7 @@ from ..errors import InputError
 from ..evaluate.summary import bootstrap_weights, percentile_interval
 from ..explain import Explainer
 from ..explain.targets import ClassifierOutputTarget
-from ..method_names import GRADCAM, method_title
+from ..method_names import GRADCAM, method_label
 from ..models import default_target_layer, load_checkpoint
 from ..preprocess import to_model_input
 from ..report.metrics import write_metrics_report
@@ -158,7 +158,7 @@ def measure(
             )
             measured.sanity, snapshots = checks(model, inputs, checked, target_layer=layer)
             if out is not None:
-                titles = {m: method_title(m) for m in checked}
+                titles = {m: method_label(m) for m in checked}
                 sanity_figure(snapshots, out / "sanity.png", titles)
                 measured.figures.append("sanity.png")
     return measured
