@@ -33,6 +33,7 @@ LAYERS: dict[str, int] = {
     "report": 4,
     "files": 5,
     "study": 5,
+    "metrics": 5,
     "train_set": 5,
     "seed_study": 6,
     "distributed": 6,

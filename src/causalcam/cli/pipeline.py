@@ -277,13 +277,39 @@ def evaluate(
     ] = None,
     n_boot: Annotated[int, typer.Option(help="Bootstrap resamples for the intervals.")] = 1000,
     precision: PrecisionOption = "fp32",
+    metrics: Annotated[
+        str | None,
+        typer.Option(
+            help="Instead of deletion/insertion: comma-separated metric groups of "
+            "road,confidence,sanity,complexity,sensitivity (docs/metrics.md)."
+        ),
+    ] = None,
     quiet: Quiet = False,
     device: Device = "auto",
     debug: Debug = False,
 ) -> None:
-    """Threshold deletion/insertion (accuracy vs Huffman ratio) of each checkpoint's maps."""
+    """Threshold deletion/insertion (accuracy vs Huffman ratio) of each checkpoint's maps,
+    or with --metrics the explanation metrics of every method against Grad-CAM."""
     settings = Settings(quiet, device, debug)
     taus = parse_thresholds(thresholds, "--thresholds")
+    if metrics is not None:
+        with user_errors(settings):
+            from ..metrics.run import evaluate_metrics
+
+            for path in evaluate_metrics(
+                checkpoints,
+                out,
+                split_names(metrics),
+                split_names(methods),
+                data_root=data,
+                limit=limit,
+                n_boot=n_boot,
+                device=settings.device,
+                progress=settings.progress,
+            ):
+                settings.info(str(path))
+        typer.echo(f"results are in {out.resolve()}")
+        return
     with user_errors(settings):
         from ..evaluate import DEFAULT_THRESHOLDS
         from ..reproduce import evaluate_checkpoints

@@ -1,0 +1,126 @@
+"""The explanation metrics section: every method under each metric against the reference
+(Grad-CAM), with paired bootstrap intervals and Holm's correction, and the sanity checks'
+verdicts. Reads a :class:`~causalcam.results.metrics.MetricsReport` (``metrics.json``)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from .._io import atomic_write_text
+from ..results.metrics import MetricsReport, SanityResult
+from .blocks import Block, Bullets, Heading, Image, Paragraph, Table
+from .formatting import _duration, _estimate, _method, _num
+from .markdown import render_markdown
+
+#: What each metric measures, one line each (docs/metrics.md has the formulas).
+METRIC_NOTES: dict[str, str] = {
+    "ROADMostRelevantFirstAverage": "ROAD, most relevant pixels imputed first: score change",
+    "ROADLeastRelevantFirstAverage": "ROAD, least relevant pixels imputed first: score change",
+    "ROADCombined": "(LeRF - MoRF) / 2",
+    "CamMultImageConfidenceChange": "score change of x * map (grad-cam)",
+    "DropInConfidence": "absolute drop of the target's score for x * map (grad-cam)",
+    "IncreaseInConfidence": "share of images whose score rises for x * map (grad-cam)",
+    "RelativeAverageDrop": "relative drop of the class probability (torchcam's Average Drop)",
+    "RelativeIncreaseInConfidence": "share whose probability rises (torchcam)",
+    "Sparseness": "Gini index of |map| (Quantus)",
+    "Complexity": "entropy of |map| (Quantus)",
+    "MaxSensitivity": "largest relative map change under input noise (Quantus)",
+}
+
+
+def metrics_blocks(report: MetricsReport, level: int = 2) -> list[Block]:
+    """The section's blocks: the setting, one table per metric, the sanity verdicts and the
+    figures of the output folder."""
+    blocks: list[Block] = [
+        Heading(level, "Explanation metrics"),
+        Paragraph(
+            f"Model `{report.model}`, {report.subset} ({report.images} images); every method "
+            f"against {_method(report.reference)} on the same images: the mean with its 95% "
+            "bootstrap interval, the paired difference to the reference with its interval, and "
+            "the two-sided bootstrap p-value after Holm's correction across the methods of "
+            "each metric. A difference counts as better or worse only when that adjusted "
+            f"p-value is below 0.05. Run time {_duration(report.seconds)}."
+        ),
+    ]
+    resamples = int(report.settings.get("n_boot", 0))
+    for metric in dict.fromkeys(c.metric for c in report.comparisons):
+        rows = [c for c in report.comparisons if c.metric == metric]
+        direction = "higher" if rows[0].higher_is_better else "lower"
+        note = METRIC_NOTES.get(metric, "")
+        blocks.append(Heading(level + 1, f"{metric} ({direction} is better)"))
+        blocks.append(
+            Table(
+                columns=("method", "mean [95% CI]", "difference to reference", "p (Holm)", ""),
+                rows=[
+                    (
+                        _method(c.method),
+                        _estimate(c.value),
+                        "–" if c.verdict == "reference" else _estimate(c.diff),
+                        "–" if c.verdict == "reference" else _p_value(c.p_holm, resamples),
+                        c.verdict,
+                    )
+                    for c in rows
+                ],
+                caption=note,
+            )
+        )
+    if report.sanity is not None:
+        blocks.extend(sanity_blocks(report.sanity, level + 1))
+    blocks.extend(
+        Image(path, "Sanity checks: maps as layers are randomised, top first")
+        if path.startswith("sanity")
+        else Image(path, "Paired differences to the reference (filled: Holm-adjusted p < 0.05)")
+        for path in report.figures
+    )
+    return blocks
+
+
+def _p_value(p: float, resamples: int) -> str:
+    """A bootstrap p-value; 0 reads "< 1/resamples" (no resample crossed zero)."""
+    if p == 0 and resamples > 0:
+        return f"< {1 / resamples:.2g}"
+    return _num(p)
+
+
+def sanity_blocks(sanity: SanityResult, level: int = 3) -> list[Block]:
+    """The sanity checks' verdicts and which methods fail."""
+    threshold = sanity.verdicts[0].threshold if sanity.verdicts else float("nan")
+    rows = [
+        (
+            _method(v.method),
+            v.test.replace("_", " "),
+            v.statistic,
+            _estimate(v.estimate),
+            "pass" if v.passed else "**fail**",
+        )
+        for v in sanity.verdicts
+    ]
+    failing = [m for m in sanity.methods if not sanity.passed(m)]
+    summary = (
+        "Every method passes."
+        if not failing
+        else "Failing: " + ", ".join(_method(m) for m in failing) + "."
+    )
+    return [
+        Heading(level, "Sanity checks"),
+        Paragraph(
+            "Rule (fixed before measuring): a method passes a test when the upper end of the "
+            f"95% interval of its mean similarity is below {threshold:g} — Spearman rank "
+            "correlation of |maps| and SSIM after randomising every unit from the top "
+            "(cascading), SSIM of the map of a random other class (random logit). Units: "
+            + ", ".join(f"`{u}`" for u in sanity.layers)
+            + "."
+        ),
+        Table(("method", "test", "similarity", "mean [95% CI]", "result"), rows),
+        Bullets([summary]),
+    ]
+
+
+def write_metrics_report(folder: str | os.PathLike[str]) -> Path:
+    """``metrics.md`` of an output folder of ``causalcam evaluate --metrics`` (from its
+    ``metrics.json``)."""
+    root = Path(folder)
+    report = MetricsReport.from_json(json.loads((root / "metrics.json").read_text("utf-8")))
+    return atomic_write_text(root / "metrics.md", render_markdown(metrics_blocks(report, 1)))
