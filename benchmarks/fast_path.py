@@ -32,7 +32,7 @@ import torchvision
 from torch import Tensor, nn
 
 from causalcam.evaluate.threshold import Network, threshold_correct
-from causalcam.explain import ALL_METHODS, Explainer
+from causalcam.explain import PAPER_MAPS, Explainer
 from causalcam.precision import ComputePlan, bf16_supported, compute_plan, memory_format
 
 MODES: dict[str, tuple[str, bool]] = {
@@ -94,7 +94,7 @@ def runs(
             )
 
         table[f"forward|{mode}"] = forward
-        table[f"maps|{mode}"] = lambda x, e=explainer: e.explain(x, methods=ALL_METHODS)
+        table[f"maps|{mode}"] = lambda x, e=explainer: e.explain(x, methods=PAPER_MAPS)
         table[f"evaluation|{mode}"] = evaluate
     return table
 
