@@ -30,6 +30,7 @@ from ..method_names import CAUSAL, METHOD_NAMES, PAPER_MAPS
 from ..precision import ComputePlan, compute_plan, fp32_after, memory_format
 from . import layers
 from .classes import Classes, explained_classes
+from .folding import FoldCache
 from .method_table import METHODS, Needs, Pass, basis_keys, compute_terms, linear_needs
 from .methods import CAUSAL_LOSSES, CausalOptions, check_choice
 from .render import render
@@ -155,7 +156,9 @@ class Explainer:
     pass (``causalcam.precision``; unsupported requests fall back to fp32 with a warning);
     ``channels_last``: channels-last memory (None: the device's default, on for CPU and
     CUDA); ``head_precision``: ``fp32`` (default: the layers after the target layer and the
-    VJP in fp32) or ``forward`` (in the forward pass's precision).
+    VJP in fp32) or ``forward`` (in the forward pass's precision); ``fold_batchnorm``:
+    explain with a copy of the model whose batch norms are folded into the preceding
+    convolutions (``folding.py``; the model itself is never changed).
     """
 
     def __init__(
@@ -168,6 +171,7 @@ class Explainer:
         precision: str = "fp32",
         channels_last: bool | None = None,
         head_precision: str = "fp32",
+        fold_batchnorm: bool = True,
     ) -> None:
         if not isinstance(model, nn.Module):
             raise InputError(f"model must be a torch.nn.Module, got {type(model).__name__}")
@@ -176,6 +180,8 @@ class Explainer:
         if reshape_transform is not None and not callable(reshape_transform):
             raise InputError("reshape_transform must be a function tensor -> (B, K, h, w)")
         self.model = model
+        self.fold_batchnorm = fold_batchnorm
+        self._folded = FoldCache()
         self.chunk_size = chunk_size
         self.precision = check_choice("precision", precision, ("fp32", "bf16", "fp16", "auto"))
         self.channels_last = channels_last
@@ -199,6 +205,13 @@ class Explainer:
         tb: TracebackType | None,
     ) -> None:
         """Nothing to undo: each call cleans up after itself."""
+
+    @property
+    def explained_model(self) -> nn.Module:
+        """The model calls explain with: the model itself, or the copy with its batch norms
+        folded (``fold_batchnorm``) of the last call."""
+        folded = self._folded.model
+        return folded if self.fold_batchnorm and folded is not None else self.model
 
     @property
     def layer_name(self) -> str | None:
@@ -259,9 +272,11 @@ class Explainer:
         finer = finer or FinerOptions()
         request = _Request(methods, variants, loss, head, eigen_smooth, return_raw, finer, seed)
         compute = self.plan(inputs.device)
-        with memory_format(self.model, compute.channels_last):
+        model = self._explained_model(compute, inputs)
+        with memory_format(model, compute.channels_last):
             parts = [
                 self._explain_chunk(
+                    model,
                     compute,
                     inputs[start : start + self.chunk_size],
                     request,
@@ -276,6 +291,17 @@ class Explainer:
                 for start in self._starts(batch, progress)
             ]
         return _concatenate(parts, return_raw)
+
+    def _explained_model(self, compute: ComputePlan, inputs: Tensor) -> nn.Module:
+        """The model itself, or its copy with batch norms folded (``fold_batchnorm``)."""
+        example = compute.inputs(inputs[:2])
+        name, _ = self._target(example)
+        if not self.fold_batchnorm:
+            return self.model
+        folded = self._folded.get(self.model, example, name)
+        if folded is not self.model and compute.channels_last:
+            folded.to(memory_format=torch.channels_last)  # our copy: converted once, kept
+        return folded
 
     def plan(self, default: torch.device | str = "cpu") -> ComputePlan:
         """The precision and layout a call runs with on the model's device (``default``
@@ -331,18 +357,21 @@ class Explainer:
             self._layer = layers.resolve_layer(self.model, name)
         return self._layer
 
-    def _forward(self, inputs: Tensor, plan: ComputePlan) -> tuple[Tensor, Tensor, Tensor, str]:
+    def _forward(
+        self, model: nn.Module, inputs: Tensor, plan: ComputePlan
+    ) -> tuple[Tensor, Tensor, Tensor, str]:
         """One forward pass: raw outputs z, leaf L and activations A (B, K, h, w) at the
         target layer (after ``reshape_transform``); z and A as float32."""
-        name, module = self._target(inputs)
+        name, _ = self._target(inputs)
+        module = model.get_submodule(name)
         capture = layers.ActivationCapture(name, reshaped=self._reshape is not None)
         with ExitStack() as stack, torch.no_grad(), plan.autocast(), ExitStack() as after_layer:
-            if self.head_precision == "fp32" and _float32_model(self.model):
+            if self.head_precision == "fp32" and _float32_model(model):
                 cast = fp32_after(module, plan, after_layer)
                 if cast is not None:
                     stack.callback(cast.remove)
             stack.callback(module.register_forward_hook(capture).remove)
-            output = self.model(inputs)
+            output = model(inputs)
         logits = _widened(layers.extract_logits(output))
         leaf, activations = capture.results()
         activations = _widened(activations)
@@ -364,14 +393,15 @@ class Explainer:
 
     def _explain_chunk(
         self,
+        model: nn.Module,
         compute: ComputePlan,
         inputs: Tensor,
         request: _Request,
         chunk: _Chunk,
     ) -> Explanation:
-        with layers.preserved_state(self.model), torch.inference_mode(False):
+        with layers.preserved_state(model), torch.inference_mode(False):
             x = compute.inputs(inputs)
-            logits, leaf, activations, name = self._forward(x, compute)
+            logits, leaf, activations, name = self._forward(model, x, compute)
             needs_class = any(METHODS[m].needs_class for m in request.methods)
             c = explained_classes(
                 logits, request.head, needs_class, chunk.target, chunk.contrast, chunk.targets
@@ -399,7 +429,7 @@ class Explainer:
             del leaf
             data = Pass(activations, grads, rows, linear, settings, chunk.start, request.seed)
             if any(METHODS[m].forwards for m in request.methods):
-                data.masked_scores = self._masked_scores(compute, x, activations, c, chunk)
+                data.masked_scores = self._masked_scores(model, compute, x, activations, c, chunk)
             terms = compute_terms(request.methods, data)
         size = (inputs.shape[-2], inputs.shape[-1])
         raw, maps = render(terms, activations, size, inputs.device, request.eigen_smooth)
@@ -427,7 +457,13 @@ class Explainer:
         return target_gradients(chosen, z).gradients
 
     def _masked_scores(
-        self, compute: ComputePlan, x: Tensor, activations: Tensor, c: Classes, chunk: _Chunk
+        self,
+        model: nn.Module,
+        compute: ComputePlan,
+        x: Tensor,
+        activations: Tensor,
+        c: Classes,
+        chunk: _Chunk,
     ) -> Callable[[], Tensor]:
         """Score-CAM's masked forward passes (``score_cam.py``), run when asked for."""
         if chunk.targets is not None:
@@ -438,7 +474,7 @@ class Explainer:
 
         def forward(batch: Tensor) -> Tensor:
             with torch.no_grad(), compute.autocast():
-                return layers.extract_logits(self.model(compute.inputs(batch)))
+                return layers.extract_logits(model(compute.inputs(batch)))
 
         return lambda: masked_scores(forward, x, activations, score, self.chunk_size)
 

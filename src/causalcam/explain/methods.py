@@ -210,16 +210,17 @@ def raw_map(weights: Tensor, activations: Tensor) -> Tensor:
 def eigen_map(terms: Tensor) -> Tensor:
     """grad-cam's ``get_2d_projection``: ``ReLU`` of the projection of the centred terms
     ``T[k]`` (rows: pixels; NaN read as 0) on their first right singular vector, per image.
-    The SVD runs in numpy in the terms' dtype (LAPACK's ``gesdd``, full matrices) and the
-    projection is rounded to float32, as grad-cam's is, so the arbitrary sign of the singular
-    vector is the one grad-cam picks."""
+    The SVD runs in numpy in the terms' dtype (LAPACK's ``gesdd``) on grad-cam's layout and
+    the projection is rounded to float32, as grad-cam's is, so the arbitrary sign of the
+    singular vector is the one grad-cam picks. grad-cam asks for the full ``V`` (K x K); the
+    reduced one has the same first row and costs a fifth at ResNet-18's ``layer4``."""
     batch = terms.detach().cpu().contiguous().numpy()  # grad-cam's layout: the sign follows it
     batch = np.where(np.isnan(batch), 0, batch)
     projections = []
     for image in batch:
         rows = image.reshape(image.shape[0], -1).transpose()
         centred = rows - rows.mean(axis=0)
-        _, _, vt = np.linalg.svd(centred, full_matrices=True)
+        _, _, vt = np.linalg.svd(centred, full_matrices=False)
         projections.append(centred @ vt[0, :])
     maps = torch.from_numpy(np.stack(projections).astype(np.float32))
     return maps.view(terms.shape[0], *terms.shape[2:]).to(terms).clamp_min(0)
