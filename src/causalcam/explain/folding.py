@@ -6,7 +6,9 @@ saving one pass over every such activation. The engine explains with a folded **
 user's model is never changed. A pair is folded only where a dry run shows the batch norm
 reading the convolution's output tensor, each runs once, and neither is the target layer;
 the copy is used only if its logits equal the model's on the dry run (a convolution whose
-output is also read elsewhere would change them). The copy is rebuilt when any parameter or
+output is also read elsewhere would change them). The dry runs (three forward passes of two
+images, when the copy is built) call the model's own hooks like any forward pass; a model
+without batch norm gets none. The copy is rebuilt when any parameter or
 buffer of the model changes (its identity, storage or version counter).
 """
 
@@ -121,6 +123,8 @@ class FoldCache:
 
 
 def _fold(model: nn.Module, example: Tensor, target: str) -> nn.Module:
+    if not any(_has_statistics(m) for m in model.modules()):
+        return model  # nothing to fold: no dry run
     try:
         pairs = foldable_pairs(model, example, target)
         if not pairs:
