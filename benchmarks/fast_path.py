@@ -80,21 +80,21 @@ def runs(
     thresholds: int,
     batch: int,
     modes: dict[str, tuple[str, bool]],
-    unfolded: bool,
+    folding: bool,
 ) -> dict[str, Callable[[Tensor], object]]:
-    """The timed functions: (kind, mode) -> fn(x); ``unfolded`` adds the maps without
-    BatchNorm folding (``Explainer(fold_batchnorm=False)``)."""
+    """The timed functions: (kind, mode) -> fn(x); ``folding`` adds the maps with BatchNorm
+    folded (``Explainer(fold_batchnorm=True)``)."""
     network = Network(model)
     levels = torch.randint(0, thresholds + 1, images.shape, generator=torch.Generator())
     table: dict[str, Callable[[Tensor], object]] = {}
     for mode, (precision, layout) in modes.items():
         plan = compute_plan("cpu", precision, layout)
         explainer = Explainer(model, precision=precision, channels_last=layout)
-        if unfolded:
-            plain = Explainer(
-                model, precision=precision, channels_last=layout, fold_batchnorm=False
+        if folding:
+            folded = Explainer(
+                model, precision=precision, channels_last=layout, fold_batchnorm=True
             )
-            table[f"maps unfolded|{mode}"] = lambda x, e=plain: e.explain(x, methods=PAPER_MAPS)
+            table[f"maps folded|{mode}"] = lambda x, e=folded: e.explain(x, methods=PAPER_MAPS)
 
         def forward(x: Tensor, plan: ComputePlan = plan) -> object:
             with memory_format(model, plan.channels_last), torch.no_grad(), plan.autocast():
@@ -196,7 +196,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
     parser.add_argument(
-        "--folding", action="store_true", help="also time the maps without BatchNorm folding"
+        "--folding", action="store_true", help="also time the maps with BatchNorm folded"
     )
     parser.add_argument("--modes", default=",".join(MODES), help="comma-separated modes")
     args = parser.parse_args()
@@ -214,8 +214,8 @@ def main() -> None:
     seconds = {key: statistics.median(values) for key, values in times.items()}
     fastest = {key: min(values) for key, values in times.items()}
     for mode in modes:
-        if f"maps unfolded|{mode}" in seconds:
-            folded, plain = seconds[f"maps|{mode}"], seconds[f"maps unfolded|{mode}"]
+        if f"maps folded|{mode}" in seconds:
+            folded, plain = seconds[f"maps folded|{mode}"], seconds[f"maps|{mode}"]
             base = seconds[f"forward|{mode}"]
             print(
                 f"{mode}: maps {folded / base:.2f}x the forward with BatchNorm folded, "

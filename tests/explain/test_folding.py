@@ -32,8 +32,8 @@ def test_folded_maps_equal_unfolded(dtype: torch.dtype) -> None:
     try:
         before = signature(net)
         methods = tuple(m for m in ONE_PASS_METHODS if m not in ("eigencam", "eigengradcam"))
-        plain = Explainer(net, fold_batchnorm=False).explain(x, methods=methods)
-        explainer = Explainer(net)
+        plain = Explainer(net).explain(x, methods=methods)
+        explainer = Explainer(net, fold_batchnorm=True)
         folded = explainer.explain(x, methods=methods)
         assert explainer.explained_model is not net
         assert not any(isinstance(m, nn.BatchNorm2d) for m in explainer.explained_model.modules())
@@ -51,7 +51,7 @@ def test_copy_follows_changes_of_the_model() -> None:
     torch.manual_seed(1)
     net = torchvision.models.resnet18(weights=None, num_classes=3).eval()
     x = random_inputs(1, 40)
-    explainer = Explainer(net)
+    explainer = Explainer(net, fold_batchnorm=True)
     first = explainer.explain(x, methods=("gradcam",)).logits
     copy = explainer.explained_model
     explainer.explain(x, methods=("gradcam",))
@@ -60,7 +60,7 @@ def test_copy_follows_changes_of_the_model() -> None:
         net.fc.bias.add_(1.0)
         net.layer1[0].bn1.running_mean.add_(0.5)
     second = explainer.explain(x, methods=("gradcam",)).logits
-    expected = Explainer(net, fold_batchnorm=False).explain(x, methods=("gradcam",)).logits
+    expected = Explainer(net).explain(x, methods=("gradcam",)).logits
     assert explainer.explained_model is not copy
     torch.testing.assert_close(second, expected, atol=1e-4, rtol=1e-4)
     assert not torch.allclose(first, second)
@@ -88,7 +88,7 @@ class SharedOutput(nn.Module):
 def test_a_convolution_read_elsewhere_is_not_folded() -> None:
     net, x = SharedOutput().eval(), random_inputs(2, 12)
     assert foldable_pairs(net, x, "head") == [("conv", "bn")]  # the dry run sees the pair
-    explainer = Explainer(net, target_layer="head")
+    explainer = Explainer(net, target_layer="head", fold_batchnorm=True)
     folded = explainer.explain(x, methods=("gradcam",))
     plain = Explainer(net, target_layer="head", fold_batchnorm=False).explain(
         x, methods=("gradcam",)

@@ -158,7 +158,8 @@ class Explainer:
     CUDA); ``head_precision``: ``fp32`` (default: the layers after the target layer and the
     VJP in fp32) or ``forward`` (in the forward pass's precision); ``fold_batchnorm``:
     explain with a copy of the model whose batch norms are folded into the preceding
-    convolutions (``folding.py``; the model itself is never changed).
+    convolutions (``folding.py``; the model itself is never changed; off by default: the
+    copy and its dry runs cost more than they save on small calls).
     """
 
     def __init__(
@@ -171,7 +172,7 @@ class Explainer:
         precision: str = "fp32",
         channels_last: bool | None = None,
         head_precision: str = "fp32",
-        fold_batchnorm: bool = True,
+        fold_batchnorm: bool = False,
     ) -> None:
         if not isinstance(model, nn.Module):
             raise InputError(f"model must be a torch.nn.Module, got {type(model).__name__}")
