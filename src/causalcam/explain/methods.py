@@ -17,6 +17,7 @@ from typing import Final
 import numpy as np
 import torch
 import torch.nn.functional as F
+from threadpoolctl import threadpool_limits
 from torch import Tensor
 
 from ..errors import InputError
@@ -213,15 +214,18 @@ def eigen_map(terms: Tensor) -> Tensor:
     The SVD runs in numpy in the terms' dtype (LAPACK's ``gesdd``) on grad-cam's layout and
     the projection is rounded to float32, as grad-cam's is, so the arbitrary sign of the
     singular vector is the one grad-cam picks. grad-cam asks for the full ``V`` (K x K); the
-    reduced one has the same first row and costs a fifth at ResNet-18's ``layer4``."""
+    reduced one has the same first row and costs a fifth at ResNet-18's ``layer4``. The BLAS
+    runs on one thread: for matrices this small its threads cost up to a hundred times the
+    work on a busy CPU."""
     batch = terms.detach().cpu().contiguous().numpy()  # grad-cam's layout: the sign follows it
     batch = np.where(np.isnan(batch), 0, batch)
     projections = []
-    for image in batch:
-        rows = image.reshape(image.shape[0], -1).transpose()
-        centred = rows - rows.mean(axis=0)
-        _, _, vt = np.linalg.svd(centred, full_matrices=False)
-        projections.append(centred @ vt[0, :])
+    with threadpool_limits(1, user_api="blas"):  # small SVDs: threads only cost here
+        for image in batch:
+            rows = image.reshape(image.shape[0], -1).transpose()
+            centred = rows - rows.mean(axis=0)
+            _, _, vt = np.linalg.svd(centred, full_matrices=False)
+            projections.append(centred @ vt[0, :])
     maps = torch.from_numpy(np.stack(projections).astype(np.float32))
     return maps.view(terms.shape[0], *terms.shape[2:]).to(terms).clamp_min(0)
 
