@@ -34,7 +34,7 @@ from typing import Any
 import torch
 
 from causalcam._io import atomic_write_json
-from causalcam.explain import ALL_METHODS, Explainer
+from causalcam.explain import PAPER_MAPS, Explainer
 from causalcam.models import default_target_layer
 from causalcam.preprocess import to_model_input
 from causalcam.report.build import export_run
@@ -131,7 +131,7 @@ def throughput(args: argparse.Namespace, device: torch.device) -> Throughput | N
     with torch.no_grad():
         per_second["forward"] = len(x) / median_seconds(lambda: model(x), device, args.rounds)
     per_second["all"] = len(x) / median_seconds(
-        lambda: explainer.explain(x, methods=ALL_METHODS), device, args.rounds
+        lambda: explainer.explain(x, methods=PAPER_MAPS), device, args.rounds
     )
     return Throughput(len(x), per_second["forward"], per_second["all"], gradcam(args, model, x))
 

@@ -33,7 +33,7 @@ from pytorch_grad_cam import GradCAMPlusPlus as PackageGradCAMPlusPlus
 from torch import Tensor, nn
 
 from causalcam.architectures import known_reshape
-from causalcam.explain import ALL_METHODS, Explainer
+from causalcam.explain import PAPER_MAPS, Explainer
 from causalcam.models import default_target_layer
 
 CASES: tuple[tuple[str, int], ...] = (
@@ -127,7 +127,7 @@ def measure(name: str, classes: int, batch: int, repeats: int, only: str) -> dic
             "(b)": lambda inputs: cam(input_tensor=inputs, targets=None),
             "(c)": lambda inputs: campp(input_tensor=inputs, targets=None),
             "(d)": lambda inputs: paper_way(model, layer, inputs),
-            "(e)": lambda inputs: explainer.explain(inputs, methods=ALL_METHODS),
+            "(e)": lambda inputs: explainer.explain(inputs, methods=PAPER_MAPS),
         }
         chosen = {key: fn for key, fn in runs.items() if key[1] in only}
         return interleaved_medians(chosen, x, x[:2], repeats)

@@ -32,7 +32,7 @@ import torchvision
 from torch import Tensor, nn
 
 from causalcam.evaluate.threshold import Network, threshold_correct
-from causalcam.explain import ALL_METHODS, Explainer
+from causalcam.explain import PAPER_MAPS, Explainer
 from causalcam.precision import ComputePlan, bf16_supported, compute_plan, memory_format
 
 MODES: dict[str, tuple[str, bool]] = {
@@ -74,15 +74,27 @@ def scans(count: int) -> tuple[Tensor, Tensor, str]:
 
 
 def runs(
-    model: nn.Module, images: Tensor, labels: Tensor, thresholds: int, batch: int
+    model: nn.Module,
+    images: Tensor,
+    labels: Tensor,
+    thresholds: int,
+    batch: int,
+    modes: dict[str, tuple[str, bool]],
+    folding: bool,
 ) -> dict[str, Callable[[Tensor], object]]:
-    """The timed functions: (kind, mode) -> fn(x)."""
+    """The timed functions: (kind, mode) -> fn(x); ``folding`` adds the maps with BatchNorm
+    folded (``Explainer(fold_batchnorm=True)``)."""
     network = Network(model)
     levels = torch.randint(0, thresholds + 1, images.shape, generator=torch.Generator())
     table: dict[str, Callable[[Tensor], object]] = {}
-    for mode, (precision, layout) in MODES.items():
+    for mode, (precision, layout) in modes.items():
         plan = compute_plan("cpu", precision, layout)
         explainer = Explainer(model, precision=precision, channels_last=layout)
+        if folding:
+            folded = Explainer(
+                model, precision=precision, channels_last=layout, fold_batchnorm=True
+            )
+            table[f"maps folded|{mode}"] = lambda x, e=folded: e.explain(x, methods=PAPER_MAPS)
 
         def forward(x: Tensor, plan: ComputePlan = plan) -> object:
             with memory_format(model, plan.channels_last), torch.no_grad(), plan.autocast():
@@ -94,7 +106,7 @@ def runs(
             )
 
         table[f"forward|{mode}"] = forward
-        table[f"maps|{mode}"] = lambda x, e=explainer: e.explain(x, methods=ALL_METHODS)
+        table[f"maps|{mode}"] = lambda x, e=explainer: e.explain(x, methods=PAPER_MAPS)
         table[f"evaluation|{mode}"] = evaluate
     return table
 
@@ -183,6 +195,10 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
+    parser.add_argument(
+        "--folding", action="store_true", help="also time the maps with BatchNorm folded"
+    )
+    parser.add_argument("--modes", default=",".join(MODES), help="comma-separated modes")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     if not bf16_supported("cpu"):
@@ -191,13 +207,27 @@ def main() -> None:
     images, labels, origin = scans(args.images)
     x = torch.randn(args.batch, 3, 224, 224)
     load_before = os.getloadavg()
-    times = interleaved_times(
-        runs(model, images, labels, args.thresholds, args.eval_batch), x, args.rounds
-    )
+    modes = {m: MODES[m] for m in args.modes.split(",")}
+    table = runs(model, images, labels, args.thresholds, args.eval_batch, modes, args.folding)
+    times = interleaved_times(table, x, args.rounds)
     load_after = os.getloadavg()
     seconds = {key: statistics.median(values) for key, values in times.items()}
-    rows, ratios = summarise(seconds, args.batch, args.images * args.thresholds)
     fastest = {key: min(values) for key, values in times.items()}
+    for mode in modes:
+        if f"maps folded|{mode}" in seconds:
+            folded, plain = seconds[f"maps folded|{mode}"], seconds[f"maps|{mode}"]
+            base = seconds[f"forward|{mode}"]
+            print(
+                f"{mode}: maps {folded / base:.2f}x the forward with BatchNorm folded, "
+                f"{plain / base:.2f}x without (folded / unfolded {folded / plain:.2f})"
+            )
+    if set(modes) != set(MODES):
+        for key, value in seconds.items():
+            print(f"{key}: {value:.3f} s")
+        loads = f"before {load_before[0]:.2f}, after {load_after[0]:.2f}"
+        print(f"batch {args.batch}, load average {loads}")
+        return
+    rows, ratios = summarise(seconds, args.batch, args.images * args.thresholds)
     best_rows, best_ratios = summarise(fastest, args.batch, args.images * args.thresholds)
     print("Medians of the rounds:\n")
     print(markdown(rows, ratios))

@@ -1,6 +1,6 @@
 """Agreement of the fast path with fp32 on the COVID-CT test split and the bundled model.
 
-For every map of ``ALL_METHODS``, the maps of a mode are compared with the fp32
+For every map of ``PAPER_MAPS``, the maps of a mode are compared with the fp32
 contiguous maps (the path before channels-last) image by image: median and minimum Pearson
 correlation, and the fraction of pixels whose mask at tau = 0.5 (``map > 0.5``) differs.
 Modes: ``fp32 channels-last`` (the default), ``bf16`` (autocast forward, layers after the
@@ -38,7 +38,7 @@ from causalcam.core import Network, as_network
 from causalcam.data import load_split
 from causalcam.evaluate import evaluate_maps
 from causalcam.evaluate.store import model_fingerprint
-from causalcam.explain import ALL_METHODS, Explainer
+from causalcam.explain import PAPER_MAPS, Explainer
 from causalcam.models import BUNDLED_MODELS, bundled_model, default_target_layer
 from causalcam.models.checkpoint import DEFAULT_BUNDLED
 from causalcam.paths import cache_dir
@@ -60,16 +60,16 @@ def explain_all(
 ) -> tuple[dict[str, Tensor], Tensor, float]:
     """Maps of every method and the logits for all scans in one mode, and the seconds."""
     layer = default_target_layer(network.model)
-    parts: dict[str, list[Tensor]] = {m: [] for m in ALL_METHODS}
+    parts: dict[str, list[Tensor]] = {m: [] for m in PAPER_MAPS}
     logits = []
     with Explainer(network.model, target_layer=layer, chunk_size=batch, **options) as explainer:
         explainer.explain(to_model_input(images[:2], network.preprocessing))  # warm-up
         started = time.perf_counter()
         for start in range(0, images.shape[0], batch):
             inputs = to_model_input(images[start : start + batch], network.preprocessing)
-            result = explainer.explain(inputs, methods=ALL_METHODS)
+            result = explainer.explain(inputs, methods=PAPER_MAPS)
             logits.append(result.logits)
-            for method in ALL_METHODS:
+            for method in PAPER_MAPS:
                 parts[method].append(result.maps[method].float())
     seconds = time.perf_counter() - started
     return {m: torch.cat(p) for m, p in parts.items()}, torch.cat(logits), seconds
@@ -89,7 +89,7 @@ def pearson(a: Tensor, b: Tensor) -> Tensor:
 def map_rows(reference: dict[str, Tensor], maps: dict[str, dict[str, Tensor]]) -> list[dict]:
     rows = []
     for mode, by_method in maps.items():
-        for method in ALL_METHODS:
+        for method in PAPER_MAPS:
             ref, got = reference[method], by_method[method]
             r = pearson(ref, got)
             flipped = ((ref > TAU) != (got > TAU)).float().flatten(1).mean(1)

@@ -20,12 +20,3 @@ def test_packages_keep_their_public_names() -> None:
     assert get_profile("tiny") is PROFILES["tiny"]
     assert set(PAPER_TABLES) == {"resnet18", "resnet34"}
     assert PAPER_TABLES["resnet18"]["huffman"]["gradcam"][0] == pytest.approx(0.7802)
-
-
-def test_all_variants_alias_warns_and_returns_the_grid() -> None:
-    from causalcam.explain import CausalOptions
-
-    with pytest.warns(DeprecationWarning, match="grid_variants"):
-        grid = CausalOptions.all_variants()
-    assert grid == CausalOptions.grid_variants() and len(grid) == 16
-    assert len(CausalOptions.ablation_variants()) == 22

@@ -17,9 +17,23 @@ CONTRAST_PQ: Final = "contrast_pq"
 CONTRAST_NONE: Final = "contrast_none"
 CONTRAST_P: Final = "contrast_p"
 CAUSAL: Final = "causal"
+#: The ICIP 2020 contrast "why P, rather than Q?" (cross-entropy with class Q).
+CONTRAST_CE: Final = "contrast_ce"
+#: pytorch-grad-cam's methods that need only the one forward pass and its batched VJP.
+HIRESCAM: Final = "hirescam"
+GRADCAM_ELEMENTWISE: Final = "gradcam_elementwise"
+XGRADCAM: Final = "xgradcam"
+LAYERCAM: Final = "layercam"
+EIGENCAM: Final = "eigencam"
+EIGENGRADCAM: Final = "eigengradcam"
+FINERCAM: Final = "finercam"
+#: The baseline a metric must beat: random channel weights (seeded).
+RANDOMCAM: Final = "randomcam"
+#: Score-CAM: one forward pass per channel of the target layer (not from the one pass).
+SCORECAM: Final = "scorecam"
 
-#: The six maps of the paper, in the engine's order.
-METHOD_NAMES: Final[tuple[str, ...]] = (
+#: The six maps of the paper, in the engine's order: the default of ``Explainer.explain``.
+PAPER_MAPS: Final[tuple[str, ...]] = (
     GRADCAM,
     GRADCAM_PP,
     CONTRAST_PQ,
@@ -27,6 +41,23 @@ METHOD_NAMES: Final[tuple[str, ...]] = (
     CONTRAST_P,
     CAUSAL,
 )
+#: Every map from the one forward pass and one batched VJP: the paper's six, the ICIP 2020
+#: contrast and pytorch-grad-cam's gradient family.
+ONE_PASS_METHODS: Final[tuple[str, ...]] = (
+    *PAPER_MAPS,
+    CONTRAST_CE,
+    HIRESCAM,
+    GRADCAM_ELEMENTWISE,
+    XGRADCAM,
+    LAYERCAM,
+    EIGENCAM,
+    EIGENGRADCAM,
+    FINERCAM,
+    RANDOMCAM,
+)
+#: Every method name ``Explainer.explain(methods=...)`` and ``causalcam explain --methods``
+#: accept (each is one entry of the engine's method table, ``causalcam.explain.METHODS``).
+METHOD_NAMES: Final[tuple[str, ...]] = (*ONE_PASS_METHODS, SCORECAM)
 #: The maps of the paper's Fig. 2c-h, in its order; what ``causalcam explain`` draws by default.
 PAPER_METHODS: Final[tuple[str, ...]] = (GRADCAM, GRADCAM_PP, CAUSAL, CONTRAST_PQ, CONTRAST_P)
 #: The methods of the deletion/insertion curves (Fig. 2a-b).
@@ -75,6 +106,16 @@ METHOD_TITLES: Final[dict[str, str]] = {
     CONTRAST_PQ: "Contrast $C_{P,Q}$\nwhy P or Q?",
     CONTRAST_NONE: "Contrast $C_{\\bar{P},\\bar{Q}}$\nwhy neither P nor Q?",
     CONTRAST_P: "Contrast $C_{P}$\nwhy not P for sure?",
+    CONTRAST_CE: "Contrast $C_{CE}$\nwhy P, rather than Q?",
+    HIRESCAM: "HiResCAM",
+    GRADCAM_ELEMENTWISE: "Grad-CAM\nelement-wise",
+    XGRADCAM: "XGrad-CAM",
+    LAYERCAM: "LayerCAM",
+    EIGENCAM: "Eigen-CAM",
+    EIGENGRADCAM: "EigenGrad-CAM",
+    FINERCAM: "Finer-CAM",
+    RANDOMCAM: "Random CAM",
+    SCORECAM: "Score-CAM",
 }
 #: Labels in text and tables (one line, no markup).
 METHOD_LABELS: Final[dict[str, str]] = {
@@ -84,6 +125,16 @@ METHOD_LABELS: Final[dict[str, str]] = {
     CONTRAST_PQ: "C_PQ",
     CONTRAST_NONE: "C_none",
     CONTRAST_P: "C_P",
+    CONTRAST_CE: "C_CE",
+    HIRESCAM: "HiResCAM",
+    GRADCAM_ELEMENTWISE: "Grad-CAM element-wise",
+    XGRADCAM: "XGrad-CAM",
+    LAYERCAM: "LayerCAM",
+    EIGENCAM: "Eigen-CAM",
+    EIGENGRADCAM: "EigenGrad-CAM",
+    FINERCAM: "Finer-CAM",
+    RANDOMCAM: "Random CAM",
+    SCORECAM: "Score-CAM",
 }
 
 

@@ -157,7 +157,11 @@ def explain(
     ] = False,
     methods: Annotated[
         list[str],
-        typer.Option(help=f"Comma-separated or repeated; from {', '.join(_METHOD_NAMES)}."),
+        typer.Option(
+            help=f"Comma-separated or repeated; from {', '.join(_METHOD_NAMES)}. All but "
+            "scorecam come from one forward pass and one batched VJP; scorecam costs one "
+            "forward pass per channel of the layer and image (512 for ResNet-18's layer4)."
+        ),
     ] = [_DEFAULT_METHODS],  # noqa: B006 - typer reads this default, nothing mutates it
     layer: Annotated[
         str | None,

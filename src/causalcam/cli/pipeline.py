@@ -369,14 +369,14 @@ def localise(
     with user_errors(settings):
         from ..core import resolve_device
         from ..evaluate.localisation import run_localisation
-        from ..explain import ALL_METHODS
+        from ..explain import PAPER_MAPS
 
         with usage_errors("--device"):
             torch_device = resolve_device(device)
         result = run_localisation(
             checkpoint,
             out,
-            methods=split_names(methods) if methods else ALL_METHODS,
+            methods=split_names(methods) if methods else PAPER_MAPS,
             split=split,
             data_root=data,
             limit=limit,

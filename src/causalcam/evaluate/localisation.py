@@ -42,7 +42,7 @@ from .._io import atomic_write_json, atomic_write_text
 from ..data.cache import first_per_class, load_split
 from ..data.covidct import CLASSES
 from ..errors import InputError
-from ..explain import ALL_METHODS, Explainer
+from ..explain import PAPER_MAPS, Explainer
 from ..extras import require
 from ..models.checkpoint import default_model, load_checkpoint
 from ..preprocess import Preprocessing, to_model_input
@@ -171,7 +171,7 @@ def compute_method_maps(
     model: nn.Module,
     images: torch.Tensor,
     preprocessing: Preprocessing,
-    methods: Sequence[str] = ALL_METHODS,
+    methods: Sequence[str] = PAPER_MAPS,
     batch_size: int = 32,
     progress: bool = False,
 ) -> dict[str, torch.Tensor]:
@@ -310,7 +310,7 @@ def run_localisation(
     checkpoint: str | Path | None,
     out_dir: str | Path,
     *,
-    methods: Sequence[str] = ALL_METHODS,
+    methods: Sequence[str] = PAPER_MAPS,
     split: str = "test",
     data_root: str | Path | None = None,
     limit: int | None = None,

@@ -16,20 +16,32 @@ import torch
 from torch import Tensor, nn
 
 from ..errors import InputError
+from ..method_names import (
+    CAUSAL,
+    CONTRAST_CE,
+    EIGENCAM,
+    EIGENGRADCAM,
+    FINERCAM,
+    GRADCAM,
+    GRADCAM_ELEMENTWISE,
+    GRADCAM_PP,
+    HIRESCAM,
+    LAYERCAM,
+    RANDOMCAM,
+    SCORECAM,
+    XGRADCAM,
+)
 from .engine import Explainer
 from .methods import (
-    CAUSAL,
     CAUSAL_LOSSES,
     CAUSAL_TARGETS,
-    CONTRAST_CE,
     DEFAULT_CAUSAL,
-    GRADCAM,
-    GRADCAM_PP,
     CausalOptions,
     check_choice,
     minmax,
     upsample,
 )
+from .targets import FinerOptions
 
 #: ContrastCAM's named targets: "pq" -> e_P + e_Q, "none" -> 0, "p" -> e_P, "q" (ce only).
 CONTRAST_TARGET_NAMES: tuple[str, ...] = ("pq", "none", "p")
@@ -50,12 +62,15 @@ class _CamAdapter:
         model: nn.Module,
         target_layers: Sequence[nn.Module | str],
         reshape_transform: Callable[[Tensor], Tensor] | None = None,
+        **explainer_options: Any,
     ) -> None:
         if isinstance(target_layers, nn.Module | str) or not list(target_layers):
             raise InputError("target_layers must be a non-empty list of layers")
         self.model = model
         self.explainers = [
-            Explainer(model, target_layer=layer, reshape_transform=reshape_transform)
+            Explainer(
+                model, target_layer=layer, reshape_transform=reshape_transform, **explainer_options
+            )
             for layer in target_layers
         ]
 
@@ -135,6 +150,119 @@ class GradCAMPlusPlus(_CamAdapter):
     """Grad-CAM++ (grad-cam 1.5.7's formula), grad-cam call style."""
 
     method = GRADCAM_PP
+
+
+class HiResCAM(_CamAdapter):
+    """HiResCAM (grad-cam 1.5.7's formula): ``ReLU(sum_k G_k * A_k)``, grad-cam call style."""
+
+    method = HIRESCAM
+
+
+class GradCAMElementWise(_CamAdapter):
+    """Grad-CAM element-wise: ``ReLU(sum_k ReLU(G_k * A_k))``, grad-cam call style."""
+
+    method = GRADCAM_ELEMENTWISE
+
+
+class XGradCAM(_CamAdapter):
+    """XGrad-CAM: ``w_k = sum_hw G_k A_k / (sum_hw A_k + 1e-7)``, grad-cam call style."""
+
+    method = XGRADCAM
+
+
+class LayerCAM(_CamAdapter):
+    """LayerCAM: ``ReLU(sum_k ReLU(G_k) * A_k)``, grad-cam call style."""
+
+    method = LAYERCAM
+
+
+class EigenCAM(_CamAdapter):
+    """Eigen-CAM: the activations' first principal component (no gradient), grad-cam call
+    style (the forward pass and VJP are still one pass; targets do not change the map)."""
+
+    method = EIGENCAM
+
+
+class EigenGradCAM(_CamAdapter):
+    """EigenGrad-CAM: the first principal component of ``G * A``, grad-cam call style."""
+
+    method = EIGENGRADCAM
+
+
+class RandomCAM(_CamAdapter):
+    """Random CAM, the baseline: channel weights ``U(-1, 1)``, grad-cam call style; unlike
+    grad-cam's, seeded (``seed``; image i of a call draws from ``seed`` and i)."""
+
+    method = RANDOMCAM
+
+    def __init__(
+        self,
+        model: nn.Module,
+        target_layers: Sequence[nn.Module | str],
+        reshape_transform: Callable[[Tensor], Tensor] | None = None,
+        seed: int = 0,
+    ) -> None:
+        super().__init__(model, target_layers, reshape_transform)
+        self.seed = seed
+
+    def _options(self) -> dict[str, Any]:
+        return {"seed": self.seed}
+
+
+class ScoreCAM(_CamAdapter):
+    """Score-CAM (grad-cam 1.5.7's masks and weights), grad-cam call style.
+
+    Cost: one forward pass per channel of the target layer and image (512 per image for
+    ResNet-18's ``layer4``), ``batch_size`` masked inputs at a time (grad-cam: 16), in
+    ``precision`` (``fp32``, ``bf16``, ``fp16``, ``auto``: see ``causalcam.precision``).
+    """
+
+    method = SCORECAM
+
+    def __init__(
+        self,
+        model: nn.Module,
+        target_layers: Sequence[nn.Module | str],
+        reshape_transform: Callable[[Tensor], Tensor] | None = None,
+        batch_size: int = 64,
+        precision: str = "fp32",
+    ) -> None:
+        super().__init__(
+            model, target_layers, reshape_transform, chunk_size=batch_size, precision=precision
+        )
+
+
+class FinerCAM(_CamAdapter):
+    """Finer-CAM over Grad-CAM, grad-cam's call shape: ``cam(input_tensor, targets=None,
+    eigen_smooth=False, alpha=1, comparison_categories=None, target_idx=None)``.
+
+    Without targets, image b's score compares its class P (``target_idx``, else the
+    predicted class) with the classes whose logits come closest to ``z_P``, at the
+    positions ``comparison_categories`` of that order (default 1, 2, 3), weighted by their
+    probabilities (``FinerWeightedTarget``); with targets, it is Grad-CAM of the targets.
+    """
+
+    method = FINERCAM
+
+    def __call__(  # type: ignore[override]
+        self,
+        input_tensor: Tensor,
+        targets: Sequence[object] | None = None,
+        eigen_smooth: bool = False,
+        alpha: float = 1,
+        comparison_categories: Sequence[int] | None = None,
+        target_idx: int | None = None,
+    ) -> np.ndarray:
+        categories = (1, 2, 3) if comparison_categories is None else comparison_categories
+        self._finer = FinerOptions(alpha, tuple(int(c) for c in categories))
+        self._target_idx = target_idx
+        return super().__call__(input_tensor, targets, eigen_smooth=eigen_smooth)
+
+    def _options(self) -> dict[str, Any]:
+        options: dict[str, Any] = {"finer": getattr(self, "_finer", FinerOptions())}
+        if getattr(self, "_target_idx", None) is not None:
+            options["target_class"] = self._target_idx
+        return options
 
 
 class ContrastCAM(_CamAdapter):

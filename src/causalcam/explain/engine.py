@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import ExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
@@ -26,40 +26,23 @@ from tqdm import tqdm
 
 from ..architectures import known_reshape
 from ..errors import InputError
+from ..method_names import CAUSAL, METHOD_NAMES, PAPER_MAPS
 from ..precision import ComputePlan, compute_plan, fp32_after, memory_format
 from . import layers
-from .heads import LABEL_OFF, MULTILABEL_HEAD, SOFTMAX_HEAD, Head, choose_head
-from .methods import (
-    ALL_METHODS,
-    CAUSAL,
-    CAUSAL_LOSSES,
-    CAUSAL_TARGETS,
-    CONTRAST_CE,
-    GRADCAM,
-    GRADCAM_PP,
-    KNOWN_METHODS,
-    CausalOptions,
-    causal_weights,
-    check_choice,
-    eigen_map,
-    flat_maps,
-    gradcam_pp_weights,
-    raw_map,
-    to_input_size,
-)
+from .classes import Classes, explained_classes
+from .folding import FoldCache
+from .method_table import METHODS, Needs, Pass, basis_keys, compute_terms, linear_needs
+from .methods import CAUSAL_LOSSES, CausalOptions, check_choice
+from .render import render
+from .score_cam import linear_score, masked_scores, target_score
 from .targets import (
-    CE_COMBINATION,
-    GRADCAM_CE_COMBINATION,
+    FINER,
     SCORE,
     ClassSpec,
-    Combination,
-    TargetScores,
+    FinerOptions,
     basis_vectors,
-    choose_classes,
-    class_indices,
-    combine,
-    contrast_combination,
     custom_combination,
+    finer_targets,
     target_gradients,
     unique_rows,
 )
@@ -77,8 +60,9 @@ class Explanation:
     ``logits`` (B, N); ``predicted`` (B,) argmax; ``target`` (B,) the explained class P
     (the predicted class unless ``target_class`` was given); ``contrast`` (B,) class Q;
     ``maps`` name -> (B, H, W) in [0, 1] at input size; ``raw`` name -> (B, h, w) at layer
-    resolution before normalisation and ``weights`` name -> channel weights (B, K) (both
-    when ``return_raw``); ``layer`` the target layer's name.
+    resolution before normalisation and ``weights`` name -> channel weights (B, K) of the
+    methods that weigh channels (both when ``return_raw``); ``layer`` the target layer's
+    name.
     """
 
     logits: Tensor
@@ -91,67 +75,11 @@ class Explanation:
     weights: dict[str, Tensor] | None = None
 
 
-@dataclass
-class _Plan:
-    """What one call computes: linear maps as combinations of basis VJPs, the causal
-    variants and whether Grad-CAM++ is needed."""
-
-    linear: dict[str, Combination] = field(default_factory=dict)
-    causal: tuple[CausalOptions, ...] = ()
-    gradcam_pp: bool = False
-
-    def keys(self) -> list[str]:
-        """The basis vectors needed, in a fixed order."""
-        keys = [SCORE] if self.gradcam_pp else []
-        for combination in self.linear.values():
-            keys.extend(k for k in combination if k not in keys)
-        return keys
-
-
 def _as_variants(causal: CausalOptions | Sequence[CausalOptions]) -> tuple[CausalOptions, ...]:
     variants = (causal,) if isinstance(causal, CausalOptions) else tuple(causal)
     if not variants or not all(isinstance(v, CausalOptions) for v in variants):
         raise InputError("causal must be a CausalOptions or a non-empty sequence of them")
     return variants
-
-
-def _contrast_key(loss: str, target: str) -> str:
-    return f"{target}[{loss}]"
-
-
-def _gradcam_key(variant: CausalOptions) -> str:
-    """The linear map holding the Grad-CAM term ``a_G`` of a causal variant."""
-    return GRADCAM if variant.gradcam_term == "logit" else f"{GRADCAM}[{variant.gradcam_term}]"
-
-
-def _make_plan(
-    methods: Sequence[str],
-    variants: tuple[CausalOptions, ...],
-    contrast_loss: str,
-    custom: Mapping[str, Tensor],
-    n_classes: int,
-) -> _Plan:
-    plan = _Plan(gradcam_pp=GRADCAM_PP in methods)
-    wanted = set(methods)
-    if GRADCAM in wanted or CAUSAL in wanted:
-        plan.linear[GRADCAM] = {SCORE: 1.0}
-    for target in CAUSAL_TARGETS:
-        if target in wanted:
-            plan.linear[target] = contrast_combination(target, contrast_loss, n_classes)
-    if CONTRAST_CE in wanted:
-        plan.linear[CONTRAST_CE] = dict(CE_COMBINATION)
-    if CAUSAL in wanted:
-        plan.causal = variants
-        if any(v.gradcam_term == "ce" for v in variants):
-            plan.linear[f"{GRADCAM}[ce]"] = dict(GRADCAM_CE_COMBINATION)
-        for loss in dict.fromkeys(v.loss for v in variants):
-            for target in CAUSAL_TARGETS:
-                plan.linear[_contrast_key(loss, target)] = contrast_combination(
-                    target, loss, n_classes
-                )
-    for name in custom:
-        plan.linear[f"contrast[{name}]"] = custom_combination(name, contrast_loss, n_classes)
-    return plan
 
 
 def batched_vjp(outputs: Tensor, leaf: Tensor, vectors: Tensor, layer: str) -> Tensor:
@@ -196,20 +124,20 @@ class _Request:
     head: str
     eigen_smooth: bool
     return_raw: bool
+    finer: FinerOptions
+    seed: int
 
 
 @dataclass(frozen=True)
-class _Classes:
-    """One chunk's head, class logits ``y`` (B, C), P and Q in class space, the grad-cam
-    targets' score gradients (or None) and what ``Explanation`` reports as P and Q."""
+class _Chunk:
+    """One chunk's share of a call: its first image's index, P, Q, user contrast targets
+    and grad-cam targets."""
 
-    head: Head
-    y: Tensor
-    p: Tensor
-    q: Tensor
-    score: Tensor | None
-    reported_p: Tensor
-    reported_q: Tensor
+    start: int
+    target: ClassSpec
+    contrast: ClassSpec
+    custom: dict[str, Tensor]
+    targets: list[object] | None
 
 
 class Explainer:
@@ -228,7 +156,10 @@ class Explainer:
     pass (``causalcam.precision``; unsupported requests fall back to fp32 with a warning);
     ``channels_last``: channels-last memory (None: the device's default, on for CPU and
     CUDA); ``head_precision``: ``fp32`` (default: the layers after the target layer and the
-    VJP in fp32) or ``forward`` (in the forward pass's precision).
+    VJP in fp32) or ``forward`` (in the forward pass's precision); ``fold_batchnorm``:
+    explain with a copy of the model whose batch norms are folded into the preceding
+    convolutions (``folding.py``; the model itself is never changed; off by default: the
+    copy and its dry runs cost more than they save on small calls).
     """
 
     def __init__(
@@ -241,6 +172,7 @@ class Explainer:
         precision: str = "fp32",
         channels_last: bool | None = None,
         head_precision: str = "fp32",
+        fold_batchnorm: bool = False,
     ) -> None:
         if not isinstance(model, nn.Module):
             raise InputError(f"model must be a torch.nn.Module, got {type(model).__name__}")
@@ -249,6 +181,8 @@ class Explainer:
         if reshape_transform is not None and not callable(reshape_transform):
             raise InputError("reshape_transform must be a function tensor -> (B, K, h, w)")
         self.model = model
+        self.fold_batchnorm = fold_batchnorm
+        self._folded = FoldCache()
         self.chunk_size = chunk_size
         self.precision = check_choice("precision", precision, ("fp32", "bf16", "fp16", "auto"))
         self.channels_last = channels_last
@@ -274,6 +208,13 @@ class Explainer:
         """Nothing to undo: each call cleans up after itself."""
 
     @property
+    def explained_model(self) -> nn.Module:
+        """The model calls explain with: the model itself, or the copy with its batch norms
+        folded (``fold_batchnorm``) of the last call."""
+        folded = self._folded.model
+        return folded if self.fold_batchnorm and folded is not None else self.model
+
+    @property
     def layer_name(self) -> str | None:
         """The target layer's dotted name (None until an automatic choice is made)."""
         return None if self._layer is None else self._layer[0]
@@ -281,7 +222,7 @@ class Explainer:
     def explain(
         self,
         inputs: Tensor,
-        methods: Sequence[str] = ALL_METHODS,
+        methods: Sequence[str] = PAPER_MAPS,
         target_class: ClassSpec = None,
         contrast_class: ClassSpec = None,
         causal: CausalOptions | Sequence[CausalOptions] | None = None,
@@ -292,12 +233,16 @@ class Explainer:
         targets: Sequence[object] | None = None,
         head: str = "auto",
         eigen_smooth: bool = False,
+        finer: FinerOptions | None = None,
+        seed: int = 0,
         progress: bool = False,
     ) -> Explanation:
         """Maps for a batch ``inputs`` (B, C, H, W) of normalised images.
 
-        ``methods``: names from ``KNOWN_METHODS``; ``target_class``/``contrast_class``: P
-        and Q per image (int, sequence or (B,) tensor; default argmax and runner-up);
+        ``methods``: names from ``METHOD_NAMES`` (default: the paper's six maps,
+        ``PAPER_MAPS``; each is an entry of ``method_table.METHODS``);
+        ``target_class``/``contrast_class``: P and Q per image (int, sequence or (B,)
+        tensor; default argmax and runner-up);
         ``causal``: one variant or a sequence (maps keyed by ``variant.name``, plain
         ``"causal"`` = the first; default ``CausalOptions()``); ``contrast_loss``: loss of
         the ``contrast_*`` maps (``mse``/``bce``/``mse_prob``, default the first causal
@@ -305,16 +250,19 @@ class Explainer:
         target vectors t, (N,) or (B, N); ``targets``: grad-cam style targets, one callable
         ``target(outputs_b) -> scalar`` per image, instead of ``target_class``; ``head``:
         ``auto``, ``softmax``, ``binary`` or ``multilabel`` (docs/method.md);
-        ``eigen_smooth``: grad-cam's first-principal-component maps.
+        ``eigen_smooth``: grad-cam's first-principal-component maps; ``finer``: Finer-CAM's
+        ``alpha`` and comparison classes; ``seed``: Random CAM's weights.
+        Score-CAM (``scorecam``) costs one forward pass per channel of the target layer
+        and image, ``chunk_size`` masked inputs at a time (``score_cam.py``).
         Results are on ``inputs``' device; batches are processed ``chunk_size`` at a time.
         """
         self._check_inputs(inputs)
-        methods = tuple(dict.fromkeys(check_choice("method", m, KNOWN_METHODS) for m in methods))
+        methods = tuple(dict.fromkeys(check_choice("method", m, METHOD_NAMES) for m in methods))
         variants = _as_variants(CausalOptions() if causal is None else causal)
         loss = check_choice("contrast loss", contrast_loss or variants[0].loss, CAUSAL_LOSSES)
         custom = dict(contrast_targets or {})
         if not methods and not custom:
-            raise InputError(f"no maps requested: name methods from {', '.join(KNOWN_METHODS)}")
+            raise InputError(f"no maps requested: name methods from {', '.join(METHOD_NAMES)}")
         batch = inputs.shape[0]
         if targets is not None:
             targets = list(targets)
@@ -322,22 +270,39 @@ class Explainer:
                 raise InputError("give either targets or target_class, not both")
             if len(targets) != batch:
                 raise InputError(f"got {len(targets)} targets for a batch of {batch} images")
-        request = _Request(methods, variants, loss, head, eigen_smooth, return_raw)
+        finer = finer or FinerOptions()
+        request = _Request(methods, variants, loss, head, eigen_smooth, return_raw, finer, seed)
         compute = self.plan(inputs.device)
-        with memory_format(self.model, compute.channels_last):
+        model = self._explained_model(compute, inputs)
+        with memory_format(model, compute.channels_last):
             parts = [
                 self._explain_chunk(
+                    model,
                     compute,
                     inputs[start : start + self.chunk_size],
                     request,
-                    self._chunk_spec(target_class, start, batch),
-                    self._chunk_spec(contrast_class, start, batch),
-                    {k: self._chunk_target(t, start, batch) for k, t in custom.items()},
-                    None if targets is None else targets[start : start + self.chunk_size],
+                    _Chunk(
+                        start,
+                        self._chunk_spec(target_class, start, batch),
+                        self._chunk_spec(contrast_class, start, batch),
+                        {k: self._chunk_target(t, start, batch) for k, t in custom.items()},
+                        None if targets is None else targets[start : start + self.chunk_size],
+                    ),
                 )
                 for start in self._starts(batch, progress)
             ]
         return _concatenate(parts, return_raw)
+
+    def _explained_model(self, compute: ComputePlan, inputs: Tensor) -> nn.Module:
+        """The model itself, or its copy with batch norms folded (``fold_batchnorm``)."""
+        example = compute.inputs(inputs[:2])
+        name, _ = self._target(example)
+        if not self.fold_batchnorm:
+            return self.model
+        folded = self._folded.get(self.model, example, name)
+        if folded is not self.model and compute.channels_last:
+            folded.to(memory_format=torch.channels_last)  # our copy: converted once, kept
+        return folded
 
     def plan(self, default: torch.device | str = "cpu") -> ComputePlan:
         """The precision and layout a call runs with on the model's device (``default``
@@ -393,18 +358,21 @@ class Explainer:
             self._layer = layers.resolve_layer(self.model, name)
         return self._layer
 
-    def _forward(self, inputs: Tensor, plan: ComputePlan) -> tuple[Tensor, Tensor, Tensor, str]:
+    def _forward(
+        self, model: nn.Module, inputs: Tensor, plan: ComputePlan
+    ) -> tuple[Tensor, Tensor, Tensor, str]:
         """One forward pass: raw outputs z, leaf L and activations A (B, K, h, w) at the
         target layer (after ``reshape_transform``); z and A as float32."""
-        name, module = self._target(inputs)
+        name, _ = self._target(inputs)
+        module = model.get_submodule(name)
         capture = layers.ActivationCapture(name, reshaped=self._reshape is not None)
-        with ExitStack() as stack, torch.no_grad(), plan.autocast(), ExitStack() as head:
-            if self.head_precision == "fp32" and _float32_model(self.model):
-                cast = fp32_after(module, plan, head)
+        with ExitStack() as stack, torch.no_grad(), plan.autocast(), ExitStack() as after_layer:
+            if self.head_precision == "fp32" and _float32_model(model):
+                cast = fp32_after(module, plan, after_layer)
                 if cast is not None:
                     stack.callback(cast.remove)
             stack.callback(module.register_forward_hook(capture).remove)
-            output = self.model(inputs)
+            output = model(inputs)
         logits = _widened(layers.extract_logits(output))
         leaf, activations = capture.results()
         activations = _widened(activations)
@@ -424,70 +392,52 @@ class Explainer:
             )
         return out
 
-    def _classes(
-        self, z: Tensor, request: _Request, target: ClassSpec, contrast: ClassSpec, targets: Any
-    ) -> _Classes:
-        """Head, P, Q and the grad-cam targets' scores of one chunk (docs/method.md)."""
-        batch = z.shape[0]
-        scores = None if targets is None else target_gradients(targets, z)
-        wanted = _needs_classes(request.methods)
-        kind = choose_head(request.head, z, None).kind
-        labels = z.shape[1] if kind == MULTILABEL_HEAD else 2 if kind != SOFTMAX_HEAD else None
-        p_given = _named_classes(scores, wanted, target, batch, labels or z.shape[1])
-        label = None
-        if kind == MULTILABEL_HEAD and p_given is not None:
-            label = torch.where(p_given >= 0, p_given, z.detach().argmax(dim=1).cpu())
-        head = choose_head(kind, z, label)
-        y = head.class_logits(z.detach())
-        if kind == MULTILABEL_HEAD:
-            if contrast is not None:
-                raise InputError(
-                    'a multi-label explanation contrasts label P with "P off"; '
-                    "contrast_class does not apply"
-                )
-            ones = torch.ones(batch, dtype=torch.long)
-            p, q = choose_classes(y, ones, 1 - ones)
-            reported = head.label if p_given is None else p_given
-            assert reported is not None
-            return _Classes(head, y, p, q, _score(scores), reported, torch.full_like(p, LABEL_OFF))
-        n_classes = y.shape[1]
-        q_given = class_indices(contrast, "contrast class", batch, n_classes)
-        p_internal = None if p_given is None else p_given.clamp_min(0)
-        if head.sigmoid and p_internal is not None and q_given is None:
-            q_given = 1 - p_internal
-        p, q = choose_classes(y, p_internal, q_given)
-        if scores is not None and wanted:
-            _check_binary_scores(head, scores, p)
-        reported = p if p_given is None else p_given.to(p.device)
-        return _Classes(head, y, p, q, _score(scores), reported, q)
-
     def _explain_chunk(
         self,
+        model: nn.Module,
         compute: ComputePlan,
         inputs: Tensor,
         request: _Request,
-        target_class: ClassSpec,
-        contrast_class: ClassSpec,
-        custom: dict[str, Tensor],
-        targets: list[object] | None,
+        chunk: _Chunk,
     ) -> Explanation:
-        with layers.preserved_state(self.model), torch.inference_mode(False):
+        with layers.preserved_state(model), torch.inference_mode(False):
             x = compute.inputs(inputs)
-            logits, leaf, activations, name = self._forward(x, compute)
-            c = self._classes(logits, request, target_class, contrast_class, targets)
-            plan = _make_plan(request.methods, request.variants, request.loss, custom, c.y.shape[1])
-            keys = plan.keys()
-            vectors = basis_vectors(keys, c.y, c.p, c.q, custom, c.head, c.score)
-            unique, rows = unique_rows(vectors)
-            grads = _widened(batched_vjp(logits, leaf, unique, name))
-            grads = self._reshaped(grads.flatten(0, 1), name)
-            grads = grads.unflatten(0, (unique.shape[0], -1))
+            logits, leaf, activations, name = self._forward(model, x, compute)
+            needs_class = any(METHODS[m].needs_class for m in request.methods)
+            c = explained_classes(
+                logits, request.head, needs_class, chunk.target, chunk.contrast, chunk.targets
+            )
+            settings = Needs(request.variants, request.loss, c.y.shape[1])
+            linear = linear_needs(request.methods, settings)
+            linear.update(
+                {
+                    f"contrast[{k}]": custom_combination(k, request.loss, c.y.shape[1])
+                    for k in chunk.custom
+                }
+            )
+            keys = basis_keys(linear)
+            given = {} if c.score is None else {SCORE: c.score}
+            if FINER in keys:
+                given[FINER] = self._finer_score(logits, c.p, chunk.targets, request.finer)
+            grads, rows = None, {}
+            if keys:
+                vectors = basis_vectors(keys, c.y, c.p, c.q, chunk.custom, c.head, given)
+                unique, index = unique_rows(vectors)
+                grads = _widened(batched_vjp(logits, leaf, unique, name))
+                grads = self._reshaped(grads.flatten(0, 1), name)
+                grads = grads.unflatten(0, (unique.shape[0], -1))
+                rows = dict(zip(keys, index, strict=True))
             del leaf
-            weights = _weights(plan, request.methods, keys, rows, grads, activations)
-        with torch.no_grad():
-            size = (inputs.shape[-2], inputs.shape[-1])
-            raw, maps = _render(weights, activations, size, inputs.device, request.eigen_smooth)
+            data = Pass(activations, grads, rows, linear, settings, chunk.start, request.seed)
+            if any(METHODS[m].forwards for m in request.methods):
+                data.masked_scores = self._masked_scores(model, compute, x, activations, c, chunk)
+            terms = compute_terms(request.methods, data)
+        size = (inputs.shape[-2], inputs.shape[-1])
+        raw, maps = render(terms, activations, size, inputs.device, request.eigen_smooth)
         logits = logits.detach().to(inputs.device)
+        weights = {
+            k: t.weights.to(inputs.device) for k, t in terms.items() if t.weights is not None
+        }
         return Explanation(
             logits=logits,
             predicted=c.head.predicted(logits),
@@ -496,105 +446,38 @@ class Explainer:
             maps=maps,
             raw={k: r.to(inputs.device) for k, r in raw.items()} if request.return_raw else None,
             layer=name,
-            weights=(
-                {k: w.to(inputs.device) for k, w in weights.items()} if request.return_raw else None
-            ),
+            weights=weights if request.return_raw else None,
         )
 
+    def _finer_score(
+        self, z: Tensor, p: Tensor, targets: list[object] | None, options: FinerOptions
+    ) -> Tensor:
+        """Finer-CAM's score gradient: of the given targets, else of grad-cam's Finer-CAM
+        targets built from the logits (``targets.finer_targets``)."""
+        chosen = targets if targets is not None else finer_targets(z, p, options)
+        return target_gradients(chosen, z).gradients
 
-def _needs_classes(methods: tuple[str, ...]) -> bool:
-    """Whether a map needs the explained class P itself (not only a score)."""
-    return any(m not in (GRADCAM, GRADCAM_PP) for m in methods)
+    def _masked_scores(
+        self,
+        model: nn.Module,
+        compute: ComputePlan,
+        x: Tensor,
+        activations: Tensor,
+        c: Classes,
+        chunk: _Chunk,
+    ) -> Callable[[], Tensor]:
+        """Score-CAM's masked forward passes (``score_cam.py``), run when asked for."""
+        if chunk.targets is not None:
+            score = target_score(chunk.targets)
+        else:
+            vectors = basis_vectors([SCORE], c.y, c.p, c.q, {}, c.head)[0]
+            score = linear_score(vectors)
 
+        def forward(batch: Tensor) -> Tensor:
+            with torch.no_grad(), compute.autocast():
+                return layers.extract_logits(model(compute.inputs(batch)))
 
-def _score(scores: TargetScores | None) -> Tensor | None:
-    return None if scores is None else scores.gradients
-
-
-def _named_classes(
-    scores: TargetScores | None, wanted: bool, target: ClassSpec, batch: int, n_classes: int
-) -> Tensor | None:
-    """P per image from ``target_class`` or the targets' categories; a target naming no
-    class is refused when a map needs P (contrast and causal maps)."""
-    if scores is None:
-        return class_indices(target, "target class", batch, n_classes)
-    if scores.unnamed is not None:
-        if wanted:
-            raise InputError(
-                f"target {scores.unnamed!r} names no class (no integer .category): contrast "
-                "and causal maps need the explained class P; give target_class instead"
-            )
-        return scores.categories
-    return class_indices(scores.categories, "target .category", batch, n_classes)
-
-
-def _check_binary_scores(head: Head, scores: TargetScores, p: Tensor) -> None:
-    """On a single-logit head a target naming class P must score ``+z`` for P = 1 and
-    ``-z`` for P = 0 (``BinaryClassifierOutputTarget``); anything else is ambiguous."""
-    if head.kind == SOFTMAX_HEAD or head.label is not None:
-        return
-    sign = torch.sign(scores.gradients[:, 0]).to(p.device)
-    bad = sign != (2 * p - 1)
-    if bool(bad.any()):
-        index = int(bad.nonzero()[0, 0])
-        raise InputError(
-            f"target for image {index} names class {int(p[index])} of a single-logit (sigmoid) "
-            "model but does not score it (class 1: +z, class 0: -z); use "
-            "BinaryClassifierOutputTarget(class) or target_class"
-        )
-
-
-def _render(
-    weights: dict[str, Tensor],
-    activations: Tensor,
-    size: tuple[int, int],
-    device: torch.device,
-    eigen_smooth: bool = False,
-) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
-    """Raw layer-resolution maps and normalised input-size maps (flat maps are zeros); a
-    weight tensor shared by two names (``causal`` and its variant's name) is rendered once."""
-    done: dict[int, tuple[Tensor, Tensor]] = {}
-    magnitudes = activations.abs()
-    for w in weights.values():
-        if id(w) not in done:
-            r = eigen_map(w, activations) if eigen_smooth else raw_map(w, activations)
-            flat = flat_maps(r, w, activations, magnitudes)
-            done[id(w)] = (r, to_input_size(r, size, flat).to(device))
-    raw = {k: done[id(w)][0] for k, w in weights.items()}
-    maps = {k: done[id(w)][1] for k, w in weights.items()}
-    return raw, maps
-
-
-def _weights(
-    plan: _Plan,
-    methods: tuple[str, ...],
-    keys: list[str],
-    rows: list[int],
-    grads: Tensor,
-    activations: Tensor,
-) -> dict[str, Tensor]:
-    """Channel weights (B, K) of every requested map, in the order of ``methods``;
-    ``grads[rows[i]]`` is the gradient of basis vector ``keys[i]``."""
-    with torch.no_grad():
-        means = grads.mean(dim=(-2, -1))
-        basis = {key: means[row] for key, row in zip(keys, rows, strict=True)}
-        linear = {name: combine(c, basis) for name, c in plan.linear.items()}
-        weights: dict[str, Tensor] = {}
-        for method in methods:
-            if method == GRADCAM_PP:
-                weights[method] = gradcam_pp_weights(grads[rows[keys.index(SCORE)]], activations)
-            elif method == CAUSAL:
-                for variant in plan.causal:
-                    contrast = {t: linear[_contrast_key(variant.loss, t)] for t in CAUSAL_TARGETS}
-                    gradcam_term = linear[_gradcam_key(variant)]
-                    weights[variant.name] = causal_weights(gradcam_term, contrast, variant)
-                weights[CAUSAL] = weights[plan.causal[0].name]
-            else:
-                weights[method] = linear[method]
-        for name in plan.linear:
-            if name.startswith("contrast["):
-                weights[name] = linear[name]
-    return weights
+        return lambda: masked_scores(forward, x, activations, score, self.chunk_size)
 
 
 def _widened(tensor: Tensor) -> Tensor:
@@ -650,7 +533,7 @@ def map_function(
     fp16 is part of the function's ``fingerprint`` (cached evaluation results keep apart)."""
     if method.startswith(f"{CAUSAL}["):
         causal, method = CausalOptions.parse(method), CAUSAL
-    check_choice("method", method, KNOWN_METHODS)
+    check_choice("method", method, METHOD_NAMES)
     explainer = Explainer(
         model,
         target_layer=target_layer,

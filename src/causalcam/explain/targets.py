@@ -36,6 +36,8 @@ E_P: Final = "e_P"
 #: gradient of a grad-cam target; identical vectors share one VJP row.
 SCORE: Final = "score"
 E_Q: Final = "e_Q"
+#: Finer-CAM's score: the gradient of :class:`FinerWeightedTarget` on the raw outputs.
+FINER: Final = "finer"
 SOFTMAX: Final = "softmax"
 ClassSpec = int | Sequence[int] | Tensor | None
 
@@ -53,6 +55,57 @@ class ClassifierOutputTarget:
 
     def __repr__(self) -> str:
         return f"ClassifierOutputTarget({self.category})"
+
+
+class FinerWeightedTarget:
+    """Finer-CAM's score, like grad-cam's ``FinerWeightedTarget``: the softmax-weighted mean
+    of ``z_main - alpha z_j`` over the comparison classes ``j``."""
+
+    def __init__(self, main_category: int, comparison_categories: Sequence[int], alpha: float):
+        self.main_category = int(main_category)
+        self.comparison_categories = [int(c) for c in comparison_categories]
+        self.alpha = alpha
+
+    def __call__(self, model_output: Tensor) -> Tensor:
+        prob = torch.softmax(model_output, dim=-1)
+        main = model_output[..., self.main_category]
+        weights = [prob[..., j] for j in self.comparison_categories]
+        terms = [
+            w * (main - self.alpha * model_output[..., j])
+            for w, j in zip(weights, self.comparison_categories, strict=True)
+        ]
+        return sum(terms, torch.zeros_like(main)) / (sum(weights, torch.zeros_like(main)) + 1e-9)
+
+    def __repr__(self) -> str:
+        return (
+            f"FinerWeightedTarget({self.main_category}, {self.comparison_categories}, {self.alpha})"
+        )
+
+
+@dataclass(frozen=True)
+class FinerOptions:
+    """Finer-CAM's settings (grad-cam's ``FinerCAM`` call): ``alpha`` the comparison strength,
+    ``comparison_categories`` the positions, in the order of closeness to the explained
+    class's logit, of the classes it is compared with (position 0 is the class itself)."""
+
+    alpha: float = 1.0
+    comparison_categories: tuple[int, ...] = (1, 2, 3)
+
+
+def finer_targets(z: Tensor, p: Tensor, options: FinerOptions) -> list[FinerWeightedTarget]:
+    """grad-cam's Finer-CAM targets: the classes sorted by ``|z_j - z_P|`` (numpy's sort, as
+    grad-cam's), compared with those at ``options.comparison_categories``."""
+    outputs = z.detach().cpu().numpy()
+    n_classes = outputs.shape[-1]
+    if n_classes < 2:
+        raise InputError("finercam compares classes: it needs a model with at least 2 outputs")
+    positions = [c for c in options.comparison_categories if c < n_classes]
+    explained = outputs[np.arange(len(outputs)), p.cpu().numpy()]
+    order = np.argsort(np.abs(outputs - explained[:, None]), axis=-1)
+    return [
+        FinerWeightedTarget(int(row[0]), [int(row[c]) for c in positions], options.alpha)
+        for row in order
+    ]
 
 
 #: ``Explanation.target`` of an image whose grad-cam target names no class.
@@ -200,11 +253,12 @@ def basis_vectors(
     q: Tensor,
     custom: Mapping[str, Tensor],
     head: Head,
-    score: Tensor | None = None,
+    given: Mapping[str, Tensor] | None = None,
 ) -> Tensor:
     """Stack the basis vectors named by ``keys`` into ``V`` of shape (M, B, N) on the raw
     outputs: class-space vectors (``logits`` (B, C) are the head's class logits) lifted by
-    the head; ``score``, a raw-space gradient of grad-cam targets, is used as it is."""
+    the head; ``given`` raw-space vectors by key (``SCORE``: the gradient of grad-cam
+    targets, ``FINER``: of Finer-CAM's targets) are used as they are."""
     z = logits.detach()
     n = z.shape[1]
 
@@ -230,8 +284,8 @@ def basis_vectors(
 
     rows = []
     for key in keys:
-        if key == SCORE and score is not None:
-            rows.append(score.to(device=z.device, dtype=z.dtype))
+        if given is not None and key in given:
+            rows.append(given[key].to(device=z.device, dtype=z.dtype))
         else:
             rows.append(head.lift(vector(key)[None])[0])
     return torch.stack(rows)
@@ -239,11 +293,19 @@ def basis_vectors(
 
 def unique_rows(vectors: Tensor) -> tuple[Tensor, list[int]]:
     """Drop repeated rows of ``V`` (M, B, N): ``(unique rows, index of each row in them)``,
-    so a score equal to ``e_P`` costs no extra VJP vector."""
+    so a score equal to ``e_P`` costs no extra VJP vector. Rows equal up to rounding (a few
+    units in the last place of each image's largest entry: a softmax target's autograd gradient and
+    the engine's ``S e_P``) count as one."""
     kept: list[Tensor] = []
     index = []
+    ulps = 4 * torch.finfo(vectors.dtype).eps if vectors.is_floating_point() else 0.0
+
+    def same(a: Tensor, b: Tensor) -> bool:
+        scale = torch.maximum(a.abs().amax(dim=-1), b.abs().amax(dim=-1))
+        return bool(((a - b).abs().amax(dim=-1) <= ulps * scale).all())
+
     for row in vectors:
-        found = next((i for i, k in enumerate(kept) if torch.equal(k, row)), None)
+        found = next((i for i, k in enumerate(kept) if same(k, row)), None)
         if found is None:
             kept.append(row)
             found = len(kept) - 1
@@ -252,7 +314,12 @@ def unique_rows(vectors: Tensor) -> tuple[Tensor, list[int]]:
 
 
 def combine(combination: Mapping[str, float], basis: Mapping[str, Tensor]) -> Tensor:
-    """``sum_key coefficient * basis[key]`` (any shape)."""
+    """``sum_key coefficient * basis[key]`` (any shape); a single key with coefficient 1 is
+    ``basis[key]`` itself."""
+    if len(combination) == 1:
+        ((key, coefficient),) = combination.items()
+        if coefficient == 1.0:
+            return basis[key]
     terms = [basis[key] * coefficient for key, coefficient in combination.items()]
     total = terms[0]
     for term in terms[1:]:

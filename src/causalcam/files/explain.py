@@ -29,9 +29,9 @@ from .. import models
 from ..core import Network, eval_mode
 from ..data.cache import eval_resize, prepare
 from ..errors import DataError, InputError
-from ..explain import ALL_METHODS, CausalOptions, Explainer, Explanation
+from ..explain import CausalOptions, Explainer, Explanation
 from ..medical.volumes import VolumeWriter
-from ..method_names import PAPER_METHODS
+from ..method_names import METHOD_NAMES, PAPER_METHODS
 from ..preprocess import to_model_input
 from .inputs import Reading, Scan, gather
 from .outputs import ExplainRun, ImageWriter, RunSettings, unique_name, write_summary
@@ -93,11 +93,11 @@ def parse_contrast_class(value: str | None, classes: Sequence[str]) -> int | Non
 
 
 def check_methods(methods: Sequence[str]) -> tuple[str, ...]:
-    """Validate method names against the engine's :data:`ALL_METHODS` (order kept, no repeats)."""
-    unknown = [m for m in methods if m not in ALL_METHODS]
+    """Validate method names against :data:`METHOD_NAMES` (order kept, no repeats)."""
+    unknown = [m for m in methods if m not in METHOD_NAMES]
     if unknown:
         raise InputError(
-            f"unknown method(s) {', '.join(unknown)}; choose from {', '.join(ALL_METHODS)}"
+            f"unknown method(s) {', '.join(unknown)}; choose from {', '.join(METHOD_NAMES)}"
         )
     if not methods:
         raise InputError("choose at least one method")

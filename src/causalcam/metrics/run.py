@@ -33,7 +33,7 @@ from ..errors import InputError
 from ..evaluate.summary import bootstrap_weights, percentile_interval
 from ..explain import Explainer
 from ..explain.targets import ClassifierOutputTarget
-from ..method_names import GRADCAM, method_label
+from ..method_names import GRADCAM, METHOD_NAMES, ONE_PASS_METHODS, method_label
 from ..models import default_target_layer, load_checkpoint
 from ..preprocess import to_model_input
 from ..report.metrics import write_metrics_report
@@ -62,7 +62,7 @@ SENSITIVITY: Final = "sensitivity"
 METRIC_GROUPS: Final[tuple[str, ...]] = (ROAD, CONFIDENCE, SANITY, COMPLEXITY, SENSITIVITY)
 #: Methods that take many forward passes (one per channel): left out of the sanity checks,
 #: where each randomised model is explained once for all one-pass methods.
-MANY_FORWARD: Final[tuple[str, ...]] = ("scorecam",)
+MANY_FORWARD: Final[tuple[str, ...]] = tuple(m for m in METHOD_NAMES if m not in ONE_PASS_METHODS)
 #: torchcam's relative metrics, named apart from grad-cam's absolute ones.
 RELATIVE_DROP: Final = "RelativeAverageDrop"
 RELATIVE_INCREASE: Final = "RelativeIncreaseInConfidence"

@@ -31,7 +31,7 @@ from ..evaluate.localisation import (
     save_mask_sample,
 )
 from ..evaluate.tables import curve_rows
-from ..explain import ALL_METHODS
+from ..explain import PAPER_MAPS
 from ..method_names import CAUSAL, CURVE_METHODS, GRADCAM
 from ..results import (
     AblationTable,
@@ -317,7 +317,7 @@ def stage_localisation(
     tables = []
     for arch, network in networks.items():
         maps = compute_method_maps(
-            network.model, test.images, network.preprocessing, ALL_METHODS, progress=ctx.progress
+            network.model, test.images, network.preprocessing, PAPER_MAPS, progress=ctx.progress
         )
         tables.append(
             localisation_table(maps, masks, arch, n_boot=ctx.profile.n_boot, seed=ctx.seed)
