@@ -15,6 +15,7 @@ from .designs import (
     default_designs,
     generate,
     intervene,
+    parse_design,
 )
 from .phantom import FEATURES, Scene, draw_scene, feature_masks, render
 
@@ -31,5 +32,6 @@ __all__ = [
     "feature_masks",
     "generate",
     "intervene",
+    "parse_design",
     "render",
 ]

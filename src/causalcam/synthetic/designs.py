@@ -251,3 +251,16 @@ def intervene(data: SyntheticSet, kind: str) -> SyntheticSet:
     elif kind == "context_swapped":
         present[context] = ~_association(design, data.labels)
     return _assemble(design, data.split, data.scene, data.labels, present)
+
+
+def parse_design(label: str, size: int = 64) -> Design:
+    """The design of a label (``shortcut-0.95``, ``shared``, ``contrast``) at ``size`` pixels."""
+    name, _, rate = label.partition("-")
+    if name == SHORTCUT:
+        try:
+            return Design(name, float(rate) if rate else 0.95, size)
+        except ValueError:
+            raise InputError(f"cannot read the rate of {label!r}; e.g. shortcut-0.95") from None
+    if rate:
+        raise InputError(f"only the shortcut design takes a rate, got {label!r}")
+    return Design(name, size=size)

@@ -31,7 +31,7 @@ FEATURES: Final[tuple[str, ...]] = ("lesion", "ring", "glyph", "rim")
 
 AIR, BODY, LUNG, TABLE = 8.0, 120.0, 35.0, 170.0
 NOISE_SD: Final = 6.0
-LESION_GAIN, RING_GAIN, GLYPH_LEVEL, RIM_LEVEL = 45.0, 85.0, 250.0, 230.0
+LESION_GAIN, RING_GAIN, GLYPH_LEVEL, RIM_LEVEL = 16.0, 40.0, 250.0, 230.0
 #: A letter-like glyph ("R"), rows top to bottom.
 GLYPH: Final = torch.tensor(
     [
