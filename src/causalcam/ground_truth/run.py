@@ -244,7 +244,11 @@ def _run_unit(
     inputs = to_model_input(chosen.images, preprocessing(design.size))
     maps = compute_maps(model, layer, inputs, chosen.target, chosen.contrast, on_skip=on_skip)
     scorer = GroundTruthScore()
-    scores = {name: scorer(m, chosen.cause, chosen.context) for name, m in maps.items()}
+    # through the stored form, so a resumed run reads exactly what this one uses
+    scores = {
+        name: ImageScores.from_json(scorer(m, chosen.cause, chosen.context).to_json())
+        for name, m in maps.items()
+    }
     if seed == 0:
         examples = {m: maps[m][: config.examples].clone() for m in FIGURE_METHODS if m in maps}
         examples["image"] = chosen.images[: config.examples].clone()
