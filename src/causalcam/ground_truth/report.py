@@ -20,6 +20,7 @@ from ..results.ablation import Estimate
 from ..synthetic import INTERVENTIONS
 from ..viz.overlay import overlay
 from ..viz.panels import save_figure
+from .layout import unit_folder
 from .verdicts import (
     CONTEXT_CHANGE,
     DEFAULT_READING,
@@ -270,8 +271,6 @@ def gains_figure(configs: Sequence[ConfigResult]) -> Figure:
 def write_report(result: BenchmarkResult, out: Path, manifest: dict[str, Any]) -> list[Path]:
     """``report.md``, ``manifest.json``, ``gains.png`` and one example figure per
     configuration into ``out`` (examples from the units under ``out/networks``)."""
-    from .run import unit_folder
-
     written = [atomic_write_json(out / "manifest.json", manifest)]
     written.append(save_figure(out / "gains.png", gains_figure(result.configs)))
     for config in result.configs:

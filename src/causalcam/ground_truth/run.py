@@ -26,7 +26,6 @@ from tqdm.auto import tqdm
 
 from .._io import atomic_path, atomic_write_json
 from ..errors import InputError
-from ..evaluate.store import safe_name
 from ..evaluate.summary import DEFAULT_H_VALUES, budget_estimates, majority_rate
 from ..evaluate.threshold import Curve, evaluate_maps
 from ..explain import CausalOptions, Explainer
@@ -34,15 +33,18 @@ from ..method_names import CAUSAL, GRADCAM, GRADCAM_PP
 from ..preprocess import to_model_input
 from ..synthetic import Design, SyntheticSet, generate, parse_design
 from ..synthetic.designs import default_designs
+from .layout import unit_folder
 from .maps import DEFAULT_CONTEXT, compute_maps
 from .networks import (
     TARGET_LAYERS,
     TrainSettings,
     as_network,
+    build_network,
     preprocessing,
     reliance,
     train_network,
 )
+from .report import write_report
 from .scoring import POINT_CAUSE, POINT_CONTEXT, GroundTruthScore, ImageScores, estimate
 from .verdicts import (
     BenchmarkResult,
@@ -227,8 +229,6 @@ def _run_unit(
         and trained_with.exists()
         and json.loads(trained_with.read_text()) == identity
     ):
-        from .networks import build_network
-
         model = build_network(config.arch, len(design.classes))
         model.load_state_dict(torch.load(weights, weights_only=True))
         model.eval()
@@ -337,10 +337,6 @@ def _config_result(
     )
 
 
-def unit_folder(out: Path, design: Design, smoothing: float, seed: int) -> Path:
-    return out / "networks" / safe_name(design.label) / f"smoothing{smoothing:g}-seed{seed}"
-
-
 def run_benchmark(
     config: BenchmarkConfig,
     out: str | Path,
@@ -350,8 +346,6 @@ def run_benchmark(
 ) -> BenchmarkResult:
     """Run (or resume) the benchmark into ``out``: ``results.json``, ``manifest.json`` and the
     report (:func:`causalcam.ground_truth.report.write_report`)."""
-    from .report import write_report
-
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     started, load_start = time.monotonic(), os.getloadavg()

@@ -20,6 +20,7 @@ from torch import Tensor
 from ..errors import InputError
 from ..evaluate.localisation import mass_share, pointing_hits
 from ..evaluate.summary import percentile_interval
+from ..preprocess import to_model_input
 from ..results.ablation import Estimate
 from ..synthetic import SyntheticSet
 from .networks import preprocessing
@@ -117,8 +118,6 @@ def score_callable(
 ) -> ImageScores:
     """Score the maps ``fn(inputs, target)`` of the images ``data`` explains (its
     ``explained`` ones, class ``data.target``) against their cause and context regions."""
-    from ..preprocess import to_model_input
-
     chosen = data.subset(data.explained)
     if len(chosen) == 0:
         raise InputError(f"the {data.design.label} set has no image to explain")
