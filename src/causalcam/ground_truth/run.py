@@ -122,6 +122,7 @@ class Unit:
     summary: NetworkSummary
     scores: dict[str, ImageScores]
     curves: list[Curve]
+    cpu_seconds: float = 0.0
 
 
 def _identity(
@@ -218,7 +219,9 @@ def _run_unit(
                 NetworkSummary.from_json(stored["summary"]),
                 {k: ImageScores.from_json(v) for k, v in stored["scores"].items()},
                 _load_curves(folder),
+                float(stored.get("cpu_seconds", 0.0)),
             )
+    cpu_start = time.process_time()
     train, test = data
     settings = TrainSettings(config.arch, config.epochs, smoothing=smoothing, seed=seed)
     weights = folder / "network.pt"
@@ -259,15 +262,17 @@ def _run_unit(
     curves = _curves(model, layer, test, config) if config.curve_images > 0 else []
     if curves:
         _save_curves(curves, folder)
+    cpu_seconds = round(time.process_time() - cpu_start, 1)
     atomic_write_json(
         done,
         {
             "identity": identity,
             "summary": summary.to_json(),
             "scores": {k: v.to_json() for k, v in scores.items()},
+            "cpu_seconds": cpu_seconds,
         },
     )
-    return Unit(summary, scores, curves)
+    return Unit(summary, scores, curves, cpu_seconds)
 
 
 def _rows(units: list[Unit], n_boot: int) -> list[MapRow]:
@@ -350,6 +355,7 @@ def run_benchmark(
     out.mkdir(parents=True, exist_ok=True)
     started, load_start = time.monotonic(), os.getloadavg()
     configs = []
+    cpu_seconds = 0.0
     jobs = [(d, s) for d in config.design_list() for s in config.smoothing]
     skipped: dict[str, str] = {}
 
@@ -363,7 +369,7 @@ def run_benchmark(
         for design, smoothing in jobs:
             train = generate(design, config.n_train, config.data_seed, "train")
             test = generate(design, config.n_test, config.data_seed, "test")
-            units = []
+            units: list[Unit] = []
             for seed in range(config.seeds):
                 bar.set_postfix_str(f"{design.label} smoothing {smoothing:g} seed {seed}")
                 folder = unit_folder(out, design, smoothing, seed)
@@ -374,6 +380,7 @@ def run_benchmark(
                     )
                 )
                 bar.update(1)
+            cpu_seconds += sum(u.cpu_seconds for u in units)
             configs.append(_config_result(design, smoothing, units, test, config))
     result = BenchmarkResult(config.to_dict(), tuple(configs), tuple(reading_verdicts(configs)))
     atomic_write_json(out / "results.json", result.to_json())
@@ -383,6 +390,7 @@ def run_benchmark(
         "seconds": round(time.monotonic() - started, 1),
         "torch": torch.__version__,
         "threads": torch.get_num_threads(),
+        "unit_cpu_seconds": round(cpu_seconds, 1),
         "cpu": platform.processor() or platform.machine(),
         "cpu_count": os.cpu_count(),
         "load_average_start": [round(v, 2) for v in load_start],
