@@ -165,8 +165,11 @@ def markdown(result: BenchmarkResult, manifest: dict[str, Any]) -> str:
         f"Settings: {s['arch']} at {s['size']} px, {s['seeds']} seed(s) per configuration, "
         f"label smoothing {', '.join(f'{v:g}' for v in s['smoothing'])}, {s['n_train']} "
         f"training and {s['n_test']} test images per design, {s['epochs']} epochs; designs "
-        f"{', '.join(s['designs'])}. Run time {manifest.get('seconds', math.nan):.0f} s "
-        f"({manifest.get('threads', '?')} threads).",
+        f"{', '.join(s['designs'])}. This invocation: {manifest.get('seconds', math.nan):.0f} s "
+        f"with {manifest.get('threads', '?')} thread(s), "
+        f"{manifest.get('networks_computed', '?')} network(s) computed, "
+        f"{manifest.get('networks_reused', '?')} reused from an earlier run of the same "
+        "settings (manifest.json: CPU seconds of the units, load).",
         "",
         "## Verdicts",
         "",

@@ -123,6 +123,7 @@ class Unit:
     scores: dict[str, ImageScores]
     curves: list[Curve]
     cpu_seconds: float = 0.0
+    reused: bool = False
 
 
 def _identity(
@@ -220,6 +221,7 @@ def _run_unit(
                 {k: ImageScores.from_json(v) for k, v in stored["scores"].items()},
                 _load_curves(folder),
                 float(stored.get("cpu_seconds", 0.0)),
+                reused=True,
             )
     cpu_start = time.process_time()
     train, test = data
@@ -355,7 +357,7 @@ def run_benchmark(
     out.mkdir(parents=True, exist_ok=True)
     started, load_start = time.monotonic(), os.getloadavg()
     configs = []
-    cpu_seconds = 0.0
+    cpu_seconds, reused, computed = 0.0, 0, 0
     jobs = [(d, s) for d in config.design_list() for s in config.smoothing]
     skipped: dict[str, str] = {}
 
@@ -381,6 +383,8 @@ def run_benchmark(
                 )
                 bar.update(1)
             cpu_seconds += sum(u.cpu_seconds for u in units)
+            reused += sum(u.reused for u in units)
+            computed += sum(not u.reused for u in units)
             configs.append(_config_result(design, smoothing, units, test, config))
     result = BenchmarkResult(config.to_dict(), tuple(configs), tuple(reading_verdicts(configs)))
     atomic_write_json(out / "results.json", result.to_json())
@@ -391,6 +395,8 @@ def run_benchmark(
         "torch": torch.__version__,
         "threads": torch.get_num_threads(),
         "unit_cpu_seconds": round(cpu_seconds, 1),
+        "networks_computed": computed,
+        "networks_reused": reused,
         "cpu": platform.processor() or platform.machine(),
         "cpu_count": os.cpu_count(),
         "load_average_start": [round(v, 2) for v in load_start],
