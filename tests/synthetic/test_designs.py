@@ -11,18 +11,18 @@ from causalcam.synthetic import INTERVENTIONS, Design, default_designs, generate
 
 @pytest.mark.parametrize("rho", [0.5, 0.8, 1.0])
 def test_shortcut_rates(rho: float) -> None:
-    data = generate(Design("shortcut", rho=rho), 4000, seed=0, split="train")
+    data = generate(Design("shortcut", rho=rho), 1500, seed=0, split="train")
     glyph, labels = data.present["glyph"], data.labels
     assert torch.equal(data.present["lesion"], labels == 1)
-    assert glyph[labels == 1].float().mean().item() == pytest.approx(rho, abs=0.03)
-    assert glyph[labels == 0].float().mean().item() == pytest.approx(1 - rho, abs=0.03)
+    assert glyph[labels == 1].float().mean().item() == pytest.approx(rho, abs=0.05)
+    assert glyph[labels == 0].float().mean().item() == pytest.approx(1 - rho, abs=0.05)
 
 
 def test_shortcut_independent_at_test() -> None:
-    data = generate(Design("shortcut", rho=1.0), 4000, seed=0, split="test")
+    data = generate(Design("shortcut", rho=1.0), 1500, seed=0, split="test")
     glyph, labels = data.present["glyph"].float(), data.labels
-    assert glyph[labels == 1].mean().item() == pytest.approx(0.5, abs=0.04)
-    assert glyph[labels == 0].mean().item() == pytest.approx(0.5, abs=0.04)
+    assert glyph[labels == 1].mean().item() == pytest.approx(0.5, abs=0.06)
+    assert glyph[labels == 0].mean().item() == pytest.approx(0.5, abs=0.06)
     assert torch.equal(data.explained, (labels == 1) & data.present["glyph"])
 
 
