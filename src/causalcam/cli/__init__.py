@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+from . import benchmark as _benchmark  # noqa: F401 - registers benchmark ground-truth
 from . import explain as _explain  # noqa: F401 - registers demo, explain
 from . import pipeline as _pipeline  # noqa: F401 - registers train, evaluate, ..., data
 from . import serve as _serve  # noqa: F401 - registers serve
