@@ -27,10 +27,11 @@ from pathlib import Path
 
 import torch
 
+from causalcam.evaluate import EvaluationSettings
 from causalcam.models.checkpoint import DEFAULT_MODEL
 from causalcam.reproduce import PROFILES as RUN_PROFILES
 from causalcam.seed_study import run_seed_study
-from causalcam.study import CPU_THRESHOLDS, run_ablation
+from causalcam.study import CPU_THRESHOLDS, AblationSettings, run_ablation
 
 #: named threshold grids: ``cpu`` and each reproduce profile's ablation grid
 PROFILES = {"cpu": CPU_THRESHOLDS} | {
@@ -69,15 +70,14 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     start = time.perf_counter()
     checkpoints = args.checkpoint or [DEFAULT_MODEL]
-    options = {
-        "data_root": args.data,
-        "thresholds": args.thresholds,
-        "n_boot": args.n_boot,
-        "seed": args.seed,
-        "device": args.device,
-        "progress": not args.no_progress,
-        "store": args.store,
-    }
+    settings = AblationSettings(
+        n_boot=args.n_boot,
+        seed=args.seed,
+        evaluation=EvaluationSettings(
+            thresholds=args.thresholds, out_dir=args.store, progress=not args.no_progress
+        ),
+    )
+    options = {"data_root": args.data, "device": args.device, "settings": settings}
     if len(checkpoints) > 1:
         study = run_seed_study(checkpoints, args.out, **options)
         print((args.out / "seeds.md").read_text())

@@ -36,7 +36,7 @@ from torch import Tensor
 from causalcam._io import atomic_write_text
 from causalcam.core import Network, as_network
 from causalcam.data import load_split
-from causalcam.evaluate import evaluate_maps
+from causalcam.evaluate import EvaluationSettings, evaluate_maps
 from causalcam.evaluate.store import model_fingerprint
 from causalcam.explain import ALL_METHODS, Explainer
 from causalcam.models import BUNDLED_MODELS, bundled_model, default_target_layer
@@ -127,11 +127,13 @@ def curve_rows(
             labels,
             source="bundled",
             cache_keys={m: {"agreement": mode, "method": m, "model": model} for m in methods},
-            thresholds=thresholds,
-            out_dir=cache_dir() / "precision_agreement",
-            precision=precision,
-            channels_last=precision != "fp32",
-            progress=False,
+            settings=EvaluationSettings(
+                thresholds=tuple(thresholds),
+                out_dir=cache_dir() / "precision_agreement",
+                precision=precision,
+                channels_last=precision != "fp32",
+                progress=False,
+            ),
         ):
             curves[(precision, curve.method, curve.mode)] = curve
     rng = np.random.default_rng(0)

@@ -310,7 +310,7 @@ def test_report_from_a_tiny_reproduction_run(
 ) -> None:
     from causalcam.explain import CausalOptions
     from causalcam.models import bundled_model
-    from causalcam.reproduce import PROFILES, STAGES, reproduce
+    from causalcam.reproduce import PROFILES, STAGES, RunSettings, reproduce
 
     monkeypatch.setenv("CAUSALCAM_CACHE", str(tmp_path / "cache"))
     bundled = bundled_model("resnet18-112").meta  # the ResNet-18: the profile takes its size
@@ -323,7 +323,11 @@ def test_report_from_a_tiny_reproduction_run(
     )
     logged: list[str] = []
     html = reproduce(
-        tmp_path / "run", profile, data_root=real_root, progress=False, log=logged.append
+        tmp_path / "run",
+        profile,
+        data_root=real_root,
+        settings=RunSettings(progress=False),
+        log=logged.append,
     )
     manifest = json.loads((tmp_path / "run" / "manifest.json").read_text())
     assert set(manifest["stages"]) == set(STAGES)
@@ -347,7 +351,13 @@ def test_report_from_a_tiny_reproduction_run(
     # a rerun reuses every stage
     logged.clear()
     started = time.perf_counter()
-    reproduce(tmp_path / "run", profile, data_root=real_root, progress=False, log=logged.append)
+    reproduce(
+        tmp_path / "run",
+        profile,
+        data_root=real_root,
+        settings=RunSettings(progress=False),
+        log=logged.append,
+    )
     assert time.perf_counter() - started < 30
     assert sum("done before, reused" in line for line in logged) == len(STAGES) - 1
     # the localisation table of both networks, in the report beside the masks to check
@@ -361,7 +371,13 @@ def test_report_from_a_tiny_reproduction_run(
         patch.setattr(reproduce_run, "installed", lambda extra: False)
         logged.clear()
         run = tmp_path / "run"
-        reproduce(run, profile, data_root=real_root, progress=False, log=logged.append)
+        reproduce(
+            run,
+            profile,
+            data_root=real_root,
+            settings=RunSettings(progress=False),
+            log=logged.append,
+        )
     assert "[localisation] skipped: pip install 'causalcam[localisation]' to run it" in logged
 
     # a stage whose results gained content (a new STAGE_VERSIONS entry) alone is recomputed
@@ -370,7 +386,13 @@ def test_report_from_a_tiny_reproduction_run(
     with monkeypatch.context() as patch:
         patch.setattr(reproduce_run, "STAGE_VERSIONS", {"transfer": 99})
         logged.clear()
-        reproduce(tmp_path / "run", profile, data_root=real_root, progress=False, log=logged.append)
+        reproduce(
+            tmp_path / "run",
+            profile,
+            data_root=real_root,
+            settings=RunSettings(progress=False),
+            log=logged.append,
+        )
     assert "[transfer] running" in logged and "[curves] done before, reused" in logged
     assert "[ablation] done before, reused" in logged
 
@@ -378,7 +400,13 @@ def test_report_from_a_tiny_reproduction_run(
 
     monkeypatch.setattr(reproduce_run, "default_variant", lambda: CausalOptions.literal().to_dict())
     logged.clear()
-    reproduce(tmp_path / "run", profile, data_root=real_root, progress=False, log=logged.append)
+    reproduce(
+        tmp_path / "run",
+        profile,
+        data_root=real_root,
+        settings=RunSettings(progress=False),
+        log=logged.append,
+    )
     assert "[train] done before, reused" in logged and "[curves] running" in logged
     monkeypatch.undo()
 
@@ -393,9 +421,8 @@ def test_report_from_a_tiny_reproduction_run(
         tmp_path / "run",
         profile,
         data_root=real_root,
-        progress=False,
+        settings=RunSettings(progress=False, precision="bf16"),
         log=logged.append,
-        precision="bf16",
     )
     assert "[train] done before, reused" in logged and "[curves] running" in logged
     assert json.loads((tmp_path / "run" / "manifest.json").read_text())["precision"] == "bf16"

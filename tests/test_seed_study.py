@@ -19,7 +19,7 @@ from causalcam.results import SeedTable
 from causalcam.seed_study import SeedStudy, run_seed_study
 from causalcam.study import REFERENCE
 from test_report import _synthetic_run
-from test_study import H_VALUES, THRESHOLDS, VARIANTS, halves_network
+from test_study import H_VALUES, halves_network, settings
 
 
 def study_of(networks: list[Network], scans: tuple[Tensor, Tensor], out: Path) -> SeedStudy:
@@ -29,13 +29,8 @@ def study_of(networks: list[Network], scans: tuple[Tensor, Tensor], out: Path) -
         out,
         images=images,
         labels=labels,
-        variants=VARIANTS,
-        thresholds=THRESHOLDS,
-        h_values=H_VALUES,
-        n_boot=40,
-        target_layer="features",
         plots=False,
-        progress=False,
+        settings=settings(n_boot=40),
     )
 
 

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -38,9 +38,9 @@ from .data import load_split
 from .errors import InputError
 from .evaluate import (
     DEFAULT_H_VALUES,
-    DEFAULT_THRESHOLDS,
     Curve,
     EvaluateMaps,
+    EvaluationSettings,
     Network,
     as_network,
     curve_rows,
@@ -198,6 +198,34 @@ def ablation_rows(
 
 
 @dataclass(frozen=True)
+class AblationSettings:
+    """How the ablation runs: set once, passed to :func:`measure_ablation`,
+    :func:`run_ablation` and :func:`~causalcam.seed_study.run_seed_study`.
+
+    Attributes:
+        variants: the causal variants (``None``: :meth:`CausalOptions.ablation_variants`).
+        h_values: the matched Huffman budgets of the comparison.
+        n_boot: bootstrap resamples of the intervals.
+        seed: of the bootstrap.
+        target_layer: the explained layer (``None``: the model's default).
+        evaluation: thresholds, batch sizes, progress, precision and the curve store
+            (``out_dir``) of the threshold evaluation.
+    """
+
+    variants: tuple[CausalOptions, ...] | None = None
+    h_values: tuple[float, ...] = DEFAULT_H_VALUES
+    n_boot: int = 1000
+    seed: int = 0
+    target_layer: str | None = None
+    evaluation: EvaluationSettings = field(default_factory=EvaluationSettings)
+
+    def __post_init__(self) -> None:
+        if self.variants is not None:
+            object.__setattr__(self, "variants", tuple(self.variants))
+        object.__setattr__(self, "h_values", tuple(float(h) for h in self.h_values))
+
+
+@dataclass(frozen=True)
 class Ablation:
     """One network's ablation: the table and the curves it was computed from."""
 
@@ -211,27 +239,40 @@ def measure_ablation(
     labels: Tensor,
     *,
     label: str,
-    variants: Sequence[CausalOptions] | None = None,
-    thresholds: Sequence[float] = DEFAULT_THRESHOLDS,
-    h_values: Sequence[float] = DEFAULT_H_VALUES,
-    n_boot: int = 1000,
-    seed: int = 0,
-    target_layer: str | None = None,
-    batch_size: int = 64,
-    map_batch_size: int = 32,
-    store_dir: str | Path | None = None,
-    progress: bool = True,
+    settings: AblationSettings | None = None,
     evaluate: EvaluateMaps = evaluate_maps,
 ) -> Ablation:
-    """Every causal variant (default :meth:`CausalOptions.ablation_variants`) and
-    Grad-CAM++ against Grad-CAM on ``network`` from one explain pass; curves are cached
-    under ``store_dir`` in a folder of the network's weights, so several networks share one
-    store (``None``: not kept). ``label`` names the network in the table;
-    ``evaluate`` (same call as :func:`~causalcam.evaluate.evaluate_maps`) scores the maps,
-    e.g. with the images shared among processes."""
-    chosen = tuple(variants) if variants is not None else CausalOptions.ablation_variants()
+    """Every causal variant and Grad-CAM++ against Grad-CAM on ``network`` from one explain
+    pass.
+
+    Curves are cached under ``settings.evaluation.out_dir`` in a folder of the network's
+    weights, so several networks share one store (``None``: not kept).
+
+    Args:
+        network: the network explained and evaluated.
+        images: uint8 grey test scans ``(B, H, W)``.
+        labels: their labels ``(B,)``.
+        label: names the network in the table.
+        settings: variants, budgets, bootstrap and evaluation settings
+            (default :class:`AblationSettings`).
+        evaluate: scores the maps (same call as :func:`~causalcam.evaluate.evaluate_maps`),
+            e.g. with the images shared among processes.
+
+    Returns:
+        The table and the curves it was computed from.
+
+    Raises:
+        InputError: bad images, labels or maps.
+    """
+    settings = settings or AblationSettings()
+    chosen = settings.variants or CausalOptions.ablation_variants()
+    evaluation = settings.evaluation
     maps, layer = explain_all(
-        network, images, chosen, target_layer=target_layer, batch_size=map_batch_size
+        network,
+        images,
+        chosen,
+        target_layer=settings.target_layer,
+        batch_size=evaluation.map_batch_size,
     )
     same_as = identical_groups(maps)
     options = {v.name: v.to_dict() for v in chosen}
@@ -242,11 +283,10 @@ def measure_ablation(
         images,
         labels,
         source="model",
+        settings=evaluation.replace(
+            targets=None, out_dir=_network_store(evaluation.out_dir, network)
+        ),
         cache_keys=cache_keys(network, layer, list(unique)),
-        thresholds=thresholds,
-        out_dir=_network_store(store_dir, network),
-        batch_size=batch_size,
-        progress=progress,
     )
     curves = _with_duplicates(curves, same_as)
     chance = majority_rate(labels)
@@ -255,9 +295,9 @@ def measure_ablation(
         options=options,
         sanity=map_sanity(maps),
         same_as=same_as,
-        h_values=h_values,
-        n_boot=n_boot,
-        seed=seed,
+        h_values=settings.h_values,
+        n_boot=settings.n_boot,
+        seed=settings.seed,
         chance=chance,
     )
     table = AblationTable(
@@ -266,7 +306,7 @@ def measure_ablation(
         n_images=int(labels.numel()),
         chance=chance,
         thresholds=tuple(float(t) for t in curves[0].thresholds),
-        h_values=tuple(float(h) for h in h_values),
+        h_values=settings.h_values,
         rows=tuple(rows),
         choice=choose_variant(rows),
     )
@@ -311,29 +351,43 @@ def run_ablation(
     data_root: str | Path | None = None,
     device: str | torch.device | None = None,
     plots: bool = True,
-    store: str | Path | None = None,
-    **options: Any,
+    settings: AblationSettings | None = None,
 ) -> AblationResult:
     """Run the ablation of causal variants against Grad-CAM and Grad-CAM++ on one network
-    and write its tables.
+    and write its tables to ``out_dir/ablation.*``.
 
-    ``model``: a checkpoint path, a loaded checkpoint, a :class:`Network` or an
-    ``nn.Module``; ``images``/``labels``: uint8 test scans (B, S, S) and labels, default
-    the COVID-CT test split at the model's own input size; ``options`` go to
-    :func:`measure_ablation` (``variants``, ``thresholds``, ``h_values``, ``n_boot``,
-    ``seed``, ``target_layer``, batch sizes, ``progress``). Curves are cached under
-    ``store`` (default ``out_dir/eval``; an interrupted run resumes; keyed by the network's
-    weights, so networks may share one, and the ``eval`` folder of a ``causalcam reproduce``
-    run gives its ablation stage's curves back); tables go to ``out_dir/ablation.*``.
+    Curves are cached under ``settings.evaluation.out_dir`` (default ``out_dir/eval``; an
+    interrupted run resumes; keyed by the network's weights, so networks may share one, and
+    the ``eval`` folder of a ``causalcam reproduce`` run gives its ablation stage's curves
+    back).
+
+    Args:
+        model: a checkpoint path, a loaded checkpoint, a :class:`Network` or an
+            ``nn.Module``.
+        out_dir: the folder of the tables (and of the curve store by default).
+        images: uint8 test scans ``(B, S, S)`` (default: the COVID-CT test split at the
+            model's own input size).
+        labels: their labels.
+        data_root: the COVID-CT folder when the images are not given.
+        device: where the model runs (default: where it is).
+        plots: also write accuracy-vs-H plots.
+        settings: as for :func:`measure_ablation`.
+
+    Returns:
+        The table, the curves and the files written.
+
+    Raises:
+        InputError: bad images, labels or maps.
     """
+    settings = settings or AblationSettings()
     network, label = _load_network(model, device)
     if images is None or labels is None:
         images, labels = load_split("test", size=network.preprocessing.size, root=data_root)
     out = Path(out_dir)
-    store_dir = Path(store) if store is not None else out / "eval"
-    measured = measure_ablation(
-        network, images, labels, label=label, store_dir=store_dir, **options
-    )
+    if settings.evaluation.out_dir is None:
+        evaluation = settings.evaluation.replace(out_dir=out / "eval")
+        settings = dataclasses.replace(settings, evaluation=evaluation)
+    measured = measure_ablation(network, images, labels, label=label, settings=settings)
     result = AblationResult(out, measured.table, measured.curves, [])
     return dataclasses.replace(result, paths=write_ablation(result, plots=plots))
 

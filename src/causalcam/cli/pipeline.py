@@ -284,7 +284,7 @@ def evaluate(
     settings = Settings(quiet, device, debug)
     taus = parse_thresholds(thresholds, "--thresholds")
     with user_errors(settings):
-        from ..evaluate import DEFAULT_THRESHOLDS
+        from ..evaluate import DEFAULT_THRESHOLDS, EvaluationSettings
         from ..reproduce import evaluate_checkpoints
 
         with launched_command(
@@ -304,13 +304,15 @@ def evaluate(
                 checkpoints,
                 out,
                 methods=split_names(methods),
-                thresholds=taus or DEFAULT_THRESHOLDS,
+                settings=EvaluationSettings(
+                    thresholds=taus or DEFAULT_THRESHOLDS,
+                    progress=settings.progress,
+                    precision=resolved,
+                ),
                 data_root=data,
                 limit=limit,
                 n_boot=n_boot,
                 device=ctx.device,
-                progress=settings.progress,
-                precision=resolved,
             )
         for path in written:
             settings.info(str(path))
@@ -341,22 +343,24 @@ def localise(
     settings = Settings(quiet, device, debug)
     with user_errors(settings):
         from ..core import resolve_device
-        from ..evaluate.localisation import run_localisation
-        from ..explain import ALL_METHODS
+        from ..evaluate.localisation import LocalisationSettings, run_localisation
+        from ..method_names import METHOD_NAMES
 
         with usage_errors("--device"):
             torch_device = resolve_device(device)
         result = run_localisation(
             checkpoint,
             out,
-            methods=split_names(methods) if methods else ALL_METHODS,
             split=split,
             data_root=data,
             limit=limit,
-            n_boot=n_boot,
-            grid=grid,
             device=torch_device,
-            progress=settings.progress,
+            settings=LocalisationSettings(
+                methods=tuple(split_names(methods)) if methods else METHOD_NAMES,
+                n_boot=n_boot,
+                grid=grid,
+                progress=settings.progress,
+            ),
         )
         settings.info(result.markdown())
         typer.echo(f"results are in {out.resolve()}")
@@ -387,7 +391,7 @@ def transfer(
     settings = Settings(quiet, device, debug)
     taus = parse_thresholds(thresholds, "--thresholds")
     with user_errors(settings):
-        from ..evaluate import TRANSFER_THRESHOLDS
+        from ..evaluate import TRANSFER_THRESHOLDS, EvaluationSettings
         from ..reproduce import transfer_checkpoints
 
         with launched_command(
@@ -407,13 +411,15 @@ def transfer(
                 source,
                 targets,
                 out,
-                thresholds=taus or TRANSFER_THRESHOLDS,
+                settings=EvaluationSettings(
+                    thresholds=taus or TRANSFER_THRESHOLDS,
+                    progress=settings.progress,
+                    precision=resolved,
+                ),
                 data_root=data,
                 limit=limit,
                 device=ctx.device,
-                progress=settings.progress,
                 causal=causal,
-                precision=resolved,
             )
         if ctx.is_main:
             settings.info(markdown.read_text(encoding="utf-8"))
@@ -452,7 +458,7 @@ def reproduce(
     Under torchrun the evaluating stages share the test images (train with one process)."""
     settings = Settings(quiet, device, debug)
     with user_errors(settings):
-        from ..reproduce import STAGES, get_profile, with_archs
+        from ..reproduce import STAGES, RunSettings, get_profile, with_archs
         from ..reproduce import reproduce as run_reproduction
 
         with usage_errors("--profile"):
@@ -481,11 +487,13 @@ def reproduce(
                 run_dir,
                 chosen,
                 data_root=data,
-                seed=seed,
-                device=ctx.device,
-                progress=settings.progress,
+                settings=RunSettings(
+                    seed=seed,
+                    device=ctx.device,
+                    precision=launch.precision,
+                    progress=settings.progress,
+                ),
                 log=settings.info,
-                precision=launch.precision,
                 stop_after=stop_after,
             )
         if not ctx.is_main:

@@ -13,7 +13,7 @@
 from ..core import Network, as_network
 from .huffman import huffman_bits, huffman_bits_from_histograms, huffman_ratio, masked_bits
 from .outputs import write_evaluation
-from .rise import RiseResult, rise_auc, rise_baseline, rise_curves
+from .rise import RiseResult, RiseSettings, rise_auc, rise_baseline, rise_curves
 from .summary import DEFAULT_H_VALUES, accuracy_at_h, h_at_accuracy, summarize
 from .tables import curve_rows, rows_to_csv, write_rows
 from .threshold import (
@@ -21,6 +21,7 @@ from .threshold import (
     MODES,
     Curve,
     EvaluateMaps,
+    EvaluationSettings,
     MapFn,
     compute_maps,
     evaluate_maps,
@@ -36,9 +37,11 @@ __all__ = [
     "TRANSFER_THRESHOLDS",
     "Curve",
     "EvaluateMaps",
+    "EvaluationSettings",
     "MapFn",
     "Network",
     "RiseResult",
+    "RiseSettings",
     "TransferenceTable",
     "accuracy_at_h",
     "as_network",

@@ -42,8 +42,9 @@ from .._io import atomic_write_json, atomic_write_text
 from ..data.cache import first_per_class, load_split
 from ..data.covidct import CLASSES
 from ..errors import InputError
-from ..explain import ALL_METHODS, Explainer
+from ..explain import Explainer
 from ..extras import require
+from ..method_names import METHOD_NAMES
 from ..models.checkpoint import default_model, load_checkpoint
 from ..preprocess import Preprocessing, to_model_input
 from ..results.localisation import LocalisationResult, LocalisationRow, verdicts
@@ -171,7 +172,7 @@ def compute_method_maps(
     model: nn.Module,
     images: torch.Tensor,
     preprocessing: Preprocessing,
-    methods: Sequence[str] = ALL_METHODS,
+    methods: Sequence[str] = METHOD_NAMES,
     batch_size: int = 32,
     progress: bool = False,
 ) -> dict[str, torch.Tensor]:
@@ -306,22 +307,52 @@ def save_mask_sample(
     return chosen
 
 
+@dataclass(frozen=True)
+class LocalisationSettings:
+    """How :func:`run_localisation` runs.
+
+    Attributes:
+        methods: the methods whose maps are measured.
+        n_boot: bootstrap resamples of the intervals.
+        grid: random scans shown with their masks in ``masks.png``.
+        progress: show progress bars.
+    """
+
+    methods: tuple[str, ...] = METHOD_NAMES
+    n_boot: int = 1000
+    grid: int = 32
+    progress: bool = False
+
+
 def run_localisation(
     checkpoint: str | Path | None,
     out_dir: str | Path,
     *,
-    methods: Sequence[str] = ALL_METHODS,
     split: str = "test",
     data_root: str | Path | None = None,
     limit: int | None = None,
-    n_boot: int = 1000,
-    grid: int = 32,
     device: torch.device | str = "cpu",
-    progress: bool = False,
+    settings: LocalisationSettings | None = None,
 ) -> LocalisationResult:
-    """Localisation table of a checkpoint (None: the bundled model) on ``split``; writes
-    ``localisation.{json,csv,md}`` and ``masks.png`` (``grid`` random scans with their
-    masks, to check by eye; ``masks_sample.json`` lists them) to ``out_dir``."""
+    """Localisation table of a checkpoint on a split of COVID-CT.
+
+    Writes ``localisation.{json,csv,md}`` and ``masks.png`` (random scans with their masks,
+    to check by eye; ``masks_sample.json`` lists them) to ``out_dir``.
+
+    Args:
+        checkpoint: a checkpoint (``None``: the bundled model).
+        out_dir: the output folder.
+        split: ``train``, ``val`` or ``test``.
+        data_root: the COVID-CT folder (or pack).
+        limit: the first ``limit`` scans per class.
+        device: where the model runs.
+        settings: methods, bootstrap, grid, progress (default :class:`LocalisationSettings`).
+
+    Returns:
+        The localisation table.
+    """
+    settings = settings or LocalisationSettings()
+    progress = settings.progress
     loaded = default_model() if checkpoint is None else load_checkpoint(checkpoint)
     name = "bundled model" if checkpoint is None else Path(checkpoint).name
     preprocessing = loaded.meta.preprocessing
@@ -331,11 +362,11 @@ def run_localisation(
         images = images[keep]
     masks = lung_masks(images, progress=progress)
     model = loaded.model.to(device)
-    maps = compute_method_maps(model, images, preprocessing, methods, progress=progress)
-    result = localisation_table(maps, masks, f"{name} ({loaded.meta.arch})", n_boot=n_boot)
+    maps = compute_method_maps(model, images, preprocessing, settings.methods, progress=progress)
+    result = localisation_table(maps, masks, f"{name} ({loaded.meta.arch})", n_boot=settings.n_boot)
     out = Path(out_dir)
     write_localisation(result, out)
-    chosen = save_mask_sample(images, masks, out / "masks.png", grid)
+    chosen = save_mask_sample(images, masks, out / "masks.png", settings.grid)
     atomic_write_json(
         out / "masks_sample.json",
         {"split": split, "indices": chosen, "statuses": result.mask_status},

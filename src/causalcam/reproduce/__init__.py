@@ -17,7 +17,7 @@ ends of ``causalcam evaluate`` (:mod:`.evaluate`) and ``causalcam transfer`` (:m
 """
 
 from ..method_names import CURVE_METHODS
-from .context import RunContext, TestSet, load_network, load_test_set, method_functions
+from .context import RunContext, RunSettings, TestSet, load_network, load_test_set, method_functions
 from .evaluate import evaluate_checkpoints
 from .manifest import hardware
 from .profiles import PROFILES, Profile, get_profile, with_archs
@@ -42,6 +42,7 @@ __all__ = [
     "NetworkStage",
     "Profile",
     "RunContext",
+    "RunSettings",
     "TestSet",
     "default_variant",
     "evaluate_checkpoints",

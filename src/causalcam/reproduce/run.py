@@ -33,7 +33,7 @@ from ..extras import installed
 from ..precision import resolve_precision
 from ..report import build_report
 from ..results import STAGE_FORMAT, STAGE_VERSIONS, TrainResult
-from .context import RunContext, TestSet, load_test_set
+from .context import RunContext, RunSettings, TestSet, load_test_set
 from .manifest import _finish_stage, _skip_stage, _start_manifest
 from .profiles import Profile, get_profile
 from .qualitative import stage_qualitative
@@ -101,19 +101,30 @@ def skip_reason(stage: str, profile: Profile) -> str | None:
 def reproduce(
     run_dir: str | os.PathLike[str],
     profile: str | Profile = "quick",
+    *,
     data_root: str | os.PathLike[str] | None = None,
-    seed: int = 0,
-    device: torch.device | None = None,
-    progress: bool = True,
+    settings: RunSettings | None = None,
     log: Callable[[str], None] = print,
-    precision: str = "fp32",
     stop_after: str | None = None,
 ) -> Path | None:
-    """Run (or resume) every stage of ``profile`` in ``run_dir``; return the report.html path
-    (``None`` when ``stop_after`` names a stage before the report: the run stops there).
-    ``precision``: of the masked-image classifications of the curves, transfer and RISE stages
-    (maps come from one fp32 explain pass; training keeps its recipe's; the ablation and the
-    qualitative figures stay fp32)."""
+    """Run (or resume) every stage of ``profile`` in ``run_dir``.
+
+    Args:
+        run_dir: the run folder (created; an earlier run's stages are reused).
+        profile: a profile or its name (:data:`PROFILES`).
+        data_root: the COVID-CT folder (or pack).
+        settings: seed, device, precision and progress bars (default :class:`RunSettings`).
+        log: receives one line per stage.
+        stop_after: a stage before the report: the run stops after it.
+
+    Returns:
+        The report.html path, or ``None`` when the run stopped after ``stop_after``.
+
+    Raises:
+        InputError: an unknown stage or profile, or untrained networks under torchrun.
+    """
+    settings = settings or RunSettings()
+    device = settings.device or torch.device("cpu")
     if stop_after is not None and stop_after not in STAGES:
         raise InputError(f"unknown stage {stop_after!r} to stop after; one of {', '.join(STAGES)}")
     chosen = profile if isinstance(profile, Profile) else get_profile(profile)
@@ -121,11 +132,11 @@ def reproduce(
         Path(run_dir),
         chosen,
         Path(data_root) if data_root is not None else None,
-        seed,
-        device or torch.device("cpu"),
-        progress,
+        settings.seed,
+        device,
+        settings.progress,
         log,
-        resolve_precision(precision, device or torch.device("cpu")),
+        resolve_precision(settings.precision, device),
     )
     manifest = _start_manifest(ctx)
     test = load_test_set(chosen.size, chosen.limit, ctx.data_root)

@@ -30,9 +30,9 @@ from ..evaluate.localisation import (
     lung_masks,
     save_mask_sample,
 )
+from ..evaluate.rise import RiseSettings
 from ..evaluate.tables import curve_rows
-from ..explain import ALL_METHODS
-from ..method_names import CAUSAL, CURVE_METHODS, GRADCAM
+from ..method_names import CAUSAL, CURVE_METHODS, GRADCAM, METHOD_NAMES
 from ..results import (
     AblationTable,
     CurvePoints,
@@ -45,10 +45,10 @@ from ..results import (
     TrainResult,
     TransferResult,
 )
-from ..study import ablation_csv, cache_keys, measure_ablation
+from ..study import AblationSettings, ablation_csv, cache_keys, measure_ablation
 from ..train import TrainConfig, recipe_label, train
 from ..viz.curves import save_accuracy_curves
-from .context import RunContext, TestSet, _curves, load_network, source_maps
+from .context import RunContext, TestSet, load_network, source_curves, source_maps
 from .profiles import Profile
 
 TRANSFER_SOURCES: tuple[str, ...] = ("resnet18", "resnet34")
@@ -146,15 +146,8 @@ def stage_train(ctx: RunContext, test: TestSet) -> TrainResult:
 def stage_curves(ctx: RunContext, networks: Mapping[str, Network], test: TestSet) -> CurvesResult:
     """Fig. 2a-b: within-network deletion/insertion of Grad-CAM, Grad-CAM++ and causal maps."""
     source = ctx.profile.archs[0]
-    curves = _curves(
-        ctx.run_dir,
-        networks,
-        test,
-        source,
-        CURVE_METHODS,
-        thresholds=ctx.profile.thresholds,
-        progress=ctx.progress,
-        precision=ctx.precision,
+    curves = source_curves(
+        networks, test, source, CURVE_METHODS, ctx.evaluation(ctx.profile.thresholds)
     )
     figures = {}
     summary = summarize(curves, n_boot=ctx.profile.n_boot, seed=ctx.seed)
@@ -193,18 +186,10 @@ def stage_transfer(
     tables = []
     for source in [s for s in TRANSFER_SOURCES if s in networks]:
         targets = [arch for arch in networks if arch != source]
-        curves = _curves(
-            ctx.run_dir,
-            networks,
-            test,
-            source,
-            (GRADCAM, CAUSAL),
-            targets=targets,
-            thresholds=ctx.profile.transfer_thresholds,
-            modes=("deletion",),
-            progress=ctx.progress,
-            precision=ctx.precision,
+        settings = ctx.evaluation(
+            ctx.profile.transfer_thresholds, targets=tuple(targets), modes=("deletion",)
         )
+        curves = source_curves(networks, test, source, (GRADCAM, CAUSAL), settings)
         table = transference_table(
             curves,
             source=source,
@@ -227,17 +212,19 @@ def stage_ablation(
     pass) on the first network; its table also as ``results/ablation_rows.csv``."""
     source = ctx.profile.archs[0]
     network = networks[source]
+    settings = AblationSettings(
+        n_boot=ctx.profile.n_boot,
+        seed=ctx.seed,
+        target_layer=models.default_target_layer(network.model),
+        # the ablation stays fp32 whatever the run's precision
+        evaluation=ctx.evaluation(ctx.profile.ablation_thresholds, precision="fp32"),
+    )
     measured = measure_ablation(
         network,
         test.images,
         test.labels,
         label=source,
-        thresholds=ctx.profile.ablation_thresholds,
-        n_boot=ctx.profile.n_boot,
-        seed=ctx.seed,
-        target_layer=models.default_target_layer(network.model),
-        store_dir=ctx.run_dir / "eval",
-        progress=ctx.progress,
+        settings=settings,
         evaluate=sharded_evaluate_maps,
     )
     if current().is_main:
@@ -252,6 +239,9 @@ def stage_rise(ctx: RunContext, networks: Mapping[str, Network], test: TestSet) 
     network = networks[source]
     maps, layer = source_maps(network, test, CURVE_METHODS)
     keys = cache_keys(network, layer, list(maps))
+    settings = RiseSettings(
+        steps=ctx.profile.rise_steps, progress=ctx.progress, precision=ctx.precision
+    )
     rows = []
     for method, values in maps.items():
         result = sharded_rise_auc(
@@ -260,9 +250,7 @@ def stage_rise(ctx: RunContext, networks: Mapping[str, Network], test: TestSet) 
             values,
             maps_key=keys[method],
             out_dir=ctx.run_dir / "eval",
-            steps=ctx.profile.rise_steps,
-            progress=ctx.progress,
-            precision=ctx.precision,
+            settings=settings,
         )
         rows.append(
             RiseRow(method, float(result.deletion_auc.mean()), float(result.insertion_auc.mean()))
@@ -283,7 +271,7 @@ def stage_localisation(
     tables = []
     for arch, network in networks.items():
         maps = compute_method_maps(
-            network.model, test.images, network.preprocessing, ALL_METHODS, progress=ctx.progress
+            network.model, test.images, network.preprocessing, METHOD_NAMES, progress=ctx.progress
         )
         tables.append(
             localisation_table(maps, masks, arch, n_boot=ctx.profile.n_boot, seed=ctx.seed)
