@@ -1,9 +1,9 @@
 """The reproduction study: every causal variant against Grad-CAM and Grad-CAM++.
 
-Runs :func:`causalcam.study.run_ablation` on the COVID-CT test split with a trained
+Runs :func:`causalcam.ablation.measure.run_ablation` on the COVID-CT test split with a trained
 checkpoint (default: the default bundled ResNet-18, 224 px) and prints the ablation table and
 the chosen default. With several ``--checkpoint`` (the same network trained with different seeds) it
-runs :func:`causalcam.seed_study.run_seed_study` instead: the ablation on each, then every
+runs :func:`causalcam.ablation.seeds.run_seed_study` instead: the ablation on each, then every
 variant summarised over the seeds. Results are cached under ``--out``; an interrupted run
 resumes.
 
@@ -27,11 +27,10 @@ from pathlib import Path
 
 import torch
 
+from causalcam.ablation import CPU_THRESHOLDS, AblationSettings, run_ablation, run_seed_study
 from causalcam.evaluate import EvaluationSettings
 from causalcam.models.checkpoint import DEFAULT_MODEL
 from causalcam.reproduce import PROFILES as RUN_PROFILES
-from causalcam.seed_study import run_seed_study
-from causalcam.study import CPU_THRESHOLDS, AblationSettings, run_ablation
 
 #: named threshold grids: ``cpu`` and each reproduce profile's ablation grid
 PROFILES = {"cpu": CPU_THRESHOLDS} | {

@@ -31,7 +31,8 @@ import torch
 import torchvision
 from torch import Tensor, nn
 
-from causalcam.evaluate.threshold import EvaluationSettings, Network, threshold_correct
+from causalcam.evaluate import EvaluationSettings, Network
+from causalcam.evaluate.threshold import threshold_correct
 from causalcam.explain import ALL_METHODS, Explainer
 from causalcam.precision import ComputePlan, bf16_supported, compute_plan, memory_format
 

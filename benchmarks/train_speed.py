@@ -1,6 +1,6 @@
 """Speed of a ResNet-18 training epoch at 224 px in three compute modes, same run.
 
-One epoch of :mod:`causalcam.train`'s own loop (batched augmentation, forward, loss,
+One epoch of :mod:`causalcam.training`'s own loop (batched augmentation, forward, loss,
 backward, AdamW step, EMA update) over 425 synthetic uint8 scans (the size of COVID-CT's
 training split), with the ``scratch`` recipe (batch 16, 224 px):
 
@@ -27,7 +27,8 @@ import torch
 from tqdm import tqdm
 
 from causalcam.precision import bf16_supported, compute_plan
-from causalcam.train import RECIPES, TrainConfig, _Data, _init_state, _train_epoch
+from causalcam.training import RECIPES, TrainConfig
+from causalcam.training.loop import _Data, _init_state, _train_epoch
 
 MODES: dict[str, tuple[str, bool]] = {
     "(a) fp32 contiguous": ("fp32", False),

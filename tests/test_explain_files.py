@@ -12,7 +12,6 @@ import pytest
 import torch
 
 from causalcam import models
-from causalcam.core import resolve_device
 from causalcam.data import CLASSES, sample_scans
 from causalcam.demo import run_demo
 from causalcam.errors import CheckpointError, InputError
@@ -27,6 +26,7 @@ from causalcam.explain_files import (
     parse_contrast_class,
 )
 from causalcam.models.checkpoint import DEFAULT_MODEL
+from causalcam.network import resolve_device
 from causalcam.preprocess import Preprocessing
 
 

@@ -28,7 +28,6 @@ from tqdm import tqdm
 
 from . import models
 from ._io import atomic_path, atomic_write_json
-from .core import eval_mode
 from .data import CLASSES
 from .data.cache import eval_resize, prepare
 from .disclaimer import research_notice, short_notice
@@ -38,6 +37,7 @@ from .inputs import IMAGE_SUFFIXES as IMAGE_SUFFIXES  # its old home, still impo
 from .inputs import Inputs, Reading, Scan, gather
 from .medical.volumes import VolumeWriter
 from .method_names import PAPER_METHODS
+from .network import eval_mode
 from .preprocess import Preprocessing, to_model_input
 from .viz import explanation_panel, prediction_title, save_figure, save_overlay
 

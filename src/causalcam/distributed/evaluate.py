@@ -19,10 +19,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..core import Network, as_network
 from ..evaluate.rise import RiseResult, RiseSettings, rise_auc
+from ..evaluate.settings import EvaluationSettings
 from ..evaluate.store import digest_of, model_fingerprint, tensor_fingerprint
-from ..evaluate.threshold import Curve, EvaluationSettings, evaluate_maps
+from ..evaluate.threshold import Curve, evaluate_maps
+from ..network import Network, as_network
 from .context import Context, current
 from .shards import Chunk, ShardedJob, preferred_chunk, run_sharded
 

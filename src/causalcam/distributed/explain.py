@@ -21,7 +21,6 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from .. import models
-from ..core import eval_mode
 from ..errors import InputError
 from ..evaluate.store import digest_of, model_fingerprint
 from ..explain import CausalOptions, Explainer
@@ -39,6 +38,7 @@ from ..explain_files import (
     write_summary,
 )
 from ..inputs import Inputs, Reading, Skipped, gather
+from ..network import eval_mode
 from ..preprocess import to_model_input
 from .context import Context, current
 from .shards import Chunk, ShardedJob, ShardReport, preferred_chunk, run_sharded

@@ -28,8 +28,8 @@ from torch import nn
 from torchvision.transforms.functional import gaussian_blur
 from tqdm.auto import tqdm
 
-from ..core import Network, as_network, eval_mode
 from ..errors import InputError
+from ..network import Network, as_network, eval_mode
 from ..precision import compute_plan, memory_format
 from ..preprocess import to_model_input
 from .store import tensor_fingerprint

@@ -24,8 +24,8 @@ import torch
 from torch import Tensor, nn
 from tqdm import tqdm
 
-from ..architectures import known_reshape
 from ..errors import InputError
+from ..models.architectures import known_reshape
 from ..precision import ComputePlan, compute_plan, fp32_after, memory_format
 from . import layers
 from .heads import LABEL_OFF, MULTILABEL_HEAD, SOFTMAX_HEAD, Head, choose_head

@@ -61,7 +61,7 @@ class RunData:
     rise: RiseStageResult | None = None
     localisation: LocalisationStageResult | None = None
     qualitative: QualitativeResult | None = None
-    seeds: SeedTable | None = None  # seeds/seeds.json: causalcam.seed_study's output
+    seeds: SeedTable | None = None  # seeds/seeds.json: causalcam.ablation.seeds's output
     unreadable: list[str] = field(default_factory=list)
 
 

@@ -13,14 +13,14 @@ from typing import Any
 import torch
 
 from .. import models
-from ..core import Network, as_network
+from ..ablation import cache_keys, explain_methods
 from ..data import CLASSES
 from ..data.cache import cached_split, eval_resize, first_per_class
 from ..distributed import current
 from ..distributed.evaluate import sharded_curves
 from ..evaluate import Curve, EvaluationSettings, evaluate_maps
 from ..explain import map_function
-from ..study import cache_keys, explain_methods
+from ..network import Network, as_network
 from .profiles import Profile
 
 

@@ -22,7 +22,6 @@ from typing import Any, Protocol
 
 import torch
 
-from ..core import Network
 from ..distributed import current
 from ..errors import InputError
 from ..evaluate.store import ResultStore, digest_of
@@ -30,6 +29,7 @@ from ..evaluate.summary import majority_rate
 from ..evaluate.tables import jsonable
 from ..explain import CausalOptions
 from ..extras import installed
+from ..network import Network
 from ..precision import resolve_precision
 from ..report import build_report
 from ..results import STAGE_FORMAT, STAGE_VERSIONS, TrainResult

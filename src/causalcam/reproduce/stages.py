@@ -15,7 +15,7 @@ from typing import Any
 
 from .. import models
 from .._io import atomic_write_text
-from ..core import Network, as_network
+from ..ablation import AblationSettings, ablation_csv, cache_keys, measure_ablation
 from ..distributed import current, sharded_evaluate_maps, sharded_rise_auc
 from ..errors import CheckpointError
 from ..evaluate import (
@@ -33,6 +33,7 @@ from ..evaluate.localisation import (
 from ..evaluate.rise import RiseSettings
 from ..evaluate.tables import curve_rows
 from ..method_names import CAUSAL, CURVE_METHODS, GRADCAM, METHOD_NAMES
+from ..network import Network, as_network
 from ..results import (
     AblationTable,
     CurvePoints,
@@ -45,8 +46,7 @@ from ..results import (
     TrainResult,
     TransferResult,
 )
-from ..study import AblationSettings, ablation_csv, cache_keys, measure_ablation
-from ..train import TrainConfig, recipe_label, train
+from ..training import TrainConfig, recipe_label, train
 from ..viz.curves import save_accuracy_curves
 from .context import RunContext, TestSet, load_network, source_curves, source_maps
 from .profiles import Profile
@@ -207,7 +207,7 @@ def stage_transfer(
 def stage_ablation(
     ctx: RunContext, networks: Mapping[str, Network], test: TestSet
 ) -> AblationTable:
-    """The ablation of :mod:`causalcam.study` (every causal variant of
+    """The ablation of :mod:`causalcam.ablation.measure` (every causal variant of
     :meth:`CausalOptions.ablation_variants` and Grad-CAM++ against Grad-CAM, one explain
     pass) on the first network; its table also as ``results/ablation_rows.csv``."""
     source = ctx.profile.archs[0]

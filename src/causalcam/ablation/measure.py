@@ -33,10 +33,10 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from ._io import atomic_write_json, atomic_write_text
-from .data import load_split
-from .errors import InputError
-from .evaluate import (
+from .._io import atomic_write_json, atomic_write_text
+from ..data import load_split
+from ..errors import InputError
+from ..evaluate import (
     DEFAULT_H_VALUES,
     Curve,
     EvaluateMaps,
@@ -48,114 +48,22 @@ from .evaluate import (
     rows_to_csv,
     write_rows,
 )
-from .evaluate.store import model_fingerprint
-from .evaluate.summary import choose_variant, compare, majority_rate
-from .evaluate.tables import jsonable
-from .explain import CausalOptions, Explainer
-from .method_names import CAUSAL, GRADCAM, GRADCAM_PP
-from .models import load_checkpoint
-from .preprocess import to_model_input
-from .report import Heading, render_markdown
-from .report.ablation import ablation_blocks
-from .results import SANITY_TAU, AblationRow, AblationTable
-from .viz.curves import save_accuracy_curves
+from ..evaluate.store import model_fingerprint
+from ..evaluate.summary import choose_variant, compare, majority_rate
+from ..evaluate.tables import jsonable
+from ..explain import CausalOptions
+from ..method_names import GRADCAM
+from ..models import load_checkpoint
+from ..report import Heading, render_markdown
+from ..report.ablation import ablation_blocks
+from ..results import AblationRow, AblationTable
+from ..viz.curves import save_accuracy_curves
+from .maps import BASELINES, MapSanity, cache_keys, explain_all, identical_groups, map_sanity
 
 REFERENCE = GRADCAM
-BASELINES: tuple[str, ...] = (GRADCAM, GRADCAM_PP)
 #: 0.1, 0.2, ..., 0.6: the CPU budget (18 methods x 203 scans x 2 modes in ~40 min on a
 #: shared 2-core CPU); they cover the matched budgets H = 0.3 ... 0.7 of both modes.
 CPU_THRESHOLDS: tuple[float, ...] = tuple(round(0.1 * k, 2) for k in range(1, 7))
-
-
-def explain_methods(
-    model: Network | Any,
-    images: Tensor,
-    methods: Sequence[str],
-    *,
-    target_layer: str | None = None,
-    batch_size: int = 32,
-) -> tuple[dict[str, Tensor], str]:
-    """Maps (B, H, W) in [0, 1] of every named method (``causal`` is the default variant,
-    ``causal[loss,normalize,sign]`` names another) from one ``Explainer.explain`` call per
-    batch of ``batch_size`` uint8 scans, and the explained layer's name. ``model``: a
-    :class:`Network`, a loaded checkpoint or an ``nn.Module``."""
-    network = as_network(model)
-    variants = {m: CausalOptions.parse(m) for m in methods if m.startswith(CAUSAL)}
-    others = tuple(dict.fromkeys(m for m in methods if m not in variants))
-    asked = (*others, CAUSAL) if variants else others
-    causal = tuple(dict.fromkeys(variants.values())) or None
-    keys = {m: variants[m].name if m in variants else m for m in methods}
-    parts: dict[str, list[Tensor]] = {m: [] for m in methods}
-    with Explainer(network.model, target_layer=target_layer, chunk_size=batch_size) as explainer:
-        for start in range(0, images.shape[0], batch_size):
-            batch = images[start : start + batch_size].to(network.device)
-            inputs = to_model_input(batch, network.preprocessing)
-            result = explainer.explain(inputs, methods=asked, causal=causal)
-            for method in methods:
-                parts[method].append(result.maps[keys[method]].detach().float().cpu())
-        layer = str(explainer.layer_name)
-    return {m: torch.cat(chunks) for m, chunks in parts.items()}, layer
-
-
-def explain_all(
-    network: Network,
-    images: Tensor,
-    variants: Sequence[CausalOptions],
-    *,
-    target_layer: str | None = None,
-    batch_size: int = 32,
-) -> tuple[dict[str, Tensor], str]:
-    """:func:`explain_methods` of Grad-CAM, Grad-CAM++ and every variant (keyed by
-    ``variant.name``)."""
-    names = [*BASELINES, *(v.name for v in variants)]
-    return explain_methods(network, images, names, target_layer=target_layer, batch_size=batch_size)
-
-
-def cache_keys(model: Network | Any, layer: str, methods: Sequence[str]) -> dict[str, Any]:
-    """What identifies each method's maps for :func:`causalcam.evaluate.evaluate_maps`: the
-    model's weights, the explained layer, the method and its causal options."""
-    model_print = model_fingerprint(as_network(model).model)
-    return {
-        m: {
-            "model": model_print,
-            "layer": layer,
-            "method": m,
-            "options": CausalOptions.parse(m).to_dict() if m.startswith(CAUSAL) else None,
-        }
-        for m in methods
-    }
-
-
-def identical_groups(maps: Mapping[str, Tensor]) -> dict[str, str]:
-    """``name -> representative``: the first earlier name whose maps are bit-identical."""
-    representative: dict[str, str] = {}
-    seen: list[str] = []
-    for name, values in maps.items():
-        same = next((s for s in seen if torch.equal(maps[s], values)), None)
-        representative[name] = same or name
-        if same is None:
-            seen.append(name)
-    return representative
-
-
-@dataclass(frozen=True)
-class MapSanity:
-    """Mean fraction of pixels a deletion mask keeps at ``tau`` (``m > tau``) and the
-    fraction of images whose map is all zeros (nothing to keep at any threshold)."""
-
-    kept_at_tau: float
-    zero_maps: float
-
-
-def map_sanity(maps: Mapping[str, Tensor], tau: float = SANITY_TAU) -> dict[str, MapSanity]:
-    """:class:`MapSanity` of every method's maps."""
-    return {
-        name: MapSanity(
-            float((values > tau).float().mean()),
-            float((values.flatten(1).amax(dim=1) == 0).float().mean()),
-        )
-        for name, values in maps.items()
-    }
 
 
 def ablation_rows(
@@ -200,7 +108,7 @@ def ablation_rows(
 @dataclass(frozen=True)
 class AblationSettings:
     """How the ablation runs: set once, passed to :func:`measure_ablation`,
-    :func:`run_ablation` and :func:`~causalcam.seed_study.run_seed_study`.
+    :func:`run_ablation` and :func:`~causalcam.ablation.seeds.run_seed_study`.
 
     Attributes:
         variants: the causal variants (``None``: :meth:`CausalOptions.ablation_variants`).

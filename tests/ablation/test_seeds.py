@@ -1,4 +1,4 @@
-"""The ablation over training seeds (``causalcam.seed_study``): per-seed values come from
+"""The ablation over training seeds (``causalcam.ablation.seeds``): per-seed values come from
 each network's own ablation, the pooled interval resamples the shared test images, the
 spread and the "better" counts follow the mode's direction, the choice is the ablation's."""
 
@@ -9,17 +9,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from test_measure import H_VALUES, halves_network, settings
 from torch import Tensor
 
+from causalcam.ablation import REFERENCE, SeedStudy, run_seed_study
 from causalcam.errors import InputError
 from causalcam.evaluate import Network
 from causalcam.evaluate.summary import bootstrap_weights, budget_samples, choose_variant
 from causalcam.report import build_report
 from causalcam.results import SeedTable
-from causalcam.seed_study import SeedStudy, run_seed_study
-from causalcam.study import REFERENCE
 from test_report import _synthetic_run
-from test_study import H_VALUES, halves_network, settings
 
 
 def study_of(networks: list[Network], scans: tuple[Tensor, Tensor], out: Path) -> SeedStudy:

@@ -1,4 +1,4 @@
-"""The ablation study (``causalcam.study``): tables computed from the curves, one explain
+"""The ablation study (``causalcam.ablation.measure``): tables computed from the curves, one explain
 pass, caching, the choice rule. A small hand-built network that classifies bright squares
 by the half they lie in (``Halves``) on 16 px scans keeps it fast and makes every statistic
 finite: its curves reach the matched budgets and Grad-CAM's accuracy lies above chance."""
@@ -15,12 +15,7 @@ import torch
 from torch import Tensor, nn
 
 import causalcam.evaluate.threshold as threshold_module
-from causalcam.evaluate import Curve, EvaluationSettings, Network
-from causalcam.evaluate.summary import accuracy_at_h, choose_variant, paired_budget_stats
-from causalcam.explain import CausalOptions, map_function
-from causalcam.preprocess import Preprocessing, to_model_input
-from causalcam.results import AblationRow, AblationTable, Estimate
-from causalcam.study import (
+from causalcam.ablation import (
     AblationResult,
     AblationSettings,
     explain_all,
@@ -28,6 +23,11 @@ from causalcam.study import (
     identical_groups,
     run_ablation,
 )
+from causalcam.evaluate import Curve, EvaluationSettings, Network
+from causalcam.evaluate.summary import accuracy_at_h, choose_variant, paired_budget_stats
+from causalcam.explain import CausalOptions, map_function
+from causalcam.preprocess import Preprocessing, to_model_input
+from causalcam.results import AblationRow, AblationTable, Estimate
 
 SIZE = 16
 VARIANTS = (

@@ -1,7 +1,7 @@
 """The ablation over training seeds: is a variant's edge over Grad-CAM a property of the
 method or of one trained network?
 
-One network's ablation (:func:`causalcam.study.run_ablation`) gives intervals over test
+One network's ablation (:func:`causalcam.ablation.measure.run_ablation`) gives intervals over test
 images only; a difference that comes from one training run's quirks would pass it.
 :func:`run_seed_study` runs that ablation on every checkpoint (independently trained copies
 of one architecture: same test images, same thresholds, each cached under
@@ -28,15 +28,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ._io import atomic_write_json, atomic_write_text
-from .errors import InputError
-from .evaluate import DEFAULT_H_VALUES, Curve, EvaluationSettings, rows_to_csv
-from .evaluate.summary import budget_estimates, choose_variant, spread
-from .evaluate.tables import jsonable
-from .report import Heading, render_markdown
-from .report.ablation import seed_blocks
-from .results import SeedRow, SeedTable
-from .study import CPU_THRESHOLDS, REFERENCE, AblationResult, AblationSettings, run_ablation
+from .._io import atomic_write_json, atomic_write_text
+from ..errors import InputError
+from ..evaluate import DEFAULT_H_VALUES, Curve, EvaluationSettings, rows_to_csv
+from ..evaluate.summary import budget_estimates, choose_variant, spread
+from ..evaluate.tables import jsonable
+from ..report import Heading, render_markdown
+from ..report.ablation import seed_blocks
+from ..results import SeedRow, SeedTable
+from .measure import CPU_THRESHOLDS, REFERENCE, AblationResult, AblationSettings, run_ablation
 
 
 @dataclass(frozen=True)
@@ -65,16 +65,16 @@ def run_seed_study(
     settings: AblationSettings | None = None,
     **options: Any,
 ) -> SeedStudy:
-    """Run :func:`~causalcam.study.run_ablation` on each model and summarise each variant
+    """Run :func:`~causalcam.ablation.measure.run_ablation` on each model and summarise each variant
     over the seeds (module docstring).
 
     Args:
         models: at least two copies of one network trained with different seeds
             (checkpoint paths or anything ``run_ablation`` takes).
         out_dir: each model's ablation goes to a folder of it; ``seeds.*`` to it.
-        settings: the ablation's settings (default: :class:`~causalcam.study.AblationSettings`
-            with the CPU profile's :data:`~causalcam.study.CPU_THRESHOLDS`); a curve store
-            in ``settings.evaluation.out_dir`` serves every model.
+        settings: the ablation's settings (default: :class:`.measure.AblationSettings` with
+            the CPU profile's :data:`.measure.CPU_THRESHOLDS`); a curve store in
+            ``settings.evaluation.out_dir`` serves every model.
         **options: the data and device of ``run_ablation`` (``images``/``labels``,
             ``data_root``, ``device``, ``plots``).
 

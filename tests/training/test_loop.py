@@ -19,7 +19,7 @@ from causalcam.data.fake import write_fake_dataset
 from causalcam.errors import InputError
 from causalcam.models import load_checkpoint, read_checkpoint
 from causalcam.precision import PrecisionWarning
-from causalcam.train import (
+from causalcam.training import (
     RECIPES,
     Recipe,
     TrainConfig,
@@ -88,7 +88,7 @@ def test_gamma_jitter_keeps_black_white_and_order() -> None:
 
 
 def test_blur_spreads_an_impulse_and_keeps_flat_images() -> None:
-    from causalcam.train import BLUR_SIGMA, _blur
+    from causalcam.training.augmentation import BLUR_SIGMA, _blur
 
     impulse = torch.zeros(3, 21, 21)
     impulse[:, 10, 10] = 1.0
@@ -179,7 +179,7 @@ def test_resume_refuses_a_different_recipe(fake_root: Path, tmp_path: Path) -> N
 KILLED_RUN = """
 import sys, time
 from pathlib import Path
-from causalcam.train import TrainConfig, train
+from causalcam.training import TrainConfig, train
 def pause(epoch, record):
     print("saved", epoch, flush=True)
     time.sleep(120)
