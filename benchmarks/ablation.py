@@ -9,10 +9,10 @@ resumes.
 
     # CPU profile on the 112 px model (what the README reports; ~12 min on an idle 2-core CPU)
     python benchmarks/ablation.py --out /tmp/causalcam-study --thresholds cpu \\
-        --checkpoint src/causalcam/assets/models/resnet18_covidct.pt
+        --checkpoint src/causalcam/assets/models/resnet18_covidct_112.pt
     # three training seeds (causalcam train --seed 1 / --seed 2 made the other two)
     python benchmarks/ablation.py --out /tmp/causalcam-seeds --thresholds cpu \\
-        --checkpoint src/causalcam/assets/models/resnet18_covidct.pt \\
+        --checkpoint src/causalcam/assets/models/resnet18_covidct_112.pt \\
         --checkpoint runs/resnet18-cpu-s1/best.pt --checkpoint runs/resnet18-cpu-s2/best.pt
     # the paper's 71 thresholds, on a GPU
     python benchmarks/ablation.py --checkpoint runs/resnet18.pt --out runs/ablation \\

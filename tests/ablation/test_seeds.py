@@ -18,7 +18,7 @@ from causalcam.evaluate import Network
 from causalcam.evaluate.summary import bootstrap_weights, budget_samples, choose_variant
 from causalcam.report import build_report
 from causalcam.results import SeedTable
-from test_report import _synthetic_run
+from synthetic_runs import synthetic_run
 
 
 def study_of(networks: list[Network], scans: tuple[Tensor, Tensor], out: Path) -> SeedStudy:
@@ -114,7 +114,7 @@ def test_needs_two_models(squares: tuple[Tensor, Tensor], tmp_path: Path) -> Non
 
 
 def test_report_shows_the_seed_study(squares: tuple[Tensor, Tensor], tmp_path: Path) -> None:
-    run = _synthetic_run(tmp_path / "run")
+    run = synthetic_run(tmp_path / "run")
     study = study_of([halves_network(1), halves_network(2)], squares, run / "seeds")
     markdown = build_report(run).markdown.read_text()
     assert "## The ablation over training seeds" in markdown

@@ -69,10 +69,10 @@ def explain_all(
 def cache_keys(model: Network | Any, layer: str, methods: Sequence[str]) -> dict[str, Any]:
     """What identifies each method's maps for :func:`causalcam.evaluate.evaluate_maps`: the
     model's weights, the explained layer, the method and its causal options."""
-    model_print = model_fingerprint(as_network(model).model)
+    weights = model_fingerprint(as_network(model).model)
     return {
         m: {
-            "model": model_print,
+            "model": weights,
             "layer": layer,
             "method": m,
             "options": CausalOptions.parse(m).to_dict() if m.startswith(CAUSAL) else None,

@@ -17,7 +17,7 @@ interrupted run resumes and an identical rerun computes nothing.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -27,6 +27,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from ..errors import InputError
+from ..explain import MapFn
 from ..network import Network, as_network, eval_mode
 from ..precision import ComputePlan, compute_plan, memory_format
 from ..preprocess import to_model_input
@@ -44,8 +45,10 @@ from .store import (
     unpack_bool_rows,
 )
 
-MapFn = Callable[[torch.Tensor], torch.Tensor]
 _MAP_TOLERANCE = 1e-4
+#: Version of the stored curves' keys: part of every curve's fingerprint, so curves stored
+#: under another layout are computed again rather than misread.
+CURVE_FORMAT = 2
 
 
 @dataclass(frozen=True)
@@ -316,9 +319,9 @@ class _Run:
             "preprocessing": self.networks[target].preprocessing.to_dict(),
             "thresholds": self.thresholds.tolist(),
             "mode": mode,
+            "precision": plan.precision,
+            "format": CURVE_FORMAT,
         }
-        if plan.precision != "fp32":  # fp32 keys stay those of earlier versions
-            keyed["precision"] = plan.precision
         key = digest_of(keyed)
         parts = (self.source, maps.method, target, mode)
         stored = self.store.load_json(self.kind("curves"), parts, key)

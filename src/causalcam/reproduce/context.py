@@ -19,7 +19,7 @@ from ..data.cache import cached_split, eval_resize, first_per_class
 from ..distributed import current
 from ..distributed.evaluate import sharded_curves
 from ..evaluate import Curve, EvaluationSettings, evaluate_maps
-from ..explain import map_function
+from ..explain import MapFn, map_function
 from ..network import Network, as_network
 from .profiles import Profile
 
@@ -100,8 +100,8 @@ def load_network(path: Path, device: torch.device) -> Network:
 
 def method_functions(
     network: Network, methods: Sequence[str], precision: str = "fp32"
-) -> dict[str, Callable[[torch.Tensor], torch.Tensor]]:
-    """``MapFn`` per method name (``causal[loss,normalize,sign]`` names a causal variant)."""
+) -> dict[str, MapFn]:
+    """A map function per method name (``causal[loss,normalize,sign]`` names a causal variant)."""
     layer = models.default_target_layer(network.model)
     return {
         m: map_function(network.model, m, target_layer=layer, precision=precision) for m in methods

@@ -34,12 +34,12 @@ from ..precision import resolve_precision
 from ..report import build_report
 from ..results import STAGE_FORMAT, STAGE_VERSIONS, TrainResult
 from .context import RunContext, RunSettings, TestSet, load_test_set
-from .manifest import _finish_stage, _skip_stage, _start_manifest
+from .manifest import finish_stage, skip_stage, start_manifest
 from .profiles import Profile, get_profile
 from .qualitative import stage_qualitative
 from .stages import (
-    _bundled_identity,
-    _networks,
+    bundled_identity,
+    load_networks,
     stage_ablation,
     stage_curves,
     stage_localisation,
@@ -66,6 +66,8 @@ def default_variant() -> dict[str, str]:
 
 
 class StageResult(Protocol):
+    """What a stage returns: a typed result with a JSON form."""
+
     def to_json(self) -> dict[str, Any]: ...
 
 
@@ -138,7 +140,7 @@ def reproduce(
         log,
         resolve_precision(settings.precision, device),
     )
-    manifest = _start_manifest(ctx)
+    manifest = start_manifest(ctx)
     test = load_test_set(chosen.size, chosen.limit, ctx.data_root)
     manifest["data"] = {
         "test_images": int(test.labels.numel()),
@@ -146,11 +148,11 @@ def reproduce(
         "size": chosen.size,
         "majority_rate": majority_rate(test.labels),
     }
-    bundled = _bundled_identity(chosen)
+    bundled = bundled_identity(chosen)
     trained = _stage(ctx, manifest, "train", test, bundled, lambda: stage_train(ctx, test))
     if stop_after == "train":
         return None
-    networks = _networks(ctx, TrainResult.from_json(trained))
+    networks = load_networks(ctx, TrainResult.from_json(trained))
     upstream = digest_of(trained)
     for name, function in NETWORK_STAGES.items():
 
@@ -161,7 +163,7 @@ def reproduce(
         if reason is not None:
             log(f"[{name}] skipped: {reason}")
             if current().is_main:
-                _skip_stage(ctx, manifest, name, reason)
+                skip_stage(ctx, manifest, name, reason)
         else:
             _stage(ctx, manifest, name, test, upstream, compute)
         if stop_after == name:
@@ -170,7 +172,7 @@ def reproduce(
     if current().is_main:
         started = time.perf_counter()
         html = build_report(ctx.run_dir).html
-        _finish_stage(ctx, manifest, "report", time.perf_counter() - started, skipped=False)
+        finish_stage(ctx, manifest, "report", time.perf_counter() - started, skipped=False)
         log(f"report: {html}")
     return html
 
@@ -197,18 +199,17 @@ def _stage(
         # that explain (not training)
         "causal_default": default_variant() if name in NETWORK_STAGES else None,
         "format": STAGE_FORMAT,
+        # the stages after training classify in the run's precision
+        "precision": ctx.precision if name in NETWORK_STAGES else None,
+        "version": STAGE_VERSIONS.get(name, 0),
     }
-    if ctx.precision != "fp32" and name in NETWORK_STAGES:  # fp32 keys as before
-        keyed["precision"] = ctx.precision
-    if name in STAGE_VERSIONS:  # the other stages keep their keys
-        keyed["version"] = STAGE_VERSIONS[name]
     key = digest_of(keyed)
     launch = current()
     stored = launch.broadcast(store.load_json("results", (name,), key) if launch.is_main else None)
     if stored is not None:
         ctx.log(f"[{name}] done before, reused")
         if launch.is_main:
-            _finish_stage(ctx, manifest, name, None, skipped=True, fingerprint=key)
+            finish_stage(ctx, manifest, name, None, skipped=True, fingerprint=key)
         return dict(stored)
     if launch.distributed and name == "train":
         raise InputError(
@@ -226,5 +227,5 @@ def _stage(
         result = launch.broadcast(result)
     if launch.is_main:
         store.save_json("results", (name,), key, result)
-        _finish_stage(ctx, manifest, name, time.perf_counter() - started, False, fingerprint=key)
+        finish_stage(ctx, manifest, name, time.perf_counter() - started, False, fingerprint=key)
     return dict(result)

@@ -42,7 +42,6 @@ from ..results import (
     NetworkRow,
     RiseRow,
     RiseStageResult,
-    SummaryRow,
     TrainResult,
     TransferResult,
 )
@@ -104,7 +103,7 @@ def _bundled(profile: Profile) -> models.LoadedModel | None:
     return loaded if loaded.meta.preprocessing.size == profile.size else None
 
 
-def _bundled_identity(profile: Profile) -> str | None:
+def bundled_identity(profile: Profile) -> str | None:
     """Identifies the bundled ResNet-18 when the profile reuses it (a new one retrains nothing
     but invalidates every stage after training)."""
     loaded = _bundled(profile)
@@ -126,7 +125,8 @@ def _bundled_metrics(meta: models.CheckpointMeta) -> dict[str, Any]:
     }
 
 
-def _networks(ctx: RunContext, trained: TrainResult) -> dict[str, Network]:
+def load_networks(ctx: RunContext, trained: TrainResult) -> dict[str, Network]:
+    """The networks the train stage lists, loaded on the run's device."""
     networks = {}
     for row in trained.networks:
         if row.bundled:
@@ -158,12 +158,12 @@ def stage_curves(ctx: RunContext, networks: Mapping[str, Network], test: TestSet
         figures[mode] = str(path.relative_to(ctx.run_dir))
     if current().is_main:
         write_rows(curve_rows(curves), ctx.results / "curves_rows")
-        write_rows(summary, ctx.results / "curves_summary")
+        write_rows([row.to_json() for row in summary], ctx.results / "curves_summary")
     return CurvesResult(
         source=source,
         n_images=int(test.labels.numel()),
         curves=tuple(_curve_points(c) for c in curves),
-        summary=tuple(SummaryRow.from_json(row) for row in summary),
+        summary=tuple(summary),
         figures=figures,
     )
 

@@ -205,7 +205,7 @@ def _check_out_dir(
 
 
 @dataclass
-class _Data:
+class TrainingData:
     """Tensors of one run: training images on the device, val and test on the CPU."""
 
     train: tuple[torch.Tensor, torch.Tensor]
@@ -214,7 +214,7 @@ class _Data:
     checksum: str
 
 
-def _load_data(config: TrainConfig, recipe: Recipe, device: torch.device) -> _Data:
+def _load_data(config: TrainConfig, recipe: Recipe, device: torch.device) -> TrainingData:
     """Decode once (uint8 cache): training images keep the whole centre square for random
     crops; val and test get the deterministic evaluation crop."""
     root, progress, size = config.data_root, config.progress, recipe.size
@@ -224,7 +224,7 @@ def _load_data(config: TrainConfig, recipe: Recipe, device: torch.device) -> _Da
         cached_split("test", eval_resize(size), size, root, progress),
     ]
     x_train, y_train = _subset(splits[0], config.limit)
-    return _Data(
+    return TrainingData(
         train=(x_train.to(device), y_train.to(device)),
         val=_subset(splits[1], config.limit),
         test=_subset(splits[2], config.limit),
@@ -233,7 +233,7 @@ def _load_data(config: TrainConfig, recipe: Recipe, device: torch.device) -> _Da
 
 
 @dataclass
-class _State:
+class TrainingState:
     """Everything that changes during training (and is saved in ``last.pt``)."""
 
     model: nn.Module
@@ -264,13 +264,13 @@ class _State:
         }
 
 
-def _init_state(
+def init_state(
     config: TrainConfig,
     recipe: Recipe,
     steps: int,
     saved: dict[str, Any] | None,
     plan: ComputePlan,
-) -> _State:
+) -> TrainingState:
     """Seeded model (in the plan's memory layout), optimizer, schedule, EMA and loss
     scaler; restored from ``saved`` when resuming."""
     torch.manual_seed(config.seed)
@@ -285,7 +285,7 @@ def _init_state(
     if recipe.ema > 0:
         ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(recipe.ema), use_buffers=True)
     scaler = torch.amp.GradScaler(plan.device.type, enabled=plan.precision == "fp16")
-    state = _State(model, optimizer, scheduler, ema, plan, scaler)
+    state = TrainingState(model, optimizer, scheduler, ema, plan, scaler)
     if saved is not None:
         restored = saved["train_state"]
         model.load_state_dict(saved["state_dict"])
@@ -301,8 +301,8 @@ def _init_state(
     return state
 
 
-def _train_epoch(
-    state: _State, data: _Data, recipe: Recipe, generator: torch.Generator, bar: tqdm
+def train_epoch(
+    state: TrainingState, data: TrainingData, recipe: Recipe, generator: torch.Generator, bar: tqdm
 ) -> tuple[float, float]:
     """One pass over the shuffled training set; mean loss and accuracy (augmented inputs)."""
     images, labels = data.train
@@ -357,7 +357,7 @@ def train(
     saved = _check_out_dir(config, recipe, plan, last)
     data = _load_data(config, recipe, device)
     steps_per_epoch = math.ceil(len(data.train[1]) / recipe.batch_size)
-    state = _init_state(config, recipe, steps_per_epoch * recipe.epochs, saved, plan)
+    state = init_state(config, recipe, steps_per_epoch * recipe.epochs, saved, plan)
     start = len(state.history)
     bar = tqdm(
         total=steps_per_epoch * recipe.epochs,
@@ -368,7 +368,7 @@ def train(
     for epoch in range(start, recipe.epochs):
         epoch_started = time.perf_counter()
         generator = torch.Generator().manual_seed(config.seed * 1_000_003 + epoch)
-        loss, accuracy = _train_epoch(state, data, recipe, generator, bar)
+        loss, accuracy = train_epoch(state, data, recipe, generator, bar)
         val = evaluate(state.scored, *data.val, Preprocessing(size=recipe.size), device, plan)
         record = {
             "epoch": epoch,
@@ -399,12 +399,11 @@ def _finish(
     last: Path,
     history: list[dict[str, Any]],
     started: float,
-    data: _Data,
+    data: TrainingData,
     device: torch.device,
 ) -> TrainingRun:
     """Score the best-on-validation checkpoint on val and test (in fp32, as users load it);
     record it in best.pt and metrics.json."""
-
     loaded = load_checkpoint(best, expect_arch=config.arch)
     model = loaded.model.to(device)
     metrics = {
