@@ -36,6 +36,7 @@ demo: $(DEMO_STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks docs/hooks.py
 	$(BIN)/ruff format --check src tests benchmarks docs/hooks.py
+	$(BIN)/vulture src/causalcam vulture_allowlist.py --min-confidence 60
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
@@ -80,7 +81,7 @@ seeds: $(STAMP)
 	    --out runs/resnet18-cpu-s$$seed --resume --quiet || exit 1; \
 	done
 	$(BIN)/python benchmarks/ablation.py --out runs/quick/seeds --thresholds cpu --data $(DATA) \
-	  --checkpoint src/causalcam/assets/models/resnet18_covidct.pt \
+	  --checkpoint src/causalcam/assets/models/resnet18_covidct_112.pt \
 	  --checkpoint runs/resnet18-cpu-s1/best.pt --checkpoint runs/resnet18-cpu-s2/best.pt
 	$(BIN)/causalcam report runs/quick
 

@@ -1,18 +1,18 @@
 """The reproduction study: every causal variant against Grad-CAM and Grad-CAM++.
 
-Runs :func:`causalcam.study.run_ablation` on the COVID-CT test split with a trained
+Runs :func:`causalcam.ablation.measure.run_ablation` on the COVID-CT test split with a trained
 checkpoint (default: the default bundled ResNet-18, 224 px) and prints the ablation table and
 the chosen default. With several ``--checkpoint`` (the same network trained with different seeds) it
-runs :func:`causalcam.seed_study.run_seed_study` instead: the ablation on each, then every
+runs :func:`causalcam.ablation.seeds.run_seed_study` instead: the ablation on each, then every
 variant summarised over the seeds. Results are cached under ``--out``; an interrupted run
 resumes.
 
     # CPU profile on the 112 px model (what the README reports; ~12 min on an idle 2-core CPU)
     python benchmarks/ablation.py --out /tmp/causalcam-study --thresholds cpu \\
-        --checkpoint src/causalcam/assets/models/resnet18_covidct.pt
+        --checkpoint src/causalcam/assets/models/resnet18_covidct_112.pt
     # three training seeds (causalcam train --seed 1 / --seed 2 made the other two)
     python benchmarks/ablation.py --out /tmp/causalcam-seeds --thresholds cpu \\
-        --checkpoint src/causalcam/assets/models/resnet18_covidct.pt \\
+        --checkpoint src/causalcam/assets/models/resnet18_covidct_112.pt \\
         --checkpoint runs/resnet18-cpu-s1/best.pt --checkpoint runs/resnet18-cpu-s2/best.pt
     # the paper's 71 thresholds, on a GPU
     python benchmarks/ablation.py --checkpoint runs/resnet18.pt --out runs/ablation \\
@@ -27,10 +27,10 @@ from pathlib import Path
 
 import torch
 
+from causalcam.ablation import CPU_THRESHOLDS, AblationSettings, run_ablation, run_seed_study
+from causalcam.evaluate import EvaluationSettings
 from causalcam.models.checkpoint import DEFAULT_MODEL
 from causalcam.reproduce import PROFILES as RUN_PROFILES
-from causalcam.seed_study import run_seed_study
-from causalcam.study import CPU_THRESHOLDS, run_ablation
 
 #: named threshold grids: ``cpu`` and each reproduce profile's ablation grid
 PROFILES = {"cpu": CPU_THRESHOLDS} | {
@@ -69,15 +69,14 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     start = time.perf_counter()
     checkpoints = args.checkpoint or [DEFAULT_MODEL]
-    options = {
-        "data_root": args.data,
-        "thresholds": args.thresholds,
-        "n_boot": args.n_boot,
-        "seed": args.seed,
-        "device": args.device,
-        "progress": not args.no_progress,
-        "store": args.store,
-    }
+    settings = AblationSettings(
+        n_boot=args.n_boot,
+        seed=args.seed,
+        evaluation=EvaluationSettings(
+            thresholds=args.thresholds, out_dir=args.store, progress=not args.no_progress
+        ),
+    )
+    options = {"data_root": args.data, "device": args.device, "settings": settings}
     if len(checkpoints) > 1:
         study = run_seed_study(checkpoints, args.out, **options)
         print((args.out / "seeds.md").read_text())

@@ -19,6 +19,7 @@ import argparse
 import tempfile
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -26,7 +27,13 @@ import torch.nn.functional as F
 from torch import nn
 from torchvision.models import resnet18
 
-from causalcam.evaluate import DEFAULT_THRESHOLDS, Network, huffman_bits, run_deletion_insertion
+from causalcam.evaluate import (
+    DEFAULT_THRESHOLDS,
+    EvaluationSettings,
+    Network,
+    huffman_bits,
+    run_deletion_insertion,
+)
 from causalcam.evaluate.huffman import masked_bits
 from causalcam.preprocess import to_model_input
 
@@ -142,10 +149,12 @@ def evaluation_timing(
             images,
             labels,
             source="resnet18",
-            thresholds=thresholds,
-            out_dir=out_dir,
-            batch_size=args.batch_size,
-            progress=False,
+            settings=EvaluationSettings(
+                thresholds=thresholds,
+                out_dir=Path(out_dir),
+                batch_size=args.batch_size,
+                progress=False,
+            ),
         )
         _synchronise(device)
         total = time.perf_counter() - start
@@ -157,9 +166,9 @@ def evaluation_timing(
             images,
             labels,
             source="resnet18",
-            thresholds=thresholds,
-            out_dir=out_dir,
-            progress=False,
+            settings=EvaluationSettings(
+                thresholds=thresholds, out_dir=Path(out_dir), progress=False
+            ),
         )
         rerun = time.perf_counter() - start
     per_image_after = plain_forward_seconds(model, images, network, args.batch_size, 5)

@@ -32,9 +32,9 @@ from pytorch_grad_cam import GradCAM as PackageGradCAM
 from pytorch_grad_cam import GradCAMPlusPlus as PackageGradCAMPlusPlus
 from torch import Tensor, nn
 
-from causalcam.architectures import known_reshape
 from causalcam.explain import PAPER_MAPS, Explainer
 from causalcam.models import default_target_layer
+from causalcam.models.architectures import known_reshape
 
 CASES: tuple[tuple[str, int], ...] = (
     ("resnet18", 2),

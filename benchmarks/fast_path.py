@@ -31,7 +31,8 @@ import torch
 import torchvision
 from torch import Tensor, nn
 
-from causalcam.evaluate.threshold import Network, threshold_correct
+from causalcam.evaluate import EvaluationSettings, Network
+from causalcam.evaluate.threshold import threshold_correct
 from causalcam.explain import PAPER_MAPS, Explainer
 from causalcam.precision import ComputePlan, bf16_supported, compute_plan, memory_format
 
@@ -100,9 +101,13 @@ def runs(
             with memory_format(model, plan.channels_last), torch.no_grad(), plan.autocast():
                 return model(plan.inputs(x))
 
-        def evaluate(_x: Tensor, plan: ComputePlan = plan) -> object:
+        settings = EvaluationSettings(
+            batch_size=batch, progress=False, precision=precision, channels_last=layout
+        )
+
+        def evaluate(_x: Tensor, settings: EvaluationSettings = settings) -> object:
             return threshold_correct(
-                network, images, labels, levels, thresholds, "deletion", batch_size=batch, plan=plan
+                network, images, labels, levels, thresholds, "deletion", settings=settings
             )
 
         table[f"forward|{mode}"] = forward

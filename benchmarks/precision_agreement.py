@@ -33,15 +33,14 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from causalcam._io import atomic_write_text
-from causalcam.core import Network, as_network
+from causalcam._io import atomic_write_text, cache_dir
 from causalcam.data import load_split
-from causalcam.evaluate import evaluate_maps
+from causalcam.evaluate import EvaluationSettings, evaluate_maps
 from causalcam.evaluate.store import model_fingerprint
 from causalcam.explain import PAPER_MAPS, Explainer
 from causalcam.models import BUNDLED_MODELS, bundled_model, default_target_layer
 from causalcam.models.checkpoint import DEFAULT_BUNDLED
-from causalcam.paths import cache_dir
+from causalcam.network import Network, as_network
 from causalcam.precision import bf16_supported
 from causalcam.preprocess import to_model_input
 
@@ -127,11 +126,13 @@ def curve_rows(
             labels,
             source="bundled",
             cache_keys={m: {"agreement": mode, "method": m, "model": model} for m in methods},
-            thresholds=thresholds,
-            out_dir=cache_dir() / "precision_agreement",
-            precision=precision,
-            channels_last=precision != "fp32",
-            progress=False,
+            settings=EvaluationSettings(
+                thresholds=tuple(thresholds),
+                out_dir=cache_dir() / "precision_agreement",
+                precision=precision,
+                channels_last=precision != "fp32",
+                progress=False,
+            ),
         ):
             curves[(precision, curve.method, curve.mode)] = curve
     rng = np.random.default_rng(0)

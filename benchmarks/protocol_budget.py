@@ -23,7 +23,7 @@ import torch
 from causalcam import models
 from causalcam.data import CLASSES
 from causalcam.preprocess import Preprocessing
-from causalcam.reproduce import PROFILES, reproduce
+from causalcam.reproduce import PROFILES, RunSettings, reproduce
 
 TEST_SCANS = 203
 
@@ -55,7 +55,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="causalcam-budget-") as folder:
         run = Path(folder)
         stand_ins(run, profile.archs, profile.size)
-        reproduce(run, profile, args.data, precision=args.precision, progress=False)
+        settings = RunSettings(precision=args.precision, progress=False)
+        reproduce(run, profile, data_root=args.data, settings=settings)
         manifest = json.loads((run / "manifest.json").read_text())
     scans = manifest["data"]["test_images"]
     scale = TEST_SCANS / scans

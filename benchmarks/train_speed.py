@@ -1,6 +1,6 @@
 """Speed of a ResNet-18 training epoch at 224 px in three compute modes, same run.
 
-One epoch of :mod:`causalcam.train`'s own loop (batched augmentation, forward, loss,
+One epoch of :mod:`causalcam.training`'s own loop (batched augmentation, forward, loss,
 backward, AdamW step, EMA update) over 425 synthetic uint8 scans (the size of COVID-CT's
 training split), with the ``scratch`` recipe (batch 16, 224 px):
 
@@ -27,7 +27,8 @@ import torch
 from tqdm import tqdm
 
 from causalcam.precision import bf16_supported, compute_plan
-from causalcam.train import RECIPES, TrainConfig, _Data, _init_state, _train_epoch
+from causalcam.training import RECIPES, TrainConfig
+from causalcam.training.loop import TrainingData, init_state, train_epoch
 
 MODES: dict[str, tuple[str, bool]] = {
     "(a) fp32 contiguous": ("fp32", False),
@@ -37,19 +38,19 @@ MODES: dict[str, tuple[str, bool]] = {
 
 
 def epoch_seconds(
-    precision: str, channels_last: bool, data: _Data, steps: int, warm_up: bool
+    precision: str, channels_last: bool, data: TrainingData, steps: int, warm_up: bool
 ) -> float:
     """Wall time of one training epoch in a fresh run state (after one warm-up step)."""
     recipe = RECIPES["scratch"]
     plan = compute_plan("cpu", precision, channels_last)
     config = TrainConfig(arch="resnet18", recipe="scratch", seed=0)
-    state = _init_state(config, recipe, steps * 2, None, plan)
+    state = init_state(config, recipe, steps * 2, None, plan)
     bar = tqdm(disable=True)
     if warm_up:
         few = dataclasses.replace(data, train=(data.train[0][:16], data.train[1][:16]))
-        _train_epoch(state, few, recipe, torch.Generator().manual_seed(1), bar)
+        train_epoch(state, few, recipe, torch.Generator().manual_seed(1), bar)
     started = time.perf_counter()
-    _train_epoch(state, data, recipe, torch.Generator().manual_seed(0), bar)
+    train_epoch(state, data, recipe, torch.Generator().manual_seed(0), bar)
     return time.perf_counter() - started
 
 
@@ -67,7 +68,7 @@ def main() -> None:
     )
     labels = torch.arange(args.images) % 2
     empty = (images[:0], labels[:0])
-    data = _Data(train=(images, labels), val=empty, test=empty, checksum="synthetic")
+    data = TrainingData(train=(images, labels), val=empty, test=empty, checksum="synthetic")
     steps = math.ceil(args.images / RECIPES["scratch"].batch_size)
     print(f"load average before: {os.getloadavg()}; bf16 native: {bf16_supported('cpu')}")
     times: dict[str, list[float]] = {mode: [] for mode in MODES}

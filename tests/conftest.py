@@ -98,7 +98,7 @@ def model_state() -> type[ModelState]:
 def squares() -> tuple[Tensor, Tensor]:
     """Sixteen 16 x 16 scans of dim noise (0-119) with one bright 4 x 4 square (150-255):
     in the left half for label 0, in the right half for label 1 (the evidence that
-    ``test_study.Halves`` classifies by, so masks that keep it keep the accuracy)."""
+    ``test_measure.Halves`` classifies by, so masks that keep it keep the accuracy)."""
     generator = torch.Generator().manual_seed(1)
     images = torch.randint(0, 120, (16, 16, 16), generator=generator)
     labels = torch.arange(16) % 2

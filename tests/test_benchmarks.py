@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
+from causalcam.data.cache import write_pack
 from causalcam.data.fake import write_fake_dataset
-from causalcam.data.pack import write_pack
 
 BENCHMARKS = sorted((Path(__file__).parents[1] / "benchmarks").glob("*.py"))
 

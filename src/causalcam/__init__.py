@@ -1,6 +1,5 @@
 """causalcam: causal visual features from Grad-CAM and contrast maps (ICIP 2021)."""
 
-from .core import Network
 from .explain import (
     CausalCAM,
     CausalOptions,
@@ -22,6 +21,7 @@ from .explain import (
     map_function,
 )
 from .models import load_model
+from .network import Network
 
 __version__ = "0.1.0"
 

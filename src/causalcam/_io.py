@@ -1,4 +1,5 @@
-"""Atomic file output: write to a temporary file beside the target, then rename.
+"""Files: where causalcam keeps caches (:func:`cache_dir`, never beside the data, which may
+be read-only) and atomic output: write to a temporary file beside the target, then rename.
 
 A reader never sees a half-written file, and an interrupted run leaves either
 the old file or the new one, never a truncated one.
@@ -67,3 +68,14 @@ def atomic_write_text(target: str | os.PathLike[str], text: str) -> Path:
 def atomic_write_json(target: str | os.PathLike[str], payload: Any) -> Path:
     """Write ``payload`` as indented JSON (keys in insertion order) atomically."""
     return atomic_write_text(target, json.dumps(payload, indent=2, allow_nan=False) + "\n")
+
+
+def cache_dir() -> Path:
+    """Per-user cache folder: ``$CAUSALCAM_CACHE``, else ``$XDG_CACHE_HOME/causalcam``,
+    else ``~/.cache/causalcam``. It is not created here."""
+    explicit = os.environ.get("CAUSALCAM_CACHE")
+    if explicit:
+        return Path(explicit).expanduser()
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    base = Path(xdg).expanduser() if xdg else Path.home() / ".cache"
+    return base / "causalcam"

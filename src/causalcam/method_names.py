@@ -70,7 +70,7 @@ GRADCAM_TERMS: Final[tuple[str, ...]] = ("logit", "ce")
 
 #: The default causal variant (``causalcam.explain.CausalOptions()``), chosen by the
 #: measured ablation over three training seeds (README, "Reproduction";
-#: ``causalcam.seed_study``): on COVID-CT (three CPU-profile ResNet-18s, 203 test scans)
+#: ``causalcam.ablation.seeds``): on COVID-CT (three CPU-profile ResNet-18s, 203 test scans)
 #: ``mse_prob, none, set`` has the highest seed-averaged deletion accuracy at matched Huffman
 #: budgets of all 22 readings and is the only one better than Grad-CAM in all three seeds;
 #: its edge (+0.3 points, 95% CI -0.1 to +0.7) is not significant. ``bce, none, set`` (the

@@ -22,7 +22,6 @@ from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
 import torch
 from torch import nn
@@ -30,7 +29,6 @@ from torch.utils.hooks import RemovableHandle
 
 from .errors import InputError
 
-Precision = Literal["fp32", "bf16", "fp16", "auto"]
 PRECISIONS: tuple[str, ...] = ("fp32", "bf16", "fp16", "auto")
 _DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 _CPU_BF16_FLAGS = ("avx512_bf16", "amx_bf16")

@@ -169,7 +169,7 @@ def test_version() -> None:
 
 
 def test_method_lists_keep_causal_variants_whole() -> None:
-    from causalcam.cli.pipeline import split_names
+    from causalcam.cli._app import split_names
 
     assert split_names("gradcam, causal[bce,l2,set],gradcam++") == [
         "gradcam",
@@ -179,7 +179,7 @@ def test_method_lists_keep_causal_variants_whole() -> None:
 
 
 def test_threshold_option_forms() -> None:
-    from causalcam.cli.pipeline import parse_thresholds
+    from causalcam.cli._app import parse_thresholds
 
     assert parse_thresholds(None, "--t") is None
     assert parse_thresholds("0.1,0.25", "--t") == (0.1, 0.25)

@@ -11,8 +11,8 @@ from typer.testing import CliRunner
 
 from causalcam.cli import app
 from causalcam.data import cache, cached_split, load_split, resolve_root
-from causalcam.data.cache import eval_resize
-from causalcam.data.pack import PACK_FORMAT, pack_geometries, read_pack, write_pack
+from causalcam.data.cache import eval_resize, pack_geometries, write_pack
+from causalcam.data.pack import PACK_FORMAT, read_pack
 from causalcam.errors import DataError
 
 

@@ -11,9 +11,9 @@ import torch
 from PIL import Image
 from torch import nn
 
-from causalcam.core import Network
 from causalcam.distributed.explain import explain_files_sharded
 from causalcam.files import explain_files
+from causalcam.network import Network
 from causalcam.preprocess import Preprocessing
 
 

@@ -29,8 +29,9 @@ from launch_helpers import (
 
 from causalcam.distributed.context import RUN_FILE
 from causalcam.distributed.explain import MARKERS
+from causalcam.evaluate import EvaluationSettings
 from causalcam.files import explain_files, load_model_source
-from causalcam.reproduce import evaluate_checkpoints, reproduce, transfer_checkpoints
+from causalcam.reproduce import RunSettings, evaluate_checkpoints, reproduce, transfer_checkpoints
 
 METHODS = "gradcam,causal"
 
@@ -91,10 +92,16 @@ def test_evaluate_and_transfer_on_two_processes_match_one(
     other = shutil.copy(tiny_checkpoint, tmp_path / "other.pt")
     single, multi = tmp_path / "single", tmp_path / "multi"
     taus, common = (0.2, 0.5), ["--data", str(fake_data), "--device", "cpu", "-q"]
+    settings = EvaluationSettings(thresholds=taus, progress=False)
     evaluate_checkpoints(
-        [tiny_checkpoint], single, ["gradcam", "causal"], taus, fake_data, n_boot=20, progress=False
+        [tiny_checkpoint],
+        single,
+        methods=["gradcam", "causal"],
+        settings=settings,
+        data_root=fake_data,
+        n_boot=20,
     )
-    transfer_checkpoints(tiny_checkpoint, [other], single, taus, fake_data, progress=False)
+    transfer_checkpoints(tiny_checkpoint, [other], single, settings=settings, data_root=fake_data)
     env = base_env(isolated_cache)
     evaluate = ["evaluate", str(tiny_checkpoint), "--methods", METHODS, "--thresholds", "0.2,0.5"]
     ranks = launch([*evaluate, "--n-boot", "20", "--out", str(multi), *common], 2, env)
@@ -216,12 +223,14 @@ def test_reproduce_shares_its_evaluating_stages_and_matches_one_process(
         assert "--stop-after train" in rank.stderr
     (multi / RUN_FILE).unlink()  # the refused run's claim on the folder
 
-    cpu, logged = torch.device("cpu"), []
-    trained = reproduce(multi, "tiny", data_root=fake_data, device=cpu, stop_after="train")
+    logged: list[str] = []
+    trained = reproduce(multi, "tiny", data_root=fake_data, stop_after="train")
     assert trained is None and _files(multi / "results") == ["train.json"]
     shutil.copytree(multi / "models", single / "models")
     shutil.copytree(multi / "results", single / "results")
-    reproduce(single, "tiny", data_root=fake_data, device=cpu, progress=False, log=logged.append)
+    reproduce(
+        single, "tiny", data_root=fake_data, settings=RunSettings(progress=False), log=logged.append
+    )
     assert "[train] done before, reused" in logged
     ranks = launch([*args, "--out", str(multi)], 2, env)
     assert [r.returncode for r in ranks] == [0, 0], ranks[0].stderr + ranks[1].stderr

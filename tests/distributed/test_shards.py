@@ -26,7 +26,7 @@ from causalcam.distributed.context import (
 from causalcam.distributed.evaluate import join_curves
 from causalcam.distributed.shards import check_enough_items, preferred_chunk, shard_indices
 from causalcam.errors import InputError
-from causalcam.evaluate import run_deletion_insertion
+from causalcam.evaluate import EvaluationSettings, run_deletion_insertion
 from causalcam.preprocess import Preprocessing
 
 LAUNCH_VARIABLES = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "LOCAL_WORLD_SIZE", "MASTER_ADDR")
@@ -123,7 +123,8 @@ def test_curves_of_image_chunks_join_into_the_curves_of_all_images() -> None:
     labels = torch.arange(9) % 2
     models = {"tiny": (_Tiny().eval(), Preprocessing(size=12))}
     networks = {name: _network(*pair) for name, pair in models.items()}
-    common: dict[str, Any] = {"source": "tiny", "thresholds": (0.2, 0.5, 0.7), "progress": False}
+    settings = EvaluationSettings(thresholds=(0.2, 0.5, 0.7), progress=False)
+    common: dict[str, Any] = {"source": "tiny", "settings": settings}
     whole = run_deletion_insertion(networks, {"b": _brightness}, images, labels, **common)
     parts = [
         run_deletion_insertion(networks, {"b": _brightness}, images[a:b], labels[a:b], **common)

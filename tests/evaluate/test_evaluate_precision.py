@@ -7,16 +7,24 @@ the CPU lacks native bf16, PyTorch emulates the same rounding)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 import torch
 from evaluate_helpers import IDENTITY, SIZE, BrightSpotModel, column_ramp, spot_data
 from torch import Tensor, nn
 
 from causalcam import precision
-from causalcam.evaluate import Network, rise_auc, run_deletion_insertion
+from causalcam.evaluate import (
+    EvaluationSettings,
+    Network,
+    RiseSettings,
+    rise_auc,
+    run_deletion_insertion,
+)
 from causalcam.evaluate.rise import rise_curves
 from causalcam.evaluate.threshold import threshold_correct
-from causalcam.precision import PrecisionWarning, compute_plan
+from causalcam.precision import PrecisionWarning
 
 
 @pytest.fixture
@@ -71,8 +79,9 @@ def recorded_logits(model: RecordingCNN, plan_args: tuple[str, bool]) -> Tensor:
         levels,
         3,
         "deletion",
-        batch_size=5,
-        plan=compute_plan("cpu", *plan_args),
+        settings=EvaluationSettings(
+            batch_size=5, progress=False, precision=plan_args[0], channels_last=plan_args[1]
+        ),
     )
     return torch.cat(model.logits)
 
@@ -109,10 +118,12 @@ def test_bf16_curves_are_cached_apart_from_fp32(tmp_path: object) -> None:
             images,
             labels,
             source="m",
-            thresholds=(0.2, 0.5),
-            out_dir=tmp_path,  # type: ignore[arg-type]
-            progress=False,
-            precision=precision_name,
+            settings=EvaluationSettings(
+                thresholds=(0.2, 0.5),
+                out_dir=tmp_path,  # type: ignore[arg-type]
+                progress=False,
+                precision=precision_name,
+            ),
         )
         assert (model.seen > seen) == computes, precision_name
     fp32, bf16 = curves["fp32"], curves["bf16"]
@@ -130,9 +141,7 @@ def test_evaluation_bf16_without_support_warns(monkeypatch: pytest.MonkeyPatch) 
             images,
             labels,
             source="m",
-            thresholds=(0.5,),
-            progress=False,
-            precision="bf16",
+            settings=EvaluationSettings(thresholds=(0.5,), progress=False, precision="bf16"),
         )
     with pytest.raises(ValueError, match="unknown precision 'half'"):
         run_deletion_insertion(
@@ -141,8 +150,7 @@ def test_evaluation_bf16_without_support_warns(monkeypatch: pytest.MonkeyPatch) 
             images,
             labels,
             source="m",
-            progress=False,
-            precision="half",
+            settings=EvaluationSettings(progress=False, precision="half"),
         )
 
 
@@ -152,10 +160,10 @@ def test_rise_layouts_and_bf16_agree_with_fp32() -> None:
     images, _, _ = scans()
     maps = torch.rand(images.shape, generator=torch.Generator().manual_seed(2))
     network = Network(model, IDENTITY)
-    options = {"steps": 4, "progress": False}
-    reference = rise_auc(network, images, maps, channels_last=False, **options)  # type: ignore[arg-type]
-    layout = rise_auc(network, images, maps, channels_last=True, **options)  # type: ignore[arg-type]
-    bf16 = rise_auc(network, images, maps, precision="bf16", **options)  # type: ignore[arg-type]
+    options = RiseSettings(steps=4, progress=False)
+    reference = rise_auc(network, images, maps, settings=replace(options, channels_last=False))
+    layout = rise_auc(network, images, maps, settings=replace(options, channels_last=True))
+    bf16 = rise_auc(network, images, maps, settings=replace(options, precision="bf16"))
     for got, atol in ((layout, 1e-5), (bf16, 0.02)):
         for curve in ("deletion", "insertion"):
             torch.testing.assert_close(
@@ -184,19 +192,21 @@ def test_evaluation_and_rise_leave_the_model_as_it_was(
     model.fail = fail
     before = model_state(model)
     images, labels, levels = scans()
-    plan = compute_plan("cpu", *mode)
+    settings = EvaluationSettings(progress=False, precision=mode[0], channels_last=mode[1])
     network = Network(model, IDENTITY)
     runs = [
-        lambda: threshold_correct(network, images, labels, levels, 3, "insertion", plan=plan),
+        lambda: threshold_correct(
+            network, images, labels, levels, 3, "insertion", settings=settings
+        ),
         lambda: rise_curves(
             model,
             torch.randn(2, 3, SIZE, SIZE),
             torch.rand(2, SIZE, SIZE),
             deletion_baseline=torch.zeros(2, 3, SIZE, SIZE),
             insertion_baseline=torch.zeros(2, 3, SIZE, SIZE),
-            steps=3,
-            precision=mode[0],
-            channels_last=mode[1],
+            settings=RiseSettings(
+                steps=3, progress=False, precision=mode[0], channels_last=mode[1]
+            ),
         ),
     ]
     for run in runs:

@@ -10,7 +10,7 @@ import pytest
 import torch
 from torchvision.models import resnet18
 
-from causalcam.evaluate import Network, huffman_bits, run_deletion_insertion
+from causalcam.evaluate import EvaluationSettings, Network, huffman_bits, run_deletion_insertion
 from causalcam.explain import map_function
 from causalcam.preprocess import Preprocessing, to_model_input
 
@@ -47,10 +47,9 @@ def test_matches_naive_masking_loop(tmp_path: Path) -> None:
         images,
         labels,
         source="r18",
-        thresholds=thresholds,
-        out_dir=tmp_path,
-        batch_size=5,
-        progress=False,
+        settings=EvaluationSettings(
+            thresholds=thresholds, out_dir=tmp_path, batch_size=5, progress=False
+        ),
     )
     maps = gradcam(to_model_input(images)).double()
     with torch.inference_mode():
@@ -76,7 +75,7 @@ def test_unmasked_accuracy_of_the_bundled_model_matches_its_training_metrics(
     keep_all = lambda x: torch.ones(x.shape[0], x.shape[-2], x.shape[-1])  # noqa: E731
     (curve,) = run_deletion_insertion(
         {"m": bundled}, {"all": keep_all}, images, labels, source="m",
-        thresholds=[0.5], modes=["deletion"], progress=False,
+        settings=EvaluationSettings(thresholds=(0.5,), modes=("deletion",), progress=False),
     )  # fmt: skip
     expected = round(bundled.meta.metrics["test"]["accuracy"] * labels.numel())
     # another CPU may flip the one scan nearest the decision boundary, not more

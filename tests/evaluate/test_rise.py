@@ -13,7 +13,7 @@ from torch import nn
 from torchcam.metrics import DeletionInsertionMetric
 
 from causalcam.errors import InputError
-from causalcam.evaluate import Network, rise_auc, rise_baseline, rise_curves
+from causalcam.evaluate import Network, RiseSettings, rise_auc, rise_baseline, rise_curves
 from causalcam.evaluate.rise import rise_counts
 from causalcam.preprocess import Preprocessing, to_model_input
 
@@ -69,11 +69,13 @@ def test_agrees_with_torchcam(baseline: str, steps: int) -> None:
         network,
         images,
         maps,
-        steps=steps,
-        deletion_baseline=baseline,
-        insertion_baseline=baseline,
-        batch_size=13,
-        progress=False,
+        settings=RiseSettings(
+            steps=steps,
+            deletion_baseline=baseline,
+            insertion_baseline=baseline,
+            batch_size=13,
+            progress=False,
+        ),
     )
     inputs = to_model_input(images, network.preprocessing)
     per_image = []
@@ -111,7 +113,7 @@ class ConstantModel(nn.Module):
 
 def test_constant_model_and_curve_endpoints() -> None:
     images, maps = scans_and_maps(3)
-    result = rise_auc(ConstantModel(), images, maps, steps=4, progress=False)
+    result = rise_auc(ConstantModel(), images, maps, settings=RiseSettings(steps=4, progress=False))
     np.testing.assert_allclose(result.fractions, [0, 36 / 144, 72 / 144, 108 / 144, 1])
     np.testing.assert_allclose(result.deletion_auc, 0.75, atol=1e-6)
     np.testing.assert_allclose(result.insertion_auc, 0.75, atol=1e-6)
@@ -139,11 +141,14 @@ def test_deletion_of_the_deciding_pixel() -> None:
         maps,
         deletion_baseline=torch.zeros(1, 3, SIZE, SIZE),
         insertion_baseline=torch.zeros(1, 3, SIZE, SIZE),
-        steps=4,
+        settings=RiseSettings(steps=4, progress=False),
     )
     high = float(torch.sigmoid(torch.tensor(40.0)))
     np.testing.assert_allclose(result.deletion[0], [high, 0.5, 0.5, 0.5, 0.5], atol=1e-6)
     np.testing.assert_allclose(result.insertion[0], [0.5, high, high, high, high], atol=1e-6)
+
+
+QUIET = RiseSettings(progress=False)
 
 
 def test_bad_settings() -> None:
@@ -151,8 +156,13 @@ def test_bad_settings() -> None:
     with pytest.raises(InputError, match="steps"):
         rise_counts(144, 0)
     with pytest.raises(InputError, match="baseline"):
-        rise_auc(small_cnn(), images, maps, deletion_baseline="grey", progress=False)
+        rise_auc(
+            small_cnn(),
+            images,
+            maps,
+            settings=RiseSettings(deletion_baseline="grey", progress=False),
+        )
     with pytest.raises(InputError, match="NaN"):
-        rise_auc(small_cnn(), images, maps * float("nan"), progress=False)
+        rise_auc(small_cnn(), images, maps * float("nan"), settings=QUIET)
     with pytest.raises(InputError, match="shape"):
-        rise_auc(small_cnn(), images, maps[:, :5], progress=False)
+        rise_auc(small_cnn(), images, maps[:, :5], settings=QUIET)

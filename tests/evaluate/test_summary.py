@@ -9,6 +9,7 @@ import torch
 from causalcam.errors import InputError
 from causalcam.evaluate import Curve, accuracy_at_h, h_at_accuracy, summarize
 from causalcam.evaluate.summary import majority_rate, mean_accuracy_over
+from causalcam.results import SummaryRow
 
 
 def test_interpolation_on_a_straight_line() -> None:
@@ -59,26 +60,26 @@ def test_summarize_point_values_and_paired_intervals() -> None:
     same = make_curve("copy", h, correct)
     rows = summarize([grad, fewer, same], h_values=[0.2, 0.3], n_boot=200, seed=1)
 
-    def pick(method: str, statistic: str) -> list[dict]:
-        return [r for r in rows if r["method"] == method and r["statistic"] == statistic]
+    def pick(method: str, statistic: str) -> list[SummaryRow]:
+        return [r for r in rows if r.method == method and r.statistic == statistic]
 
     saving = pick("causal", "bits_saving")
-    assert [r["value"] for r in saving] == pytest.approx([0.2, 0.2])
+    assert [r.value for r in saving] == pytest.approx([0.2, 0.2])
     for row in saving:  # H is the same for every image, so every resample saves 20%
-        assert row["ci_low"] == pytest.approx(0.2) and row["ci_high"] == pytest.approx(0.2)
+        assert row.ci_low == pytest.approx(0.2) and row.ci_high == pytest.approx(0.2)
     for row in pick("copy", "accuracy_diff_at_h") + pick("copy", "bits_saving"):
-        assert row["value"] == 0 and row["ci_low"] == 0 and row["ci_high"] == 0
+        assert row.value == 0 and row.ci_low == 0 and row.ci_high == 0
     acc = pick("gradcam", "accuracy_at_h")
     np.testing.assert_allclose(
-        [r["value"] for r in acc], accuracy_at_h(grad.mean_h, grad.accuracy, [0.2, 0.3])
+        [r.value for r in acc], accuracy_at_h(grad.mean_h, grad.accuracy, [0.2, 0.3])
     )
     for row in acc:
-        assert row["ci_low"] <= row["value"] <= row["ci_high"]
-        assert row["ci_high"] - row["ci_low"] > 0  # images differ, so resamples differ
+        assert row.ci_low <= row.value <= row.ci_high
+        assert row.ci_high - row.ci_low > 0  # images differ, so resamples differ
     assert not pick("gradcam", "bits_saving")  # the reference is not compared with itself
     (auc,) = pick("gradcam", "auc")
     low, high = grad.mean_h.min(), fewer.mean_h.max()  # the H range all three curves share
-    assert auc["value"] == pytest.approx(mean_accuracy_over(grad.mean_h, grad.accuracy, low, high))
+    assert auc.value == pytest.approx(mean_accuracy_over(grad.mean_h, grad.accuracy, low, high))
 
 
 def test_summarize_is_deterministic_and_checks_options() -> None:
@@ -87,7 +88,7 @@ def test_summarize_is_deterministic_and_checks_options() -> None:
     first = summarize([curve], h_values=[0.4], n_boot=50, seed=3)
     assert first == summarize([curve], h_values=[0.4], n_boot=50, seed=3)
     no_ci = summarize([curve], h_values=[0.4], n_boot=0)
-    assert all(np.isnan(r["ci_low"]) for r in no_ci)
+    assert all(np.isnan(r.ci_low) for r in no_ci)
     with pytest.raises(InputError, match="ci"):
         summarize([curve], ci=1.5)
     other = make_curve("causal", h[:, :6], staircase(6, 6, 0))

@@ -12,6 +12,7 @@ from evaluate_helpers import IDENTITY, SIZE, BrightSpotModel, column_ramp
 from causalcam.errors import InputError
 from causalcam.evaluate import (
     DEFAULT_THRESHOLDS,
+    EvaluationSettings,
     Network,
     as_network,
     evaluate_maps,
@@ -58,8 +59,7 @@ def test_accuracy_and_bits_match_explicit_masking(
         images,
         labels,
         source="spot",
-        modes=[mode],
-        progress=False,
+        settings=EvaluationSettings(modes=(mode,), progress=False),
     )
     np.testing.assert_array_equal(curve.correct, expected_correct(images, labels, mode, 1.0))
     for row, tau in enumerate(DEFAULT_THRESHOLDS):
@@ -84,9 +84,9 @@ def test_each_target_uses_its_own_preprocessing(
         images,
         labels,
         source="spot",
-        targets=["spot", "bright"],
-        modes=["deletion"],
-        progress=False,
+        settings=EvaluationSettings(
+            targets=("spot", "bright"), modes=("deletion",), progress=False
+        ),
     )
     assert [(c.method, c.target) for c in curves] == [
         ("gradcam", "spot"),
@@ -142,10 +142,9 @@ def test_interrupted_run_resumes_and_rerun_computes_nothing(
             images,
             labels,
             source="spot",
-            thresholds=thresholds,
-            out_dir=tmp_path,
-            batch_size=16,
-            progress=False,
+            settings=EvaluationSettings(
+                thresholds=thresholds, out_dir=tmp_path, batch_size=16, progress=False
+            ),
         )
 
     model.fail_after = 2 * per_curve + 32  # dies inside the third curve
@@ -182,16 +181,21 @@ def test_maps_as_tensors_give_the_map_functions_curves_and_cache_by_key(
     network = Network(model, IDENTITY)
     inputs = images.float().div(255).unsqueeze(1).expand(-1, 3, -1, -1)
     maps = {"a": column_ramp(inputs), "b": reverse_ramp(inputs)}
-    kwargs = dict(source="spot", thresholds=DEFAULT_THRESHOLDS[:10], progress=False)
+    settings = EvaluationSettings(thresholds=DEFAULT_THRESHOLDS[:10], progress=False)
     from_functions = run_deletion_insertion(
-        {"spot": network}, {"a": column_ramp, "b": reverse_ramp}, images, labels, **kwargs
+        {"spot": network},
+        {"a": column_ramp, "b": reverse_ramp},
+        images,
+        labels,
+        source="spot",
+        settings=settings,
     )
     keys = {"a": {"maps": "ramp"}, "b": {"maps": "reverse ramp"}}
 
     def run(values: dict[str, torch.Tensor], cache_keys: dict | None = keys) -> list:
         return evaluate_maps(
-            {"spot": network}, values, images, labels, cache_keys=cache_keys,
-            out_dir=tmp_path, **kwargs,
+            {"spot": network}, values, images, labels, source="spot", cache_keys=cache_keys,
+            settings=settings.replace(out_dir=tmp_path),
         )  # fmt: skip
 
     from_tensors = run(maps)
@@ -221,8 +225,10 @@ def test_maps_as_tensors_give_the_map_functions_curves_and_cache_by_key(
 
 def test_changed_thresholds_recompute(tmp_path: Path, spot_network: Network, spot_set) -> None:
     images, labels = spot_set
-    kwargs = dict(source="spot", modes=["deletion"], out_dir=tmp_path, progress=False)
-    run_deletion_insertion({"spot": spot_network}, {"r": column_ramp}, images, labels, **kwargs)
+    settings = EvaluationSettings(modes=("deletion",), out_dir=tmp_path, progress=False)
+    run_deletion_insertion(
+        {"spot": spot_network}, {"r": column_ramp}, images, labels, source="spot", settings=settings
+    )
     model = spot_network.model
     assert isinstance(model, BrightSpotModel)
     model.seen = 0
@@ -231,15 +237,16 @@ def test_changed_thresholds_recompute(tmp_path: Path, spot_network: Network, spo
         {"r": column_ramp},
         images,
         labels,
-        thresholds=[0.5, 0.2],
-        **kwargs,
+        source="spot",
+        settings=settings.replace(thresholds=(0.5, 0.2)),
     )
     assert model.seen == 2 * len(images)
     assert curve.thresholds.tolist() == [0.2, 0.5]
 
 
-def _run(models, methods, images, labels, **kwargs):
-    return run_deletion_insertion(models, methods, images, labels, progress=False, **kwargs)
+def _run(models, methods, images, labels, source, **settings):
+    chosen = EvaluationSettings(progress=False, **settings)
+    return run_deletion_insertion(models, methods, images, labels, source=source, settings=chosen)
 
 
 def test_bad_maps_are_rejected(spot_network: Network, spot_set) -> None:

@@ -24,12 +24,12 @@ from transformers import ViTConfig, ViTForImageClassification
 from typer.testing import CliRunner
 
 import causalcam
-from causalcam.architectures import TokenGrid
 from causalcam.cli import app
 from causalcam.data import sample_scans
 from causalcam.errors import InputError
 from causalcam.explain import CausalOptions, Explainer
 from causalcam.models import default_target_layer
+from causalcam.models.architectures import TokenGrid
 
 PAIRS = [
     (causalcam.GradCAM, PackageGradCAM),

@@ -12,7 +12,6 @@ import pytest
 import torch
 
 from causalcam import models
-from causalcam.core import resolve_device
 from causalcam.data import CLASSES, sample_scans
 from causalcam.errors import CheckpointError, InputError
 from causalcam.files import (
@@ -29,6 +28,7 @@ from causalcam.files import (
 )
 from causalcam.files.inputs import Reading, read_image_scan
 from causalcam.models.checkpoint import DEFAULT_MODEL
+from causalcam.network import resolve_device
 from causalcam.preprocess import Preprocessing
 
 

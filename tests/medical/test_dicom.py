@@ -12,6 +12,7 @@ from causalcam.errors import DataError
 from causalcam.files import ModelSource, Reading, explain_files, gather
 from causalcam.files.inputs import file_kind
 from causalcam.medical.dicom import group_series, read_header, read_hounsfield, series_affine
+from causalcam.medical.privacy import ALLOWED_KEYWORDS, IDENTIFYING_KEYWORDS
 from medical_files import IDENTIFYING, ORIENTATION, SPACING, write_dicom_slice, write_series
 
 
@@ -163,3 +164,8 @@ def test_load_images_reads_a_series_in_slice_order(tmp_path: Path) -> None:
     assert grey.shape == (3, 64, 64) and grey.dtype.is_floating_point is False
     bright = (grey > 128).float().mean(dim=(1, 2))
     assert bright[0] < bright[1] < bright[2]  # the soft-tissue square grows with position
+
+
+def test_no_identifying_field_is_allowed_and_the_test_files_carry_only_identifying_ones() -> None:
+    assert not set(IDENTIFYING_KEYWORDS) & set(ALLOWED_KEYWORDS)
+    assert set(IDENTIFYING) <= set(IDENTIFYING_KEYWORDS)

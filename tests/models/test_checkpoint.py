@@ -25,7 +25,7 @@ from causalcam.models.checkpoint import (
     bundled_model,
 )
 from causalcam.preprocess import Preprocessing
-from causalcam.train import evaluate, recipe_label
+from causalcam.training import evaluate, recipe_label
 
 CLASSES = ["CT_COVID", "CT_NonCOVID"]
 

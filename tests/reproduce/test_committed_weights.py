@@ -15,7 +15,7 @@ from causalcam.data.fake import write_fake_dataset
 from causalcam.errors import CheckpointError, InputError
 from causalcam.models import load_checkpoint
 from causalcam.reproduce.weights import WEIGHTS_FORMAT, read_weights, train_command
-from causalcam.train import RECIPES, TrainConfig, train
+from causalcam.training import RECIPES, TrainConfig, train
 
 
 @pytest.fixture(scope="module")

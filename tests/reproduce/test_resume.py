@@ -17,7 +17,7 @@ import pytest
 import torch
 
 from causalcam.data.fake import write_fake_dataset
-from causalcam.reproduce import STAGES, reproduce
+from causalcam.reproduce import STAGES, RunSettings, reproduce
 
 STAGES_COMPARED = ("curves", "transfer", "ablation", "rise", "qualitative")
 
@@ -47,19 +47,21 @@ def test_a_run_killed_after_its_curves_resumes_without_recomputing_them(
     data = write_fake_dataset(
         tmp_path / "covid-ct", counts={"train": (2, 2), "val": (2, 2), "test": (6, 5)}
     )
-    cpu, reference, run = torch.device("cpu"), tmp_path / "reference", tmp_path / "killed"
+    reference, run = tmp_path / "reference", tmp_path / "killed"
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # the killed run's thread count: the same kernels, the same floats
     try:
-        reproduce(reference, "tiny", data_root=data, device=cpu, stop_after="train")
+        reproduce(reference, "tiny", data_root=data, stop_after="train")
         for folder in ("models", "results"):  # both runs explain the same trained networks
             shutil.copytree(reference / folder, run / folder)
-        reproduce(reference, "tiny", data_root=data, device=cpu, progress=False, log=len)
+        reproduce(reference, "tiny", data_root=data, settings=RunSettings(progress=False), log=len)
         _kill_after_curves(run, data)
         done_before = _finished(run)
         assert {"train", "curves"} <= done_before and "report" not in done_before
         logged: list[str] = []
-        reproduce(run, "tiny", data_root=data, device=cpu, progress=False, log=logged.append)
+        reproduce(
+            run, "tiny", data_root=data, settings=RunSettings(progress=False), log=logged.append
+        )
     finally:
         torch.set_num_threads(threads)
     for stage in done_before:

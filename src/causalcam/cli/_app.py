@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import traceback
 import warnings
 from collections.abc import Iterator
@@ -194,8 +195,8 @@ def launched_command(
     """Resolve ``--device`` and ``--precision``, join the launch with the command's identity
     (``options``: what shapes its results) and claim ``out`` for the block
     (:func:`causalcam.distributed.session`)."""
-    from ..core import resolve_device
     from ..distributed import session
+    from ..network import resolve_device
 
     with usage_errors("--device"):
         device = resolve_device(settings.device)
@@ -203,3 +204,34 @@ def launched_command(
     identity = command_identity(command, out=out, precision=resolved, **options)
     with session(device, out_dir=out, identity=identity) as ctx:
         yield Launch(ctx, settings.for_rank(ctx.rank), resolved)
+
+
+DataOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--data",
+        help="COVID-CT folder, or a pack of it (`causalcam data pack`) "
+        "(default: $CAUSALCAM_DATA, else the cache).",
+    ),
+]
+
+
+def split_names(text: str) -> list[str]:
+    """``"gradcam,causal[bce,l2,set]"`` -> ``["gradcam", "causal[bce,l2,set]"]``."""
+    return [name.strip() for name in re.findall(r"[^,\[]+(?:\[[^\]]*\])?", text) if name.strip()]
+
+
+def parse_thresholds(text: str | None, option: str) -> tuple[float, ...] | None:
+    """``"0.1,0.2"`` or ``"0.1:0.8:0.01"`` (start:stop:step, stop included) -> thresholds."""
+    if text is None:
+        return None
+    try:
+        if ":" in text:
+            start, stop, step = (float(part) for part in text.split(":"))
+            count = round((stop - start) / step) + 1
+            return tuple(round(start + step * i, 6) for i in range(count))
+        return tuple(float(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise typer.BadParameter(
+            f"{text!r} is not a comma-separated list or start:stop:step", param_hint=f"'{option}'"
+        ) from None

@@ -57,8 +57,8 @@ def demo(
     """Explain the bundled sample scans with the bundled trained ResNet-18 (nothing to download)."""
     settings = Settings(quiet, device, debug)
     with user_errors(settings):
-        from ..core import resolve_device
         from ..files import run_demo
+        from ..network import resolve_device
 
         started = time.perf_counter()
         with usage_errors("--device"):

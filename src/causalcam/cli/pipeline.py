@@ -1,19 +1,17 @@
-"""``causalcam train | pretrain | train-all | evaluate | localise | transfer | reproduce |
-report | data``: thin wrappers over :mod:`causalcam.train`, :mod:`causalcam.pretrain`,
-:mod:`causalcam.train_set`,
-:mod:`causalcam.evaluate`, :mod:`causalcam.reproduce`, :mod:`causalcam.report` and
-:mod:`causalcam.data`."""
+"""``causalcam evaluate | localise | transfer | reproduce | report | claims | data``: thin
+wrappers over :mod:`causalcam.reproduce`, :mod:`causalcam.evaluate`, :mod:`causalcam.report`
+and :mod:`causalcam.data`."""
 
 from __future__ import annotations
 
 import dataclasses
-import re
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from ._app import (
+    DataOption,
     Debug,
     Device,
     PrecisionOption,
@@ -21,241 +19,16 @@ from ._app import (
     Settings,
     app,
     launched_command,
+    parse_thresholds,
+    split_names,
     usage_errors,
     user_errors,
 )
 
-DataOption = Annotated[
-    Path | None,
-    typer.Option(
-        "--data",
-        help="COVID-CT folder, or a pack of it (`causalcam data pack`) "
-        "(default: $CAUSALCAM_DATA, else the cache).",
-    ),
-]
 data_app = typer.Typer(
     help="Get and check the COVID-CT data set.", no_args_is_help=True, rich_markup_mode=None
 )
 app.add_typer(data_app, name="data")
-
-
-def split_names(text: str) -> list[str]:
-    """``"gradcam,causal[bce,l2,set]"`` -> ``["gradcam", "causal[bce,l2,set]"]``."""
-    return [name.strip() for name in re.findall(r"[^,\[]+(?:\[[^\]]*\])?", text) if name.strip()]
-
-
-def parse_thresholds(text: str | None, option: str) -> tuple[float, ...] | None:
-    """``"0.1,0.2"`` or ``"0.1:0.8:0.01"`` (start:stop:step, stop included) -> thresholds."""
-    if text is None:
-        return None
-    try:
-        if ":" in text:
-            start, stop, step = (float(part) for part in text.split(":"))
-            count = round((stop - start) / step) + 1
-            return tuple(round(start + step * i, 6) for i in range(count))
-        return tuple(float(part) for part in text.split(",") if part.strip())
-    except ValueError:
-        raise typer.BadParameter(
-            f"{text!r} is not a comma-separated list or start:stop:step", param_hint=f"'{option}'"
-        ) from None
-
-
-ChannelsLast = Annotated[
-    bool | None,
-    typer.Option(
-        "--channels-last/--no-channels-last", help="Memory layout (default: channels-last)."
-    ),
-]
-Recipe = Annotated[str, typer.Option(help="he2020, scratch or cpu.")]
-Seed = Annotated[int, typer.Option(help="Random seed.")]
-Epochs = Annotated[int | None, typer.Option(help="Override the recipe's epochs.")]
-Size = Annotated[int | None, typer.Option(help="Override the input size (px).")]
-BatchSize = Annotated[int | None, typer.Option(help="Override the batch size.")]
-LearningRate = Annotated[float | None, typer.Option(help="Override the learning rate.")]
-RecipeSet = Annotated[
-    list[str] | None,
-    typer.Option("--set", help="Override any recipe field: --set ema=0.999 --set mixup=0.2."),
-]
-Limit = Annotated[int | None, typer.Option(help="Use the first N images per class and split.")]
-Threads = Annotated[int | None, typer.Option(help="torch CPU threads.")]
-Weights = Annotated[
-    Path | None, typer.Option(help="Local torchvision ImageNet weights to start from.")
-]
-Init = Annotated[
-    Path | None,
-    typer.Option(help="Encoder of `causalcam pretrain` (OUT/encoder.pt) to fine-tune."),
-]
-
-
-def recipe_overrides(pairs: list[str] | None) -> dict[str, object]:
-    """``["ema=0.999", "scale=0.3,1"]`` -> ``{"ema": 0.999, "scale": (0.3, 1.0)}``."""
-    from ..train import parse_override
-
-    overrides: dict[str, object] = {}
-    for pair in pairs or []:
-        key, sep, value = pair.partition("=")
-        if not sep:
-            raise typer.BadParameter(f"{pair!r} is not FIELD=VALUE", param_hint="'--set'")
-        with usage_errors("--set"):
-            overrides[key.strip()] = parse_override(key.strip(), value.strip())
-    return overrides
-
-
-@app.command(name="train")
-def train_command(
-    arch: Annotated[str, typer.Option(help="resnet18/34/50, densenet121/169, ...")] = "resnet18",
-    recipe: Recipe = "cpu",
-    out: Annotated[Path | None, typer.Option(help="Run folder (default runs/ARCH-RECIPE).")] = None,
-    data: DataOption = None,
-    seed: Seed = 0,
-    epochs: Epochs = None,
-    size: Size = None,
-    batch_size: BatchSize = None,
-    lr: LearningRate = None,
-    set_: RecipeSet = None,
-    precision: PrecisionOption = "fp32",
-    channels_last: ChannelsLast = None,
-    weights: Weights = None,
-    init: Init = None,
-    limit: Limit = None,
-    threads: Threads = None,
-    resume: Annotated[bool, typer.Option(help="Continue the run in --out.")] = False,
-    quiet: Quiet = False,
-    device: Device = "auto",
-    debug: Debug = False,
-) -> None:
-    """Train a network on COVID-CT (official split); best-on-validation checkpoint."""
-    settings = Settings(quiet, device, debug)
-    overrides = recipe_overrides(set_)
-    with user_errors(settings):
-        from ..train import TrainConfig, train
-
-        config = TrainConfig(
-            arch=arch,
-            recipe=recipe,
-            out_dir=out or Path("runs") / f"{arch}-{recipe}",
-            data_root=data,
-            seed=seed,
-            device=device,
-            threads=threads,
-            resume=resume,
-            weights=weights,
-            init=init,
-            limit=limit,
-            progress=settings.progress,
-            precision=precision,
-            channels_last=channels_last,
-            epochs=epochs,
-            size=size,
-            batch_size=batch_size,
-            lr=lr,
-            overrides=overrides,
-        )
-        result = train(config)
-        test, val = result.metrics["test"], result.metrics["val"]
-        settings.info(
-            f"best epoch {result.best_epoch + 1}: val accuracy {val['accuracy']:.4f}, "
-            f"test accuracy {test['accuracy']:.4f} ({result.seconds:.0f} s)"
-        )
-        typer.echo(f"checkpoint: {result.best_path}")
-
-
-@app.command()
-def pretrain(
-    arch: Annotated[str, typer.Option(help="resnet18/34/50, densenet121/169, ...")] = "resnet18",
-    method: Annotated[str, typer.Option(help="Pretext task: rotation or simclr.")] = "rotation",
-    out: Annotated[Path | None, typer.Option(help="Run folder (default runs/ARCH-METHOD).")] = None,
-    data: DataOption = None,
-    epochs: Annotated[int, typer.Option(help="Passes over the training scans.")] = 50,
-    batch_size: Annotated[int, typer.Option(help="Scans per step.")] = 32,
-    lr: Annotated[float, typer.Option(help="Peak learning rate (AdamW, cosine).")] = 1e-3,
-    size: Annotated[int, typer.Option(help="Input size (px).")] = 224,
-    seed: Seed = 0,
-    precision: PrecisionOption = "fp32",
-    limit: Annotated[int | None, typer.Option(help="Use the first N training scans.")] = None,
-    threads: Threads = None,
-    quiet: Quiet = False,
-    device: Device = "auto",
-    debug: Debug = False,
-) -> None:
-    """Self-supervised pretraining on the training scans without their labels; rerun to
-    resume. Fine-tune with `causalcam train --init OUT/encoder.pt`."""
-    settings = Settings(quiet, device, debug)
-    with user_errors(settings):
-        from ..pretrain import PretrainConfig
-        from ..pretrain import pretrain as run_pretraining
-
-        config = PretrainConfig(
-            arch=arch,
-            method=method,
-            out_dir=out or Path("runs") / f"{arch}-{method}",
-            data_root=data,
-            epochs=epochs,
-            batch_size=batch_size,
-            lr=lr,
-            size=size,
-            seed=seed,
-            device=device,
-            threads=threads,
-            precision=precision,
-            limit=limit,
-            progress=settings.progress,
-        )
-        encoder = run_pretraining(config)
-        typer.echo(f"encoder: {encoder} (fine-tune: causalcam train --init {encoder})")
-
-
-@app.command(name="train-all")
-def train_all_command(
-    out: Annotated[Path, typer.Option(help="Set folder: one run folder per network.")],
-    archs: Annotated[
-        str, typer.Option(help="Comma-separated networks, trained in this order.")
-    ] = "resnet18,resnet34,resnet50,densenet121,densenet169",
-    recipe: Recipe = "scratch",
-    data: DataOption = None,
-    seed: Seed = 0,
-    epochs: Epochs = None,
-    size: Size = None,
-    batch_size: BatchSize = None,
-    lr: LearningRate = None,
-    set_: RecipeSet = None,
-    precision: PrecisionOption = "fp32",
-    channels_last: ChannelsLast = None,
-    limit: Limit = None,
-    threads: Threads = None,
-    quiet: Quiet = False,
-    device: Device = "auto",
-    debug: Debug = False,
-) -> None:
-    """Train several networks into OUT/<arch>/; rerun the same command to resume: finished
-    networks are skipped, a started one continues after its last epoch. Writes
-    OUT/summary.json and OUT/summary.md."""
-    settings = Settings(quiet, device, debug)
-    overrides = recipe_overrides(set_)
-    with user_errors(settings):
-        from ..train import TrainConfig
-        from ..train_set import summary_markdown, train_set
-
-        base = TrainConfig(
-            recipe=recipe,
-            out_dir=out,
-            data_root=data,
-            seed=seed,
-            device=device,
-            threads=threads,
-            limit=limit,
-            progress=settings.progress,
-            precision=precision,
-            channels_last=channels_last,
-            epochs=epochs,
-            size=size,
-            batch_size=batch_size,
-            lr=lr,
-            overrides=overrides,
-        )
-        rows = train_set(base, split_names(archs), log=settings.info)
-        settings.info(summary_markdown(rows))
-        typer.echo(f"summary: {out / 'summary.md'} (and summary.json)")
 
 
 @app.command()
@@ -311,7 +84,7 @@ def evaluate(
         typer.echo(f"results are in {out.resolve()}")
         return
     with user_errors(settings):
-        from ..evaluate import DEFAULT_THRESHOLDS
+        from ..evaluate import DEFAULT_THRESHOLDS, EvaluationSettings
         from ..reproduce import evaluate_checkpoints
 
         with launched_command(
@@ -331,13 +104,15 @@ def evaluate(
                 checkpoints,
                 out,
                 methods=split_names(methods),
-                thresholds=taus or DEFAULT_THRESHOLDS,
+                settings=EvaluationSettings(
+                    thresholds=taus or DEFAULT_THRESHOLDS,
+                    progress=settings.progress,
+                    precision=resolved,
+                ),
                 data_root=data,
                 limit=limit,
                 n_boot=n_boot,
                 device=ctx.device,
-                progress=settings.progress,
-                precision=resolved,
             )
         for path in written:
             settings.info(str(path))
@@ -367,23 +142,25 @@ def localise(
     bootstrap intervals; writes localisation.{md,csv,json} and masks.png to check by eye."""
     settings = Settings(quiet, device, debug)
     with user_errors(settings):
-        from ..core import resolve_device
-        from ..evaluate.localisation import run_localisation
+        from ..evaluate.localisation import LocalisationSettings, run_localisation
         from ..explain import PAPER_MAPS
+        from ..network import resolve_device
 
         with usage_errors("--device"):
             torch_device = resolve_device(device)
         result = run_localisation(
             checkpoint,
             out,
-            methods=split_names(methods) if methods else PAPER_MAPS,
             split=split,
             data_root=data,
             limit=limit,
-            n_boot=n_boot,
-            grid=grid,
             device=torch_device,
-            progress=settings.progress,
+            settings=LocalisationSettings(
+                methods=tuple(split_names(methods)) if methods else PAPER_MAPS,
+                n_boot=n_boot,
+                grid=grid,
+                progress=settings.progress,
+            ),
         )
         settings.info(result.markdown())
         typer.echo(f"results are in {out.resolve()}")
@@ -414,7 +191,7 @@ def transfer(
     settings = Settings(quiet, device, debug)
     taus = parse_thresholds(thresholds, "--thresholds")
     with user_errors(settings):
-        from ..evaluate import TRANSFER_THRESHOLDS
+        from ..evaluate import TRANSFER_THRESHOLDS, EvaluationSettings
         from ..reproduce import transfer_checkpoints
 
         with launched_command(
@@ -434,13 +211,15 @@ def transfer(
                 source,
                 targets,
                 out,
-                thresholds=taus or TRANSFER_THRESHOLDS,
+                settings=EvaluationSettings(
+                    thresholds=taus or TRANSFER_THRESHOLDS,
+                    progress=settings.progress,
+                    precision=resolved,
+                ),
                 data_root=data,
                 limit=limit,
                 device=ctx.device,
-                progress=settings.progress,
                 causal=causal,
-                precision=resolved,
             )
         if ctx.is_main:
             settings.info(markdown.read_text(encoding="utf-8"))
@@ -486,7 +265,7 @@ def reproduce(
     Under torchrun the evaluating stages share the test images (train with one process)."""
     settings = Settings(quiet, device, debug)
     with user_errors(settings):
-        from ..reproduce import STAGES, get_profile, with_archs
+        from ..reproduce import STAGES, RunSettings, get_profile, with_archs
         from ..reproduce import reproduce as run_reproduction
 
         with usage_errors("--profile"):
@@ -520,11 +299,13 @@ def reproduce(
                 run_dir,
                 chosen,
                 data_root=data,
-                seed=seed,
-                device=ctx.device,
-                progress=settings.progress,
+                settings=RunSettings(
+                    seed=seed,
+                    device=ctx.device,
+                    precision=launch.precision,
+                    progress=settings.progress,
+                ),
                 log=settings.info,
-                precision=launch.precision,
                 stop_after=stop_after,
             )
         if not ctx.is_main:
@@ -667,7 +448,7 @@ def data_pack(
     the images: training at the training geometry, validation and test as evaluated."""
     settings = Settings(quiet, "cpu", debug)
     with user_errors(settings):
-        from ..data.pack import write_pack
+        from ..data.cache import write_pack
 
         pack = write_pack(out, size or [224], data, progress=settings.progress)
         megabytes = out.stat().st_size / 2**20

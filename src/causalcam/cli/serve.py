@@ -27,8 +27,8 @@ def serve(
     """Open a local web page: drop in a scan (PNG, JPEG, DICOM, NIfTI) and see its explanations."""
     settings = Settings(quiet, device, debug)
     with user_errors(settings):
-        from ..core import resolve_device
         from ..extras import require
+        from ..network import resolve_device
 
         require("fastapi", "causalcam serve")
         require("uvicorn", "causalcam serve")

@@ -59,7 +59,7 @@ def retrain(
 
         from ..errors import InputError
         from ..reproduce.weights import read_weights, retrain_config
-        from ..train import train
+        from ..training import train
 
         records = read_weights(weights)
         for name in [n.strip() for n in names.split(",") if n.strip()]:

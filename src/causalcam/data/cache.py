@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from dataclasses import dataclass
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -21,25 +21,11 @@ from torchvision.transforms import InterpolationMode
 from torchvision.transforms import functional as TF
 from tqdm import tqdm
 
-from .._io import atomic_path
-from ..paths import cache_dir
+from .._io import atomic_path, cache_dir
+from ..errors import DataError
 from .covidct import CLASSES, Entry, open_grey, raise_problems, resolve_root, scan_split, split_file
-
-
-@dataclass(frozen=True)
-class SplitTensors:
-    """One cached split: ``images`` uint8 (B, crop, crop), ``labels`` int64 (B,), file names,
-    and ``checksum`` (SHA-256 of the image bytes and labels, independent of file dates)."""
-
-    images: torch.Tensor
-    labels: torch.Tensor
-    names: list[str]
-    checksum: str
-
-
-def split_key(split: str, resize: int, crop: int) -> str:
-    """``test-r256-c224``: a split at one geometry, as the cache and a pack name it."""
-    return f"{split}-r{resize}-c{crop}"
+from .pack import PACK_FORMAT, Pack, pack_file, read_pack
+from .tensors import SplitTensors, split_key, tensor_checksum
 
 
 def eval_resize(size: int) -> int:
@@ -66,13 +52,6 @@ def fingerprint(root: Path, split: str, entries: list[Entry]) -> str:
     return digest.hexdigest()
 
 
-def tensor_checksum(images: torch.Tensor, labels: torch.Tensor) -> str:
-    """SHA-256 of the uint8 image bytes followed by the int64 labels."""
-    digest = hashlib.sha256(images.contiguous().numpy().tobytes())
-    digest.update(labels.contiguous().numpy().tobytes())
-    return digest.hexdigest()
-
-
 def _decode_all(entries: list[Entry], resize: int, crop: int, progress: bool) -> torch.Tensor:
     images = np.empty((len(entries), crop, crop), dtype=np.uint8)
     for index, entry in enumerate(tqdm(entries, desc="decoding", disable=not progress)):
@@ -90,8 +69,6 @@ def cached_split(
 ) -> SplitTensors:
     """``split`` decoded at one geometry, from the on-disk cache when it is current, or from
     the pack (:mod:`causalcam.data.pack`) when ``root`` or ``$CAUSALCAM_DATA`` names one."""
-    from .pack import pack_file, read_pack  # pack builds on this module
-
     packed = pack_file(root)
     if packed is not None:
         return read_pack(packed).split(split, resize, crop)
@@ -144,3 +121,32 @@ def first_per_class(labels: torch.Tensor, limit: int | None, n_classes: int) -> 
         return torch.arange(len(labels))
     keep = torch.cat([(labels == c).nonzero()[:limit, 0] for c in range(n_classes)])
     return keep.sort().values
+
+
+def pack_geometries(size: int) -> list[tuple[str, int, int]]:
+    """What training and evaluation at ``size`` read: the training split as a square of the
+    evaluation resize (random crops are cut from it), validation and test centre-cropped."""
+    resize = eval_resize(size)
+    return [("train", resize, resize), ("val", resize, size), ("test", resize, size)]
+
+
+def write_pack(
+    out: str | os.PathLike[str],
+    sizes: Iterable[int] = (224,),
+    root: str | os.PathLike[str] | None = None,
+    progress: bool = False,
+) -> Pack:
+    """Pack the data set at ``root`` for the input ``sizes``; written atomically to ``out``."""
+    target, packed = Path(out), pack_file(root)
+    if packed is not None:
+        raise DataError(f"{packed}: already a pack; give the COVID-CT folder to pack")
+    splits = {
+        split_key(*geometry): cached_split(*geometry, root=root, progress=progress)
+        for size in sorted(set(sizes))
+        for geometry in pack_geometries(size)
+    }
+    payload = {"format": PACK_FORMAT, "splits": {k: v.__dict__ for k, v in splits.items()}}
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(target) as temp:
+        torch.save(payload, temp)
+    return Pack(target, splits)

@@ -22,8 +22,8 @@ from typing import Any, ClassVar
 
 from PIL import Image, UnidentifiedImageError
 
+from .._io import cache_dir
 from ..errors import DataError
-from ..paths import cache_dir
 
 CLASSES: tuple[str, str] = ("CT_COVID", "CT_NonCOVID")
 SPLITS: tuple[str, str, str] = ("train", "val", "test")

@@ -3,32 +3,24 @@
 For a machine that should receive tensors, not a folder of 746 images (a GPU host with a
 limit on what is sent to it): ``causalcam data pack OUT --size 224`` writes the training split
 at the training geometry and the validation and test splits at the evaluation geometry of
-each size, and ``--data OUT`` (or ``$CAUSALCAM_DATA=OUT``) then serves :func:`cached_split`
-from the file. Loaded with ``weights_only=True``; every split's checksum is verified on load.
+each size (:func:`causalcam.data.cache.write_pack`), and ``--data OUT`` (or
+``$CAUSALCAM_DATA=OUT``) then serves :func:`causalcam.data.cache.cached_split` from the
+file. Loaded with ``weights_only=True``; every split's checksum is verified on load.
 """
 
 from __future__ import annotations
 
 import functools
 import os
-from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
-from .._io import atomic_path
 from ..errors import DataError
-from .cache import SplitTensors, cached_split, eval_resize, split_key, tensor_checksum
+from .tensors import SplitTensors, split_key, tensor_checksum
 
 PACK_FORMAT = "causalcam-pack/1"
-
-
-def pack_geometries(size: int) -> list[tuple[str, int, int]]:
-    """What training and evaluation at ``size`` read: the training split as a square of the
-    evaluation resize (random crops are cut from it), validation and test centre-cropped."""
-    resize = eval_resize(size)
-    return [("train", resize, resize), ("val", resize, size), ("test", resize, size)]
 
 
 def pack_file(root: str | os.PathLike[str] | None) -> Path | None:
@@ -89,25 +81,3 @@ def read_pack(path: str | os.PathLike[str]) -> Pack:
     resolved = Path(path).expanduser().resolve()
     stat = resolved.stat()
     return _load(resolved, stat.st_mtime_ns, stat.st_size)
-
-
-def write_pack(
-    out: str | os.PathLike[str],
-    sizes: Iterable[int] = (224,),
-    root: str | os.PathLike[str] | None = None,
-    progress: bool = False,
-) -> Pack:
-    """Pack the data set at ``root`` for the input ``sizes``; written atomically to ``out``."""
-    target, packed = Path(out), pack_file(root)
-    if packed is not None:
-        raise DataError(f"{packed}: already a pack; give the COVID-CT folder to pack")
-    splits = {
-        split_key(*geometry): cached_split(*geometry, root=root, progress=progress)
-        for size in sorted(set(sizes))
-        for geometry in pack_geometries(size)
-    }
-    payload = {"format": PACK_FORMAT, "splits": {k: v.__dict__ for k, v in splits.items()}}
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(target) as temp:
-        torch.save(payload, temp)
-    return Pack(target, splits)

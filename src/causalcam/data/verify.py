@@ -21,8 +21,8 @@ from pathlib import Path, PurePosixPath
 
 from tqdm import tqdm
 
+from .._io import cache_dir
 from ..errors import DataError
-from ..paths import cache_dir
 from .covidct import CLASSES, SPLITS, Problem, open_grey, raise_problems, scan_split, split_file
 
 CHECKSUMS = "SHA256SUMS"

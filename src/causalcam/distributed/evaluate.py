@@ -2,7 +2,7 @@
 
 Every per-image result of a :class:`~causalcam.evaluate.Curve` (correct flags, Huffman
 bits) depends on that image alone, so each rank evaluates its chunks of images with
-:func:`~causalcam.evaluate.run_deletion_insertion` and the curves are joined along the image
+:func:`~causalcam.evaluate.evaluate_maps` and the curves are joined along the image
 axis in the original order. Chunks hold :data:`CHUNK` images (a multiple of the map batch),
 so maps are computed over the same batches as in a single process. Chunk markers live under
 ``out_dir/sharded/<job>/`` and serve as the cache of a rerun.
@@ -10,6 +10,7 @@ so maps are computed over the same batches as in a single process. Chunk markers
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -18,79 +19,15 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..core import Network, as_network
-from ..evaluate.rise import RiseResult, rise_auc
-from ..evaluate.store import callable_identity, digest_of, model_fingerprint, tensor_fingerprint
-from ..evaluate.tables import jsonable
-from ..evaluate.threshold import (
-    DEFAULT_THRESHOLDS,
-    MODES,
-    Curve,
-    MapFn,
-    evaluate_maps,
-    run_deletion_insertion,
-)
+from ..evaluate.rise import RiseResult, RiseSettings, rise_auc
+from ..evaluate.settings import EvaluationSettings
+from ..evaluate.store import digest_of, model_fingerprint, tensor_fingerprint
+from ..evaluate.threshold import Curve, evaluate_maps
+from ..network import Network, as_network
 from .context import Context, current
 from .shards import Chunk, ShardedJob, preferred_chunk, run_sharded
 
 CHUNK = 64
-
-
-def sharded_deletion_insertion(
-    models: Mapping[str, Network | nn.Module | Any],
-    methods: Mapping[str, MapFn],
-    images: torch.Tensor,
-    labels: torch.Tensor,
-    *,
-    source: str,
-    targets: Sequence[str] | None = None,
-    thresholds: Sequence[float] = DEFAULT_THRESHOLDS,
-    modes: Sequence[str] = MODES,
-    out_dir: str | Path | None = None,
-    method_options: Mapping[str, Mapping[str, Any]] | None = None,
-    batch_size: int = 64,
-    map_batch_size: int = 32,
-    progress: bool = True,
-    ctx: Context | None = None,
-) -> list[Curve]:
-    """:func:`~causalcam.evaluate.run_deletion_insertion` with the images shared among the
-    ranks of ``ctx`` (default: the running session; a single process runs it unchanged).
-    Every rank returns the full curves."""
-    ctx = ctx or current()
-    arguments: dict[str, Any] = {
-        "source": source,
-        "targets": targets,
-        "thresholds": thresholds,
-        "modes": modes,
-        "method_options": method_options,
-        "batch_size": batch_size,
-        "map_batch_size": map_batch_size,
-    }
-    if not ctx.distributed:
-        return run_deletion_insertion(
-            models, methods, images, labels, out_dir=out_dir, progress=progress, **arguments
-        )
-    networks = {name: as_network(model) for name, model in models.items()}
-    options = {
-        **{k: v for k, v in arguments.items() if k != "thresholds"},
-        "thresholds": [float(t) for t in thresholds],
-        "methods": {name: callable_identity(fn) for name, fn in methods.items()},
-    }
-
-    def chunk_curves(chunk: range) -> list[Curve]:
-        return run_deletion_insertion(
-            networks,
-            methods,
-            images[chunk.start : chunk.stop],
-            labels[chunk.start : chunk.stop],
-            out_dir=None,
-            progress=False,
-            **arguments,
-        )
-
-    return sharded_curves(
-        ctx, networks, images, labels, options, chunk_curves, out_dir=out_dir, progress=progress
-    )
 
 
 def sharded_evaluate_maps(
@@ -99,28 +36,26 @@ def sharded_evaluate_maps(
     images: torch.Tensor,
     labels: torch.Tensor,
     *,
-    cache_keys: Mapping[str, Any],
-    out_dir: str | Path | None = None,
-    progress: bool = True,
-    ctx: Context | None = None,
-    **options: Any,
+    source: str,
+    settings: EvaluationSettings | None = None,
+    cache_keys: Mapping[str, Any] | None = None,
 ) -> list[Curve]:
     """:func:`~causalcam.evaluate.evaluate_maps` with the images shared among the ranks of
-    ``ctx`` (every rank holds all ``maps``; each scores its chunks). ``cache_keys`` (how each
-    method's maps were made) and ``options`` identify the job; the ranks must agree on them."""
-    ctx = ctx or current()
+    the running session (a single process runs it unchanged).
+
+    Every rank holds all ``maps`` and scores its chunks; ``cache_keys`` (how each method's
+    maps were made) and the settings identify the job, so the ranks must agree on them.
+    Every rank returns the full curves.
+    """
+    ctx = current()
+    settings = settings or EvaluationSettings()
     if not ctx.distributed:
         return evaluate_maps(
-            models,
-            maps,
-            images,
-            labels,
-            cache_keys=cache_keys,
-            out_dir=out_dir,
-            progress=progress,
-            **options,
+            models, maps, images, labels, source=source, settings=settings, cache_keys=cache_keys
         )
     networks = {name: as_network(model) for name, model in models.items()}
+    quiet = settings.replace(out_dir=None, progress=False)
+    keys = dict(cache_keys or {})
 
     def chunk_curves(chunk: range) -> list[Curve]:
         part = slice(chunk.start, chunk.stop)
@@ -129,15 +64,21 @@ def sharded_evaluate_maps(
             {method: values[part] for method, values in maps.items()},
             images[part],
             labels[part],
-            cache_keys=cache_keys,
-            out_dir=None,
-            progress=False,
-            **options,
+            source=source,
+            settings=quiet,
+            cache_keys=keys,
         )
 
-    identity = {**jsonable(options), "keys": dict(cache_keys), "methods": list(maps)}
+    identity = {**settings.identity(), "source": source, "keys": keys, "methods": list(maps)}
     return sharded_curves(
-        ctx, networks, images, labels, identity, chunk_curves, out_dir=out_dir, progress=progress
+        ctx,
+        networks,
+        images,
+        labels,
+        identity,
+        chunk_curves,
+        out_dir=settings.out_dir,
+        progress=settings.progress,
     )
 
 
@@ -148,28 +89,29 @@ def sharded_rise_auc(
     *,
     maps_key: Any,
     out_dir: str | Path | None = None,
-    progress: bool = True,
-    ctx: Context | None = None,
-    **options: Any,
+    settings: RiseSettings | None = None,
 ) -> RiseResult:
-    """:func:`~causalcam.evaluate.rise_auc` with the images shared among the ranks of ``ctx``
-    (per-image curves joined in image order on every rank). ``maps_key`` (JSON: how the maps
-    were made) and ``options`` identify the job; the ranks must agree on them."""
-    ctx = ctx or current()
+    """:func:`~causalcam.evaluate.rise_auc` with the images shared among the ranks of the
+    running session (per-image curves joined in image order on every rank). ``maps_key``
+    (JSON: how the maps were made) and the settings identify the job; the ranks must agree
+    on them. Chunk markers live under ``out_dir``."""
+    ctx = current()
+    settings = settings or RiseSettings()
     if not ctx.distributed:
-        return rise_auc(model, images, maps, progress=progress, **options)
+        return rise_auc(model, images, maps, settings=settings)
     network = as_network(model)
     hashes = {
         "test images": tensor_fingerprint(images),
         "model": model_fingerprint(network.model),
-        "options": digest_of({**jsonable(options), "maps": maps_key, "rise": True}),
+        "options": digest_of({**settings.identity(), "maps": maps_key, "rise": True}),
     }
     job = _image_job(ctx, images, hashes, out_dir)
+    quiet = dataclasses.replace(settings, progress=False)
 
     def work(chunks: Sequence[Chunk]) -> Iterator[tuple[int, Any]]:
         for chunk_id, chunk in chunks:
             part = slice(chunk.start, chunk.stop)
-            result = rise_auc(network, images[part], maps[part], progress=False, **options)
+            result = rise_auc(network, images[part], maps[part], settings=quiet)
             yield (
                 chunk_id,
                 {
@@ -179,7 +121,7 @@ def sharded_rise_auc(
                 },
             )
 
-    parts, _ = run_sharded(ctx, job, work, progress=progress)
+    parts, _ = run_sharded(ctx, job, work, progress=settings.progress)
     return RiseResult(
         np.asarray(parts[0]["fractions"]),
         np.concatenate([np.asarray(p["deletion"]) for p in parts]),

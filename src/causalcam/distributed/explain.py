@@ -21,7 +21,6 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from .. import models
-from ..core import Network, eval_mode
 from ..errors import InputError
 from ..evaluate.store import digest_of, model_fingerprint
 from ..explain import CausalOptions, Explainer
@@ -43,6 +42,7 @@ from ..files import (
     unique_name,
     write_summary,
 )
+from ..network import Network, eval_mode
 from ..preprocess import Preprocessing, to_model_input
 from .context import Context, current
 from .shards import Chunk, ShardedJob, ShardReport, preferred_chunk, run_sharded

@@ -10,22 +10,20 @@
 - :func:`write_evaluation`: curves and summary as CSV + JSON, accuracy-vs-H plots as PNG.
 """
 
-from ..core import Network, as_network
+from ..network import Network, as_network
 from .huffman import huffman_bits, huffman_bits_from_histograms, huffman_ratio, masked_bits
 from .outputs import write_evaluation
-from .rise import RiseResult, rise_auc, rise_baseline, rise_curves
+from .rise import RiseResult, RiseSettings, rise_auc, rise_baseline, rise_curves
+from .settings import DEFAULT_THRESHOLDS, MODES, EvaluationSettings, validate_thresholds
 from .summary import DEFAULT_H_VALUES, accuracy_at_h, h_at_accuracy, summarize
 from .tables import curve_rows, rows_to_csv, write_rows
 from .threshold import (
-    DEFAULT_THRESHOLDS,
-    MODES,
     Curve,
     EvaluateMaps,
     MapFn,
     compute_maps,
     evaluate_maps,
     run_deletion_insertion,
-    validate_thresholds,
 )
 from .transference import TRANSFER_THRESHOLDS, TransferenceTable, transference_table
 
@@ -36,9 +34,11 @@ __all__ = [
     "TRANSFER_THRESHOLDS",
     "Curve",
     "EvaluateMaps",
+    "EvaluationSettings",
     "MapFn",
     "Network",
     "RiseResult",
+    "RiseSettings",
     "TransferenceTable",
     "accuracy_at_h",
     "as_network",

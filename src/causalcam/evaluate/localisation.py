@@ -306,22 +306,52 @@ def save_mask_sample(
     return chosen
 
 
+@dataclass(frozen=True)
+class LocalisationSettings:
+    """How :func:`run_localisation` runs.
+
+    Attributes:
+        methods: the methods whose maps are measured.
+        n_boot: bootstrap resamples of the intervals.
+        grid: random scans shown with their masks in ``masks.png``.
+        progress: show progress bars.
+    """
+
+    methods: tuple[str, ...] = PAPER_MAPS
+    n_boot: int = 1000
+    grid: int = 32
+    progress: bool = False
+
+
 def run_localisation(
     checkpoint: str | Path | None,
     out_dir: str | Path,
     *,
-    methods: Sequence[str] = PAPER_MAPS,
     split: str = "test",
     data_root: str | Path | None = None,
     limit: int | None = None,
-    n_boot: int = 1000,
-    grid: int = 32,
     device: torch.device | str = "cpu",
-    progress: bool = False,
+    settings: LocalisationSettings | None = None,
 ) -> LocalisationResult:
-    """Localisation table of a checkpoint (None: the bundled model) on ``split``; writes
-    ``localisation.{json,csv,md}`` and ``masks.png`` (``grid`` random scans with their
-    masks, to check by eye; ``masks_sample.json`` lists them) to ``out_dir``."""
+    """Localisation table of a checkpoint on a split of COVID-CT.
+
+    Writes ``localisation.{json,csv,md}`` and ``masks.png`` (random scans with their masks,
+    to check by eye; ``masks_sample.json`` lists them) to ``out_dir``.
+
+    Args:
+        checkpoint: a checkpoint (``None``: the bundled model).
+        out_dir: the output folder.
+        split: ``train``, ``val`` or ``test``.
+        data_root: the COVID-CT folder (or pack).
+        limit: the first ``limit`` scans per class.
+        device: where the model runs.
+        settings: methods, bootstrap, grid, progress (default :class:`LocalisationSettings`).
+
+    Returns:
+        The localisation table.
+    """
+    settings = settings or LocalisationSettings()
+    progress = settings.progress
     loaded = default_model() if checkpoint is None else load_checkpoint(checkpoint)
     name = "bundled model" if checkpoint is None else Path(checkpoint).name
     preprocessing = loaded.meta.preprocessing
@@ -331,11 +361,11 @@ def run_localisation(
         images = images[keep]
     masks = lung_masks(images, progress=progress)
     model = loaded.model.to(device)
-    maps = compute_method_maps(model, images, preprocessing, methods, progress=progress)
-    result = localisation_table(maps, masks, f"{name} ({loaded.meta.arch})", n_boot=n_boot)
+    maps = compute_method_maps(model, images, preprocessing, settings.methods, progress=progress)
+    result = localisation_table(maps, masks, f"{name} ({loaded.meta.arch})", n_boot=settings.n_boot)
     out = Path(out_dir)
     write_localisation(result, out)
-    chosen = save_mask_sample(images, masks, out / "masks.png", grid)
+    chosen = save_mask_sample(images, masks, out / "masks.png", settings.grid)
     atomic_write_json(
         out / "masks_sample.json",
         {"split": split, "indices": chosen, "statuses": result.mask_status},

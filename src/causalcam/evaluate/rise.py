@@ -28,10 +28,11 @@ from torch import nn
 from torchvision.transforms.functional import gaussian_blur
 from tqdm.auto import tqdm
 
-from ..core import Network, as_network, eval_mode
 from ..errors import InputError
+from ..network import Network, as_network, eval_mode
 from ..precision import compute_plan, memory_format
 from ..preprocess import to_model_input
+from .store import tensor_fingerprint
 from .threshold import validate_maps, validate_test_set
 
 BaselineSpec = str | torch.Tensor
@@ -67,6 +68,46 @@ class RiseResult:
             "deletion_auc": float(self.deletion_auc.mean()),
             "insertion_auc": float(self.insertion_auc.mean()),
         }
+
+
+@dataclass(frozen=True, eq=False)
+class RiseSettings:
+    """How RISE deletion/insertion runs: set once, passed to every call.
+
+    Attributes:
+        steps: intervals of the curves (``steps + 1`` points).
+        deletion_baseline: ``"black"``, ``"blur"``, ``"mean"`` or a model-input tensor
+            (see :func:`rise_baseline`).
+        insertion_baseline: the same for insertion.
+        batch_size: perturbed images per forward pass.
+        progress: show a progress bar.
+        precision: ``fp32``, ``bf16``, ``fp16`` or ``auto`` (``causalcam.precision``).
+        channels_last: the memory layout (``None``: the device's default).
+    """
+
+    steps: int = 20
+    deletion_baseline: BaselineSpec = "black"
+    insertion_baseline: BaselineSpec = "blur"
+    batch_size: int = 32
+    progress: bool = True
+    precision: str = "fp32"
+    channels_last: bool | None = None
+
+    def identity(self) -> dict[str, Any]:
+        """What identifies the results these settings give (JSON; a tensor baseline by its
+        bytes' fingerprint); not whether progress shows."""
+        return {
+            "steps": self.steps,
+            "deletion_baseline": _baseline_identity(self.deletion_baseline),
+            "insertion_baseline": _baseline_identity(self.insertion_baseline),
+            "batch_size": self.batch_size,
+            "precision": self.precision,
+            "channels_last": self.channels_last,
+        }
+
+
+def _baseline_identity(spec: BaselineSpec) -> str:
+    return tensor_fingerprint(spec) if isinstance(spec, torch.Tensor) else spec
 
 
 def rise_counts(n_pixels: int, steps: int) -> list[int]:
@@ -119,33 +160,16 @@ def rise_curves(
     *,
     deletion_baseline: torch.Tensor,
     insertion_baseline: torch.Tensor,
-    steps: int = 20,
     class_idx: torch.Tensor | None = None,
-    batch_size: int = 32,
-    progress: bool = False,
-    precision: str = "fp32",
-    channels_last: bool | None = None,
+    settings: RiseSettings | None = None,
 ) -> RiseResult:
-    """RISE curves on model inputs.
-
-    Args:
-        model: the classifier.
-        inputs: model inputs ``(B, C, H, W)``.
-        maps: maps ``(B, H, W)``; pixels are removed or inserted in their descending order.
-        deletion_baseline: what replaces removed pixels, in model-input space.
-        insertion_baseline: what stands for pixels not inserted yet, in model-input space.
-        steps: the intervals of each curve.
-        class_idx: the class whose probability is followed (default: the one predicted on
-            ``inputs``), ``(B,)``.
-        batch_size: perturbed images per forward pass.
-        progress: show a progress bar.
-        precision: how the model runs: ``fp32``, ``bf16``, ``fp16`` or ``auto``.
-        channels_last: channels-last memory (None: the device's default).
-
-    Returns:
-        The curves, with their AUCs as properties.
-    """
-    plan = compute_plan(inputs.device, precision, channels_last)
+    """RISE curves on model inputs ``(B, C, H, W)`` with maps ``(B, H, W)`` and baselines in
+    model-input space. ``class_idx`` default: the class predicted on ``inputs``.
+    ``settings``: steps, batch size, precision and layout (default :class:`RiseSettings`
+    without a progress bar; its baselines are not used here: they are given as tensors)."""
+    settings = settings or RiseSettings(progress=False)
+    steps, batch_size, progress = settings.steps, settings.batch_size, settings.progress
+    plan = compute_plan(inputs.device, settings.precision, settings.channels_last)
     n_images, n_pixels = inputs.shape[0], inputs.shape[2] * inputs.shape[3]
     counts = rise_counts(n_pixels, steps)
     order = torch.argsort(maps.flatten(1), dim=1, descending=True, stable=True)
@@ -195,39 +219,26 @@ def rise_auc(
     images: torch.Tensor,
     maps: torch.Tensor,
     *,
-    steps: int = 20,
-    deletion_baseline: BaselineSpec = "black",
-    insertion_baseline: BaselineSpec = "blur",
+    settings: RiseSettings | None = None,
     class_idx: torch.Tensor | None = None,
-    batch_size: int = 32,
-    progress: bool = True,
-    precision: str = "fp32",
-    channels_last: bool | None = None,
 ) -> RiseResult:
-    """RISE deletion and insertion of grey scans under their maps, through the model's own
-    preprocessing (see the module's description).
+    """RISE deletion/insertion of grey uint8 scans under their maps, through the model's own
+    preprocessing (see the module docstring).
 
     Args:
-        model: a :class:`Network`, a bare module (ImageNet preprocessing) or a loaded
-            checkpoint.
+        model: a ``Network``, checkpoint or ``nn.Module``.
         images: uint8 grey scans ``(B, H, W)``.
-        maps: maps ``(B, H, W)`` in [0, 1].
-        steps: the intervals of each curve.
-        deletion_baseline: ``"black"``, ``"blur"``, ``"mean"`` or a tensor (see
-            :func:`rise_baseline`).
-        insertion_baseline: the same for insertion.
-        class_idx: the class whose probability is followed (default: the predicted one).
-        batch_size: perturbed images per forward pass.
-        progress: show a progress bar.
-        precision: how the model runs: ``fp32``, ``bf16``, ``fp16`` or ``auto``.
-        channels_last: channels-last memory (None: the device's default).
+        maps: their maps ``(B, H, W)`` in [0, 1].
+        settings: steps, baselines, batch size, precision (default :class:`RiseSettings`).
+        class_idx: the class scored per image (default: the one predicted on the scan).
 
     Returns:
-        The curves, with ``deletion_auc`` and ``insertion_auc`` per image.
+        The per-image curves and their AUCs.
 
     Raises:
-        InputError: maps or images of the wrong shape, or maps outside [0, 1].
+        InputError: bad images, maps, baselines or steps.
     """
+    settings = settings or RiseSettings()
     network = as_network(model)
     validate_test_set(images, torch.zeros(images.shape[0], dtype=torch.long))
     device = network.device
@@ -237,12 +248,8 @@ def rise_auc(
         network.model,
         to_model_input(images, network.preprocessing),
         maps,
-        deletion_baseline=rise_baseline(images, deletion_baseline, network),
-        insertion_baseline=rise_baseline(images, insertion_baseline, network),
-        steps=steps,
+        deletion_baseline=rise_baseline(images, settings.deletion_baseline, network),
+        insertion_baseline=rise_baseline(images, settings.insertion_baseline, network),
         class_idx=class_idx,
-        batch_size=batch_size,
-        progress=progress,
-        precision=precision,
-        channels_last=channels_last,
+        settings=settings,
     )

@@ -36,7 +36,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..method_names import CAUSAL, GRADCAM
-from ..results import AblationRow, Choice, Estimate, SeedRow, Spread
+from ..results import AblationRow, Choice, Estimate, SeedRow, Spread, SummaryRow
 from .threshold import Curve
 
 DEFAULT_H_VALUES: tuple[float, ...] = (0.3, 0.4, 0.5, 0.6, 0.7)
@@ -192,39 +192,23 @@ def summarize(
     n_boot: int = 1000,
     ci: float = 0.95,
     seed: int = 0,
-) -> list[dict[str, Any]]:
+) -> list[SummaryRow]:
     """Tidy summary rows, one per (source, target, mode, method, statistic, at).
 
     Statistics: ``accuracy_at_h`` (at each matched ``h``), ``auc`` (mean accuracy over the
     H range shared by the group's methods), ``h_at_accuracy`` at ``accuracy_levels``
     (default: the reference's accuracy at each ``h``); for methods other than
     ``reference`` also the paired ``accuracy_diff_at_h``, ``auc_diff`` and ``bits_saving``
-    (``1 - H_m / H_ref``, positive = fewer bits than the reference). Each row has ``value``,
-    ``ci_low`` and ``ci_high`` (percentile bootstrap over test images with ``n_boot``
-    resamples shared by all methods; ``n_boot=0``: no intervals, NaN).
-
-    Args:
-        curves: the curves of one or several (source, target, mode) groups.
-        reference: the method the others are compared with.
-        h_values: the matched Huffman budgets.
-        accuracy_levels: the levels of ``h_at_accuracy`` (default: the reference's accuracy
-            at each of ``h_values``).
-        n_boot: bootstrap resamples of the test images (0: no intervals).
-        ci: the intervals' coverage.
-        seed: the resampling's seed.
-
-    Returns:
-        One dict per (source, target, mode, method, statistic, at) with ``value``, ``ci_low``
-        and ``ci_high``.
-
-    Raises:
-        InputError: ``ci`` outside (0, 1) or a negative ``n_boot``.
+    (``1 - H_m / H_ref``, positive = fewer bits than the reference). Each
+    :class:`~causalcam.results.SummaryRow` has ``value``, ``ci_low`` and ``ci_high``
+    (percentile bootstrap over test images with ``n_boot`` resamples shared by all methods;
+    ``n_boot=0``: no intervals, NaN).
     """
     if not 0 < ci < 1:
         raise InputError(f"ci must lie in (0, 1), got {ci}")
     if n_boot < 0:
         raise InputError(f"n_boot must be >= 0, got {n_boot}")
-    rows: list[dict[str, Any]] = []
+    rows: list[SummaryRow] = []
     for group, methods in _group(curves).items():
         rows.extend(
             _summarize_group(group, methods, reference, h_values, accuracy_levels, n_boot, ci, seed)
@@ -241,7 +225,7 @@ def _summarize_group(
     n_boot: int,
     ci: float,
     seed: int,
-) -> list[dict[str, Any]]:
+) -> list[SummaryRow]:
     sizes = {curve.correct.shape[1] for curve in methods.values()}
     if len(sizes) != 1:
         raise InputError(f"curves of {group} were computed on test sets of sizes {sorted(sizes)}")
@@ -262,7 +246,7 @@ def _summarize_group(
     ref_boot = (
         _bootstrap(ref, weights, ctx, None) if ref is not None and weights is not None else None
     )
-    rows: list[dict[str, Any]] = []
+    rows: list[SummaryRow] = []
     for method, curve in methods.items():
         paired = method != reference
         point = _statistics(curve.mean_h, curve.accuracy, ctx, ref_point if paired else None)
@@ -282,7 +266,7 @@ def _rows(
     boot: list[Stats] | None,
     ctx: _Context,
     ci: float,
-) -> list[dict[str, Any]]:
+) -> list[SummaryRow]:
     levels = list(ctx.levels) if ctx.levels is not None else []
     at_values: dict[str, list[float | None]] = {
         "accuracy_at_h": list(ctx.h_values),
@@ -301,17 +285,17 @@ def _rows(
             else:
                 low, high = float("nan"), float("nan")
             rows.append(
-                {
-                    "source": source,
-                    "target": target,
-                    "mode": mode,
-                    "method": method,
-                    "statistic": statistic,
-                    "at": _optional_float(at_values[statistic][slot]),
-                    "value": float(value),
-                    "ci_low": low,
-                    "ci_high": high,
-                }
+                SummaryRow(
+                    source=source,
+                    target=target,
+                    mode=mode,
+                    method=method,
+                    statistic=statistic,
+                    at=_optional_float(at_values[statistic][slot]),
+                    value=float(value),
+                    ci_low=float(low),
+                    ci_high=float(high),
+                )
             )
     return rows
 
@@ -338,8 +322,10 @@ def budget_stats(
     budgets: np.ndarray,
     chance: float = 0.0,
 ) -> tuple[float, float]:
-    """(mean accuracy difference at the budgets both curves reach, mean bits saving at the
-    reference's accuracy there) of one curve ``(h, acc)`` against a reference; NaN when no
+    """Mean accuracy difference and mean bits saving of a curve against a reference.
+
+    That is (mean accuracy difference at the budgets both curves reach, mean bits saving at
+    the reference's accuracy there) of one curve ``(h, acc)`` against a reference; NaN when no
     budget is shared. The saving is only taken where the reference's accuracy exceeds
     ``chance`` (the majority-class rate)::
 
@@ -451,9 +437,9 @@ def compare(
 
     def pick(statistic: str) -> tuple[Estimate, ...]:
         return tuple(
-            Estimate(r["value"], r["ci_low"], r["ci_high"])
+            Estimate(r.value, r.ci_low, r.ci_high)
             for r in rows
-            if r["method"] == curve.method and r["statistic"] == statistic
+            if r.method == curve.method and r.statistic == statistic
         )
 
     accuracy, auc = pick("accuracy_at_h"), pick("auc")[0]

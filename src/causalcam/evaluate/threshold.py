@@ -17,21 +17,24 @@ interrupted run resumes and an identical rerun computes nothing.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from ..core import Network, as_network, eval_mode
 from ..errors import InputError
+from ..explain import MapFn
+from ..network import Network, as_network, eval_mode
 from ..precision import ComputePlan, compute_plan, memory_format
 from ..preprocess import to_model_input
 from .huffman import huffman_bits, masked_bits, threshold_levels
+from .settings import (
+    EvaluationSettings,
+)
 from .store import (
     ResultStore,
     callable_identity,
@@ -42,10 +45,10 @@ from .store import (
     unpack_bool_rows,
 )
 
-MapFn = Callable[[torch.Tensor], torch.Tensor]
-MODES: tuple[str, ...] = ("deletion", "insertion")
-DEFAULT_THRESHOLDS: tuple[float, ...] = tuple(round(0.10 + 0.01 * step, 2) for step in range(71))
 _MAP_TOLERANCE = 1e-4
+#: Version of the stored curves' keys: part of every curve's fingerprint, so curves stored
+#: under another layout are computed again rather than misread.
+CURVE_FORMAT = 2
 
 
 @dataclass(frozen=True)
@@ -132,35 +135,6 @@ class Curve:
             bits=np.asarray(payload["bits"], dtype=np.int64),
             original_bits=np.asarray(payload["original_bits"], dtype=np.int64),
         )
-
-
-def validate_thresholds(thresholds: Sequence[float] | np.ndarray) -> np.ndarray:
-    """Thresholds checked and sorted.
-
-    Args:
-        thresholds: the thresholds; each a finite number in [0, 1].
-
-    Returns:
-        The distinct thresholds, sorted, as float64.
-
-    Raises:
-        InputError: no threshold, or one outside [0, 1] or not finite.
-    """
-    values = np.asarray(thresholds, dtype=np.float64).reshape(-1)
-    if values.size == 0:
-        raise InputError("thresholds: at least one threshold is needed")
-    bad = values[~np.isfinite(values) | (values < 0.0) | (values > 1.0)]
-    if bad.size:
-        raise InputError(f"thresholds must lie in [0, 1]; got {bad.tolist()}")
-    return np.unique(values)
-
-
-def validate_modes(modes: Sequence[str]) -> tuple[str, ...]:
-    """Modes, each 'deletion' or 'insertion'."""
-    unknown = [mode for mode in modes if mode not in MODES]
-    if unknown or not modes:
-        raise InputError(f"modes must be a non-empty subset of {MODES}; got {list(modes)}")
-    return tuple(dict.fromkeys(modes))
 
 
 def validate_test_set(images: torch.Tensor, labels: torch.Tensor) -> None:
@@ -254,18 +228,20 @@ def threshold_correct(
     n_thresholds: int,
     mode: str,
     *,
-    batch_size: int = 64,
-    progress: bool = False,
+    settings: EvaluationSettings | None = None,
     desc: str = "",
-    plan: ComputePlan | None = None,
 ) -> np.ndarray:
     """``correct[j, i]`` for every threshold ``j`` and image ``i`` (bool ``(T, B)``).
 
-    Jobs ``(j, i)`` are streamed in batches of ``batch_size`` masked images: the mask is
-    ``levels > j`` (deletion) or ``levels <= j`` (insertion), see ``threshold_levels``.
+    Jobs ``(j, i)`` are streamed in batches of ``settings.batch_size`` masked images: the
+    mask is ``levels > j`` (deletion) or ``levels <= j`` (insertion), see
+    ``threshold_levels``; ``settings`` (default: no progress bar) also set the precision and
+    layout of the forward passes; ``desc`` labels the progress bar.
     """
+    settings = settings or EvaluationSettings(progress=False)
+    batch_size, progress = settings.batch_size, settings.progress
     device = network.device
-    plan = plan or compute_plan(device)
+    plan = compute_plan(device, settings.precision, settings.channels_last)
     images, labels, levels = images.to(device), labels.to(device), levels.to(device)
     n_images = images.shape[0]
     total = n_thresholds * n_images
@@ -307,39 +283,41 @@ def _check_logits(logits: torch.Tensor, labels: torch.Tensor, network: Network) 
 
 @dataclass(frozen=True)
 class _Run:
-    """Validated inputs of one ``run_deletion_insertion`` call and how results are keyed."""
+    """Validated inputs of one sweep (the data, with its settings) and how results are
+    keyed."""
 
     source: str
     networks: dict[str, Network]
     images: torch.Tensor
     labels: torch.Tensor
-    thresholds: np.ndarray
+    settings: EvaluationSettings
     store: ResultStore
-    prints: dict[str, str]
-    data_print: str
+    fingerprints: dict[str, str]
+    data_fingerprint: str
     original_bits: np.ndarray
-    batch_size: int
-    map_batch_size: int
-    progress: bool
-    precision: str = "fp32"
-    channels_last: bool | None = None
+
+    @property
+    def thresholds(self) -> np.ndarray:
+        return np.asarray(self.settings.thresholds, dtype=np.float64)
 
     def kind(self, what: str) -> str:
         """Store folder of ``what`` (``maps``, ``curves``): one per requested precision, so
         that fp32 and bf16 results do not replace each other."""
-        return what if self.precision == "fp32" else f"{what}-{self.precision}"
+        precision = self.settings.precision
+        return what if precision == "fp32" else f"{what}-{precision}"
 
     def plan(self, target: str) -> ComputePlan:
         """Precision and layout of ``target``'s forward passes."""
-        return compute_plan(self.networks[target].device, self.precision, self.channels_last)
+        device, settings = self.networks[target].device, self.settings
+        return compute_plan(device, settings.precision, settings.channels_last)
 
     def _fingerprint(self, method: str, identity: Mapping[str, Any]) -> str:
         return digest_of(
             {
-                "source": self.prints[self.source],
+                "source": self.fingerprints[self.source],
                 "preprocessing": self.networks[self.source].preprocessing.to_dict(),
                 "method": method,
-                "data": self.data_print,
+                "data": self.data_fingerprint,
                 **identity,
             }
         )
@@ -360,13 +338,13 @@ class _Run:
         plan = self.plan(target)
         keyed: dict[str, Any] = {
             "maps": maps.fingerprint,
-            "target": self.prints[target],
+            "target": self.fingerprints[target],
             "preprocessing": self.networks[target].preprocessing.to_dict(),
             "thresholds": self.thresholds.tolist(),
             "mode": mode,
+            "precision": plan.precision,
+            "format": CURVE_FORMAT,
         }
-        if plan.precision != "fp32":  # fp32 keys stay those of earlier versions
-            keyed["precision"] = plan.precision
         key = digest_of(keyed)
         parts = (self.source, maps.method, target, mode)
         stored = self.store.load_json(self.kind("curves"), parts, key)
@@ -377,12 +355,10 @@ class _Run:
             self.images,
             self.labels,
             maps.levels(),
-            len(self.thresholds),
+            len(self.settings.thresholds),
             mode,
-            batch_size=self.batch_size,
-            progress=self.progress,
+            settings=self.settings,
             desc=f"{maps.method} {mode} {self.source}->{target}",
-            plan=plan,
         )
         bits = maps.bits(mode)
         curve = Curve(*parts, self.thresholds, correct, bits, self.original_bits)
@@ -417,8 +393,8 @@ class _MethodMaps:
                     self.map_fn,
                     self.run.images,
                     method=self.method,
-                    batch_size=self.run.map_batch_size,
-                    progress=self.run.progress,
+                    batch_size=self.run.settings.map_batch_size,
+                    progress=self.run.settings.progress,
                 )
                 self.run.store.save_tensors(
                     self.run.kind("maps"), parts, self.fingerprint, {"maps": self._maps}
@@ -446,73 +422,38 @@ def run_deletion_insertion(
     labels: torch.Tensor,
     *,
     source: str,
-    targets: Sequence[str] | None = None,
-    thresholds: Sequence[float] = DEFAULT_THRESHOLDS,
-    modes: Sequence[str] = MODES,
-    out_dir: str | Path | None = None,
+    settings: EvaluationSettings | None = None,
     method_options: Mapping[str, Mapping[str, Any]] | None = None,
-    batch_size: int = 64,
-    map_batch_size: int = 32,
-    progress: bool = True,
-    precision: str = "fp32",
-    channels_last: bool | None = None,
 ) -> list[Curve]:
     """Threshold deletion/insertion curves of every method's maps (from ``source``) on every
-    target model (default: the source itself, i.e. within-network evaluation).
+    target model of ``settings`` (default: the source itself, i.e. within-network
+    evaluation).
 
-    ``methods`` maps names to ``MapFn``s computed on ``source``'s preprocessed inputs (a
-    convenience over :func:`evaluate_maps`, which takes the maps themselves);
-    ``method_options`` (per method name) enter the cache fingerprint, so name or describe
-    a variant there when its options change. Results are cached under ``out_dir``.
-    ``precision`` (``fp32``, ``bf16``, ``fp16``, ``auto``) and ``channels_last`` (None: the
-    device's default) set how the target models classify the masked images (the maps'
-    precision is the map functions' own, e.g. ``map_function(..., precision=...)``).
+    A convenience over :func:`evaluate_maps`, which takes the maps themselves.
 
     Args:
-        models: the networks by name (a :class:`Network`, a bare module or a loaded
-            checkpoint), the source and the targets among them.
-        methods: map functions by method name, on ``source``'s preprocessed inputs.
-        images: uint8 grey test images ``(B, H, W)``.
-        labels: their classes ``(B,)``.
-        source: the name of the network whose maps make the masks.
-        targets: the networks that classify the masked images (default: ``source``).
-        thresholds: the thresholds in [0, 1].
-        modes: ``"deletion"``, ``"insertion"`` or both.
-        out_dir: where the curves are cached (None: no cache).
-        method_options: per method, what enters its cache fingerprint.
-        batch_size: masked images per forward pass.
-        map_batch_size: images per map function call.
-        progress: show progress bars.
-        precision: how the targets classify: ``fp32``, ``bf16``, ``fp16`` or ``auto``.
-        channels_last: channels-last memory for the targets (None: the device's default).
+        models: the networks by name (``Network``, checkpoint or ``nn.Module``).
+        methods: map functions by name, computed on ``source``'s preprocessed inputs.
+        images: uint8 grey test scans ``(B, H, W)``.
+        labels: their integer labels ``(B,)``.
+        source: the model whose maps are evaluated.
+        settings: thresholds, modes, targets, store, batch sizes, precision
+            (default :class:`EvaluationSettings`).
+        method_options: per method name, options that enter the cache fingerprint: name or
+            describe a variant there when its options change.
 
     Returns:
         One :class:`Curve` per (method, mode, target), in that nesting order.
 
     Raises:
-        InputError: no methods, unknown networks, thresholds or modes, or images of
-            another size than a network expects.
+        InputError: no methods, an unknown model name, bad images, labels or maps.
     """
     if not methods:
         raise InputError("no methods to evaluate")
-    run, chosen_targets, chosen_modes = _prepare(
-        models,
-        images,
-        labels,
-        source,
-        targets,
-        thresholds,
-        modes,
-        out_dir,
-        batch_size,
-        map_batch_size,
-        progress,
-        precision,
-        channels_last,
-    )
+    run = _prepare(models, images, labels, source, settings or EvaluationSettings())
     options = method_options or {}
     prepared = [run.method_maps(m, fn, options.get(m, {})) for m, fn in methods.items()]
-    return _sweep(run, prepared, chosen_targets, chosen_modes)
+    return _sweep(run, prepared)
 
 
 def evaluate_maps(
@@ -522,66 +463,35 @@ def evaluate_maps(
     labels: torch.Tensor,
     *,
     source: str,
+    settings: EvaluationSettings | None = None,
     cache_keys: Mapping[str, Any] | None = None,
-    targets: Sequence[str] | None = None,
-    thresholds: Sequence[float] = DEFAULT_THRESHOLDS,
-    modes: Sequence[str] = MODES,
-    out_dir: str | Path | None = None,
-    batch_size: int = 64,
-    progress: bool = True,
-    precision: str = "fp32",
-    channels_last: bool | None = None,
 ) -> list[Curve]:
     """Threshold deletion/insertion curves of maps computed beforehand (e.g. every method
     and causal variant from one ``Explainer.explain`` pass).
 
-    ``maps``: per method, maps ``(B, H, W)`` in [0, 1] of ``source`` on ``images``;
-    ``cache_keys``: per method, a JSON-serialisable description of how its maps were made
-    (model, layer, options); the curves are cached under ``out_dir`` by it, or by the maps'
-    bytes where a method has no key. Otherwise as :func:`run_deletion_insertion`.
-
     Args:
-        models: the networks by name, the source and the targets among them.
-        maps: maps ``(B, H, W)`` in [0, 1] by method name.
-        images: uint8 grey test images ``(B, H, W)``.
-        labels: their classes ``(B,)``.
-        source: the name of the network the maps come from.
-        cache_keys: per method, how its maps were made (the cache key).
-        targets: the networks that classify the masked images (default: ``source``).
-        thresholds: the thresholds in [0, 1].
-        modes: ``"deletion"``, ``"insertion"`` or both.
-        out_dir: where the curves are cached (None: no cache).
-        batch_size: masked images per forward pass.
-        progress: show progress bars.
-        precision: how the targets classify: ``fp32``, ``bf16``, ``fp16`` or ``auto``.
-        channels_last: channels-last memory for the targets (None: the device's default).
+        models: the networks by name (``Network``, checkpoint or ``nn.Module``).
+        maps: per method, maps ``(B, H, W)`` in [0, 1] of ``source`` on ``images``.
+        images: uint8 grey test scans ``(B, H, W)``.
+        labels: their integer labels ``(B,)``.
+        source: the model whose maps these are.
+        settings: as for :func:`run_deletion_insertion`.
+        cache_keys: per method, a JSON-serialisable description of how its maps were made
+            (model, layer, options); the curves are cached by it, or by the maps' bytes
+            where a method has no key.
 
     Returns:
         One :class:`Curve` per (method, mode, target), in that nesting order.
 
     Raises:
-        InputError: no maps, or maps, networks, thresholds or modes that do not fit.
+        InputError: no maps, an unknown model name, bad images, labels or maps.
     """
     if not maps:
         raise InputError("no maps to evaluate")
-    run, chosen_targets, chosen_modes = _prepare(
-        models,
-        images,
-        labels,
-        source,
-        targets,
-        thresholds,
-        modes,
-        out_dir,
-        batch_size,
-        batch_size,
-        progress,
-        precision,
-        channels_last,
-    )
+    run = _prepare(models, images, labels, source, settings or EvaluationSettings())
     keys = cache_keys or {}
     prepared = [run.given_maps(m, values, keys.get(m)) for m, values in maps.items()]
-    return _sweep(run, prepared, chosen_targets, chosen_modes)
+    return _sweep(run, prepared)
 
 
 def _prepare(
@@ -589,27 +499,16 @@ def _prepare(
     images: torch.Tensor,
     labels: torch.Tensor,
     source: str,
-    targets: Sequence[str] | None,
-    thresholds: Sequence[float],
-    modes: Sequence[str],
-    out_dir: str | Path | None,
-    batch_size: int,
-    map_batch_size: int,
-    progress: bool,
-    precision: str = "fp32",
-    channels_last: bool | None = None,
-) -> tuple[_Run, list[str], tuple[str, ...]]:
-    """Validated inputs of one sweep: the run, its targets and its modes."""
+    settings: EvaluationSettings,
+) -> _Run:
+    """Validated inputs of one sweep."""
     networks = {name: as_network(model) for name, model in models.items()}
-    chosen_targets = list(targets) if targets is not None else [source]
-    missing = [name for name in [source, *chosen_targets] if name not in networks]
+    targets = list(settings.targets) if settings.targets is not None else [source]
+    missing = [name for name in [source, *targets] if name not in networks]
     if missing:
         raise InputError(f"unknown model name(s) {missing}; known: {sorted(networks)}")
-    if min(batch_size, map_batch_size) < 1:
-        raise InputError(f"batch sizes must be >= 1, got {batch_size} and {map_batch_size}")
-    chosen_modes = validate_modes(modes)
     validate_test_set(images, labels)
-    used = {name: networks[name] for name in dict.fromkeys([source, *chosen_targets])}
+    used = {name: networks[name] for name in dict.fromkeys([source, *targets])}
     check_networks(used, (images.shape[1], images.shape[2]))
     images, labels = images.cpu(), labels.cpu().long()
     run = _Run(
@@ -617,29 +516,36 @@ def _prepare(
         networks=used,
         images=images,
         labels=labels,
-        thresholds=validate_thresholds(thresholds),
-        store=ResultStore(out_dir),
-        prints={name: model_fingerprint(net.model) for name, net in used.items()},
-        data_print=tensor_fingerprint(images, labels),
+        settings=settings.replace(targets=tuple(targets)),
+        store=ResultStore(settings.out_dir),
+        fingerprints={name: model_fingerprint(net.model) for name, net in used.items()},
+        data_fingerprint=tensor_fingerprint(images, labels),
         original_bits=huffman_bits(images),
-        batch_size=batch_size,
-        map_batch_size=map_batch_size,
-        progress=progress,
-        precision=precision,
-        channels_last=channels_last,
     )
-    for target in chosen_targets:  # an unknown precision fails before any work
+    for target in targets:  # an unknown precision fails before any work
         run.plan(target)
-    return run, chosen_targets, chosen_modes
+    return run
 
 
-def _sweep(
-    run: _Run, prepared: Sequence[_MethodMaps], targets: Sequence[str], modes: Sequence[str]
-) -> list[Curve]:
+def _sweep(run: _Run, prepared: Sequence[_MethodMaps]) -> list[Curve]:
+    targets, modes = run.settings.targets or (run.source,), run.settings.modes
     return [
         run.curve(maps, target, mode) for maps in prepared for mode in modes for target in targets
     ]
 
 
-#: the call shape of :func:`evaluate_maps` (a stand-in may share the images among processes)
-EvaluateMaps = Callable[..., list[Curve]]
+class EvaluateMaps(Protocol):
+    """The call shape of :func:`evaluate_maps` (a stand-in may share the images among
+    processes, e.g. :func:`causalcam.distributed.sharded_evaluate_maps`)."""
+
+    def __call__(
+        self,
+        models: Mapping[str, Network | nn.Module | Any],
+        maps: Mapping[str, torch.Tensor],
+        images: torch.Tensor,
+        labels: torch.Tensor,
+        *,
+        source: str,
+        settings: EvaluationSettings | None = None,
+        cache_keys: Mapping[str, Any] | None = None,
+    ) -> list[Curve]: ...

@@ -209,8 +209,7 @@ def transference_table(
     curves: Iterable[Curve],
     *,
     source: str,
-    baseline: str = GRADCAM,
-    challenger: str = CAUSAL,
+    methods: tuple[str, str] = (GRADCAM, CAUSAL),
     thresholds: Sequence[float] = TRANSFER_THRESHOLDS,
     mode: str = "deletion",
     targets: Sequence[str] | None = None,
@@ -220,24 +219,24 @@ def transference_table(
     """Table 1/2 of the paper from curves of ``source``'s masks on several targets.
 
     Args:
-        curves: curves of ``source``'s masks on the targets.
-        source: the network whose masks are carried.
-        baseline: the baseline method.
-        challenger: the method compared with it.
-        thresholds: the table's thresholds.
-        mode: ``"deletion"`` or ``"insertion"``.
-        targets: the targets (default: every target evaluated for ``source`` except
-            ``source`` itself, in the order the curves list them).
-        n_boot: resamples of the test images for the gain's interval and the significant
-            cells (0: none).
-        seed: the resampling's seed.
+        curves: curves of ``source``'s maps, each method on each target.
+        source: the network whose maps make the masks.
+        methods: the baseline and the challenger set against it.
+        thresholds: the table's thresholds (each must have been evaluated).
+        mode: ``deletion`` (the paper's tables) or ``insertion``.
+        targets: default: every target evaluated for ``source`` except ``source`` itself,
+            in the order the curves list them.
+        n_boot: resamples of the test images that give the gain's interval and the
+            significant cells (0: none).
+        seed: of the resamples.
 
     Returns:
         The table.
 
     Raises:
-        InputError: a (method, target) curve or a threshold the table needs is missing.
+        InputError: a curve or a threshold missing.
     """
+    baseline, challenger = methods
     found: dict[tuple[str, str], Curve] = {
         (curve.method, curve.target): curve
         for curve in curves
@@ -253,7 +252,6 @@ def transference_table(
             f"missing {missing}"
         )
     taus = tuple(float(t) for t in thresholds)
-    methods = (baseline, challenger)
 
     def at(method: str, target: str, tau: float, values: str) -> Any:
         curve = found[(method, target)]

@@ -24,9 +24,9 @@ import torch
 from torch import Tensor, nn
 from tqdm import tqdm
 
-from ..architectures import known_reshape
 from ..errors import InputError
 from ..method_names import CAUSAL, METHOD_NAMES, PAPER_MAPS
+from ..models.architectures import known_reshape
 from ..precision import ComputePlan, compute_plan, fp32_after, memory_format
 from . import layers
 from .classes import Classes, explained_classes

@@ -10,8 +10,8 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from ..architectures import transformer_layer
 from ..errors import InputError
+from ..models.architectures import transformer_layer
 
 #: Automatic target layers, tried in order: ResNet-like, then DenseNet.
 KNOWN_LAYERS: tuple[str, ...] = ("layer4", "features.norm5")

@@ -26,12 +26,12 @@ from PIL import Image
 from tqdm import tqdm
 
 from .. import models
-from ..core import Network, eval_mode
 from ..data.cache import eval_resize, prepare
 from ..errors import DataError, InputError
 from ..explain import CausalOptions, Explainer, Explanation
 from ..medical.volumes import VolumeWriter
 from ..method_names import METHOD_NAMES, PAPER_METHODS
+from ..network import Network, eval_mode
 from ..preprocess import to_model_input
 from .inputs import Reading, Scan, gather
 from .outputs import ExplainRun, ImageWriter, RunSettings, unique_name, write_summary
@@ -105,7 +105,7 @@ def check_methods(methods: Sequence[str]) -> tuple[str, ...]:
 
 
 def as_source(model: ModelSource | Network) -> ModelSource:
-    """A :class:`ModelSource`; a :class:`~causalcam.core.Network` (e.g. from
+    """A :class:`ModelSource`; a :class:`~causalcam.network.Network` (e.g. from
     :func:`causalcam.load_model`) is described by its model's class name."""
     if isinstance(model, ModelSource):
         return model
@@ -130,7 +130,7 @@ def explain_files(
 ) -> ExplainRun:
     """Explain every image in ``inputs`` with ``source`` and write panels, overlays, JSON.
 
-    ``source``: a :class:`ModelSource` or a :class:`~causalcam.core.Network` (such as
+    ``source``: a :class:`ModelSource` or a :class:`~causalcam.network.Network` (such as
     :func:`causalcam.load_model` returns). Files that cannot be read are skipped and listed
     (``run.skipped``, the JSON's ``skipped``); ``reading`` sets the DICOM/NIfTI window, plane
     and slices (:mod:`causalcam.files.inputs`). ``true_classes`` (image path -> class name),

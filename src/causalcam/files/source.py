@@ -18,9 +18,9 @@ import torch
 from torch import nn
 
 from .. import models
-from ..core import Network, eval_mode
 from ..data import CLASSES
 from ..errors import CheckpointError, InputError
+from ..network import Network, eval_mode
 from ..preprocess import Preprocessing
 
 
@@ -39,7 +39,7 @@ class ModelSource:
     def from_network(
         cls, network: Network, arch: str, description: str, warning: str | None = None
     ) -> ModelSource:
-        """A :class:`~causalcam.core.Network`; classes without names are named by index."""
+        """A :class:`~causalcam.network.Network`; classes without names are named by index."""
         classes = list(network.classes) if network.classes is not None else None
         if classes is None:
             classes = [str(i) for i in range(_output_count(network))]

@@ -16,8 +16,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
-from ..core import Network, eval_mode
 from ..errors import InputError
+from ..network import Network, eval_mode
 from ..preprocess import Preprocessing, to_model_input
 from ..synthetic import INTERVENTIONS, SyntheticSet, intervene
 
@@ -88,6 +88,7 @@ class TrainSettings:
 
 
 def preprocessing(size: int) -> Preprocessing:
+    """The benchmark networks' input preprocessing at ``size`` pixels."""
     return Preprocessing(size=size, mean=PREPROCESSING_MEAN, std=PREPROCESSING_STD)
 
 

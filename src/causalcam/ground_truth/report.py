@@ -15,7 +15,6 @@ from matplotlib.figure import Figure
 
 from .._io import atomic_write_json, atomic_write_text
 from ..evaluate.store import safe_name
-from ..method_names import GRADCAM, method_label
 from ..results.ablation import Estimate
 from ..synthetic import INTERVENTIONS
 from ..viz.overlay import overlay
@@ -49,10 +48,6 @@ def _e(value: Estimate, digits: int = 3) -> str:
     if not (math.isfinite(value.low) and math.isfinite(value.high)):
         return f"{value.value:+.{digits}f}"
     return f"{value.value:+.{digits}f} [{value.low:+.{digits}f}, {value.high:+.{digits}f}]"
-
-
-def _label(method: str) -> str:
-    return method_label(method) if method in (GRADCAM,) or not method.startswith("c") else method
 
 
 def _networks_table(config: ConfigResult) -> list[str]:

@@ -26,6 +26,7 @@ from tqdm.auto import tqdm
 
 from .._io import atomic_path, atomic_write_json
 from ..errors import InputError
+from ..evaluate.settings import EvaluationSettings
 from ..evaluate.summary import DEFAULT_H_VALUES, budget_estimates, majority_rate
 from ..evaluate.threshold import Curve, evaluate_maps
 from ..explain import CausalOptions, Explainer
@@ -196,8 +197,7 @@ def _curves(
         chosen.images,
         chosen.labels,
         source="net",
-        thresholds=config.curve_thresholds,
-        progress=False,
+        settings=EvaluationSettings(thresholds=config.curve_thresholds, progress=False),
     )
 
 

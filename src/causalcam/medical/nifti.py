@@ -33,11 +33,8 @@ def _nibabel() -> Any:
     return require("nibabel", "reading NIfTI")
 
 
-def is_nifti_name(path: Path) -> bool:
-    return path.name.lower().endswith(NIFTI_SUFFIXES)
-
-
 def nifti_stem(path: Path) -> str:
+    """``scan.nii.gz`` -> ``scan``: the file name without its NIfTI suffix."""
     name = path.name
     for suffix in NIFTI_SUFFIXES[::-1]:
         if name.lower().endswith(suffix):
@@ -55,7 +52,6 @@ class NiftiVolume:
     affine: np.ndarray
     header: Any
     to_view: np.ndarray
-    source_shape: tuple[int, ...]
 
     def to_source(self, volume: np.ndarray) -> np.ndarray:
         """A ``(row, col, slice)`` array of this volume back in the source voxel order."""
@@ -102,7 +98,7 @@ def read_volume(path: Path, plane: str = "axial") -> NiftiVolume:
     source = nib.orientations.io_orientation(affine)
     to_view = nib.orientations.ornt_transform(source, nib.orientations.axcodes2ornt(PLANES[plane]))
     viewed = np.asarray(nib.orientations.apply_orientation(data, to_view), dtype=np.float32)
-    return NiftiVolume(path, viewed, plane, affine, image.header, to_view, shape)
+    return NiftiVolume(path, viewed, plane, affine, image.header, to_view)
 
 
 def parse_slices(spec: str | None, count: int, where: Path) -> range:

@@ -22,9 +22,9 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from ..core import eval_mode
 from ..errors import InputError
 from ..explain.methods import check_choice
+from ..network import eval_mode
 from ..results.metrics import RelativeConfidenceResult
 from .checks import check_inputs, check_maps, chunks, model_outputs
 

@@ -29,8 +29,8 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from ..core import eval_mode
 from ..errors import InputError
+from ..network import eval_mode
 from ..results.metrics import MetricScores, Setting
 from .checks import Target, check_inputs, check_maps, model_outputs, resolve_targets, target_scores
 from .imputation import ROAD_NOISE, impute

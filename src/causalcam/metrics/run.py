@@ -26,7 +26,6 @@ from torch import Tensor, nn
 from tqdm import tqdm
 
 from .._io import atomic_path, atomic_write_json, atomic_write_text
-from ..core import eval_mode, resolve_device
 from ..data import CLASSES
 from ..data.cache import cached_split, eval_resize, first_per_class
 from ..errors import InputError
@@ -35,6 +34,7 @@ from ..explain import Explainer
 from ..explain.targets import ClassifierOutputTarget
 from ..method_names import GRADCAM, METHOD_NAMES, ONE_PASS_METHODS, method_label
 from ..models import default_target_layer, load_checkpoint
+from ..network import eval_mode, resolve_device
 from ..preprocess import to_model_input
 from ..report.metrics import write_metrics_report
 from ..results.ablation import Estimate

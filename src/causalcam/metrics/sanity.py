@@ -40,11 +40,11 @@ from torch import Tensor, nn
 from tqdm import tqdm
 
 from .._io import atomic_path
-from ..core import eval_mode
 from ..errors import InputError
 from ..evaluate.summary import bootstrap_weights, percentile_interval
 from ..explain import Explainer
 from ..explain.methods import check_choice
+from ..network import eval_mode
 from ..results.ablation import Estimate
 from ..results.metrics import SanityResult, SanityVerdict, SimilarityRow
 from .maps import explain_named

@@ -33,7 +33,7 @@ MODEL_ASSETS = Path(str(resources.files("causalcam"))) / "assets" / "models"
 #: recipe, seed and metrics
 BUNDLED_MODELS: dict[str, str] = {
     "resnet18-224": "resnet18_covidct_224.pt",
-    "resnet18-112": "resnet18_covidct.pt",
+    "resnet18-112": "resnet18_covidct_112.pt",
 }
 #: the bundled model of ``default_model()``, ``--model default`` and the demo
 DEFAULT_BUNDLED = "resnet18-224"

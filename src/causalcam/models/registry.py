@@ -16,8 +16,8 @@ import torch
 import torchvision
 from torch import nn
 
-from ..architectures import transformer_layer
 from ..errors import CheckpointError, InputError
+from .architectures import transformer_layer
 
 PAPER_ARCHS: tuple[str, ...] = ("resnet18", "resnet34", "resnet50", "densenet121", "densenet169")
 _IMAGENET_CLASSES = 1000

@@ -26,9 +26,9 @@ import torch
 import torchvision
 from torch import nn
 
-from ..core import Network
 from ..errors import CheckpointError, InputError
 from ..extras import require
+from ..network import Network
 from ..preprocess import IMAGENET_MEAN, IMAGENET_STD, Preprocessing
 from .checkpoint import FORMAT as CHECKPOINT_FORMAT
 from .registry import available, head_name
@@ -238,7 +238,7 @@ def load_model(
     labels: str | os.PathLike[str] | Sequence[str] | None = None,
     preprocessing: Preprocessing | None = None,
 ) -> Network:
-    """Your own classifier as a :class:`~causalcam.core.Network`, in eval mode on the CPU.
+    """Your own classifier as a :class:`~causalcam.network.Network`, in eval mode on the CPU.
 
     Args:
         arch: a torchvision classification model name (``"resnet50"``) or a timm one

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from ..results import SANITY_TAU, AblationRow, AblationTable, Choice, Estimate, SeedTable
 from .blocks import Block, Heading, Paragraph, Table
-from .formatting import _estimate, _num, _range
+from .formatting import estimate_text, number_text, range_text
 
 #: What "better" means per mode, for the table headings.
 BETTER: dict[str, str] = {
@@ -29,7 +29,8 @@ def ablation_blocks(table: AblationTable, level: int = 2) -> list[Block]:
     blocks: list[Block] = [
         Paragraph(
             f"Model {table.model}, layer `{table.layer}`, {table.n_images} test images "
-            f"(chance {_num(table.chance)}), thresholds {_range(table.thresholds)}, matched "
+            f"(chance {number_text(table.chance)}), "
+            f"thresholds {range_text(table.thresholds)}, matched "
             f"budgets H = {', '.join(f'{h:g}' for h in table.h_values)}. {NUMBERS}"
         )
     ]
@@ -55,18 +56,19 @@ def _mode_table(rows: list[AblationRow], h_values: tuple[float, ...]) -> Table:
     for row in rows:
         same = f" (= `{row.same_maps_as}`)" if row.same_maps_as else ""
         accuracy = [
-            _num(acc.value) + (f" ({_num(diff.value, signed=True)})" if diff.finite else "")
+            number_text(acc.value)
+            + (f" ({number_text(diff.value, signed=True)})" if diff.finite else "")
             for acc, diff in zip(row.accuracy, _diffs(row), strict=True)
         ]
         cells.append(
             [
                 f"`{row.method}`{same}",
-                _num(row.kept_at_tau),
+                number_text(row.kept_at_tau),
                 *accuracy,
                 str(row.budgets),
-                _estimate(row.mean_diff),
-                _estimate(row.mean_saving, percent=True),
-                _estimate(row.auc_diff),
+                estimate_text(row.mean_diff),
+                estimate_text(row.mean_saving, percent=True),
+                estimate_text(row.auc_diff),
             ]
         )
     return Table(columns, cells, "In the order measured; Grad-CAM is the reference.")
@@ -89,9 +91,9 @@ def choice_text(choice: Choice) -> str:
     return (
         f"Best deletion variant{' over seeds' if choice.seeds is not None else ''}: "
         f"`{choice.method}`; it {verdict} Grad-CAM at matched budgets (mean Δacc "
-        f"{_estimate(choice.deletion_mean_diff)}, bits saved "
-        f"{_estimate(choice.deletion_mean_saving, percent=True)}{seeds}); insertion mean Δacc "
-        f"{_estimate(choice.insertion_mean_diff)} ({agrees})."
+        f"{estimate_text(choice.deletion_mean_diff)}, bits saved "
+        f"{estimate_text(choice.deletion_mean_saving, percent=True)}{seeds}); insertion mean Δacc "
+        f"{estimate_text(choice.insertion_mean_diff)} ({agrees})."
     )
 
 
@@ -102,7 +104,8 @@ def seed_blocks(study: SeedTable, level: int = 2) -> list[Block]:
         Paragraph(
             f"The same ablation on {n} networks of one architecture trained with different "
             f"seeds ({', '.join(f'`{m}`' for m in study.models)}), {study.n_images} test "
-            f"images (chance {_num(study.chance)}), thresholds {_range(study.thresholds)}, "
+            f"images (chance {number_text(study.chance)}), "
+            f"thresholds {range_text(study.thresholds)}, "
             f"matched budgets H = {', '.join(f'{h:g}' for h in study.h_values)}. {NUMBERS} "
             "Values are averaged over the seeds; each interval resamples the shared test "
             "images of every seed at once; *better* counts the seeds in which the method "
@@ -125,11 +128,11 @@ def seed_blocks(study: SeedTable, level: int = 2) -> list[Block]:
         cells = [
             [
                 f"`{r.method}`",
-                " / ".join(_num(v, signed=True) for v in r.diff_over_seeds.per_seed),
-                _estimate(r.mean_diff),
-                _num(r.diff_over_seeds.sd),
+                " / ".join(number_text(v, signed=True) for v in r.diff_over_seeds.per_seed),
+                estimate_text(r.mean_diff),
+                number_text(r.diff_over_seeds.sd),
                 f"{r.diff_over_seeds.better}/{r.seeds}",
-                _estimate(r.mean_saving, percent=True),
+                estimate_text(r.mean_saving, percent=True),
                 f"{r.saving_over_seeds.better}/{r.seeds}",
             ]
             for r in rows

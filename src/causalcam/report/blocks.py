@@ -8,6 +8,8 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Heading:
+    """A section title at ``level`` (1: the page's title)."""
+
     level: int
     text: str
 
@@ -21,11 +23,15 @@ class Paragraph:
 
 @dataclass(frozen=True)
 class Bullets:
+    """A bulleted list."""
+
     items: Sequence[str]
 
 
 @dataclass(frozen=True)
 class Table:
+    """A table: column titles, rows of cells and a caption."""
+
     columns: Sequence[str]
     rows: Sequence[Sequence[str]]
     caption: str = ""

@@ -35,13 +35,15 @@ from ..results import (
 )
 from ..results._json import number_out
 from .blocks import Table
-from .formatting import _effect, _method
+from .formatting import effect_text, method_text
 from .paper import PAPER_TABLES
 
 _Row = TypeVar("_Row", AblationRow, SeedRow)
 
 
 class Verdict(StrEnum):
+    """What a run says of a claim, judged by its interval."""
+
     HOLDS = "holds"
     SMALLER = "smaller"
     NOT_SHOWN = "not shown"
@@ -298,8 +300,8 @@ def verdict_lines(verdicts: Sequence[ClaimVerdict]) -> list[str]:
     """One line per verdict for a terminal: verdict, claim key, map, effect [interval]."""
     width = max((len(str(v.verdict)) for v in verdicts), default=0)
     return [
-        f"{str(v.verdict).ljust(width)}  {v.claim} ({_method(v.method)}): "
-        f"{_effect(v.estimate, CLAIM_BY_KEY[v.claim].unit)}"
+        f"{str(v.verdict).ljust(width)}  {v.claim} ({method_text(v.method)}): "
+        f"{effect_text(v.estimate, CLAIM_BY_KEY[v.claim].unit)}"
         for v in verdicts
     ]
 
@@ -311,10 +313,10 @@ def comparison_table(runs: Sequence[tuple[str, Sequence[ClaimVerdict]]]) -> Tabl
     found = [{(v.claim, v.method): v for v in verdicts} for _, verdicts in runs]
     rows = []
     for claim, method in keys:
-        cells = [CLAIM_BY_KEY[claim].statement, _method(method)]
+        cells = [CLAIM_BY_KEY[claim].statement, method_text(method)]
         for by_key in found:
             verdict = by_key.get((claim, method))
-            effect = _effect(verdict.estimate, CLAIM_BY_KEY[claim].unit) if verdict else ""
+            effect = effect_text(verdict.estimate, CLAIM_BY_KEY[claim].unit) if verdict else ""
             cells.append(f"**{verdict.verdict}** {effect}" if verdict else "–")
         rows.append(cells)
     columns = ["claim of the paper", "map", *(name for name, _ in runs)]

@@ -24,7 +24,7 @@ from ..results.localisation import LocalisationResult
 from ..results.stages import NetworkRow
 from .blocks import Table
 from .claims import Verdict, claim_verdicts, comparison_table
-from .formatting import _duration, _effect, _method
+from .formatting import duration_text, effect_text, method_text
 from .markdown import render_markdown
 from .sections import folder_verdicts
 
@@ -122,10 +122,10 @@ def seeds_224(results: Path) -> str:
                 [
                     f"`{method}`",
                     f"seed {seed}",
-                    _effect(deletion.mean_diff, "points"),
+                    effect_text(deletion.mean_diff, "points"),
                     _against_zero(deletion.mean_diff),
-                    _effect(deletion.mean_saving, "percent"),
-                    _effect(insertion.mean_diff, "points"),
+                    effect_text(deletion.mean_saving, "percent"),
+                    effect_text(insertion.mean_diff, "points"),
                     _against_zero(insertion.mean_diff, higher_is_better=False),
                 ]
             )
@@ -159,10 +159,10 @@ def seeds_112(results: Path) -> str:
             [
                 f"`{method}`",
                 per_seed,
-                _effect(deletion.mean_diff, "points"),
+                effect_text(deletion.mean_diff, "points"),
                 f"{deletion.diff_over_seeds.better}/{deletion.seeds}",
-                _effect(deletion.mean_saving, "percent"),
-                _effect(insertion.mean_diff, "points"),
+                effect_text(deletion.mean_saving, "percent"),
+                effect_text(insertion.mean_diff, "points"),
                 f"{insertion.diff_over_seeds.better}/{insertion.seeds}",
             ]
         )
@@ -217,7 +217,7 @@ def localisation(results: Path) -> str:
     methods = [row.method for row in found[224].rows]
     rows = []
     for method in methods:
-        cells = [_method(method)]
+        cells = [method_text(method)]
         for result in found.values():
             row = next((r for r in result.rows if r.method == method), None)
             cells.append(
@@ -266,7 +266,7 @@ def precision_agreement(results: Path) -> str:
     rows = []
     for method in methods:
         cells = [
-            _method(method),
+            method_text(method),
             f"{by_mode[('fp32 channels-last', method)]['max_abs_difference']:.1e}",
         ]
         for mode in ("bf16", "bf16, bf16 head"):
@@ -294,9 +294,9 @@ def run_time(results: Path, run: str) -> str:
     """The stage times of run folder ``results/run`` from its manifest, with the "measured on"
     line."""
     stages = _json(results / run / "manifest.json").get("stages", {})
-    rows = [[name, _duration(stage.get("seconds"))] for name, stage in stages.items()]
+    rows = [[name, duration_text(stage.get("seconds"))] for name, stage in stages.items()]
     total = sum(float(stage.get("seconds") or 0) for stage in stages.values())
-    rows.append(["**all stages**", f"**{_duration(total)}**"])
+    rows.append(["**all stages**", f"**{duration_text(total)}**"])
     caption = "A stage whose results were already on disk shows the time to read them."
     table = _table(["stage", "time"], rows, caption)
     return table + "\n" + measured_on(results, run) + "\n"
@@ -396,9 +396,9 @@ def summary(results: Path) -> str:
         f"**Does the paper hold?** {'In part' if holds else 'Not in what is measured'}: "
         "causalcam's "
         f"default causal map beats Grad-CAM (a 95% interval above zero) on {default_ahead} of "
-        f"{len(tables)} ResNet-18s at 224 px ({size} {_effect(best, 'points')}, where the "
+        f"{len(tables)} ResNet-18s at 224 px ({size} {effect_text(best, 'points')}, where the "
         f"paper reports about 3 points), and {over_112}on the mean of {row_112.seeds} at 112 px "
-        f"({_effect(row_112.mean_diff, 'points')}); the paper's literal reading {literal}, and "
+        f"({effect_text(row_112.mean_diff, 'points')}); the paper's literal reading {literal}, and "
         f"the paper's Tables 1-2 (masks carried to other networks) {transfer}. "
         f"{_ground_truth_sentence(results)}"
     )

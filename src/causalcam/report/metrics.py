@@ -11,7 +11,7 @@ from pathlib import Path
 from .._io import atomic_write_text
 from ..results.metrics import MetricsReport, SanityResult
 from .blocks import Block, Bullets, Heading, Image, Paragraph, Table
-from .formatting import _duration, _estimate, _method, _num
+from .formatting import duration_text, estimate_text, method_text, number_text
 from .markdown import render_markdown
 
 #: What each metric measures, one line each (docs/metrics.md has the formulas).
@@ -37,11 +37,11 @@ def metrics_blocks(report: MetricsReport, level: int = 2) -> list[Block]:
         Heading(level, "Explanation metrics"),
         Paragraph(
             f"Model `{report.model}`, {report.subset} ({report.images} images); every method "
-            f"against {_method(report.reference)} on the same images: the mean with its 95% "
+            f"against {method_text(report.reference)} on the same images: the mean with its 95% "
             "bootstrap interval, the paired difference to the reference with its interval, and "
             "the two-sided bootstrap p-value after Holm's correction across the methods of "
             "each metric. A difference counts as better or worse only when that adjusted "
-            f"p-value is below 0.05. Run time {_duration(report.seconds)}."
+            f"p-value is below 0.05. Run time {duration_text(report.seconds)}."
         ),
     ]
     resamples = int(report.settings.get("n_boot", 0))
@@ -55,9 +55,9 @@ def metrics_blocks(report: MetricsReport, level: int = 2) -> list[Block]:
                 columns=("method", "mean [95% CI]", "difference to reference", "p (Holm)", ""),
                 rows=[
                     (
-                        _method(c.method),
-                        _estimate(c.value),
-                        "–" if c.verdict == "reference" else _estimate(c.diff),
+                        method_text(c.method),
+                        estimate_text(c.value),
+                        "–" if c.verdict == "reference" else estimate_text(c.diff),
                         "–" if c.verdict == "reference" else _p_value(c.p_holm, resamples),
                         c.verdict,
                     )
@@ -81,7 +81,7 @@ def _p_value(p: float, resamples: int) -> str:
     """A bootstrap p-value; 0 reads "< 1/resamples" (no resample crossed zero)."""
     if p == 0 and resamples > 0:
         return f"< {1 / resamples:.2g}"
-    return _num(p)
+    return number_text(p)
 
 
 def sanity_blocks(sanity: SanityResult, level: int = 3) -> list[Block]:
@@ -89,10 +89,10 @@ def sanity_blocks(sanity: SanityResult, level: int = 3) -> list[Block]:
     threshold = sanity.verdicts[0].threshold if sanity.verdicts else float("nan")
     rows = [
         (
-            _method(v.method),
+            method_text(v.method),
             v.test.replace("_", " "),
             v.statistic,
-            _estimate(v.estimate),
+            estimate_text(v.estimate),
             "pass" if v.passed else "**fail**",
         )
         for v in sanity.verdicts
@@ -101,7 +101,7 @@ def sanity_blocks(sanity: SanityResult, level: int = 3) -> list[Block]:
     summary = (
         "Every method passes."
         if not failing
-        else "Failing: " + ", ".join(_method(m) for m in failing) + "."
+        else "Failing: " + ", ".join(method_text(m) for m in failing) + "."
     )
     return [
         Heading(level, "Sanity checks"),

@@ -32,14 +32,14 @@ from .ablation import ablation_blocks, seed_blocks
 from .blocks import Block, Bullets, Figures, Heading, Image, Paragraph, Table
 from .claims import CLAIM_BY_KEY, ClaimVerdict, claim_verdicts
 from .formatting import (
-    _arch,
-    _duration,
-    _effect,
-    _finite,
-    _method,
-    _num,
-    _pair,
-    _value_ci,
+    arch_title,
+    duration_text,
+    effect_text,
+    is_finite,
+    method_text,
+    number_text,
+    paper_pair,
+    value_ci,
 )
 from .paper import PAPER_SOURCE, PAPER_TABLES
 
@@ -61,7 +61,7 @@ class RunData:
     rise: RiseStageResult | None = None
     localisation: LocalisationStageResult | None = None
     qualitative: QualitativeResult | None = None
-    seeds: SeedTable | None = None  # seeds/seeds.json: causalcam.seed_study's output
+    seeds: SeedTable | None = None  # seeds/seeds.json: causalcam.ablation.seeds's output
     unreadable: list[str] = field(default_factory=list)
 
 
@@ -139,7 +139,7 @@ def _intro(data: RunData) -> list[Block]:
             "Classification* (Prabhushankar & AlRegib, ICIP 2021) on COVID-CT with the official "
             f"split. Profile **{profile['name']}**: {profile['description']}. "
             f"Test images: {data.manifest.get('data', {}).get('test_images', '?')}; "
-            f"compute time of the stages: {_duration(total)}."
+            f"compute time of the stages: {duration_text(total)}."
         ),
         Paragraph(
             "Paper numbers are quoted from the paper's text (source noted under each table). "
@@ -173,8 +173,8 @@ def _claims(data: RunData) -> list[Block]:
     rows = [
         [
             CLAIM_BY_KEY[v.claim].statement,
-            _method(v.method),
-            _effect(v.estimate, CLAIM_BY_KEY[v.claim].unit),
+            method_text(v.method),
+            effect_text(v.estimate, CLAIM_BY_KEY[v.claim].unit),
             f"**{v.verdict}**",
             v.evidence + (f"; {v.detail}" if v.detail else ""),
         ]
@@ -203,14 +203,14 @@ def _networks(data: RunData) -> list[Block]:
         return [*blocks, *_not_run(data, "train", "The training stage has not run.")]
     rows = [
         [
-            _arch(n.arch),
-            _num(n.test_accuracy),
-            _num(n.val_accuracy),
+            arch_title(n.arch),
+            number_text(n.test_accuracy),
+            number_text(n.val_accuracy),
             n.recipe,
             str(n.size or ""),
             f"{'?' if n.best_epoch is None else n.best_epoch} / "
             f"{'?' if n.epochs is None else n.epochs}",
-            "bundled model" if n.bundled else _duration(n.train_seconds),
+            "bundled model" if n.bundled else duration_text(n.train_seconds),
         ]
         for n in result.networks
     ]
@@ -226,7 +226,7 @@ def _curves(data: RunData) -> list[Block]:
         return [*blocks, *_not_run(data, "curves", "The curves stage has not run.")]
     blocks.append(
         Paragraph(
-            f"Maps of {_arch(result.source)} on {result.n_images} test images, thresholded; "
+            f"Maps of {arch_title(result.source)} on {result.n_images} test images, thresholded; "
             "deletion keeps the explanation's pixels (curves to the left are ideal), insertion "
             "removes them (curves to the right are ideal). H = Huffman bits of the masked image "
             "over those of the scan."
@@ -243,11 +243,11 @@ def _curve_summary_table(summary: Sequence[SummaryRow]) -> Table:
     methods = list(dict.fromkeys(r.method for r in summary))
     rows = []
     for method in methods:
-        cells = [_method(method)]
+        cells = [method_text(method)]
         for mode in ("deletion", "insertion"):
             picked = [r for r in summary if r.method == method and r.mode == mode]
-            cells.append(_value_ci(picked, "auc"))
-            cells.append(_value_ci(picked, "bits_saving", mean=True, percent=True))
+            cells.append(value_ci(picked, "auc"))
+            cells.append(value_ci(picked, "bits_saving", mean=True, percent=True))
         rows.append(cells)
     columns = [
         "method",
@@ -292,7 +292,7 @@ def _near_chance(data: RunData) -> list[tuple[NetworkRow, float]]:
     with that rate (none when the manifest does not record it)."""
     majority = data.manifest.get("data", {}).get("majority_rate")
     trained = data.train.networks if data.train else ()
-    if not _finite(majority):
+    if not is_finite(majority):
         return []
     return [
         (n, float(majority))
@@ -306,7 +306,7 @@ def _near_chance_warning(data: RunData) -> list[Block]:
     if not near:
         return []
     majority = near[0][1]
-    weak = [f"{_arch(n.arch)} ({n.test_accuracy:.3f})" for n, _ in near]
+    weak = [f"{arch_title(n.arch)} ({n.test_accuracy:.3f})" for n, _ in near]
     return [
         Paragraph(
             f"**Caution:** {', '.join(weak)} classify the unmasked test scans within "
@@ -322,17 +322,17 @@ def _transfer_table(number: int, table: TransferRecord) -> list[Block]:
     paper = PAPER_TABLES.get(source)
     columns = ["τ", "H Grad-CAM", "H causal"]
     for target in table.targets:
-        columns += [f"{_arch(target)} Grad-CAM", f"{_arch(target)} causal"]
+        columns += [f"{arch_title(target)} Grad-CAM", f"{arch_title(target)} causal"]
     rows = []
     for r, tau in enumerate(table.thresholds):
         paper_row = _paper_row(paper, tau)
         cells = [f"{tau:.2f}"]
         for m, method in enumerate((GRADCAM, CAUSAL)):
-            cells.append(_pair(table.huffman[r][m], _get(paper_row, "huffman", method)))
+            cells.append(paper_pair(table.huffman[r][m], _get(paper_row, "huffman", method)))
         for t, target in enumerate(table.targets):
             for m, method in enumerate((GRADCAM, CAUSAL)):
                 quoted = _get(paper_row, "accuracy", target, method)
-                cells.append(_pair(table.accuracy[r][t][m], quoted))
+                cells.append(paper_pair(table.accuracy[r][t][m], quoted))
         rows.append(cells)
     gain = gain_text(table.gain, table.significant_wins, table.significant_losses)
     ours = (
@@ -345,7 +345,7 @@ def _transfer_table(number: int, table: TransferRecord) -> list[Block]:
         if paper
         else f"Ours: {ours}."
     )
-    title = f"Table {number}: masks from {_arch(source)}"
+    title = f"Table {number}: masks from {arch_title(source)}"
     return [Heading(3, title), Table(columns, rows, caption)]
 
 
@@ -409,9 +409,12 @@ def _rise(data: RunData) -> list[Block]:
     result = data.rise
     if not result:
         return [*blocks, *_not_run(data, "rise", "The RISE stage has not run.")]
-    rows = [[_method(r.method), _num(r.deletion_auc), _num(r.insertion_auc)] for r in result.rows]
+    rows = [
+        [method_text(r.method), number_text(r.deletion_auc), number_text(r.insertion_auc)]
+        for r in result.rows
+    ]
     caption = (
-        f"Petsiuk et al. (BMVC 2018) on {_arch(result.source)}, {result.steps} steps, "
+        f"Petsiuk et al. (BMVC 2018) on {arch_title(result.source)}, {result.steps} steps, "
         "black deletion baseline, blurred insertion start; for comparison with other libraries."
     )
     return [*blocks, Table(["method", "deletion AUC (↓)", "insertion AUC (↑)"], rows, caption)]
@@ -427,18 +430,19 @@ def _localisation(data: RunData) -> list[Block]:
         used = table.n_images - table.mask_status.get("empty", 0)
         rows = [
             [
-                _method(r.method),
-                f"{_num(r.lung_share)} [{_num(r.ci_low)}, {_num(r.ci_high)}]",
-                _num(r.chance),
-                f"{_num(r.excess, True)} [{_num(r.excess_low, True)}, {_num(r.excess_high, True)}]",
-                _num(r.pointing),
-                _num(r.body_share),
+                method_text(r.method),
+                f"{number_text(r.lung_share)} [{number_text(r.ci_low)}, {number_text(r.ci_high)}]",
+                number_text(r.chance),
+                f"{number_text(r.excess, True)} "
+                f"[{number_text(r.excess_low, True)}, {number_text(r.excess_high, True)}]",
+                number_text(r.pointing),
+                number_text(r.body_share),
                 str(r.n),
             ]
             for r in table.rows
         ]
         caption = (
-            f"{_arch(table.model)}: share of each map's mass inside the lungs, mean over "
+            f"{arch_title(table.model)}: share of each map's mass inside the lungs, mean over "
             f"{used} of {table.n_images} test scans with a lung mask "
             f"({int(table.ci * 100)}% bootstrap intervals, {table.n_boot} resamples); chance: "
             "the lung area fraction (a uniform map); excess: share minus chance, paired; "
@@ -473,7 +477,11 @@ def _qualitative(data: RunData) -> list[Block]:
 def _manifest(data: RunData) -> list[Block]:
     manifest = data.manifest
     stages = [
-        [name, _duration(entry.get("seconds")), entry.get("finished") or entry.get("skipped", "")]
+        [
+            name,
+            duration_text(entry.get("seconds")),
+            entry.get("finished") or entry.get("skipped", ""),
+        ]
         for name, entry in manifest["stages"].items()
     ]
     versions = ", ".join(f"{k} {v}" for k, v in manifest.get("versions", {}).items())

@@ -4,7 +4,7 @@ deletion/insertion and transference, the ablation, RISE AUCs, qualitative panels
 :func:`reproduce` runs the stages in order inside one run folder::
 
     run/manifest.json          profile, seed, versions, hardware, data checksum, seconds per stage
-    run/models/<arch>/best.pt  the trained networks (causalcam.train; resumable per epoch)
+    run/models/<arch>/best.pt  the trained networks (causalcam.training; resumable per epoch)
     run/eval/                  the evaluation store (per curve; resumable, reruns compute nothing)
     run/results/<stage>.json   each stage's result, keyed by a fingerprint of its inputs
     run/figures/*.png          Fig. 2a-b curves, Fig. 2c-h and Fig. 3-like panels
@@ -17,7 +17,7 @@ ends of ``causalcam evaluate`` (:mod:`.evaluate`) and ``causalcam transfer`` (:m
 """
 
 from ..method_names import CURVE_METHODS
-from .context import RunContext, TestSet, load_network, load_test_set, method_functions
+from .context import RunContext, RunSettings, TestSet, load_network, load_test_set, method_functions
 from .evaluate import evaluate_checkpoints
 from .manifest import hardware
 from .profiles import PROFILES, Profile, get_profile, with_archs
@@ -42,6 +42,7 @@ __all__ = [
     "NetworkStage",
     "Profile",
     "RunContext",
+    "RunSettings",
     "TestSet",
     "default_variant",
     "evaluate_checkpoints",

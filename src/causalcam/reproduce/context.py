@@ -13,14 +13,14 @@ from typing import Any
 import torch
 
 from .. import models
-from ..core import Network, as_network
+from ..ablation import cache_keys, explain_methods
 from ..data import CLASSES
 from ..data.cache import cached_split, eval_resize, first_per_class
 from ..distributed import current
 from ..distributed.evaluate import sharded_curves
-from ..evaluate import Curve, evaluate_maps
-from ..explain import map_function
-from ..study import cache_keys, explain_methods
+from ..evaluate import Curve, EvaluationSettings, evaluate_maps
+from ..explain import MapFn, map_function
+from ..network import Network, as_network
 from .profiles import Profile
 
 
@@ -32,6 +32,25 @@ class TestSet:
     labels: torch.Tensor
     names: list[str]
     checksum: str
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """How a run computes (what it computes is its profile).
+
+    Attributes:
+        seed: of every training run and bootstrap.
+        device: where the networks run (``None``: the CPU).
+        precision: of the masked-image classifications of the curves, transfer and RISE
+            stages (maps come from one fp32 explain pass; training keeps its recipe's; the
+            ablation and the qualitative figures stay fp32).
+        progress: show progress bars.
+    """
+
+    seed: int = 0
+    device: torch.device | None = None
+    precision: str = "fp32"
+    progress: bool = True
 
 
 @dataclass
@@ -56,6 +75,14 @@ class RunContext:
     def figures(self) -> Path:
         return self.run_dir / "figures"
 
+    def evaluation(self, thresholds: Sequence[float], **changes: Any) -> EvaluationSettings:
+        """The stages' evaluation settings: curves kept in the run's ``eval`` store, with the
+        run's progress bars and precision; ``changes`` set the other fields."""
+        fields: dict[str, Any] = {"progress": self.progress, "precision": self.precision}
+        return EvaluationSettings(
+            thresholds=tuple(thresholds), out_dir=self.run_dir / "eval", **(fields | changes)
+        )
+
 
 def load_test_set(size: int, limit: int | None = None, root: Path | None = None) -> TestSet:
     """The test split at ``size`` (evaluation preprocessing), first ``limit`` per class."""
@@ -73,45 +100,39 @@ def load_network(path: Path, device: torch.device) -> Network:
 
 def method_functions(
     network: Network, methods: Sequence[str], precision: str = "fp32"
-) -> dict[str, Callable[[torch.Tensor], torch.Tensor]]:
-    """``MapFn`` per method name (``causal[loss,normalize,sign]`` names a causal variant)."""
+) -> dict[str, MapFn]:
+    """A map function per method name (``causal[loss,normalize,sign]`` names a causal variant)."""
     layer = models.default_target_layer(network.model)
     return {
         m: map_function(network.model, m, target_layer=layer, precision=precision) for m in methods
     }
 
 
-def _curves(
-    out_dir: Path,
+def source_curves(
     networks: Mapping[str, Network],
     test: TestSet,
     source: str,
     methods: Sequence[str],
-    *,
-    targets: Sequence[str] | None = None,
-    thresholds: Sequence[float],
-    modes: Sequence[str] = ("deletion", "insertion"),
-    progress: bool = True,
-    precision: str = "fp32",
+    settings: EvaluationSettings,
 ) -> list[Curve]:
     """Deletion/insertion curves of ``source``'s maps (every method from one fp32 explain
-    pass), cached in the store ``out_dir/eval``; masked images classified in ``precision``.
+    pass), cached in the store ``settings.out_dir``.
+
     Under torchrun the test images are shared among the processes (maps explained per
-    chunk)."""
-    ctx = current()
-    if ctx.distributed:
-        return _sharded_curves(
-            out_dir,
-            networks,
-            test,
-            source,
-            methods,
-            targets,
-            thresholds,
-            modes,
-            progress,
-            precision,
-        )
+    chunk).
+
+    Args:
+        networks: the networks by name (the source and the targets of ``settings``).
+        test: the test set.
+        source: the network whose maps are evaluated.
+        methods: the methods (``causal[...]`` names a causal variant).
+        settings: thresholds, modes, targets, store and precision of the evaluation.
+
+    Returns:
+        One curve per (method, mode, target).
+    """
+    if current().distributed:
+        return _sharded_curves(networks, test, source, methods, settings)
     maps, layer = source_maps(networks[source], test, methods)
     return evaluate_maps(
         networks,
@@ -119,36 +140,21 @@ def _curves(
         test.images,
         test.labels,
         source=source,
+        settings=settings,
         cache_keys=cache_keys(networks[source], layer, methods),
-        targets=targets,
-        thresholds=thresholds,
-        modes=modes,
-        out_dir=out_dir / "eval",
-        progress=progress,
-        precision=precision,
     )
 
 
 def _sharded_curves(
-    out_dir: Path,
     networks: Mapping[str, Network],
     test: TestSet,
     source: str,
     methods: Sequence[str],
-    targets: Sequence[str] | None,
-    thresholds: Sequence[float],
-    modes: Sequence[str],
-    progress: bool,
-    precision: str = "fp32",
+    settings: EvaluationSettings,
 ) -> list[Curve]:
     layer = models.default_target_layer(networks[source].model)
     keys = cache_keys(networks[source], layer, methods)
-    common: dict[str, Any] = {
-        "source": source,
-        "targets": targets,
-        "modes": list(modes),
-        "precision": precision,
-    }
+    quiet = settings.replace(out_dir=None, progress=False)
 
     def chunk_curves(chunk: range) -> list[Curve]:
         images, labels = (
@@ -157,18 +163,10 @@ def _sharded_curves(
         )
         maps, _ = explain_methods(networks[source], images, methods, target_layer=layer)
         return evaluate_maps(
-            networks,
-            maps,
-            images,
-            labels,
-            cache_keys=keys,
-            thresholds=thresholds,
-            out_dir=None,
-            progress=False,
-            **common,
+            networks, maps, images, labels, source=source, settings=quiet, cache_keys=keys
         )
 
-    options = {**common, "keys": keys, "thresholds": [float(t) for t in thresholds]}
+    options = {**settings.identity(), "source": source, "keys": keys}
     return sharded_curves(
         current(),
         networks,
@@ -176,8 +174,8 @@ def _sharded_curves(
         test.labels,
         options,
         chunk_curves,
-        out_dir=out_dir / "eval",
-        progress=progress,
+        out_dir=settings.out_dir,
+        progress=settings.progress,
     )
 
 
@@ -189,11 +187,12 @@ def source_maps(
     return explain_methods(network, test.images, methods, target_layer=layer)
 
 
-def _checkpoint_name(path: str | os.PathLike[str]) -> str:
+def checkpoint_name(path: str | os.PathLike[str]) -> str:
     """``runs/resnet34/best.pt`` -> ``resnet34``; ``r34.pt`` -> ``r34``."""
     file = Path(path)
     return file.parent.name if file.stem in ("best", "last") else file.stem
 
 
-def _path_or_none(value: str | os.PathLike[str] | None) -> Path | None:
+def path_or_none(value: str | os.PathLike[str] | None) -> Path | None:
+    """``value`` as a path, ``None`` kept."""
     return Path(value) if value is not None else None

@@ -11,52 +11,54 @@ from pathlib import Path
 import torch
 
 from ..distributed import current
-from ..evaluate import (
-    DEFAULT_THRESHOLDS,
-    summarize,
-    write_rows,
-)
+from ..evaluate import EvaluationSettings, summarize, write_rows
 from ..evaluate.tables import curve_rows
 from ..method_names import CURVE_METHODS
 from ..viz.curves import save_accuracy_curves
-from .context import _checkpoint_name, _curves, _path_or_none, load_network, load_test_set
+from .context import checkpoint_name, load_network, load_test_set, path_or_none, source_curves
 
 
 def evaluate_checkpoints(
     checkpoints: Sequence[str | os.PathLike[str]],
     out_dir: str | os.PathLike[str],
+    *,
     methods: Sequence[str] = CURVE_METHODS,
-    thresholds: Sequence[float] = DEFAULT_THRESHOLDS,
+    settings: EvaluationSettings | None = None,
     data_root: str | os.PathLike[str] | None = None,
     limit: int | None = None,
     n_boot: int = 1000,
     device: torch.device | None = None,
-    progress: bool = True,
-    precision: str = "fp32",
 ) -> list[Path]:
-    """Within-network deletion/insertion of each checkpoint on the test split: tidy rows,
-    summary (CSV + JSON) and the Fig. 2a-b plots under ``out_dir``; masked images
-    classified in ``precision``. Returns the files."""
+    """Within-network deletion/insertion of each checkpoint on the test split.
+
+    Args:
+        checkpoints: checkpoints written by ``causalcam train``.
+        out_dir: tidy rows, summary (CSV + JSON) and the Fig. 2a-b plots go here.
+        methods: the methods evaluated (``causal[...]`` names a causal variant).
+        settings: thresholds, progress and the precision the masked images are classified
+            in (default :class:`~causalcam.evaluate.EvaluationSettings`); the curves are
+            kept in ``out_dir/eval`` whatever its ``out_dir`` and ``targets``.
+        data_root: the COVID-CT folder (or pack).
+        limit: the first ``limit`` test images per class.
+        n_boot: bootstrap resamples of the summary's intervals.
+        device: where the networks run (default: the CPU).
+
+    Returns:
+        The files written.
+    """
     out = Path(out_dir)
+    settings = (settings or EvaluationSettings()).replace(out_dir=out / "eval", targets=None)
     written: list[Path] = []
     for checkpoint in checkpoints:
-        name = _checkpoint_name(checkpoint)
+        name = checkpoint_name(checkpoint)
         network = load_network(Path(checkpoint), device or torch.device("cpu"))
-        test = load_test_set(network.preprocessing.size, limit, _path_or_none(data_root))
-        curves = _curves(
-            out,
-            {name: network},
-            test,
-            name,
-            methods,
-            thresholds=thresholds,
-            progress=progress,
-            precision=precision,
-        )
+        test = load_test_set(network.preprocessing.size, limit, path_or_none(data_root))
+        curves = source_curves({name: network}, test, name, methods, settings)
         if not current().is_main:
             continue
         written += write_rows(curve_rows(curves), out / f"{name}_curves")
-        written += write_rows(summarize(curves, n_boot=n_boot), out / f"{name}_summary")
+        summary = [row.to_json() for row in summarize(curves, n_boot=n_boot)]
+        written += write_rows(summary, out / f"{name}_summary")
         for mode in ("deletion", "insertion"):
             chosen = [c for c in curves if c.mode == mode]
             written.append(save_accuracy_curves(chosen, out / f"{name}_{mode}.png"))

@@ -33,7 +33,8 @@ def hardware() -> dict[str, Any]:
     return info
 
 
-def _start_manifest(ctx: RunContext) -> dict[str, Any]:
+def start_manifest(ctx: RunContext) -> dict[str, Any]:
+    """The run's ``manifest.json`` started (versions, hardware), an earlier run's stages kept."""
     path = ctx.run_dir / "manifest.json"
     previous = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
     if previous and previous.get("profile", {}).get("name") != ctx.profile.name:
@@ -63,7 +64,7 @@ def _versions() -> dict[str, str]:
     return versions
 
 
-def _finish_stage(
+def finish_stage(
     ctx: RunContext,
     manifest: dict[str, Any],
     name: str,
@@ -71,6 +72,8 @@ def _finish_stage(
     skipped: bool,
     fingerprint: str | None = None,
 ) -> None:
+    """Record stage ``name`` as finished (its time; ``skipped``: reused from an earlier run,
+    keeping when it finished) and write the manifest."""
     entry = manifest["stages"].get(name, {})
     if seconds is not None:
         entry["seconds"] = round(seconds, 2)
@@ -83,7 +86,7 @@ def _finish_stage(
     atomic_write_json(ctx.run_dir / "manifest.json", manifest)
 
 
-def _skip_stage(ctx: RunContext, manifest: dict[str, Any], name: str, reason: str) -> None:
+def skip_stage(ctx: RunContext, manifest: dict[str, Any], name: str, reason: str) -> None:
     """Record why stage ``name`` did not run this time (the report quotes it where the stage
     has no results; those of an earlier run stay, with their time)."""
     manifest["stages"][name] = {**manifest["stages"].get(name, {}), "skipped": reason}

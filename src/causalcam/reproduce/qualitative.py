@@ -10,13 +10,13 @@ from typing import Any
 import torch
 
 from .. import models
-from ..core import Network, eval_mode
 from ..data import CLASSES
 from ..evaluate import (
     huffman_ratio,
 )
 from ..explain import Explainer
 from ..method_names import CAUSAL, GRADCAM, PAPER_METHODS, method_label
+from ..network import Network, eval_mode
 from ..preprocess import to_model_input
 from ..results import QualitativeResult
 from ..viz import MaskedView, explanation_panel, keep_mask, masked_panel, save_figure

@@ -22,7 +22,6 @@ from typing import Any, Protocol
 
 import torch
 
-from ..core import Network
 from ..distributed import current
 from ..errors import InputError
 from ..evaluate.store import ResultStore, digest_of
@@ -30,16 +29,17 @@ from ..evaluate.summary import majority_rate
 from ..evaluate.tables import jsonable
 from ..explain import CausalOptions
 from ..extras import installed
+from ..network import Network
 from ..precision import resolve_precision
 from ..report import build_report
 from ..results import STAGE_FORMAT, STAGE_VERSIONS, TrainResult
-from .context import RunContext, TestSet, load_test_set
-from .manifest import _finish_stage, _skip_stage, _start_manifest
+from .context import RunContext, RunSettings, TestSet, load_test_set
+from .manifest import finish_stage, skip_stage, start_manifest
 from .profiles import Profile, get_profile
 from .qualitative import stage_qualitative
 from .stages import (
-    _bundled_identity,
-    _networks,
+    bundled_identity,
+    load_networks,
     stage_ablation,
     stage_curves,
     stage_localisation,
@@ -66,6 +66,8 @@ def default_variant() -> dict[str, str]:
 
 
 class StageResult(Protocol):
+    """What a stage returns: a typed result with a JSON form."""
+
     def to_json(self) -> dict[str, Any]: ...
 
 
@@ -101,19 +103,30 @@ def skip_reason(stage: str, profile: Profile) -> str | None:
 def reproduce(
     run_dir: str | os.PathLike[str],
     profile: str | Profile = "quick",
+    *,
     data_root: str | os.PathLike[str] | None = None,
-    seed: int = 0,
-    device: torch.device | None = None,
-    progress: bool = True,
+    settings: RunSettings | None = None,
     log: Callable[[str], None] = print,
-    precision: str = "fp32",
     stop_after: str | None = None,
 ) -> Path | None:
-    """Run (or resume) every stage of ``profile`` in ``run_dir``; return the report.html path
-    (``None`` when ``stop_after`` names a stage before the report: the run stops there).
-    ``precision``: of the masked-image classifications of the curves, transfer and RISE stages
-    (maps come from one fp32 explain pass; training keeps its recipe's; the ablation and the
-    qualitative figures stay fp32)."""
+    """Run (or resume) every stage of ``profile`` in ``run_dir``.
+
+    Args:
+        run_dir: the run folder (created; an earlier run's stages are reused).
+        profile: a profile or its name (:data:`PROFILES`).
+        data_root: the COVID-CT folder (or pack).
+        settings: seed, device, precision and progress bars (default :class:`RunSettings`).
+        log: receives one line per stage.
+        stop_after: a stage before the report: the run stops after it.
+
+    Returns:
+        The report.html path, or ``None`` when the run stopped after ``stop_after``.
+
+    Raises:
+        InputError: an unknown stage or profile, or untrained networks under torchrun.
+    """
+    settings = settings or RunSettings()
+    device = settings.device or torch.device("cpu")
     if stop_after is not None and stop_after not in STAGES:
         raise InputError(f"unknown stage {stop_after!r} to stop after; one of {', '.join(STAGES)}")
     chosen = profile if isinstance(profile, Profile) else get_profile(profile)
@@ -121,13 +134,13 @@ def reproduce(
         Path(run_dir),
         chosen,
         Path(data_root) if data_root is not None else None,
-        seed,
-        device or torch.device("cpu"),
-        progress,
+        settings.seed,
+        device,
+        settings.progress,
         log,
-        resolve_precision(precision, device or torch.device("cpu")),
+        resolve_precision(settings.precision, device),
     )
-    manifest = _start_manifest(ctx)
+    manifest = start_manifest(ctx)
     test = load_test_set(chosen.size, chosen.limit, ctx.data_root)
     manifest["data"] = {
         "test_images": int(test.labels.numel()),
@@ -135,11 +148,11 @@ def reproduce(
         "size": chosen.size,
         "majority_rate": majority_rate(test.labels),
     }
-    bundled = _bundled_identity(chosen)
+    bundled = bundled_identity(chosen)
     trained = _stage(ctx, manifest, "train", test, bundled, lambda: stage_train(ctx, test))
     if stop_after == "train":
         return None
-    networks = _networks(ctx, TrainResult.from_json(trained))
+    networks = load_networks(ctx, TrainResult.from_json(trained))
     upstream = digest_of(trained)
     for name, function in NETWORK_STAGES.items():
 
@@ -150,7 +163,7 @@ def reproduce(
         if reason is not None:
             log(f"[{name}] skipped: {reason}")
             if current().is_main:
-                _skip_stage(ctx, manifest, name, reason)
+                skip_stage(ctx, manifest, name, reason)
         else:
             _stage(ctx, manifest, name, test, upstream, compute)
         if stop_after == name:
@@ -159,7 +172,7 @@ def reproduce(
     if current().is_main:
         started = time.perf_counter()
         html = build_report(ctx.run_dir).html
-        _finish_stage(ctx, manifest, "report", time.perf_counter() - started, skipped=False)
+        finish_stage(ctx, manifest, "report", time.perf_counter() - started, skipped=False)
         log(f"report: {html}")
     return html
 
@@ -186,18 +199,17 @@ def _stage(
         # that explain (not training)
         "causal_default": default_variant() if name in NETWORK_STAGES else None,
         "format": STAGE_FORMAT,
+        # the stages after training classify in the run's precision
+        "precision": ctx.precision if name in NETWORK_STAGES else None,
+        "version": STAGE_VERSIONS.get(name, 0),
     }
-    if ctx.precision != "fp32" and name in NETWORK_STAGES:  # fp32 keys as before
-        keyed["precision"] = ctx.precision
-    if name in STAGE_VERSIONS:  # the other stages keep their keys
-        keyed["version"] = STAGE_VERSIONS[name]
     key = digest_of(keyed)
     launch = current()
     stored = launch.broadcast(store.load_json("results", (name,), key) if launch.is_main else None)
     if stored is not None:
         ctx.log(f"[{name}] done before, reused")
         if launch.is_main:
-            _finish_stage(ctx, manifest, name, None, skipped=True, fingerprint=key)
+            finish_stage(ctx, manifest, name, None, skipped=True, fingerprint=key)
         return dict(stored)
     if launch.distributed and name == "train":
         raise InputError(
@@ -215,5 +227,5 @@ def _stage(
         result = launch.broadcast(result)
     if launch.is_main:
         store.save_json("results", (name,), key, result)
-        _finish_stage(ctx, manifest, name, time.perf_counter() - started, False, fingerprint=key)
+        finish_stage(ctx, manifest, name, time.perf_counter() - started, False, fingerprint=key)
     return dict(result)

@@ -15,7 +15,7 @@ from typing import Any
 
 from .. import models
 from .._io import atomic_write_text
-from ..core import Network, as_network
+from ..ablation import AblationSettings, ablation_csv, cache_keys, measure_ablation
 from ..distributed import current, sharded_evaluate_maps, sharded_rise_auc
 from ..errors import CheckpointError
 from ..evaluate import (
@@ -30,9 +30,11 @@ from ..evaluate.localisation import (
     lung_masks,
     save_mask_sample,
 )
+from ..evaluate.rise import RiseSettings
 from ..evaluate.tables import curve_rows
 from ..explain import PAPER_MAPS
 from ..method_names import CAUSAL, CURVE_METHODS, GRADCAM
+from ..network import Network, as_network
 from ..results import (
     AblationTable,
     CurvePoints,
@@ -41,14 +43,12 @@ from ..results import (
     NetworkRow,
     RiseRow,
     RiseStageResult,
-    SummaryRow,
     TrainResult,
     TransferResult,
 )
-from ..study import ablation_csv, cache_keys, measure_ablation
-from ..train import TrainConfig, recipe_label, train
+from ..training import TrainConfig, recipe_label, train
 from ..viz.curves import save_accuracy_curves
-from .context import RunContext, TestSet, _curves, load_network, source_maps
+from .context import RunContext, TestSet, load_network, source_curves, source_maps
 from .profiles import Profile
 from .weights import read_weights
 
@@ -138,7 +138,7 @@ def _bundled(profile: Profile) -> models.LoadedModel | None:
     return loaded if loaded.meta.preprocessing.size == profile.size else None
 
 
-def _bundled_identity(profile: Profile) -> str | None:
+def bundled_identity(profile: Profile) -> str | None:
     """Identifies the bundled ResNet-18 when the profile reuses it (a new one retrains nothing
     but invalidates every stage after training)."""
     loaded = _bundled(profile)
@@ -160,7 +160,8 @@ def _bundled_metrics(meta: models.CheckpointMeta) -> dict[str, Any]:
     }
 
 
-def _networks(ctx: RunContext, trained: TrainResult) -> dict[str, Network]:
+def load_networks(ctx: RunContext, trained: TrainResult) -> dict[str, Network]:
+    """The networks the train stage lists, loaded on the run's device."""
     networks = {}
     for row in trained.networks:
         if row.bundled:
@@ -180,15 +181,8 @@ def stage_train(ctx: RunContext, test: TestSet) -> TrainResult:
 def stage_curves(ctx: RunContext, networks: Mapping[str, Network], test: TestSet) -> CurvesResult:
     """Fig. 2a-b: within-network deletion/insertion of Grad-CAM, Grad-CAM++ and causal maps."""
     source = ctx.profile.archs[0]
-    curves = _curves(
-        ctx.run_dir,
-        networks,
-        test,
-        source,
-        CURVE_METHODS,
-        thresholds=ctx.profile.thresholds,
-        progress=ctx.progress,
-        precision=ctx.precision,
+    curves = source_curves(
+        networks, test, source, CURVE_METHODS, ctx.evaluation(ctx.profile.thresholds)
     )
     figures = {}
     summary = summarize(curves, n_boot=ctx.profile.n_boot, seed=ctx.seed)
@@ -199,12 +193,12 @@ def stage_curves(ctx: RunContext, networks: Mapping[str, Network], test: TestSet
         figures[mode] = str(path.relative_to(ctx.run_dir))
     if current().is_main:
         write_rows(curve_rows(curves), ctx.results / "curves_rows")
-        write_rows(summary, ctx.results / "curves_summary")
+        write_rows([row.to_json() for row in summary], ctx.results / "curves_summary")
     return CurvesResult(
         source=source,
         n_images=int(test.labels.numel()),
         curves=tuple(_curve_points(c) for c in curves),
-        summary=tuple(SummaryRow.from_json(row) for row in summary),
+        summary=tuple(summary),
         figures=figures,
     )
 
@@ -227,18 +221,10 @@ def stage_transfer(
     tables = []
     for source in [s for s in TRANSFER_SOURCES if s in networks]:
         targets = [arch for arch in networks if arch != source]
-        curves = _curves(
-            ctx.run_dir,
-            networks,
-            test,
-            source,
-            (GRADCAM, CAUSAL),
-            targets=targets,
-            thresholds=ctx.profile.transfer_thresholds,
-            modes=("deletion",),
-            progress=ctx.progress,
-            precision=ctx.precision,
+        settings = ctx.evaluation(
+            ctx.profile.transfer_thresholds, targets=tuple(targets), modes=("deletion",)
         )
+        curves = source_curves(networks, test, source, (GRADCAM, CAUSAL), settings)
         table = transference_table(
             curves,
             source=source,
@@ -256,22 +242,24 @@ def stage_transfer(
 def stage_ablation(
     ctx: RunContext, networks: Mapping[str, Network], test: TestSet
 ) -> AblationTable:
-    """The ablation of :mod:`causalcam.study` (every causal variant of
+    """The ablation of :mod:`causalcam.ablation.measure` (every causal variant of
     :meth:`CausalOptions.ablation_variants` and Grad-CAM++ against Grad-CAM, one explain
     pass) on the first network; its table also as ``results/ablation_rows.csv``."""
     source = ctx.profile.archs[0]
     network = networks[source]
+    settings = AblationSettings(
+        n_boot=ctx.profile.n_boot,
+        seed=ctx.seed,
+        target_layer=models.default_target_layer(network.model),
+        # the ablation stays fp32 whatever the run's precision
+        evaluation=ctx.evaluation(ctx.profile.ablation_thresholds, precision="fp32"),
+    )
     measured = measure_ablation(
         network,
         test.images,
         test.labels,
         label=source,
-        thresholds=ctx.profile.ablation_thresholds,
-        n_boot=ctx.profile.n_boot,
-        seed=ctx.seed,
-        target_layer=models.default_target_layer(network.model),
-        store_dir=ctx.run_dir / "eval",
-        progress=ctx.progress,
+        settings=settings,
         evaluate=sharded_evaluate_maps,
     )
     if current().is_main:
@@ -286,6 +274,9 @@ def stage_rise(ctx: RunContext, networks: Mapping[str, Network], test: TestSet) 
     network = networks[source]
     maps, layer = source_maps(network, test, CURVE_METHODS)
     keys = cache_keys(network, layer, list(maps))
+    settings = RiseSettings(
+        steps=ctx.profile.rise_steps, progress=ctx.progress, precision=ctx.precision
+    )
     rows = []
     for method, values in maps.items():
         result = sharded_rise_auc(
@@ -294,9 +285,7 @@ def stage_rise(ctx: RunContext, networks: Mapping[str, Network], test: TestSet) 
             values,
             maps_key=keys[method],
             out_dir=ctx.run_dir / "eval",
-            steps=ctx.profile.rise_steps,
-            progress=ctx.progress,
-            precision=ctx.precision,
+            settings=settings,
         )
         rows.append(
             RiseRow(method, float(result.deletion_auc.mean()), float(result.insertion_auc.mean()))

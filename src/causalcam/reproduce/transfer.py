@@ -13,55 +13,67 @@ import torch
 
 from ..distributed import current
 from ..errors import InputError
-from ..evaluate import (
-    TRANSFER_THRESHOLDS,
-    transference_table,
-)
+from ..evaluate import TRANSFER_THRESHOLDS, EvaluationSettings, transference_table
 from ..explain import CausalOptions
 from ..method_names import CAUSAL, GRADCAM
-from .context import _checkpoint_name, _curves, _path_or_none, load_network, load_test_set
+from .context import checkpoint_name, load_network, load_test_set, path_or_none, source_curves
 
 
 def transfer_checkpoints(
     source: str | os.PathLike[str],
     targets: Sequence[str | os.PathLike[str]],
     out_dir: str | os.PathLike[str],
-    thresholds: Sequence[float] = TRANSFER_THRESHOLDS,
+    *,
+    settings: EvaluationSettings | None = None,
     data_root: str | os.PathLike[str] | None = None,
     limit: int | None = None,
     device: torch.device | None = None,
-    progress: bool = True,
     causal: str = CAUSAL,
-    precision: str = "fp32",
 ) -> tuple[Path, ...]:
     """A Table 1/2 for ``source``'s masks fed to ``targets``: CSV, JSON and Markdown.
-    ``causal``: the causal variant set against Grad-CAM (``causal`` = the default variant,
-    or a name such as ``causal[mse,none,literal]``)."""
+
+    Args:
+        source: the checkpoint whose maps make the masks.
+        targets: the checkpoints fed the masked images.
+        out_dir: the tables go here (the curves to its ``eval`` store).
+        settings: thresholds (default :data:`~causalcam.evaluate.TRANSFER_THRESHOLDS`),
+            progress and the precision the masked images are classified in; deletion only,
+            targets and store are set here.
+        data_root: the COVID-CT folder (or pack).
+        limit: the first ``limit`` test images per class.
+        device: where the networks run (default: the CPU).
+        causal: the causal variant set against Grad-CAM (``causal`` = the default variant,
+            or a name such as ``causal[mse,none,literal]``).
+
+    Returns:
+        The CSV, JSON and Markdown files of the table.
+
+    Raises:
+        InputError: an unknown variant, checkpoints of the same name or of different input
+            sizes.
+    """
     CausalOptions.parse(causal)  # an unknown variant fails before any work
+    settings = settings or EvaluationSettings(thresholds=TRANSFER_THRESHOLDS)
     where = device or torch.device("cpu")
-    named = {_checkpoint_name(p): load_network(Path(p), where) for p in [source, *targets]}
+    named = {checkpoint_name(p): load_network(Path(p), where) for p in [source, *targets]}
     if len(named) != 1 + len(targets):
         raise InputError("name each checkpoint once; their file (or folder) names must differ")
-    source_name = _checkpoint_name(source)
+    source_name = checkpoint_name(source)
     sizes = {net.preprocessing.size for net in named.values()}
     if len(sizes) != 1:
         raise InputError(f"the checkpoints expect different input sizes: {sorted(sizes)}")
-    test = load_test_set(sizes.pop(), limit, _path_or_none(data_root))
+    test = load_test_set(sizes.pop(), limit, path_or_none(data_root))
     target_names = [n for n in named if n != source_name]
-    curves = _curves(
-        Path(out_dir),
-        named,
-        test,
-        source_name,
-        (GRADCAM, causal),
-        targets=target_names,
-        thresholds=thresholds,
-        modes=("deletion",),
-        progress=progress,
-        precision=precision,
+    settings = settings.replace(
+        targets=tuple(target_names), modes=("deletion",), out_dir=Path(out_dir) / "eval"
     )
+    curves = source_curves(named, test, source_name, (GRADCAM, causal), settings)
     table = transference_table(
-        curves, source=source_name, thresholds=thresholds, targets=target_names, challenger=causal
+        curves,
+        source=source_name,
+        thresholds=settings.thresholds,
+        targets=target_names,
+        methods=(GRADCAM, causal),
     )
     suffix = "" if causal == CAUSAL else "_" + re.sub(r"[^A-Za-z0-9]+", "_", causal).strip("_")
     stem = Path(out_dir) / f"transfer_{source_name}{suffix}"

@@ -1,6 +1,6 @@
 """The reproduction's committed networks: fp16 weights with a sidecar record each.
 
-A trained run folder (``best.pt`` and ``metrics.json`` of :func:`causalcam.train.train`)
+A trained run folder (``best.pt`` and ``metrics.json`` of :func:`causalcam.training.train`)
 becomes ``DEST/NAME.pt``, the model in fp16 in the bundled checkpoint format, and
 ``DEST/NAME.json``, a :class:`WeightsRecord`: the architecture, every option of the recipe,
 the seed, the epochs, the selected epoch, the validation and test accuracy measured on the
@@ -22,7 +22,7 @@ from .._io import atomic_write_json
 from ..data.cache import cached_split, eval_resize
 from ..errors import CheckpointError, InputError
 from ..models.checkpoint import export_checkpoint, load_checkpoint
-from ..train import RECIPES, Recipe, TrainConfig, evaluate
+from ..training import RECIPES, Recipe, TrainConfig, evaluate
 
 #: the sidecar format; a record of another version is refused with the file's name
 WEIGHTS_FORMAT = 1
@@ -39,7 +39,7 @@ class WeightsRecord:
     seed: int
     epochs: int
     best_epoch: int  # the selected epoch, counted from 1
-    recipe: dict[str, Any]  # every field of causalcam.train.Recipe
+    recipe: dict[str, Any]  # every field of causalcam.training.Recipe
     precision: str  # what training computed in
     val_accuracy: float
     test_accuracy: float
@@ -78,7 +78,7 @@ def recipe_changes(recipe: dict[str, Any]) -> dict[str, Any]:
     """The fields of a stored recipe that differ from the named recipe's (tuples as tuples).
 
     Raises:
-        InputError: the recipe's name is not one of :data:`causalcam.train.RECIPES`.
+        InputError: the recipe's name is not one of :data:`causalcam.training.RECIPES`.
     """
     name = str(recipe["name"])
     if name not in RECIPES:

@@ -17,11 +17,11 @@ from .localisation import LocalisationStageResult
 
 #: Version of the stage files' layout: part of every stage's fingerprint, so files written
 #: in another layout are recomputed rather than misread.
-STAGE_FORMAT = 2
-#: Stages whose results gained content that older files lack, by version: part of that
-#: stage's fingerprint only, so a rerun recomputes it (from its cached curves) and nothing
-#: else. ``transfer`` 2: the paired bootstrap gain of Tables 1-2.
-STAGE_VERSIONS: dict[str, int] = {"transfer": 2}
+STAGE_FORMAT = 3
+#: Stages whose results gained content that older files lack, by version (0 when absent):
+#: part of that stage's fingerprint only, so a rerun recomputes it (from its cached curves)
+#: and nothing else. Reset whenever :data:`STAGE_FORMAT` changes.
+STAGE_VERSIONS: dict[str, int] = {}
 
 
 @dataclass(frozen=True)
@@ -72,6 +72,8 @@ class NetworkRow:
 
 @dataclass(frozen=True)
 class TrainResult:
+    """The train stage: every network of the profile and its accuracy."""
+
     networks: tuple[NetworkRow, ...]
 
     def to_json(self) -> dict[str, Any]:
@@ -273,6 +275,8 @@ class TransferRecord:
 
 @dataclass(frozen=True)
 class TransferResult:
+    """The transfer stage: Tables 1-2."""
+
     tables: tuple[TransferRecord, ...]
 
     def to_json(self) -> dict[str, Any]:
@@ -309,6 +313,8 @@ class RiseRow:
 
 @dataclass(frozen=True)
 class RiseStageResult:
+    """The RISE stage: each method's mean deletion and insertion AUC on one network."""
+
     source: str
     steps: int
     rows: tuple[RiseRow, ...]

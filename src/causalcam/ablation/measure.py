@@ -26,21 +26,21 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import Tensor
 
-from ._io import atomic_write_json, atomic_write_text
-from .data import load_split
-from .errors import InputError
-from .evaluate import (
+from .._io import atomic_write_json, atomic_write_text
+from ..data import load_split
+from ..errors import InputError
+from ..evaluate import (
     DEFAULT_H_VALUES,
-    DEFAULT_THRESHOLDS,
     Curve,
     EvaluateMaps,
+    EvaluationSettings,
     Network,
     as_network,
     curve_rows,
@@ -48,114 +48,22 @@ from .evaluate import (
     rows_to_csv,
     write_rows,
 )
-from .evaluate.store import model_fingerprint
-from .evaluate.summary import choose_variant, compare, majority_rate
-from .evaluate.tables import jsonable
-from .explain import CausalOptions, Explainer
-from .method_names import CAUSAL, GRADCAM, GRADCAM_PP
-from .models import load_checkpoint
-from .preprocess import to_model_input
-from .report import Heading, render_markdown
-from .report.ablation import ablation_blocks
-from .results import SANITY_TAU, AblationRow, AblationTable
-from .viz.curves import save_accuracy_curves
+from ..evaluate.store import model_fingerprint
+from ..evaluate.summary import choose_variant, compare, majority_rate
+from ..evaluate.tables import jsonable
+from ..explain import CausalOptions
+from ..method_names import GRADCAM
+from ..models import load_checkpoint
+from ..report import Heading, render_markdown
+from ..report.ablation import ablation_blocks
+from ..results import AblationRow, AblationTable
+from ..viz.curves import save_accuracy_curves
+from .maps import BASELINES, MapSanity, cache_keys, explain_all, identical_groups, map_sanity
 
 REFERENCE = GRADCAM
-BASELINES: tuple[str, ...] = (GRADCAM, GRADCAM_PP)
 #: 0.1, 0.2, ..., 0.6: the CPU budget (18 methods x 203 scans x 2 modes in ~40 min on a
 #: shared 2-core CPU); they cover the matched budgets H = 0.3 ... 0.7 of both modes.
 CPU_THRESHOLDS: tuple[float, ...] = tuple(round(0.1 * k, 2) for k in range(1, 7))
-
-
-def explain_methods(
-    model: Network | Any,
-    images: Tensor,
-    methods: Sequence[str],
-    *,
-    target_layer: str | None = None,
-    batch_size: int = 32,
-) -> tuple[dict[str, Tensor], str]:
-    """Maps (B, H, W) in [0, 1] of every named method (``causal`` is the default variant,
-    ``causal[loss,normalize,sign]`` names another) from one ``Explainer.explain`` call per
-    batch of ``batch_size`` uint8 scans, and the explained layer's name. ``model``: a
-    :class:`Network`, a loaded checkpoint or an ``nn.Module``."""
-    network = as_network(model)
-    variants = {m: CausalOptions.parse(m) for m in methods if m.startswith(CAUSAL)}
-    others = tuple(dict.fromkeys(m for m in methods if m not in variants))
-    asked = (*others, CAUSAL) if variants else others
-    causal = tuple(dict.fromkeys(variants.values())) or None
-    keys = {m: variants[m].name if m in variants else m for m in methods}
-    parts: dict[str, list[Tensor]] = {m: [] for m in methods}
-    with Explainer(network.model, target_layer=target_layer, chunk_size=batch_size) as explainer:
-        for start in range(0, images.shape[0], batch_size):
-            batch = images[start : start + batch_size].to(network.device)
-            inputs = to_model_input(batch, network.preprocessing)
-            result = explainer.explain(inputs, methods=asked, causal=causal)
-            for method in methods:
-                parts[method].append(result.maps[keys[method]].detach().float().cpu())
-        layer = str(explainer.layer_name)
-    return {m: torch.cat(chunks) for m, chunks in parts.items()}, layer
-
-
-def explain_all(
-    network: Network,
-    images: Tensor,
-    variants: Sequence[CausalOptions],
-    *,
-    target_layer: str | None = None,
-    batch_size: int = 32,
-) -> tuple[dict[str, Tensor], str]:
-    """:func:`explain_methods` of Grad-CAM, Grad-CAM++ and every variant (keyed by
-    ``variant.name``)."""
-    names = [*BASELINES, *(v.name for v in variants)]
-    return explain_methods(network, images, names, target_layer=target_layer, batch_size=batch_size)
-
-
-def cache_keys(model: Network | Any, layer: str, methods: Sequence[str]) -> dict[str, Any]:
-    """What identifies each method's maps for :func:`causalcam.evaluate.evaluate_maps`: the
-    model's weights, the explained layer, the method and its causal options."""
-    model_print = model_fingerprint(as_network(model).model)
-    return {
-        m: {
-            "model": model_print,
-            "layer": layer,
-            "method": m,
-            "options": CausalOptions.parse(m).to_dict() if m.startswith(CAUSAL) else None,
-        }
-        for m in methods
-    }
-
-
-def identical_groups(maps: Mapping[str, Tensor]) -> dict[str, str]:
-    """``name -> representative``: the first earlier name whose maps are bit-identical."""
-    representative: dict[str, str] = {}
-    seen: list[str] = []
-    for name, values in maps.items():
-        same = next((s for s in seen if torch.equal(maps[s], values)), None)
-        representative[name] = same or name
-        if same is None:
-            seen.append(name)
-    return representative
-
-
-@dataclass(frozen=True)
-class MapSanity:
-    """Mean fraction of pixels a deletion mask keeps at ``tau`` (``m > tau``) and the
-    fraction of images whose map is all zeros (nothing to keep at any threshold)."""
-
-    kept_at_tau: float
-    zero_maps: float
-
-
-def map_sanity(maps: Mapping[str, Tensor], tau: float = SANITY_TAU) -> dict[str, MapSanity]:
-    """:class:`MapSanity` of every method's maps."""
-    return {
-        name: MapSanity(
-            float((values > tau).float().mean()),
-            float((values.flatten(1).amax(dim=1) == 0).float().mean()),
-        )
-        for name, values in maps.items()
-    }
 
 
 def ablation_rows(
@@ -198,6 +106,34 @@ def ablation_rows(
 
 
 @dataclass(frozen=True)
+class AblationSettings:
+    """How the ablation runs: set once, passed to :func:`measure_ablation`,
+    :func:`run_ablation` and :func:`~causalcam.ablation.seeds.run_seed_study`.
+
+    Attributes:
+        variants: the causal variants (``None``: :meth:`CausalOptions.ablation_variants`).
+        h_values: the matched Huffman budgets of the comparison.
+        n_boot: bootstrap resamples of the intervals.
+        seed: of the bootstrap.
+        target_layer: the explained layer (``None``: the model's default).
+        evaluation: thresholds, batch sizes, progress, precision and the curve store
+            (``out_dir``) of the threshold evaluation.
+    """
+
+    variants: tuple[CausalOptions, ...] | None = None
+    h_values: tuple[float, ...] = DEFAULT_H_VALUES
+    n_boot: int = 1000
+    seed: int = 0
+    target_layer: str | None = None
+    evaluation: EvaluationSettings = field(default_factory=EvaluationSettings)
+
+    def __post_init__(self) -> None:
+        if self.variants is not None:
+            object.__setattr__(self, "variants", tuple(self.variants))
+        object.__setattr__(self, "h_values", tuple(float(h) for h in self.h_values))
+
+
+@dataclass(frozen=True)
 class Ablation:
     """One network's ablation: the table and the curves it was computed from."""
 
@@ -211,27 +147,40 @@ def measure_ablation(
     labels: Tensor,
     *,
     label: str,
-    variants: Sequence[CausalOptions] | None = None,
-    thresholds: Sequence[float] = DEFAULT_THRESHOLDS,
-    h_values: Sequence[float] = DEFAULT_H_VALUES,
-    n_boot: int = 1000,
-    seed: int = 0,
-    target_layer: str | None = None,
-    batch_size: int = 64,
-    map_batch_size: int = 32,
-    store_dir: str | Path | None = None,
-    progress: bool = True,
+    settings: AblationSettings | None = None,
     evaluate: EvaluateMaps = evaluate_maps,
 ) -> Ablation:
-    """Every causal variant (default :meth:`CausalOptions.ablation_variants`) and
-    Grad-CAM++ against Grad-CAM on ``network`` from one explain pass; curves are cached
-    under ``store_dir`` in a folder of the network's weights, so several networks share one
-    store (``None``: not kept). ``label`` names the network in the table;
-    ``evaluate`` (same call as :func:`~causalcam.evaluate.evaluate_maps`) scores the maps,
-    e.g. with the images shared among processes."""
-    chosen = tuple(variants) if variants is not None else CausalOptions.ablation_variants()
+    """Every causal variant and Grad-CAM++ against Grad-CAM on ``network`` from one explain
+    pass.
+
+    Curves are cached under ``settings.evaluation.out_dir`` in a folder of the network's
+    weights, so several networks share one store (``None``: not kept).
+
+    Args:
+        network: the network explained and evaluated.
+        images: uint8 grey test scans ``(B, H, W)``.
+        labels: their labels ``(B,)``.
+        label: names the network in the table.
+        settings: variants, budgets, bootstrap and evaluation settings
+            (default :class:`AblationSettings`).
+        evaluate: scores the maps (same call as :func:`~causalcam.evaluate.evaluate_maps`),
+            e.g. with the images shared among processes.
+
+    Returns:
+        The table and the curves it was computed from.
+
+    Raises:
+        InputError: bad images, labels or maps.
+    """
+    settings = settings or AblationSettings()
+    chosen = settings.variants or CausalOptions.ablation_variants()
+    evaluation = settings.evaluation
     maps, layer = explain_all(
-        network, images, chosen, target_layer=target_layer, batch_size=map_batch_size
+        network,
+        images,
+        chosen,
+        target_layer=settings.target_layer,
+        batch_size=evaluation.map_batch_size,
     )
     same_as = identical_groups(maps)
     options = {v.name: v.to_dict() for v in chosen}
@@ -242,11 +191,10 @@ def measure_ablation(
         images,
         labels,
         source="model",
+        settings=evaluation.replace(
+            targets=None, out_dir=_network_store(evaluation.out_dir, network)
+        ),
         cache_keys=cache_keys(network, layer, list(unique)),
-        thresholds=thresholds,
-        out_dir=_network_store(store_dir, network),
-        batch_size=batch_size,
-        progress=progress,
     )
     curves = _with_duplicates(curves, same_as)
     chance = majority_rate(labels)
@@ -255,9 +203,9 @@ def measure_ablation(
         options=options,
         sanity=map_sanity(maps),
         same_as=same_as,
-        h_values=h_values,
-        n_boot=n_boot,
-        seed=seed,
+        h_values=settings.h_values,
+        n_boot=settings.n_boot,
+        seed=settings.seed,
         chance=chance,
     )
     table = AblationTable(
@@ -266,7 +214,7 @@ def measure_ablation(
         n_images=int(labels.numel()),
         chance=chance,
         thresholds=tuple(float(t) for t in curves[0].thresholds),
-        h_values=tuple(float(h) for h in h_values),
+        h_values=settings.h_values,
         rows=tuple(rows),
         choice=choose_variant(rows),
     )
@@ -311,29 +259,43 @@ def run_ablation(
     data_root: str | Path | None = None,
     device: str | torch.device | None = None,
     plots: bool = True,
-    store: str | Path | None = None,
-    **options: Any,
+    settings: AblationSettings | None = None,
 ) -> AblationResult:
     """Run the ablation of causal variants against Grad-CAM and Grad-CAM++ on one network
-    and write its tables.
+    and write its tables to ``out_dir/ablation.*``.
 
-    ``model``: a checkpoint path, a loaded checkpoint, a :class:`Network` or an
-    ``nn.Module``; ``images``/``labels``: uint8 test scans (B, S, S) and labels, default
-    the COVID-CT test split at the model's own input size; ``options`` go to
-    :func:`measure_ablation` (``variants``, ``thresholds``, ``h_values``, ``n_boot``,
-    ``seed``, ``target_layer``, batch sizes, ``progress``). Curves are cached under
-    ``store`` (default ``out_dir/eval``; an interrupted run resumes; keyed by the network's
-    weights, so networks may share one, and the ``eval`` folder of a ``causalcam reproduce``
-    run gives its ablation stage's curves back); tables go to ``out_dir/ablation.*``.
+    Curves are cached under ``settings.evaluation.out_dir`` (default ``out_dir/eval``; an
+    interrupted run resumes; keyed by the network's weights, so networks may share one, and
+    the ``eval`` folder of a ``causalcam reproduce`` run gives its ablation stage's curves
+    back).
+
+    Args:
+        model: a checkpoint path, a loaded checkpoint, a :class:`Network` or an
+            ``nn.Module``.
+        out_dir: the folder of the tables (and of the curve store by default).
+        images: uint8 test scans ``(B, S, S)`` (default: the COVID-CT test split at the
+            model's own input size).
+        labels: their labels.
+        data_root: the COVID-CT folder when the images are not given.
+        device: where the model runs (default: where it is).
+        plots: also write accuracy-vs-H plots.
+        settings: as for :func:`measure_ablation`.
+
+    Returns:
+        The table, the curves and the files written.
+
+    Raises:
+        InputError: bad images, labels or maps.
     """
+    settings = settings or AblationSettings()
     network, label = _load_network(model, device)
     if images is None or labels is None:
         images, labels = load_split("test", size=network.preprocessing.size, root=data_root)
     out = Path(out_dir)
-    store_dir = Path(store) if store is not None else out / "eval"
-    measured = measure_ablation(
-        network, images, labels, label=label, store_dir=store_dir, **options
-    )
+    if settings.evaluation.out_dir is None:
+        evaluation = settings.evaluation.replace(out_dir=out / "eval")
+        settings = dataclasses.replace(settings, evaluation=evaluation)
+    measured = measure_ablation(network, images, labels, label=label, settings=settings)
     result = AblationResult(out, measured.table, measured.curves, [])
     return dataclasses.replace(result, paths=write_ablation(result, plots=plots))
 

@@ -10,7 +10,7 @@ Two pretext tasks on the classifier's own backbone, its output layer replaced by
   2B views and ``p(i)`` the other view of ``i``, the NT-Xent loss is
   ``L = -1/(2B) sum_i log( exp(s_i,p(i)) / sum_{k != i} exp(s_ik) )``.
 
-Views come from :func:`causalcam.train.augment` (random resized crops, rotation, flips,
+Views come from :func:`causalcam.training.augment` (random resized crops, rotation, flips,
 intensity jitter). Resumable per epoch (``last.pt``); writes ``encoder.pt`` (the backbone
 without its head; :func:`causalcam.models.registry.load_encoder` reads it) and
 ``history.json``.
@@ -30,14 +30,15 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
-from ._io import atomic_path, atomic_write_json
-from .core import resolve_device
-from .data.cache import cached_split, eval_resize
-from .errors import InputError
-from .models.registry import ENCODER_FORMAT, build, encoder_state
-from .precision import ComputePlan, compute_plan
-from .preprocess import Preprocessing, to_model_input
-from .train import RECIPES, Recipe, augment
+from .._io import atomic_path, atomic_write_json
+from ..data.cache import cached_split, eval_resize
+from ..errors import InputError
+from ..models.registry import ENCODER_FORMAT, build, encoder_state
+from ..network import resolve_device
+from ..precision import ComputePlan, compute_plan
+from ..preprocess import Preprocessing, to_model_input
+from .augmentation import augment
+from .recipes import RECIPES, Recipe
 
 #: the pretext tasks and the width of each one's head
 METHODS: dict[str, int] = {"rotation": 4, "simclr": 128}

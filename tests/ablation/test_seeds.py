@@ -1,4 +1,4 @@
-"""The ablation over training seeds (``causalcam.seed_study``): per-seed values come from
+"""The ablation over training seeds (``causalcam.ablation.seeds``): per-seed values come from
 each network's own ablation, the pooled interval resamples the shared test images, the
 spread and the "better" counts follow the mode's direction, the choice is the ablation's."""
 
@@ -9,17 +9,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from test_measure import H_VALUES, halves_network, settings
 from torch import Tensor
 
+from causalcam.ablation import REFERENCE, SeedStudy, run_seed_study
 from causalcam.errors import InputError
 from causalcam.evaluate import Network
 from causalcam.evaluate.summary import bootstrap_weights, budget_samples, choose_variant
 from causalcam.report import build_report
 from causalcam.results import SeedTable
-from causalcam.seed_study import SeedStudy, run_seed_study
-from causalcam.study import REFERENCE
-from test_report import _synthetic_run
-from test_study import H_VALUES, THRESHOLDS, VARIANTS, halves_network
+from synthetic_runs import synthetic_run
 
 
 def study_of(networks: list[Network], scans: tuple[Tensor, Tensor], out: Path) -> SeedStudy:
@@ -29,13 +28,8 @@ def study_of(networks: list[Network], scans: tuple[Tensor, Tensor], out: Path) -
         out,
         images=images,
         labels=labels,
-        variants=VARIANTS,
-        thresholds=THRESHOLDS,
-        h_values=H_VALUES,
-        n_boot=40,
-        target_layer="features",
         plots=False,
-        progress=False,
+        settings=settings(n_boot=40),
     )
 
 
@@ -120,7 +114,7 @@ def test_needs_two_models(squares: tuple[Tensor, Tensor], tmp_path: Path) -> Non
 
 
 def test_report_shows_the_seed_study(squares: tuple[Tensor, Tensor], tmp_path: Path) -> None:
-    run = _synthetic_run(tmp_path / "run")
+    run = synthetic_run(tmp_path / "run")
     study = study_of([halves_network(1), halves_network(2)], squares, run / "seeds")
     markdown = build_report(run).markdown.read_text()
     assert "## The ablation over training seeds" in markdown

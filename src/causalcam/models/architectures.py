@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import torchvision
 from torch import Tensor, nn
 
-from .errors import InputError
+from ..errors import InputError
 
 __all__ = ["ChannelsLast", "TokenGrid", "known_reshape", "transformer_layer"]
 

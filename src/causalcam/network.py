@@ -1,4 +1,5 @@
-"""Types and model-state helpers every layer above the engine shares.
+"""The network: a model with its preprocessing and class names, and the model-state helpers
+every layer above the engine shares.
 
 - :class:`Network`: a classifier with its preprocessing and class names; :func:`as_network`
   makes one from a module, a loaded checkpoint or a ``Network``.

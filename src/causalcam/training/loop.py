@@ -1,4 +1,4 @@
-"""Train a classifier on COVID-CT with the official split, from the uint8 tensor cache.
+"""The training loop: a classifier on COVID-CT with the official split, from the uint8 tensor cache.
 
 One function, :func:`train`, in the spirit of nanoGPT: data is decoded once (see
 :mod:`causalcam.data.cache`), augmentation runs batched on tensors (so on the GPU when there
@@ -14,9 +14,8 @@ and EMA stay fp32; ``fp16`` (CUDA) scales the loss with a GradScaler. Model and 
 channels-last memory by default. The precision used is stored in every checkpoint's metadata
 and a run resumes only in the precision it started with.
 
-Recipes (see :data:`RECIPES`): ``he2020`` (He et al. 2020's published baseline), ``scratch``
-(tuned for training without pretrained weights) and ``cpu`` (``scratch`` at 112 px, cropped
-from scans resized to 128 px, 40 epochs: sized for a 2-core CPU).
+The recipes are in :mod:`.recipes`, the augmentation in :mod:`.augmentation` and the
+metrics in :mod:`.metrics`.
 """
 
 from __future__ import annotations
@@ -29,125 +28,25 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm import tqdm
 
-from ._io import atomic_write_json
-from .core import eval_mode, resolve_device
-from .data.cache import SplitTensors, cached_split, eval_resize, first_per_class
-from .data.covidct import CLASSES
-from .errors import InputError
-from .models.checkpoint import CheckpointMeta, load_checkpoint, read_checkpoint, save_checkpoint
-from .models.registry import build, load_encoder
-from .precision import ComputePlan, compute_plan
-from .preprocess import Preprocessing, to_model_input
-
-
-@dataclass(frozen=True)
-class Recipe:
-    """Hyper-parameters of a training run (all overridable from :class:`TrainConfig`)."""
-
-    name: str
-    size: int = 224  # model input side (pixels)
-    train_resize: int = 256  # shorter side of the cached training images (then centre square)
-    epochs: int = 50
-    batch_size: int = 10
-    optimizer: str = "adam"  # "adam" | "adamw" | "sgd"
-    lr: float = 1e-4  # peak learning rate for "onecycle"
-    weight_decay: float = 0.0
-    schedule: str = "constant"  # "constant" | "onecycle" | "cosine"
-    scale: tuple[float, float] = (0.5, 1.0)  # RandomResizedCrop area range
-    hflip: bool = True
-    rotate: float = 0.0  # max rotation, degrees
-    jitter: float = 0.0  # brightness / contrast jitter amplitude
-    erase: float = 0.0  # probability of erasing a random rectangle
-    label_smoothing: float = 0.0
-    ema: float = 0.0  # per-step EMA decay of the weights evaluated (0: no EMA)
-    mixup: float = 0.0  # Beta(a, a) parameter of mixup (0: off)
-    cutmix: float = 0.0  # Beta(a, a) parameter of cutmix (0: off); with mixup, one per batch
-    gamma: float = 0.0  # gamma jitter: each image raised to exp(U(-gamma, gamma)) (0: off)
-    blur: float = 0.0  # share of images blurred by a Gaussian of sigma ~ U(0.3, 1.5) px
-    # progressive resizing: the first ``early_share`` of the epochs train on crops of
-    # ``early_size`` pixels (0: off), the rest and every evaluation at ``size``
-    early_size: int = 0
-    early_share: float = 0.0
-
-    def crop_size(self, epoch: int) -> int:
-        """The side of the training crops in ``epoch`` (0-based)."""
-        if self.early_size and epoch < round(self.epochs * self.early_share):
-            return self.early_size
-        return self.size
-
-
-def parse_override(name: str, text: str) -> Any:
-    """The value of :class:`Recipe` field ``name`` written as ``text`` (``"0.3,1"`` for a
-    pair), typed like the field's default."""
-    defaults: dict[str, Any] = {f.name: f.default for f in dataclasses.fields(Recipe)}
-    if name not in defaults:
-        raise InputError(f"unknown recipe option {name!r}; choose from {', '.join(defaults)}")
-    default = defaults[name]
-    try:
-        if isinstance(default, tuple):
-            return tuple(float(part) for part in text.split(","))
-        if isinstance(default, bool):
-            if text.lower() not in ("true", "false", "1", "0"):
-                raise ValueError(text)
-            return text.lower() in ("true", "1")
-        return type(default)(text)
-    except ValueError:
-        raise InputError(
-            f"recipe option {name}={text!r} is not of type {type(default).__name__}"
-        ) from None
-
-
-RECIPES: dict[str, Recipe] = {
-    "he2020": Recipe(name="he2020"),
-    "scratch": Recipe(
-        name="scratch",
-        epochs=80,
-        batch_size=16,
-        optimizer="adamw",
-        lr=1e-3,
-        weight_decay=0.05,
-        schedule="onecycle",
-        scale=(0.4, 1.0),
-        rotate=10.0,
-        jitter=0.1,
-        erase=0.1,
-        label_smoothing=0.1,
-        ema=0.995,
-    ),
-}
-RECIPES["cpu"] = dataclasses.replace(
-    RECIPES["scratch"], name="cpu", size=112, train_resize=128, epochs=40
-)
-
-
-def recipe_label(recipe: dict[str, Any]) -> str:
-    """``scratch + mixup=0.2``: a stored recipe's name and the fields it changes from the named
-    recipe (epochs and input size, shown elsewhere, left out)."""
-    name = str(recipe.get("name", ""))
-    if name not in RECIPES:
-        return name
-    base = dataclasses.asdict(RECIPES[name])
-    changed = [
-        f"{key}={','.join(map(str, value)) if isinstance(value, list | tuple) else value}"
-        for key, value in recipe.items()
-        if key in base
-        and key not in ("name", "epochs", "size", "train_resize")
-        and _differs(value, base[key])
-    ]
-    return " + ".join([name, *changed])
-
-
-def _differs(value: Any, default: Any) -> bool:
-    if isinstance(default, tuple):
-        return tuple(float(v) for v in value) != tuple(float(v) for v in default)
-    return bool(value != default)
+from .._io import atomic_write_json
+from ..data.cache import cached_split, eval_resize, first_per_class
+from ..data.covidct import CLASSES
+from ..data.tensors import SplitTensors
+from ..errors import InputError
+from ..models.checkpoint import CheckpointMeta, load_checkpoint, read_checkpoint, save_checkpoint
+from ..models.registry import build, load_encoder
+from ..network import resolve_device
+from ..precision import ComputePlan, compute_plan
+from ..preprocess import Preprocessing, to_model_input
+from .augmentation import augment, mix
+from .metrics import evaluate
+from .recipes import RECIPES, Recipe
 
 
 @dataclass
@@ -199,7 +98,7 @@ class TrainConfig:
 
 
 @dataclass
-class TrainResult:
+class TrainingRun:
     """Where the run is and how the selected (best-on-validation) model scores."""
 
     out_dir: Path
@@ -209,196 +108,6 @@ class TrainResult:
     metrics: dict[str, Any]  # {"val": {...}, "test": {...}}
     history: list[dict[str, Any]]
     seconds: float
-
-
-# ----------------------------------------------------------------------------- metrics
-
-
-def roc_auc(scores: torch.Tensor, positive: torch.Tensor) -> float:
-    """Area under the ROC curve = P(score of a positive > score of a negative), ties 1/2
-    (the Mann-Whitney U statistic divided by n_pos * n_neg)."""
-    pos, neg = scores[positive], scores[~positive]
-    if len(pos) == 0 or len(neg) == 0:
-        return float("nan")
-    greater = (pos[:, None] > neg[None, :]).double().sum()
-    ties = (pos[:, None] == neg[None, :]).double().sum()
-    return float((greater + 0.5 * ties) / (len(pos) * len(neg)))
-
-
-def classification_metrics(probs: torch.Tensor, labels: torch.Tensor) -> dict[str, Any]:
-    """Accuracy, COVID-positive precision/recall/F1 (class 0 is positive, as in He et al.),
-    AUC of p(COVID), confusion matrix (rows true class, columns predicted), mean NLL."""
-    predicted = probs.argmax(1)
-    confusion = torch.zeros(len(CLASSES), len(CLASSES), dtype=torch.int64)
-    confusion.index_put_((labels, predicted), torch.ones_like(labels), accumulate=True)
-    tp, fn, fp = confusion[0, 0].item(), confusion[0, 1].item(), confusion[1, 0].item()
-    precision = tp / (tp + fp) if tp + fp else 0.0
-    recall = tp / (tp + fn) if tp + fn else 0.0
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    nll = F.nll_loss(probs.clamp_min(1e-12).log(), labels).item()
-    auc = roc_auc(probs[:, 0], labels == 0)
-    return {
-        "n": len(labels),
-        "accuracy": (predicted == labels).double().mean().item(),
-        "precision": precision,
-        "recall": recall,
-        "f1": f1,
-        "auc": None if math.isnan(auc) else auc,
-        "loss": nll,
-        "confusion": confusion.tolist(),
-    }
-
-
-@torch.no_grad()
-def predict(
-    model: nn.Module,
-    images: torch.Tensor,
-    preprocessing: Preprocessing,
-    batch_size: int = 64,
-    device: torch.device | str = "cpu",
-    plan: ComputePlan | None = None,
-) -> torch.Tensor:
-    """Softmax probabilities ``(B, classes)`` of ``model`` (eval mode) on grey uint8 images;
-    ``plan`` sets the autocast precision and input layout (default: fp32, as given)."""
-    plan = plan or ComputePlan(torch.device(device))
-    outputs = []
-    with eval_mode(model):
-        for chunk in images.split(batch_size):
-            inputs = plan.inputs(to_model_input(chunk.to(device), preprocessing))
-            with plan.autocast():
-                outputs.append(model(inputs).float().softmax(1).cpu())
-    return torch.cat(outputs)
-
-
-def evaluate(
-    model: nn.Module,
-    images: torch.Tensor,
-    labels: torch.Tensor,
-    preprocessing: Preprocessing,
-    device: torch.device | str = "cpu",
-    plan: ComputePlan | None = None,
-) -> dict[str, Any]:
-    """:func:`classification_metrics` of ``model`` on one split."""
-    probs = predict(model, images, preprocessing, device=device, plan=plan)
-    return classification_metrics(probs, labels)
-
-
-# ----------------------------------------------------------------------------- augmentation
-
-
-def augment(images: torch.Tensor, recipe: Recipe, generator: torch.Generator) -> torch.Tensor:
-    """Random resized crop (+ flip, rotation) of grey uint8 ``(B, H, W)`` to float ``(B, S, S)``
-    in [0, 1], batched with one affine grid; then brightness/contrast jitter and erasing.
-
-    A crop covers area fraction ``a ~ U(scale)`` with aspect ``r``, ``log r ~ U(log 3/4, log 4/3)``:
-    half-widths (normalised) ``w = sqrt(a r)``, ``h = sqrt(a / r)`` (clipped to 1), centre
-    uniform inside the image; output point ``(x, y)`` samples input
-    ``(c_x + w (f x cos t - y sin t), c_y + h (f x sin t + y cos t))`` with flip ``f = +-1``.
-    """
-    b, device = images.shape[0], images.device
-
-    def uniform(low: float, high: float) -> torch.Tensor:
-        return torch.rand(b, generator=generator) * (high - low) + low
-
-    area = uniform(*recipe.scale)
-    ratio = uniform(math.log(3 / 4), math.log(4 / 3)).exp()
-    w, h = (area * ratio).sqrt().clamp(max=1.0), (area / ratio).sqrt().clamp(max=1.0)
-    cx, cy = uniform(-1, 1) * (1 - w), uniform(-1, 1) * (1 - h)
-    angle = uniform(-recipe.rotate, recipe.rotate) * (math.pi / 180)
-    flip = torch.where(torch.rand(b, generator=generator) < 0.5, -1.0, 1.0) if recipe.hflip else 1.0
-    cos, sin = angle.cos(), angle.sin()
-    theta = torch.stack(
-        [
-            torch.stack([w * flip * cos, -w * sin, cx], 1),
-            torch.stack([h * flip * sin, h * cos, cy], 1),
-        ],
-        1,
-    ).to(device)
-    size = recipe.size
-    grid = F.affine_grid(theta, [b, 1, size, size], align_corners=False)
-    out = F.grid_sample(images.unsqueeze(1).float() / 255, grid, align_corners=False)[:, 0]
-    if recipe.jitter > 0:
-        contrast = uniform(1 - recipe.jitter, 1 + recipe.jitter).to(device).view(b, 1, 1)
-        bright = uniform(-recipe.jitter, recipe.jitter).to(device).view(b, 1, 1) / 2
-        mean = out.mean((1, 2), keepdim=True)
-        out = ((out - mean) * contrast + mean + bright).clamp(0, 1)
-    if recipe.erase > 0:
-        out = _erase(out, recipe.erase, generator)
-    # drawn after the others, so recipes without them keep their random streams
-    if recipe.gamma > 0:
-        exponent = uniform(-recipe.gamma, recipe.gamma).exp().to(device).view(b, 1, 1)
-        out = out.clamp(0, 1).pow(exponent)
-    if recipe.blur > 0:
-        out = _blur(out, recipe.blur, generator)
-    return out
-
-
-def mix(
-    images: torch.Tensor, labels: torch.Tensor, recipe: Recipe, generator: torch.Generator
-) -> tuple[torch.Tensor, torch.Tensor, float]:
-    """Mixup or cutmix of a batch with its own permutation: returns the mixed images, the
-    partner labels and the weight ``lam`` of the original labels (1.0 when neither is on).
-
-    Mixup: ``x = lam x_i + (1 - lam) x_j``, ``lam ~ Beta(a, a)``. Cutmix pastes a box of
-    ``x_j`` covering ``1 - lam`` of the area; ``lam`` is corrected to the pasted area.
-    """
-    alphas = [(kind, a) for kind, a in (("mixup", recipe.mixup), ("cutmix", recipe.cutmix)) if a]
-    if not alphas:
-        return images, labels, 1.0
-    rng = np.random.default_rng(int(torch.randint(2**31, (1,), generator=generator)))
-    kind, alpha = alphas[int(rng.integers(len(alphas)))]
-    lam = float(rng.beta(alpha, alpha))
-    partner = torch.randperm(len(labels), generator=generator).to(labels.device)
-    if kind == "mixup":
-        return lam * images + (1 - lam) * images[partner], labels[partner], lam
-    side = images.shape[-1]
-    cut = round(side * math.sqrt(1 - lam))
-    top, left = (int(v) for v in rng.integers(0, side - cut + 1, size=2))
-    mixed = images.clone()
-    mixed[..., top : top + cut, left : left + cut] = images[partner][
-        ..., top : top + cut, left : left + cut
-    ]
-    return mixed, labels[partner], 1 - cut * cut / (side * side)
-
-
-def _erase(images: torch.Tensor, probability: float, generator: torch.Generator) -> torch.Tensor:
-    """Zero one random rectangle (2-25 % of the area) in a ``probability`` share of images."""
-    b, s = images.shape[0], images.shape[-1]
-    chosen = torch.rand(b, generator=generator) < probability
-    side = (torch.rand(b, 2, generator=generator) * 0.35 + 0.15) * s
-    corner = torch.rand(b, 2, generator=generator) * (s - side)
-    coords = torch.arange(s, dtype=torch.float32)
-    rows = (coords[None] >= corner[:, :1]) & (coords[None] < corner[:, :1] + side[:, :1])
-    cols = (coords[None] >= corner[:, 1:]) & (coords[None] < corner[:, 1:] + side[:, 1:])
-    mask = (rows[:, :, None] & cols[:, None, :] & chosen[:, None, None]).to(images.device)
-    return images.masked_fill(mask, 0.0)
-
-
-#: Largest blur sigma (output pixels) and the kernel radius that covers it (3 sigma).
-BLUR_SIGMA = (0.3, 1.5)
-_BLUR_RADIUS = math.ceil(3 * BLUR_SIGMA[1])
-
-
-def _blur(images: torch.Tensor, probability: float, generator: torch.Generator) -> torch.Tensor:
-    """A separable Gaussian blur of sigma ``~ U(BLUR_SIGMA)`` in a ``probability`` share of
-    ``(B, S, S)`` images (the others unchanged), reflecting at the borders: scans cut from
-    papers differ in sharpness and resolution."""
-    b = images.shape[0]
-    chosen = torch.rand(b, generator=generator) < probability
-    sigma = torch.rand(b, generator=generator) * (BLUR_SIGMA[1] - BLUR_SIGMA[0]) + BLUR_SIGMA[0]
-    taps = torch.arange(-_BLUR_RADIUS, _BLUR_RADIUS + 1, dtype=torch.float32)
-    kernel = torch.exp(-(taps[None] ** 2) / (2 * sigma[:, None] ** 2))
-    kernel = kernel / kernel.sum(1, keepdim=True)
-    identity = (taps == 0).float().expand(b, -1)
-    kernel = torch.where(chosen[:, None], kernel, identity).to(images)
-    pad = (_BLUR_RADIUS, _BLUR_RADIUS)
-    out = images.unsqueeze(0)  # (1, B, S, S): one group per image
-    out = F.conv2d(F.pad(out, (*pad, 0, 0), mode="reflect"), kernel[:, None, None, :], groups=b)
-    out = F.conv2d(F.pad(out, (0, 0, *pad), mode="reflect"), kernel[:, None, :, None], groups=b)
-    return out[0]
-
-
-# ----------------------------------------------------------------------------- training
 
 
 def _subset(tensors: SplitTensors, limit: int | None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -496,7 +205,7 @@ def _check_out_dir(
 
 
 @dataclass
-class _Data:
+class TrainingData:
     """Tensors of one run: training images on the device, val and test on the CPU."""
 
     train: tuple[torch.Tensor, torch.Tensor]
@@ -505,7 +214,7 @@ class _Data:
     checksum: str
 
 
-def _load_data(config: TrainConfig, recipe: Recipe, device: torch.device) -> _Data:
+def _load_data(config: TrainConfig, recipe: Recipe, device: torch.device) -> TrainingData:
     """Decode once (uint8 cache): training images keep the whole centre square for random
     crops; val and test get the deterministic evaluation crop."""
     root, progress, size = config.data_root, config.progress, recipe.size
@@ -515,7 +224,7 @@ def _load_data(config: TrainConfig, recipe: Recipe, device: torch.device) -> _Da
         cached_split("test", eval_resize(size), size, root, progress),
     ]
     x_train, y_train = _subset(splits[0], config.limit)
-    return _Data(
+    return TrainingData(
         train=(x_train.to(device), y_train.to(device)),
         val=_subset(splits[1], config.limit),
         test=_subset(splits[2], config.limit),
@@ -524,7 +233,7 @@ def _load_data(config: TrainConfig, recipe: Recipe, device: torch.device) -> _Da
 
 
 @dataclass
-class _State:
+class TrainingState:
     """Everything that changes during training (and is saved in ``last.pt``)."""
 
     model: nn.Module
@@ -555,13 +264,13 @@ class _State:
         }
 
 
-def _init_state(
+def init_state(
     config: TrainConfig,
     recipe: Recipe,
     steps: int,
     saved: dict[str, Any] | None,
     plan: ComputePlan,
-) -> _State:
+) -> TrainingState:
     """Seeded model (in the plan's memory layout), optimizer, schedule, EMA and loss
     scaler; restored from ``saved`` when resuming."""
     torch.manual_seed(config.seed)
@@ -576,7 +285,7 @@ def _init_state(
     if recipe.ema > 0:
         ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(recipe.ema), use_buffers=True)
     scaler = torch.amp.GradScaler(plan.device.type, enabled=plan.precision == "fp16")
-    state = _State(model, optimizer, scheduler, ema, plan, scaler)
+    state = TrainingState(model, optimizer, scheduler, ema, plan, scaler)
     if saved is not None:
         restored = saved["train_state"]
         model.load_state_dict(saved["state_dict"])
@@ -592,8 +301,8 @@ def _init_state(
     return state
 
 
-def _train_epoch(
-    state: _State, data: _Data, recipe: Recipe, generator: torch.Generator, bar: tqdm
+def train_epoch(
+    state: TrainingState, data: TrainingData, recipe: Recipe, generator: torch.Generator, bar: tqdm
 ) -> tuple[float, float]:
     """One pass over the shuffled training set; mean loss and accuracy (augmented inputs)."""
     images, labels = data.train
@@ -633,7 +342,7 @@ def _train_epoch(
 def train(
     config: TrainConfig,
     on_epoch_end: Callable[[int, dict[str, Any]], None] | None = None,
-) -> TrainResult:
+) -> TrainingRun:
     """Train ``config.arch`` with ``config.recipe``; return the best-on-validation model's
     metrics on val and test. Writes ``best.pt``, ``last.pt``, ``history.json`` and
     ``metrics.json`` to ``config.out_dir``. ``on_epoch_end(epoch, record)`` is called after
@@ -649,7 +358,7 @@ def train(
     saved = _check_out_dir(config, recipe, plan, last)
     data = _load_data(config, recipe, device)
     steps_per_epoch = math.ceil(len(data.train[1]) / recipe.batch_size)
-    state = _init_state(config, recipe, steps_per_epoch * recipe.epochs, saved, plan)
+    state = init_state(config, recipe, steps_per_epoch * recipe.epochs, saved, plan)
     start = len(state.history)
     bar = tqdm(
         total=steps_per_epoch * recipe.epochs,
@@ -660,7 +369,7 @@ def train(
     for epoch in range(start, recipe.epochs):
         epoch_started = time.perf_counter()
         generator = torch.Generator().manual_seed(config.seed * 1_000_003 + epoch)
-        loss, accuracy = _train_epoch(state, data, recipe, generator, bar)
+        loss, accuracy = train_epoch(state, data, recipe, generator, bar)
         val = evaluate(state.scored, *data.val, Preprocessing(size=recipe.size), device, plan)
         record = {
             "epoch": epoch,
@@ -691,12 +400,11 @@ def _finish(
     last: Path,
     history: list[dict[str, Any]],
     started: float,
-    data: _Data,
+    data: TrainingData,
     device: torch.device,
-) -> TrainResult:
+) -> TrainingRun:
     """Score the best-on-validation checkpoint on val and test (in fp32, as users load it);
     record it in best.pt and metrics.json."""
-
     loaded = load_checkpoint(best, expect_arch=config.arch)
     model = loaded.model.to(device)
     metrics = {
@@ -718,7 +426,7 @@ def _finish(
             **metrics,
         },
     )
-    return TrainResult(
+    return TrainingRun(
         out_dir=Path(config.out_dir),
         best_path=best,
         last_path=last,

@@ -10,148 +10,15 @@ import shutil
 import time
 from io import BytesIO
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
 from PIL import Image
 
 from causalcam._io import atomic_write_json
-from causalcam.evaluate.summary import choose_variant
 from causalcam.report import PAPER_TABLES, build_report, find_chromium, render_dom, screenshot
-from causalcam.results import AblationRow, AblationTable, Estimate
-from causalcam.viz import explanation_panel, save_figure
-
-TARGETS = ("resnet34", "resnet50", "densenet121", "densenet169")
-
-
-def _stored(path: Path, result: dict[str, Any]) -> None:
-    atomic_write_json(path, {"fingerprint": "test", "result": result})
-
-
-def _figure(path: Path) -> str:
-    grey = (np.arange(48 * 48).reshape(48, 48) % 256).astype(np.uint8)
-    save_figure(path, explanation_panel(grey, {"gradcam": grey / 255.0}, "synthetic"))
-    return str(path.relative_to(path.parents[1]))
-
-
-def _synthetic_run(root: Path, with_transfer: bool = True) -> Path:
-    """A run folder with every stage's result, numbers made up for layout checks."""
-    figures = root / "figures"
-    manifest = {
-        "profile": {"name": "tiny", "description": "synthetic"},
-        "seed": 3,
-        "device": "cpu",
-        "versions": {"torch": "x.y"},
-        "hardware": {"platform": "test", "cpu_count": 2, "torch_threads": 2},
-        "data": {"size": 48, "test_images": 8, "test_checksum": "abc123"},
-        "stages": {"train": {"seconds": 12.5, "finished": "2026-01-01T00:00:00+00:00"}},
-    }
-    atomic_write_json(root / "manifest.json", manifest)
-    results = root / "results"
-    networks = [
-        {
-            "arch": a,
-            "checkpoint": "x",
-            "test_accuracy": 0.5 + i / 100,
-            "val_accuracy": 0.6,
-            "best_epoch": 1,
-            "epochs": 2,
-            "recipe": "cpu",
-            "size": 48,
-            "train_seconds": 3.0,
-        }
-        for i, a in enumerate(("resnet18", *TARGETS))
-    ]
-    _stored(results / "train.json", {"networks": networks})
-    summary = [
-        {
-            "method": m,
-            "mode": mode,
-            "statistic": "auc",
-            "value": 0.61,
-            "ci_low": 0.5,
-            "ci_high": 0.7,
-            "at": None,
-        }
-        for m in ("gradcam", "causal")
-        for mode in ("deletion", "insertion")
-    ]
-    _stored(
-        results / "curves.json",
-        {
-            "source": "resnet18",
-            "n_images": 8,
-            "summary": summary,
-            "curves": [],
-            "figures": {
-                "deletion": _figure(figures / "deletion.png"),
-                "insertion": _figure(figures / "insertion.png"),
-            },
-        },
-    )
-    if with_transfer:
-        table = {
-            "source": "resnet18",
-            "targets": list(TARGETS),
-            "thresholds": [0.1, 0.2],
-            "huffman": [[0.9, 0.8], [0.7, 0.6]],
-            "accuracy": [[[0.5, 0.75]] * 4, [[0.5, 0.5]] * 4],
-            "wins": 4,
-            "ties": 4,
-            "cells": 8,
-            "fewer_bits": 2,
-            "n_images": 8,
-        }
-        _stored(results / "transfer.json", {"tables": [table]})
-    _stored(results / "ablation.json", _synthetic_ablation().to_json())
-    _stored(
-        results / "qualitative.json",
-        {
-            "threshold": 0.3,
-            "fig2": _figure(figures / "fig2.png"),
-            "fig3": [_figure(figures / "fig3_1.png")],
-        },
-    )
-    return root
-
-
-def _synthetic_ablation() -> AblationTable:
-    """Grad-CAM and one causal variant, numbers made up."""
-    budgets = (Estimate(0.75), Estimate(0.7))
-
-    def row(mode: str, method: str, diff: float) -> AblationRow:
-        if method == "gradcam":
-            return AblationRow(mode, method, budgets=2, accuracy=budgets, auc=Estimate(0.7))
-        return AblationRow(
-            mode,
-            method,
-            options={"loss": "mse", "normalize": "l2", "sign": "set", "gradcam_term": "logit"},
-            kept_at_tau=0.25,
-            budgets=2,
-            accuracy=tuple(Estimate(e.value + diff) for e in budgets),
-            accuracy_diff=(Estimate(diff, diff - 0.1, diff + 0.1),) * 2,
-            auc=Estimate(0.7 + diff),
-            auc_diff=Estimate(diff),
-            mean_diff=Estimate(diff, diff - 0.1, diff + 0.1),
-            mean_saving=Estimate(0.12, 0.01, 0.2),
-        )
-
-    rows = tuple(
-        row(mode, method, diff)
-        for mode, diff in (("deletion", 0.05), ("insertion", -0.02))
-        for method in ("gradcam", "causal[mse,l2,set]")
-    )
-    return AblationTable(
-        model="resnet18",
-        layer="layer4",
-        n_images=8,
-        chance=0.5,
-        thresholds=(0.3, 0.5),
-        h_values=(0.3, 0.5),
-        rows=rows,
-        choice=choose_variant(rows),
-    )
+from causalcam.results import AblationTable
+from synthetic_runs import stored, synthetic_run
 
 
 def test_paper_tables_reproduce_the_papers_own_counts() -> None:
@@ -175,7 +42,7 @@ def test_paper_tables_reproduce_the_papers_own_counts() -> None:
 
 
 def test_report_lays_out_every_section_with_paper_numbers(tmp_path: Path) -> None:
-    paths = build_report(_synthetic_run(tmp_path))
+    paths = build_report(synthetic_run(tmp_path))
     markdown = paths.markdown.read_text()
     for heading in (
         "Networks: test accuracy",
@@ -198,7 +65,7 @@ def test_report_lays_out_every_section_with_paper_numbers(tmp_path: Path) -> Non
 
 
 def test_report_gives_a_verdict_per_claim_and_writes_them_as_json(tmp_path: Path) -> None:
-    paths = build_report(_synthetic_run(tmp_path))
+    paths = build_report(synthetic_run(tmp_path))
     section = paths.markdown.read_text().split("## The paper's claims at this scale")[1]
     section = section.split("\n## ")[0]
     # the synthetic Table 1 was stored without its gain; its Huffman ratios are all lower
@@ -223,7 +90,7 @@ def test_report_gives_a_verdict_per_claim_and_writes_them_as_json(tmp_path: Path
 
 
 def test_ablation_section_shows_the_one_table(tmp_path: Path) -> None:
-    markdown = build_report(_synthetic_run(tmp_path)).markdown.read_text()
+    markdown = build_report(synthetic_run(tmp_path)).markdown.read_text()
     section = markdown.split("## Ablation")[1].split("\n## ")[0]
     assert "### Deletion (better: higher Δacc, positive saving)" in section
     assert "### Insertion (better: lower Δacc, negative saving)" in section
@@ -237,21 +104,21 @@ def test_ablation_section_shows_the_one_table(tmp_path: Path) -> None:
 
 
 def test_stage_files_of_another_layout_are_named_not_misread(tmp_path: Path) -> None:
-    run = _synthetic_run(tmp_path)
-    _stored(run / "results" / "ablation.json", {"source": "resnet18", "rows": [{"loss": "mse"}]})
+    run = synthetic_run(tmp_path)
+    stored(run / "results" / "ablation.json", {"source": "resnet18", "rows": [{"loss": "mse"}]})
     markdown = build_report(run).markdown.read_text()
     assert "`results/ablation.json` was written by another version of causalcam" in markdown
     assert "Table 1: masks from ResNet-18" in markdown  # the other sections are unaffected
 
 
 def test_networks_near_chance_are_flagged_in_the_transference_section(tmp_path: Path) -> None:
-    run = _synthetic_run(tmp_path)
+    run = synthetic_run(tmp_path)
     manifest = json.loads((run / "manifest.json").read_text())
     manifest["data"]["majority_rate"] = 0.475  # networks at 0.50 ... 0.54; flagged below 0.525
     atomic_write_json(run / "manifest.json", manifest)
     transfer = json.loads((run / "results" / "transfer.json").read_text())["result"]
     transfer["tables"][0]["gain"] = {"value": 0.01, "low": 0.005, "high": 0.02}
-    _stored(run / "results" / "transfer.json", transfer)
+    stored(run / "results" / "transfer.json", transfer)
     markdown = build_report(run).markdown.read_text()
     warning = next(line for line in markdown.splitlines() if line.startswith("**Caution:**"))
     assert warning.startswith(
@@ -265,7 +132,7 @@ def test_networks_near_chance_are_flagged_in_the_transference_section(tmp_path: 
 
 
 def test_html_is_self_contained(tmp_path: Path) -> None:
-    paths = build_report(_synthetic_run(tmp_path, with_transfer=False))
+    paths = build_report(synthetic_run(tmp_path, with_transfer=False))
     page = paths.html.read_text()
     sources = re.findall(r'src="([^"]*)"', page)
     assert len(sources) == 4 and all(s.startswith("data:image/png;base64,") for s in sources)
@@ -297,7 +164,7 @@ def _assert_rendered(dom: str, screenshot: Image.Image, tables: int, images: int
 
 
 def test_report_renders_in_headless_chromium(tmp_path: Path) -> None:
-    paths = build_report(_synthetic_run(tmp_path / "run"))
+    paths = build_report(synthetic_run(tmp_path / "run"))
     dom, screenshot = _render(paths.html, tmp_path)
     _assert_rendered(dom, screenshot, tables=7, images=4)
 
@@ -310,7 +177,7 @@ def test_report_from_a_tiny_reproduction_run(
 ) -> None:
     from causalcam.explain import CausalOptions
     from causalcam.models import bundled_model
-    from causalcam.reproduce import PROFILES, STAGES, reproduce
+    from causalcam.reproduce import PROFILES, STAGES, RunSettings, reproduce
 
     monkeypatch.setenv("CAUSALCAM_CACHE", str(tmp_path / "cache"))
     bundled = bundled_model("resnet18-112").meta  # the ResNet-18: the profile takes its size
@@ -323,7 +190,11 @@ def test_report_from_a_tiny_reproduction_run(
     )
     logged: list[str] = []
     html = reproduce(
-        tmp_path / "run", profile, data_root=real_root, progress=False, log=logged.append
+        tmp_path / "run",
+        profile,
+        data_root=real_root,
+        settings=RunSettings(progress=False),
+        log=logged.append,
     )
     manifest = json.loads((tmp_path / "run" / "manifest.json").read_text())
     assert set(manifest["stages"]) == set(STAGES)
@@ -347,7 +218,13 @@ def test_report_from_a_tiny_reproduction_run(
     # a rerun reuses every stage
     logged.clear()
     started = time.perf_counter()
-    reproduce(tmp_path / "run", profile, data_root=real_root, progress=False, log=logged.append)
+    reproduce(
+        tmp_path / "run",
+        profile,
+        data_root=real_root,
+        settings=RunSettings(progress=False),
+        log=logged.append,
+    )
     assert time.perf_counter() - started < 30
     assert sum("done before, reused" in line for line in logged) == len(STAGES) - 1
     # the localisation table of both networks, in the report beside the masks to check
@@ -361,7 +238,13 @@ def test_report_from_a_tiny_reproduction_run(
         patch.setattr(reproduce_run, "installed", lambda extra: False)
         logged.clear()
         run = tmp_path / "run"
-        reproduce(run, profile, data_root=real_root, progress=False, log=logged.append)
+        reproduce(
+            run,
+            profile,
+            data_root=real_root,
+            settings=RunSettings(progress=False),
+            log=logged.append,
+        )
     assert "[localisation] skipped: pip install 'causalcam[localisation]' to run it" in logged
 
     # a stage whose results gained content (a new STAGE_VERSIONS entry) alone is recomputed
@@ -370,7 +253,13 @@ def test_report_from_a_tiny_reproduction_run(
     with monkeypatch.context() as patch:
         patch.setattr(reproduce_run, "STAGE_VERSIONS", {"transfer": 99})
         logged.clear()
-        reproduce(tmp_path / "run", profile, data_root=real_root, progress=False, log=logged.append)
+        reproduce(
+            tmp_path / "run",
+            profile,
+            data_root=real_root,
+            settings=RunSettings(progress=False),
+            log=logged.append,
+        )
     assert "[transfer] running" in logged and "[curves] done before, reused" in logged
     assert "[ablation] done before, reused" in logged
 
@@ -378,7 +267,13 @@ def test_report_from_a_tiny_reproduction_run(
 
     monkeypatch.setattr(reproduce_run, "default_variant", lambda: CausalOptions.literal().to_dict())
     logged.clear()
-    reproduce(tmp_path / "run", profile, data_root=real_root, progress=False, log=logged.append)
+    reproduce(
+        tmp_path / "run",
+        profile,
+        data_root=real_root,
+        settings=RunSettings(progress=False),
+        log=logged.append,
+    )
     assert "[train] done before, reused" in logged and "[curves] running" in logged
     monkeypatch.undo()
 
@@ -393,9 +288,8 @@ def test_report_from_a_tiny_reproduction_run(
         tmp_path / "run",
         profile,
         data_root=real_root,
-        progress=False,
+        settings=RunSettings(progress=False, precision="bf16"),
         log=logged.append,
-        precision="bf16",
     )
     assert "[train] done before, reused" in logged and "[curves] running" in logged
     assert json.loads((tmp_path / "run" / "manifest.json").read_text())["precision"] == "bf16"
@@ -414,7 +308,7 @@ def test_report_command_rebuilds_and_renders(tmp_path: Path) -> None:
 
     from causalcam.cli import app
 
-    run = _synthetic_run(tmp_path / "run")
+    run = synthetic_run(tmp_path / "run")
     args = ["report", str(run)]
     if find_chromium() is not None:
         args += ["--screenshot", str(tmp_path / "shot.png")]
@@ -434,8 +328,8 @@ def test_claims_command_sets_runs_side_by_side(tmp_path: Path) -> None:
 
     from causalcam.cli import app
 
-    one = _synthetic_run(tmp_path / "one")
-    two = _synthetic_run(tmp_path / "two", with_transfer=False)
+    one = synthetic_run(tmp_path / "one")
+    two = synthetic_run(tmp_path / "two", with_transfer=False)
     result = CliRunner().invoke(app, ["claims", str(one), str(two)])
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
@@ -443,7 +337,7 @@ def test_claims_command_sets_runs_side_by_side(tmp_path: Path) -> None:
     bits = next(line for line in lines if line.startswith("| Tables 1-2: the causal masks"))
     assert bits.endswith("| causal | **holds** +12.7% | **not measured** – |")
     # a seed study's folder alone: Fig. 2's claims from it, the tables not measured
-    quick_seeds = Path(__file__).resolve().parents[1] / "docs" / "results" / "quick" / "seeds"
+    quick_seeds = Path(__file__).resolve().parents[2] / "docs" / "results" / "quick" / "seeds"
     alone = CliRunner().invoke(app, ["claims", str(quick_seeds)])
     assert alone.exit_code == 0, alone.output
     assert alone.output.splitlines()[0].endswith("| seed study of 3 networks |")
@@ -455,7 +349,7 @@ def test_export_leaves_out_checkpoints_and_caches_and_reads_back(tmp_path: Path)
 
     from causalcam.cli import app
 
-    run = _synthetic_run(tmp_path / "run")
+    run = synthetic_run(tmp_path / "run")
     (run / "models" / "resnet18").mkdir(parents=True)
     (run / "models" / "resnet18" / "best.pt").write_bytes(b"weights")
     (run / "eval").mkdir()

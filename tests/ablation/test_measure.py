@@ -1,4 +1,4 @@
-"""The ablation study (``causalcam.study``): tables computed from the curves, one explain
+"""The ablation study (``causalcam.ablation.measure``): tables computed from the curves, one explain
 pass, caching, the choice rule. A small hand-built network that classifies bright squares
 by the half they lie in (``Halves``) on 16 px scans keeps it fast and makes every statistic
 finite: its curves reach the matched budgets and Grad-CAM's accuracy lies above chance."""
@@ -15,18 +15,19 @@ import torch
 from torch import Tensor, nn
 
 import causalcam.evaluate.threshold as threshold_module
-from causalcam.evaluate import Curve, Network
-from causalcam.evaluate.summary import accuracy_at_h, choose_variant, paired_budget_stats
-from causalcam.explain import CausalOptions, map_function
-from causalcam.preprocess import Preprocessing, to_model_input
-from causalcam.results import AblationRow, AblationTable, Estimate
-from causalcam.study import (
+from causalcam.ablation import (
     AblationResult,
+    AblationSettings,
     explain_all,
     explain_methods,
     identical_groups,
     run_ablation,
 )
+from causalcam.evaluate import Curve, EvaluationSettings, Network
+from causalcam.evaluate.summary import accuracy_at_h, choose_variant, paired_budget_stats
+from causalcam.explain import CausalOptions, map_function
+from causalcam.preprocess import Preprocessing, to_model_input
+from causalcam.results import AblationRow, AblationTable, Estimate
 
 SIZE = 16
 VARIANTS = (
@@ -36,6 +37,17 @@ VARIANTS = (
 )
 THRESHOLDS = tuple(round(0.1 * k, 2) for k in range(1, 10))
 H_VALUES = (0.3, 0.45, 0.65, 0.8)  # deletion reaches the first two, insertion the others
+
+
+def settings(n_boot: int, store: Path | None = None) -> AblationSettings:
+    """The tests' ablation: few variants, thresholds and budgets, the features layer."""
+    return AblationSettings(
+        variants=VARIANTS,
+        h_values=H_VALUES,
+        n_boot=n_boot,
+        target_layer="features",
+        evaluation=EvaluationSettings(thresholds=THRESHOLDS, out_dir=store, progress=False),
+    )
 
 
 class Tiny(nn.Module):
@@ -96,13 +108,8 @@ def _run(network: Network, scans: tuple[Tensor, Tensor], out: Path) -> AblationR
         out,
         images=images,
         labels=labels,
-        variants=VARIANTS,
-        thresholds=THRESHOLDS,
-        h_values=H_VALUES,
-        n_boot=30,
-        target_layer="features",
         plots=False,
-        progress=False,
+        settings=settings(n_boot=30),
     )
 
 
@@ -234,14 +241,21 @@ def test_networks_share_a_store_and_a_reproduce_run_gives_its_curves_back(
     """``store``: the ablation of a network evaluated by ``causalcam reproduce`` (its ablation
     stage) reads that run's curves instead of computing them again, whatever its out_dir."""
     from causalcam.data.fake import write_fake_dataset
-    from causalcam.reproduce import get_profile, reproduce
+    from causalcam.reproduce import RunSettings, get_profile, reproduce
     from causalcam.reproduce.context import load_test_set
 
     data = write_fake_dataset(
         tmp_path / "covid-ct", counts={"train": (2, 2), "val": (2, 2), "test": (4, 4)}
     )
     run = tmp_path / "run"
-    reproduce(run, "tiny", data_root=data, progress=False, log=len, stop_after="ablation")
+    reproduce(
+        run,
+        "tiny",
+        data_root=data,
+        settings=RunSettings(progress=False),
+        log=len,
+        stop_after="ablation",
+    )
     profile = get_profile("tiny")
     test = load_test_set(profile.size, profile.limit, data)
     stored = json.loads((run / "results" / "ablation.json").read_text())["result"]
@@ -255,11 +269,13 @@ def test_networks_share_a_store_and_a_reproduce_run_gives_its_curves_back(
         tmp_path / "seed0",
         images=test.images,
         labels=test.labels,
-        thresholds=profile.ablation_thresholds,
-        n_boot=profile.n_boot,
-        store=run / "eval",
         plots=False,
-        progress=False,
+        settings=AblationSettings(
+            n_boot=profile.n_boot,
+            evaluation=EvaluationSettings(
+                thresholds=profile.ablation_thresholds, out_dir=run / "eval", progress=False
+            ),
+        ),
     )
     assert [r.to_json() for r in again.table.rows] == stored["rows"]
     assert not (tmp_path / "seed0" / "eval").exists()
@@ -269,8 +285,6 @@ def test_several_networks_keep_their_curves_in_one_store(
     squares: tuple[Tensor, Tensor], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     images, labels = squares
-    options = {"variants": VARIANTS, "thresholds": THRESHOLDS, "h_values": H_VALUES}
-    options |= {"n_boot": 0, "target_layer": "features", "plots": False, "progress": False}
 
     def ablate(seed: int) -> AblationResult:
         out = tmp_path / f"seed{seed}"
@@ -279,8 +293,8 @@ def test_several_networks_keep_their_curves_in_one_store(
             out,
             images=images,
             labels=labels,
-            store=tmp_path / "store",
-            **options,
+            plots=False,
+            settings=settings(n_boot=0, store=tmp_path / "store"),
         )
 
     first = [json.dumps(ablate(seed).table.to_json()) for seed in (1, 2)]

@@ -1,7 +1,7 @@
 """The ablation over training seeds: is a variant's edge over Grad-CAM a property of the
 method or of one trained network?
 
-One network's ablation (:func:`causalcam.study.run_ablation`) gives intervals over test
+One network's ablation (:func:`causalcam.ablation.measure.run_ablation`) gives intervals over test
 images only; a difference that comes from one training run's quirks would pass it.
 :func:`run_seed_study` runs that ablation on every checkpoint (independently trained copies
 of one architecture: same test images, same thresholds, each cached under
@@ -28,15 +28,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ._io import atomic_write_json, atomic_write_text
-from .errors import InputError
-from .evaluate import DEFAULT_H_VALUES, Curve, rows_to_csv
-from .evaluate.summary import budget_estimates, choose_variant, spread
-from .evaluate.tables import jsonable
-from .report import Heading, render_markdown
-from .report.ablation import seed_blocks
-from .results import SeedRow, SeedTable
-from .study import CPU_THRESHOLDS, REFERENCE, AblationResult, run_ablation
+from .._io import atomic_write_json, atomic_write_text
+from ..errors import InputError
+from ..evaluate import DEFAULT_H_VALUES, Curve, EvaluationSettings, rows_to_csv
+from ..evaluate.summary import budget_estimates, choose_variant, spread
+from ..evaluate.tables import jsonable
+from ..report import Heading, render_markdown
+from ..report.ablation import seed_blocks
+from ..results import SeedRow, SeedTable
+from .measure import CPU_THRESHOLDS, REFERENCE, AblationResult, AblationSettings, run_ablation
 
 
 @dataclass(frozen=True)
@@ -58,26 +58,43 @@ def _folder_name(index: int, model: Any) -> str:
     return f"{index}-" + re.sub(r"[^A-Za-z0-9_.-]+", "_", label)
 
 
-def run_seed_study(models: Sequence[Any], out_dir: str | Path, **options: Any) -> SeedStudy:
-    """Run :func:`~causalcam.study.run_ablation` on each model (at least two copies of one
-    network trained with different seeds: checkpoint paths or anything ``run_ablation``
-    takes) and summarise each variant over the seeds (module docstring). ``options`` go to
-    ``run_ablation`` (``variants``, ``thresholds``, ``h_values``, ``n_boot``, ``seed``,
-    ``images``/``labels``, ``data_root``, ``device``, ``store``: one curve cache for all,
-    ...); the thresholds default to the CPU profile's :data:`~causalcam.study.CPU_THRESHOLDS`."""
+def run_seed_study(
+    models: Sequence[Any],
+    out_dir: str | Path,
+    *,
+    settings: AblationSettings | None = None,
+    **options: Any,
+) -> SeedStudy:
+    """Run :func:`~causalcam.ablation.measure.run_ablation` on each model and summarise each variant
+    over the seeds (module docstring).
+
+    Args:
+        models: at least two copies of one network trained with different seeds
+            (checkpoint paths or anything ``run_ablation`` takes).
+        out_dir: each model's ablation goes to a folder of it; ``seeds.*`` to it.
+        settings: the ablation's settings (default: :class:`.measure.AblationSettings` with
+            the CPU profile's :data:`.measure.CPU_THRESHOLDS`); a curve store in
+            ``settings.evaluation.out_dir`` serves every model.
+        **options: the data and device of ``run_ablation`` (``images``/``labels``,
+            ``data_root``, ``device``, ``plots``).
+
+    Returns:
+        The seed table, each model's ablation and the files written.
+
+    Raises:
+        InputError: fewer than two models, or models tested on different images.
+    """
     if len(models) < 2:
         raise InputError(f"a seed study needs at least two trained models, got {len(models)}")
     out = Path(out_dir)
-    options = {"thresholds": CPU_THRESHOLDS} | options
+    if settings is None:
+        settings = AblationSettings(evaluation=EvaluationSettings(thresholds=CPU_THRESHOLDS))
     ablations = [
-        run_ablation(model, out / _folder_name(index, model), **options)
+        run_ablation(model, out / _folder_name(index, model), settings=settings, **options)
         for index, model in enumerate(models)
     ]
     table = seed_table(
-        ablations,
-        h_values=options.get("h_values", DEFAULT_H_VALUES),
-        n_boot=options.get("n_boot", 1000),
-        seed=options.get("seed", 0),
+        ablations, h_values=settings.h_values, n_boot=settings.n_boot, seed=settings.seed
     )
     study = SeedStudy(out, table, ablations, [])
     return dataclasses.replace(study, paths=write_seed_study(study))

@@ -1,6 +1,6 @@
 """Train a set of networks one after another into one folder, resumable, with a summary table.
 
-:func:`train_set` runs :func:`causalcam.train.train` for each architecture in
+:func:`train_all` runs :func:`causalcam.training.train` for each architecture in
 ``out_dir/<arch>/``: a network whose ``metrics.json`` exists is finished and skipped, one with a
 ``last.pt`` is resumed after its last saved epoch (exactly as an uninterrupted run), others
 start fresh. After each network the summary (``summary.json`` and ``summary.md``: validation
@@ -25,9 +25,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ._io import atomic_write_json, atomic_write_text
-from .models.checkpoint import read_checkpoint
-from .train import TrainConfig, recipe_label, train
+from .._io import atomic_write_json, atomic_write_text
+from ..models.checkpoint import read_checkpoint
+from .loop import TrainConfig, train
+from .recipes import recipe_label
 
 PAPER_ARCHS: tuple[str, ...] = ("resnet18", "resnet34", "resnet50", "densenet121", "densenet169")
 
@@ -218,7 +219,7 @@ def take_lock(run_dir: Path) -> bool:
     return False
 
 
-def train_set(
+def train_all(
     base: TrainConfig,
     archs: Sequence[str] = PAPER_ARCHS,
     log: Callable[[str], None] = lambda message: None,

@@ -1,4 +1,5 @@
-"""Training: metrics, augmentation, recipes, and a tiny run that resumes after an interruption."""
+"""The training loop: a tiny run that resumes after an interruption, precision kept and
+recorded (causalcam.training.loop)."""
 
 from __future__ import annotations
 
@@ -19,16 +20,12 @@ from causalcam.data.fake import write_fake_dataset
 from causalcam.errors import InputError
 from causalcam.models import load_checkpoint, read_checkpoint
 from causalcam.precision import PrecisionWarning
-from causalcam.train import (
+from causalcam.training import (
     RECIPES,
     Recipe,
     TrainConfig,
     augment,
-    classification_metrics,
-    mix,
-    parse_override,
     recipe_label,
-    roc_auc,
     train,
 )
 
@@ -37,88 +34,6 @@ from causalcam.train import (
 def fake_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("CAUSALCAM_CACHE", str(tmp_path / "cache"))
     return write_fake_dataset(tmp_path / "covid-ct")
-
-
-def test_metrics_by_hand() -> None:
-    labels = torch.tensor([0, 0, 0, 1, 1])
-    p_covid = torch.tensor([0.9, 0.6, 0.3, 0.4, 0.1])
-    metrics = classification_metrics(torch.stack([p_covid, 1 - p_covid], 1), labels)
-    assert metrics["confusion"] == [[2, 1], [0, 2]]  # rows true, columns predicted
-    assert metrics["accuracy"] == pytest.approx(4 / 5)
-    assert metrics["precision"] == 1.0 and metrics["recall"] == pytest.approx(2 / 3)
-    assert metrics["f1"] == pytest.approx(0.8)
-    # pairs (pos, neg): 0.9>0.4,0.1; 0.6>0.4,0.1; 0.3<0.4, 0.3>0.1 -> 5 of 6
-    assert metrics["auc"] == pytest.approx(5 / 6)
-    assert roc_auc(torch.tensor([0.5, 0.5]), torch.tensor([True, False])) == 0.5
-    assert classification_metrics(torch.tensor([[0.2, 0.8]]), torch.tensor([1]))["auc"] is None
-
-
-def test_augment_shapes_range_and_determinism() -> None:
-    images = torch.randint(0, 256, (6, 40, 40), dtype=torch.uint8)
-    recipe = RECIPES["scratch"]
-    small = type(recipe)(**{**recipe.__dict__, "size": 24})
-    first = augment(images, small, torch.Generator().manual_seed(3))
-    again = augment(images, small, torch.Generator().manual_seed(3))
-    other = augment(images, small, torch.Generator().manual_seed(4))
-    assert first.shape == (6, 24, 24) and first.dtype == torch.float32
-    assert float(first.min()) >= 0 and float(first.max()) <= 1
-    assert torch.equal(first, again) and not torch.equal(first, other)
-
-
-def test_augment_identity_when_crop_is_whole_image() -> None:
-    ramp = torch.arange(32, dtype=torch.uint8).repeat(32, 1)[None] * 8
-    plain = type(RECIPES["he2020"])(name="t", size=32, scale=(1.0, 1.0), hflip=False)
-    out = augment(ramp, plain, torch.Generator().manual_seed(0))
-    # aspect ratio jitter stretches slightly, but the image stays a left-to-right ramp
-    assert torch.all(out[0, :, 1:] >= out[0, :, :-1] - 1e-6)
-    assert abs(float(out.mean()) - float(ramp.float().mean() / 255)) < 0.05
-
-
-def test_gamma_jitter_keeps_black_white_and_order() -> None:
-    ramp = torch.arange(32, dtype=torch.uint8).repeat(32, 1)[None].repeat(4, 1, 1) * 8
-    plain = type(RECIPES["he2020"])(name="t", size=32, scale=(1.0, 1.0), hflip=False)
-    graded = dataclasses.replace(plain, gamma=0.5)
-    base = augment(ramp, plain, torch.Generator().manual_seed(0))
-    out = augment(ramp, graded, torch.Generator().manual_seed(0))
-    assert float(out.min()) >= 0 and float(out.max()) <= 1
-    assert torch.all(out[:, :, 1:] >= out[:, :, :-1] - 1e-6)  # still a left-to-right ramp
-    assert not torch.allclose(out, base)  # the exponents moved the grey levels
-    # the crop is drawn before the exponent: the same pixels, reshaped grey levels
-    assert torch.equal(out == 0, base == 0)
-
-
-def test_blur_spreads_an_impulse_and_keeps_flat_images() -> None:
-    from causalcam.train import BLUR_SIGMA, _blur
-
-    impulse = torch.zeros(3, 21, 21)
-    impulse[:, 10, 10] = 1.0
-    out = _blur(impulse, 1.0, torch.Generator().manual_seed(0))
-    assert out.sum((1, 2)) == pytest.approx([1.0] * 3, abs=1e-5)  # mass is kept
-    assert torch.allclose(out, out.flip(1), atol=1e-6) and torch.allclose(out, out.flip(2))
-    assert torch.all(out[:, 10, 10] < 1.0)  # spread over the neighbours
-    peak = 1 / (2 * torch.pi * BLUR_SIGMA[1] ** 2)  # the widest kernel's centre value
-    assert torch.all(out[:, 10, 10] > peak * 0.9)
-    flat = torch.full((2, 16, 16), 0.4)
-    assert torch.allclose(_blur(flat, 1.0, torch.Generator()), flat, atol=1e-6)
-    noise = torch.rand(8, 16, 16, generator=torch.Generator().manual_seed(1))
-    assert torch.equal(_blur(noise, 0.0, torch.Generator()), noise)  # none chosen: unchanged
-
-
-def test_recipe_overrides_and_errors() -> None:
-    recipe = TrainConfig(recipe="he2020", size=64, epochs=3).resolved_recipe()
-    assert (recipe.size, recipe.train_resize, recipe.epochs, recipe.lr) == (64, 73, 3, 1e-4)
-    he = RECIPES["he2020"]
-    assert (he.train_resize, he.size, he.scale, he.optimizer, he.batch_size) == (
-        256,
-        224,
-        (0.5, 1.0),
-        "adam",
-        10,
-    )
-    with pytest.raises(InputError, match="unknown recipe 'fast'"):
-        TrainConfig(recipe="fast").resolved_recipe()
-    with pytest.raises(InputError, match="unknown recipe option"):
-        TrainConfig(overrides={"momentum": 0.9}).resolved_recipe()
 
 
 def _config(root: Path, out: Path, **changes: Any) -> TrainConfig:
@@ -179,7 +94,7 @@ def test_resume_refuses_a_different_recipe(fake_root: Path, tmp_path: Path) -> N
 KILLED_RUN = """
 import sys, time
 from pathlib import Path
-from causalcam.train import TrainConfig, train
+from causalcam.training import TrainConfig, train
 def pause(epoch, record):
     print("saved", epoch, flush=True)
     time.sleep(120)
@@ -206,43 +121,6 @@ def test_resume_after_kill_9(fake_root: Path, tmp_path: Path) -> None:
     resumed = train(_config(fake_root, out, resume=True))
     assert [r["epoch"] for r in resumed.history] == [0, 1]
     assert resumed.metrics["test"]["n"] == 8
-
-
-def test_mixup_and_cutmix_weights_and_determinism() -> None:
-    images = torch.rand(6, 16, 16)
-    labels = torch.tensor([0, 1, 0, 1, 0, 1])
-    same, kept, lam = mix(images, labels, Recipe(name="t"), torch.Generator().manual_seed(0))
-    assert same is images and kept is labels and lam == 1.0
-    mixup = Recipe(name="t", mixup=0.4)
-    mixed, partner, lam = mix(images, labels, mixup, torch.Generator().manual_seed(1))
-    again, _, lam_again = mix(images, labels, mixup, torch.Generator().manual_seed(1))
-    assert torch.equal(mixed, again) and lam == lam_again and 0.05 < lam < 0.95
-    # each mixed image is lam * itself + (1 - lam) * an image carrying the partner label
-    for i in range(6):
-        rest = (mixed[i] - lam * images[i]) / (1 - lam)
-        j = int((images - rest).abs().amax((1, 2)).argmin())
-        assert torch.allclose(images[j], rest, atol=1e-4) and labels[j] == partner[i]
-    cutmix = Recipe(name="t", cutmix=1.0)
-    for seed in range(5):
-        cut, partner, lam = mix(images, labels, cutmix, torch.Generator().manual_seed(seed))
-        box = (cut != images).any(0)  # the pasted square (images differ everywhere)
-        assert float(box.float().mean()) == pytest.approx(1 - lam, abs=1e-6)
-        if box.any():
-            rows, cols = torch.nonzero(box, as_tuple=True)
-            side = int(rows.max() - rows.min()) + 1
-            assert int(box.sum()) == side**2 == (int(cols.max() - cols.min()) + 1) ** 2
-
-
-def test_parse_override_types_and_errors() -> None:
-    assert parse_override("ema", "0.999") == 0.999
-    assert parse_override("epochs", "120") == 120
-    assert parse_override("scale", "0.3,1") == (0.3, 1.0)
-    assert parse_override("hflip", "false") is False
-    assert parse_override("optimizer", "sgd") == "sgd"
-    with pytest.raises(InputError, match="unknown recipe option 'momentum'"):
-        parse_override("momentum", "0.9")
-    with pytest.raises(InputError, match="epochs='many' is not of type int"):
-        parse_override("epochs", "many")
 
 
 @pytest.mark.parametrize("requested", ["fp32", "bf16"])
@@ -319,19 +197,6 @@ def test_fp16_on_a_cpu_falls_back_to_fp32(fake_root: Path, tmp_path: Path) -> No
         train(_config(fake_root, tmp_path / "other", epochs=1, limit=2, precision="fp8"))
 
 
-def test_recipe_label_names_the_fields_a_run_changed() -> None:
-    stored = dataclasses.asdict(
-        TrainConfig(
-            recipe="scratch", epochs=120, size=112, overrides={"mixup": 0.2}
-        ).resolved_recipe()
-    )
-    assert recipe_label(stored) == "scratch + mixup=0.2"  # epochs and size have columns
-    stored["scale"] = [0.25, 1.0]  # as JSON stores a pair
-    assert recipe_label(stored) == "scratch + scale=0.25,1.0 + mixup=0.2"
-    assert recipe_label(dataclasses.asdict(RECIPES["cpu"])) == "cpu"
-    assert recipe_label({"name": "someone-elses"}) == "someone-elses"
-
-
 def test_progressive_resizing_trains_early_epochs_on_smaller_crops() -> None:
     recipe = dataclasses.replace(RECIPES["scratch"], epochs=10, early_size=128, early_share=0.6)
     assert [recipe.crop_size(e) for e in range(10)] == [128] * 6 + [224] * 4
@@ -342,7 +207,7 @@ def test_progressive_resizing_trains_early_epochs_on_smaller_crops() -> None:
 def test_progressive_run_trains_and_evaluates(
     fake_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import causalcam.train as training
+    import causalcam.training.loop as training
 
     sizes: list[int] = []
 

@@ -13,15 +13,15 @@ from typing import Any
 
 import pytest
 
-from causalcam import train_set as train_set_module
 from causalcam.data.fake import write_fake_dataset
-from causalcam.train import TrainConfig
-from causalcam.train_set import (
+from causalcam.training import TrainConfig
+from causalcam.training import all_networks as train_all_module
+from causalcam.training.all_networks import (
     LOCK,
     UNREADABLE_GRACE_S,
     summary_markdown,
     take_lock,
-    train_set,
+    train_all,
 )
 
 
@@ -49,7 +49,7 @@ def test_set_resumes_a_started_network_and_skips_finished_ones(
     fake_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     out = tmp_path / "set"
-    real_train = train_set_module.train
+    real_train = train_all_module.train
     calls: list[tuple[str, bool]] = []
 
     def interrupted(config: TrainConfig, **kwargs: Any) -> Any:
@@ -62,16 +62,16 @@ def test_set_resumes_a_started_network_and_skips_finished_ones(
             return real_train(config, on_epoch_end=crash)
         return real_train(config)
 
-    monkeypatch.setattr(train_set_module, "train", interrupted)
+    monkeypatch.setattr(train_all_module, "train", interrupted)
     archs = ("resnet18", "resnet34")
     with pytest.raises(KeyboardInterrupt):
-        train_set(_base(fake_root, out), archs)
+        train_all(_base(fake_root, out), archs)
     partial = json.loads((out / "summary.json").read_text())
     assert [r["status"] for r in partial] == ["finished", "not started"]
 
-    monkeypatch.setattr(train_set_module, "train", real_train)
+    monkeypatch.setattr(train_all_module, "train", real_train)
     seen: list[str] = []
-    rows = train_set(_base(fake_root, out), archs, log=seen.append)
+    rows = train_all(_base(fake_root, out), archs, log=seen.append)
     assert calls == [("resnet18", False), ("resnet34", False)]
     assert seen[0] == "resnet18: finished, skipped" and seen[1].startswith("resnet34: resuming")
     history = json.loads((out / "resnet34" / "history.json").read_text())
@@ -95,7 +95,7 @@ def test_a_network_locked_by_a_live_process_is_left_to_it(fake_root: Path, tmp_p
     holder = {"pid": os.getpid(), "host": socket.gethostname()}  # alive: this very process
     (out / "resnet18" / LOCK).write_text(json.dumps(holder))
     seen: list[str] = []
-    rows = train_set(_base(fake_root, out), ("resnet18", "resnet34"), log=seen.append)
+    rows = train_all(_base(fake_root, out), ("resnet18", "resnet34"), log=seen.append)
     assert seen[0].startswith("resnet18: being trained by another process")
     assert [r.status for r in rows] == ["not started", "finished"]
     assert not (out / "resnet34" / LOCK).exists()  # released after training

@@ -11,14 +11,14 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-import causalcam.pretrain as pretrain_module
+import causalcam.training.pretraining as pretrain_module
 from causalcam.cli import app
 from causalcam.data.fake import write_fake_dataset
 from causalcam.errors import CheckpointError, InputError
 from causalcam.models import build
 from causalcam.models.registry import encoder_state, head_name, load_encoder
-from causalcam.pretrain import PretrainConfig, nt_xent, pretrain, rotation_loss
-from causalcam.train import TrainConfig, train
+from causalcam.training import TrainConfig, train
+from causalcam.training.pretraining import PretrainConfig, nt_xent, pretrain, rotation_loss
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""causalcam.core: the eval-mode context, Network construction and device choice."""
+"""causalcam.network: the eval-mode context, Network construction and device choice."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import pytest
 import torch
 from torch import nn
 
-from causalcam.core import Network, as_network, eval_mode, resolve_device
 from causalcam.errors import InputError
+from causalcam.network import Network, as_network, eval_mode, resolve_device
 from causalcam.preprocess import Preprocessing
 
 
