@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ._json import number_in, number_out, optional_float, optional_int
+from ._json import JsonForm, number_in, number_out, optional_float, optional_int
 from .ablation import AblationTable, Estimate
 from .localisation import LocalisationStageResult
 
@@ -71,21 +71,14 @@ class NetworkRow:
 
 
 @dataclass(frozen=True)
-class TrainResult:
+class TrainResult(JsonForm):
     """The train stage: every network of the profile and its accuracy."""
 
     networks: tuple[NetworkRow, ...]
 
-    def to_json(self) -> dict[str, Any]:
-        return {"networks": [n.to_json() for n in self.networks]}
-
-    @classmethod
-    def from_json(cls, payload: Mapping[str, Any]) -> TrainResult:
-        return cls(tuple(NetworkRow.from_json(n) for n in payload["networks"]))
-
 
 @dataclass(frozen=True)
-class CurvePoints:
+class CurvePoints(JsonForm):
     """Accuracy and mean Huffman ratio per threshold of one (method, mode, target) curve."""
 
     method: str
@@ -94,27 +87,6 @@ class CurvePoints:
     thresholds: tuple[float, ...]
     accuracy: tuple[float, ...]
     huffman: tuple[float, ...]
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "method": self.method,
-            "mode": self.mode,
-            "target": self.target,
-            "thresholds": list(self.thresholds),
-            "accuracy": list(self.accuracy),
-            "huffman": list(self.huffman),
-        }
-
-    @classmethod
-    def from_json(cls, payload: Mapping[str, Any]) -> CurvePoints:
-        return cls(
-            method=str(payload["method"]),
-            mode=str(payload["mode"]),
-            target=str(payload["target"]),
-            thresholds=tuple(float(v) for v in payload["thresholds"]),
-            accuracy=tuple(float(v) for v in payload["accuracy"]),
-            huffman=tuple(float(v) for v in payload["huffman"]),
-        )
 
 
 @dataclass(frozen=True)
@@ -288,70 +260,31 @@ class TransferResult:
 
 
 @dataclass(frozen=True)
-class RiseRow:
+class RiseRow(JsonForm):
     """Mean RISE deletion and insertion AUC of one method."""
 
     method: str
     deletion_auc: float
     insertion_auc: float
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "method": self.method,
-            "deletion_auc": number_out(self.deletion_auc),
-            "insertion_auc": number_out(self.insertion_auc),
-        }
-
-    @classmethod
-    def from_json(cls, payload: Mapping[str, Any]) -> RiseRow:
-        return cls(
-            str(payload["method"]),
-            number_in(payload.get("deletion_auc")),
-            number_in(payload.get("insertion_auc")),
-        )
-
 
 @dataclass(frozen=True)
-class RiseStageResult:
+class RiseStageResult(JsonForm):
     """The RISE stage: each method's mean deletion and insertion AUC on one network."""
 
     source: str
     steps: int
     rows: tuple[RiseRow, ...]
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "source": self.source,
-            "steps": self.steps,
-            "rows": [r.to_json() for r in self.rows],
-        }
-
-    @classmethod
-    def from_json(cls, payload: Mapping[str, Any]) -> RiseStageResult:
-        rows = tuple(RiseRow.from_json(r) for r in payload["rows"])
-        return cls(str(payload["source"]), int(payload["steps"]), rows)
-
 
 @dataclass(frozen=True)
-class QualitativeResult:
+class QualitativeResult(JsonForm):
     """Paths (relative to the run folder) of the Fig. 2c-h panel (``None`` when no scan
     qualified) and the Fig. 3 panels, and the threshold of Fig. 3's masks."""
 
     threshold: float
     fig2: str | None = None
     fig3: tuple[str, ...] = ()
-
-    def to_json(self) -> dict[str, Any]:
-        return {"threshold": self.threshold, "fig2": self.fig2, "fig3": list(self.fig3)}
-
-    @classmethod
-    def from_json(cls, payload: Mapping[str, Any]) -> QualitativeResult:
-        fig2 = payload.get("fig2")
-        return cls(
-            float(payload["threshold"]),
-            None if fig2 is None else str(fig2),
-            tuple(str(p) for p in payload.get("fig3", [])),
-        )
 
 
 #: The result class each stage of ``causalcam reproduce`` stores in ``results/<stage>.json``
