@@ -115,17 +115,18 @@ def test_reproduce_uses_committed_weights_instead_of_training(
 ) -> None:
     import dataclasses
 
-    from causalcam.reproduce import get_profile, reproduce
+    from causalcam.reproduce import RunSettings, get_profile, reproduce
     from causalcam.reproduce.weights import export_weights
     from causalcam.results import TrainResult
 
     monkeypatch.setenv("CAUSALCAM_CACHE", str(tmp_path / "cache"))
     run, root = trained
+    quiet = RunSettings(progress=False)
     record = export_weights(run, tmp_path / "weights", "resnet18", root)
     profile = dataclasses.replace(
         get_profile("tiny"), size=32, archs=("resnet18",), weights=str(tmp_path / "weights")
     )
-    reproduce(tmp_path / "run", profile, root, stop_after="train", progress=False, log=print)
+    reproduce(tmp_path / "run", profile, data_root=root, settings=quiet, stop_after="train")
     stored = json.loads((tmp_path / "run" / "results" / "train.json").read_text())
     row = TrainResult.from_json(stored.get("result", stored)).networks[0]
     assert row.checkpoint == str(tmp_path / "weights" / "resnet18.pt")
@@ -133,7 +134,7 @@ def test_reproduce_uses_committed_weights_instead_of_training(
     assert not (tmp_path / "run" / "models" / "resnet18").exists()  # nothing trained
     wrong = dataclasses.replace(profile, size=48)
     with pytest.raises(CheckpointError, match="32 px"):
-        reproduce(tmp_path / "other", wrong, root, stop_after="train", progress=False, log=print)
+        reproduce(tmp_path / "other", wrong, data_root=root, settings=quiet, stop_after="train")
 
 
 def test_retrain_rebuilds_the_recorded_recipe(

@@ -67,16 +67,19 @@ def evaluate(
     taus = parse_thresholds(thresholds, "--thresholds")
     if metrics is not None:
         with user_errors(settings):
-            from ..metrics.run import evaluate_metrics
+            from ..metrics.run import MetricsConfig, evaluate_metrics
 
+            config = MetricsConfig(
+                metrics=tuple(split_names(metrics)),
+                methods=tuple(split_names(methods)),
+                n_boot=n_boot,
+            )
             for path in evaluate_metrics(
                 checkpoints,
                 out,
-                split_names(metrics),
-                split_names(methods),
+                config,
                 data_root=data,
                 limit=limit,
-                n_boot=n_boot,
                 device=settings.device,
                 progress=settings.progress,
             ):

@@ -163,10 +163,23 @@ def rise_curves(
     class_idx: torch.Tensor | None = None,
     settings: RiseSettings | None = None,
 ) -> RiseResult:
-    """RISE curves on model inputs ``(B, C, H, W)`` with maps ``(B, H, W)`` and baselines in
-    model-input space. ``class_idx`` default: the class predicted on ``inputs``.
-    ``settings``: steps, batch size, precision and layout (default :class:`RiseSettings`
-    without a progress bar; its baselines are not used here: they are given as tensors)."""
+    """RISE curves on model inputs.
+
+    Args:
+        model: the classifier.
+        inputs: model inputs ``(B, C, H, W)``.
+        maps: maps ``(B, H, W)``; pixels are removed or inserted in their descending order.
+        deletion_baseline: what replaces removed pixels, in model-input space.
+        insertion_baseline: what stands for pixels not inserted yet, in model-input space.
+        class_idx: the class whose probability is followed (default: the one predicted on
+            ``inputs``), ``(B,)``.
+        settings: steps, batch size, precision and layout (default :class:`RiseSettings`
+            without a progress bar; its baselines are not used here: they are given as
+            tensors).
+
+    Returns:
+        The curves, with their AUCs as properties.
+    """
     settings = settings or RiseSettings(progress=False)
     steps, batch_size, progress = settings.steps, settings.batch_size, settings.progress
     plan = compute_plan(inputs.device, settings.precision, settings.channels_last)

@@ -19,7 +19,17 @@ DEFAULT_THRESHOLDS: tuple[float, ...] = tuple(round(0.10 + 0.01 * step, 2) for s
 
 
 def validate_thresholds(thresholds: Sequence[float] | np.ndarray) -> np.ndarray:
-    """Thresholds as a sorted float64 array; each must be a finite number in [0, 1]."""
+    """Thresholds checked and sorted.
+
+    Args:
+        thresholds: the thresholds; each a finite number in [0, 1].
+
+    Returns:
+        The distinct thresholds, sorted, as float64.
+
+    Raises:
+        InputError: no threshold, or one outside [0, 1] or not finite.
+    """
     values = np.asarray(thresholds, dtype=np.float64).reshape(-1)
     if values.size == 0:
         raise InputError("thresholds: at least one threshold is needed")

@@ -203,6 +203,23 @@ def summarize(
     :class:`~causalcam.results.SummaryRow` has ``value``, ``ci_low`` and ``ci_high``
     (percentile bootstrap over test images with ``n_boot`` resamples shared by all methods;
     ``n_boot=0``: no intervals, NaN).
+
+    Args:
+        curves: the curves of one or several (source, target, mode) groups.
+        reference: the method the others are compared with.
+        h_values: the matched Huffman budgets.
+        accuracy_levels: the levels of ``h_at_accuracy`` (default: the reference's accuracy
+            at each of ``h_values``).
+        n_boot: bootstrap resamples of the test images (0: no intervals).
+        ci: the intervals' coverage.
+        seed: the resampling's seed.
+
+    Returns:
+        One :class:`~causalcam.results.SummaryRow` per (source, target, mode, method,
+        statistic, at).
+
+    Raises:
+        InputError: ``ci`` outside (0, 1) or a negative ``n_boot``.
     """
     if not 0 < ci < 1:
         raise InputError(f"ci must lie in (0, 1), got {ci}")

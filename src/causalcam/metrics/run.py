@@ -484,18 +484,16 @@ def _checkpoint_name(path: Path) -> str:
 def evaluate_metrics(
     checkpoints: Sequence[str | os.PathLike[str]],
     out: str | os.PathLike[str],
-    metrics: Sequence[str] = METRIC_GROUPS,
-    methods: Sequence[str] = (GRADCAM,),
+    config: MetricsConfig | None = None,
     *,
     data_root: str | os.PathLike[str] | None = None,
     limit: int | None = None,
-    n_boot: int = 1000,
     device: str | torch.device = "cpu",
     progress: bool = False,
 ) -> list[Path]:
     """``causalcam evaluate --metrics``: :func:`run_metrics_checkpoint` of each checkpoint
     into ``out/<name>/`` with its ``metrics.md``; returns the folders' main files."""
-    config = MetricsConfig(metrics=tuple(metrics), methods=tuple(methods), n_boot=n_boot)
+    config = config or MetricsConfig()
     target = resolve_device(device) if isinstance(device, str) else device
     written = []
     for checkpoint in checkpoints:
