@@ -42,7 +42,7 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 test: $(STAMP) lint typecheck docs
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto
 
 # The documentation site into site/ (git-ignored; open site/index.html, it works offline).
 # --strict: a broken link, a missing page or an unresolved API reference fails the build.
