@@ -89,3 +89,27 @@ def _kill_after_curves(run: Path, data: Path) -> None:
         pytest.fail(f"the run ended (exit {process.returncode}) before it could be killed")
     os.kill(process.pid, signal.SIGKILL)
     process.wait()
+
+
+def test_a_network_added_to_the_profile_recomputes_only_the_stages_that_use_it(
+    tmp_path: Path, isolated_cache: Path
+) -> None:
+    import dataclasses
+
+    from causalcam.reproduce import get_profile
+
+    data = write_fake_dataset(
+        tmp_path / "covid-ct", counts={"train": (2, 2), "val": (2, 2), "test": (3, 3)}
+    )
+    one = dataclasses.replace(get_profile("tiny"), archs=("resnet18",))
+    two = dataclasses.replace(one, archs=("resnet18", "resnet34"))
+    quiet = RunSettings(progress=False)
+    reproduce(tmp_path / "run", one, data_root=data, settings=quiet, log=len, stop_after="rise")
+    logged: list[str] = []
+    reproduce(
+        tmp_path / "run", two, data_root=data, settings=quiet, log=logged.append,
+        stop_after="rise",
+    )  # fmt: skip
+    for stage in ("curves", "ablation", "rise"):  # ResNet-18's alone: reused
+        assert f"[{stage}] done before, reused" in logged, (stage, logged)
+    assert "[train] running" in logged and "[transfer] running" in logged, logged

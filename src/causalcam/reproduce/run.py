@@ -4,6 +4,9 @@ Each stage's typed result (:mod:`causalcam.results`) is stored under ``results/<
 with a fingerprint of what it was computed from (profile, seed, data, upstream result, the
 default causal variant, the layout of the stage files), so an interrupted run picks up where
 it stopped, a finished one recomputes nothing and files of another layout are recomputed.
+The stages of the maps' source network alone (:data:`SOURCE_STAGES`) are keyed on that
+network alone, so adding a network to a profile recomputes only training, Tables 1-2 and the
+localisation.
 
 Under torchrun (several processes) the stages of :data:`SHARDED_STAGES` share the test images
 among the processes; rank 0 alone reads and writes the run folder, computes the qualitative
@@ -86,6 +89,10 @@ NETWORK_STAGES: dict[str, NetworkStage] = {
     "qualitative": stage_qualitative,
 }
 
+#: the stages that read only the profile's first network (the maps' source): keyed on it
+#: alone, so a network added to the profile recomputes none of them
+SOURCE_STAGES: tuple[str, ...] = ("curves", "ablation", "rise", "qualitative")
+
 #: stages that need an extra (``pip install 'causalcam[EXTRA]'``); skipped without it
 STAGE_EXTRAS: dict[str, str] = {"localisation": "localisation"}
 
@@ -154,6 +161,8 @@ def reproduce(
         return None
     networks = load_networks(ctx, TrainResult.from_json(trained))
     upstream = digest_of(trained)
+    source = [row for row in trained["networks"] if row["arch"] == chosen.archs[0]]
+    source_upstream = digest_of(source)
     for name, function in NETWORK_STAGES.items():
 
         def compute(function: NetworkStage = function) -> StageResult:
@@ -165,7 +174,8 @@ def reproduce(
             if current().is_main:
                 skip_stage(ctx, manifest, name, reason)
         else:
-            _stage(ctx, manifest, name, test, upstream, compute)
+            keyed_on = source_upstream if name in SOURCE_STAGES else upstream
+            _stage(ctx, manifest, name, test, keyed_on, compute)
         if stop_after == name:
             return None
     html = ctx.run_dir / "report.html"
@@ -188,8 +198,12 @@ def _stage(
     """A stage's stored result (JSON) from ``results/<name>.json`` if its fingerprint
     matches, else computed and stored."""
     store = ResultStore(ctx.run_dir)
+    profile = ctx.profile.to_dict()
+    if name in SOURCE_STAGES:  # the source network alone: other networks change nothing
+        profile["archs"] = list(ctx.profile.archs[:1])
+        profile.pop("weights", None)
     keyed: dict[str, Any] = {
-        "profile": ctx.profile.to_dict(),
+        "profile": profile,
         "seed": ctx.seed,
         "data": test.checksum,
         "n": int(test.labels.numel()),
