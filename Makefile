@@ -34,8 +34,8 @@ demo: $(DEMO_STAMP)
 	$(BIN)/causalcam demo
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks docs/hooks.py
-	$(BIN)/ruff format --check src tests benchmarks docs/hooks.py
+	$(BIN)/ruff check src tests benchmarks docs/hooks.py vulture_allowlist.py
+	$(BIN)/ruff format --check src tests benchmarks docs/hooks.py vulture_allowlist.py
 	$(BIN)/vulture src/causalcam vulture_allowlist.py --min-confidence 60
 
 typecheck: $(STAMP)

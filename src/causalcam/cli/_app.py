@@ -194,15 +194,15 @@ def launched_command(
 ) -> Iterator[Launch]:
     """Resolve ``--device`` and ``--precision``, join the launch with the command's identity
     (``options``: what shapes its results) and claim ``out`` for the block
-    (:func:`causalcam.distributed.session`)."""
-    from ..distributed import session
+    (:func:`causalcam.distributed.join_launch`)."""
+    from ..distributed import join_launch
     from ..network import resolve_device
 
     with usage_errors("--device"):
         device = resolve_device(settings.device)
     resolved = chosen_precision(precision, device)
     identity = command_identity(command, out=out, precision=resolved, **options)
-    with session(device, out_dir=out, identity=identity) as ctx:
+    with join_launch(device, out_dir=out, identity=identity) as ctx:
         yield Launch(ctx, settings.for_rank(ctx.rank), resolved)
 
 

@@ -104,7 +104,7 @@ _current: Context = _SINGLE
 
 
 def current() -> Context:
-    """The context of the running :func:`session` (a single process outside one)."""
+    """The context of the running :func:`join_launch` (a single process outside one)."""
     return _current
 
 
@@ -175,7 +175,7 @@ def rank_device(device: torch.device, local_rank: int) -> torch.device:
 
 
 @contextmanager
-def session(
+def join_launch(
     device: torch.device,
     *,
     out_dir: str | os.PathLike[str] | None = None,

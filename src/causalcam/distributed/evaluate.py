@@ -41,7 +41,7 @@ def sharded_evaluate_maps(
     cache_keys: Mapping[str, Any] | None = None,
 ) -> list[Curve]:
     """:func:`~causalcam.evaluate.evaluate_maps` with the images shared among the ranks of
-    the running session (a single process runs it unchanged).
+    the running launch (a single process runs it unchanged).
 
     Every rank holds all ``maps`` and scores its chunks; ``cache_keys`` (how each method's
     maps were made) and the settings identify the job, so the ranks must agree on them.
@@ -92,7 +92,7 @@ def sharded_rise_auc(
     settings: RiseSettings | None = None,
 ) -> RiseResult:
     """:func:`~causalcam.evaluate.rise_auc` with the images shared among the ranks of the
-    running session (per-image curves joined in image order on every rank). ``maps_key``
+    running launch (per-image curves joined in image order on every rank). ``maps_key``
     (JSON: how the maps were made) and the settings identify the job; the ranks must agree
     on them. Chunk markers live under ``out_dir``."""
     ctx = current()

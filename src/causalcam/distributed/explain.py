@@ -137,7 +137,7 @@ def explain_files_sharded(
     precision: str = "fp32",
 ) -> ShardedExplainRun:
     """:func:`~causalcam.files.explain_files` with the files shared among the ranks
-    of ``ctx`` (default: the running :func:`~causalcam.distributed.session`); same arguments
+    of ``ctx`` (default: the running :func:`~causalcam.distributed.join_launch`); same arguments
     and outputs. Unreadable files are skipped and listed as in one process."""
     ctx = ctx or current()
     source = as_source(source)
