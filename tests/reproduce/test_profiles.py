@@ -50,7 +50,7 @@ def test_the_train_stage_trains_in_the_profiles_precision(
     ctx = RunContext(
         tmp_path, get_profile("full-cpu"), None, 0, torch.device("cpu"), False, lambda _: None
     )
-    row = stages_module._train_one(ctx, "resnet34")
+    row = stages_module._train_one(ctx, "resnet34", {})
     assert [c.precision for c in seen] == ["bf16"] and seen[0].epochs == 120
     assert seen[0].overrides == {"mixup": 0.2}  # the recipe chosen on validation
     assert row.test_accuracy == 0.7 and row.checkpoint.endswith("resnet34/best.pt")

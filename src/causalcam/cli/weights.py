@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from ._app import Debug, Device, Quiet, Settings, app, user_errors
+from ._app import Debug, Device, Quiet, Settings, app, split_names, user_errors
 from .pipeline import DataOption
 
 weights_app = typer.Typer(
@@ -62,7 +62,7 @@ def retrain(
         from ..training import train
 
         records = read_weights(weights)
-        for name in [n.strip() for n in names.split(",") if n.strip()]:
+        for name in split_names(names):
             if name not in records:
                 raise InputError(
                     f"{weights} holds no record {name!r}; it holds {', '.join(records)}"

@@ -9,7 +9,6 @@ allowed, and otherwise fails at once with the manual route.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import tempfile
@@ -21,7 +20,7 @@ from pathlib import Path, PurePosixPath
 
 from tqdm import tqdm
 
-from .._io import cache_dir
+from .._io import cache_dir, sha256_file
 from ..errors import DataError
 from .covidct import CLASSES, SPLITS, Problem, open_grey, raise_problems, scan_split, split_file
 
@@ -36,14 +35,6 @@ OFFICIAL_FILES = {
     "CT_COVID": "Images-processed/CT_COVID.zip",
     "CT_NonCOVID": "Images-processed/CT_NonCOVID.zip",
 }
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as stream:
-        for block in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def read_checksums(path: Path, problems: list[Problem]) -> dict[str, tuple[str, int]]:
@@ -75,7 +66,7 @@ def _check_checksums(root: Path, problems: list[Problem], progress: bool) -> Non
         file = root / name
         if not file.is_file():
             problems.append(Problem(sums, f"{file} is listed but missing", number))
-        elif _sha256(file) != digest:
+        elif sha256_file(file) != digest:
             problems.append(
                 Problem(file, f"checksum mismatch (expected {digest}, {sums}:{number})")
             )

@@ -50,20 +50,19 @@ from ..training import TrainConfig, recipe_label, train
 from ..viz.curves import save_accuracy_curves
 from .context import RunContext, TestSet, load_network, source_curves, source_maps
 from .profiles import Profile
-from .weights import read_weights
+from .weights import WeightsRecord, read_weights
 
 TRANSFER_SOURCES: tuple[str, ...] = ("resnet18", "resnet34")
 
 
-def _train_one(ctx: RunContext, arch: str) -> NetworkRow:
+def _train_one(ctx: RunContext, arch: str, committed: Mapping[str, WeightsRecord]) -> NetworkRow:
     folder = ctx.run_dir / "models" / arch
     bundled = _bundled(ctx.profile) if arch == "resnet18" else None
     if bundled is not None:
         row = {"arch": arch, "checkpoint": "bundled", **_bundled_metrics(bundled.meta)}
         return NetworkRow.from_json(row)
-    committed = _committed(ctx.profile, arch)
-    if committed is not None:
-        return committed
+    if arch in committed:
+        return _committed_row(ctx.profile, committed[arch])
     if not (folder / "metrics.json").is_file():
         config = TrainConfig(
             arch=arch,
@@ -97,26 +96,21 @@ def _train_one(ctx: RunContext, arch: str) -> NetworkRow:
     )
 
 
-def _committed(profile: Profile, arch: str) -> NetworkRow | None:
-    """``arch`` from the profile's folder of committed weights, when it holds it.
+def _committed_row(profile: Profile, record: WeightsRecord) -> NetworkRow:
+    """A committed network's row (:mod:`.weights`).
 
     Raises:
-        CheckpointError: the record's input size is not the profile's, or its file changed.
+        CheckpointError: the record's input size is not the profile's.
     """
-    if profile.weights is None:
-        return None
-    records = read_weights(Path(profile.weights))
-    if arch not in records:
-        return None
-    record = records[arch]
+    arch = record.arch
     if record.size != profile.size:
         raise CheckpointError(
-            f"{profile.weights}/{arch}.pt takes {record.size} px inputs, the {profile.name} "
-            f"profile {profile.size} px"
+            f"{profile.weights}/{record.name}.pt takes {record.size} px inputs, the "
+            f"{profile.name} profile {profile.size} px"
         )
     return NetworkRow(
         arch=arch,
-        checkpoint=str(Path(profile.weights) / f"{arch}.pt"),
+        checkpoint=str(Path(str(profile.weights)) / f"{record.name}.pt"),
         test_accuracy=record.test_accuracy,
         val_accuracy=record.val_accuracy,
         best_epoch=record.best_epoch - 1,  # counted from 0, as in the trained rows
@@ -175,7 +169,10 @@ def load_networks(ctx: RunContext, trained: TrainResult) -> dict[str, Network]:
 def stage_train(ctx: RunContext, test: TestSet) -> TrainResult:
     """Train (or reuse) every network of the profile; their test accuracy."""
     del test
-    return TrainResult(tuple(_train_one(ctx, arch) for arch in ctx.profile.archs))
+    weights = ctx.profile.weights
+    committed = read_weights(Path(weights)) if weights is not None else {}  # hashed once
+    by_arch = {record.arch: record for record in committed.values() if record.name == record.arch}
+    return TrainResult(tuple(_train_one(ctx, arch, by_arch) for arch in ctx.profile.archs))
 
 
 def stage_curves(ctx: RunContext, networks: Mapping[str, Network], test: TestSet) -> CurvesResult:

@@ -11,18 +11,17 @@ of ``causalcam reproduce`` reads networks from such a folder instead of training
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import shlex
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .._io import atomic_write_json
+from .._io import atomic_write_json, sha256_file
 from ..data.cache import cached_split, eval_resize
 from ..errors import CheckpointError, InputError
 from ..models.checkpoint import export_checkpoint, load_checkpoint
-from ..training import RECIPES, Recipe, TrainConfig, evaluate
+from ..training import Recipe, TrainConfig, evaluate, recipe_changes
 
 #: the sidecar format; a record of another version is refused with the file's name
 WEIGHTS_FORMAT = 1
@@ -63,37 +62,6 @@ class WeightsRecord:
         if missing:
             raise CheckpointError(f"{source}: weights record lacks {', '.join(sorted(missing))}")
         return cls(**{key: values[key] for key in names})
-
-
-def sha256_of(path: Path) -> str:
-    """The SHA-256 of a file's bytes (hex)."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def recipe_changes(recipe: dict[str, Any]) -> dict[str, Any]:
-    """The fields of a stored recipe that differ from the named recipe's (tuples as tuples).
-
-    Raises:
-        InputError: the recipe's name is not one of :data:`causalcam.training.RECIPES`.
-    """
-    name = str(recipe["name"])
-    if name not in RECIPES:
-        raise InputError(f"recipe {name!r} is not one of causalcam's ({', '.join(RECIPES)})")
-    base = dataclasses.asdict(RECIPES[name])
-    changes = {}
-    for key, value in recipe.items():
-        if key == "name" or key not in base:
-            continue
-        default = base[key]
-        if isinstance(default, tuple):
-            value, default = tuple(float(v) for v in value), tuple(float(v) for v in default)
-        if value != default:
-            changes[key] = value
-    return changes
 
 
 def train_command(arch: str, seed: int, recipe: dict[str, Any], precision: str, out: str) -> str:
@@ -152,7 +120,7 @@ def export_weights(
     record = WeightsRecord(
         name=name,
         arch=str(metrics["arch"]),
-        sha256=sha256_of(target),
+        sha256=sha256_file(target),
         size=size,
         seed=int(metrics["config"]["seed"]),
         epochs=int(recipe["epochs"]),
@@ -195,7 +163,7 @@ def read_weights(folder: Path) -> dict[str, WeightsRecord]:
         weights = sidecar.with_suffix(".pt")
         if not weights.is_file():
             raise CheckpointError(f"{sidecar} describes {weights.name}, which is missing")
-        if sha256_of(weights) != record.sha256:
+        if sha256_file(weights) != record.sha256:
             raise CheckpointError(f"{weights}: its SHA-256 differs from the one in {sidecar.name}")
         records[record.name] = record
     return records

@@ -15,7 +15,7 @@ from .augmentation import augment, mix
 from .loop import TrainConfig, TrainingRun, train
 from .metrics import classification_metrics, evaluate, predict, roc_auc
 from .pretraining import PretrainConfig, pretrain
-from .recipes import RECIPES, Recipe, parse_override, recipe_label
+from .recipes import RECIPES, Recipe, parse_override, recipe_changes, recipe_label
 
 __all__ = [
     "RECIPES",
@@ -30,6 +30,7 @@ __all__ = [
     "parse_override",
     "predict",
     "pretrain",
+    "recipe_changes",
     "recipe_label",
     "roc_auc",
     "summary_markdown",

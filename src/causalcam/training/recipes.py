@@ -92,24 +92,43 @@ RECIPES["cpu"] = dataclasses.replace(
 )
 
 
+def recipe_changes(recipe: dict[str, Any]) -> dict[str, Any]:
+    """The fields of a stored recipe that differ from the named recipe's (pairs as tuples).
+
+    Args:
+        recipe: a recipe as stored (``dataclasses.asdict`` of a :class:`Recipe`, or its JSON).
+
+    Returns:
+        Each changed field and its value, in the recipe's order.
+
+    Raises:
+        InputError: the recipe's name is not one of :data:`RECIPES`.
+    """
+    name = str(recipe.get("name", ""))
+    if name not in RECIPES:
+        raise InputError(f"recipe {name!r} is not one of causalcam's ({', '.join(RECIPES)})")
+    base = dataclasses.asdict(RECIPES[name])
+    changes = {}
+    for key, value in recipe.items():
+        if key == "name" or key not in base:
+            continue
+        default = base[key]
+        if isinstance(default, tuple):
+            value, default = tuple(float(v) for v in value), tuple(float(v) for v in default)
+        if value != default:
+            changes[key] = value
+    return changes
+
+
 def recipe_label(recipe: dict[str, Any]) -> str:
     """``scratch + mixup=0.2``: a stored recipe's name and the fields it changes from the named
     recipe (epochs and input size, shown elsewhere, left out)."""
     name = str(recipe.get("name", ""))
     if name not in RECIPES:
         return name
-    base = dataclasses.asdict(RECIPES[name])
     changed = [
-        f"{key}={','.join(map(str, value)) if isinstance(value, list | tuple) else value}"
-        for key, value in recipe.items()
-        if key in base
-        and key not in ("name", "epochs", "size", "train_resize")
-        and _differs(value, base[key])
+        f"{key}={','.join(map(str, value)) if isinstance(value, tuple) else value}"
+        for key, value in recipe_changes(recipe).items()
+        if key not in ("epochs", "size", "train_resize")
     ]
     return " + ".join([name, *changed])
-
-
-def _differs(value: Any, default: Any) -> bool:
-    if isinstance(default, tuple):
-        return tuple(float(v) for v in value) != tuple(float(v) for v in default)
-    return bool(value != default)
