@@ -55,7 +55,7 @@ def test_the_train_stage_trains_in_the_profiles_precision(
     assert seen[0].overrides == {"mixup": 0.2}  # the recipe chosen on validation
     assert row.test_accuracy == 0.7 and row.checkpoint.endswith("resnet34/best.pt")
     assert row.recipe == "scratch + mixup=0.2"
-    stages_module._train_one(ctx, "resnet34")  # trained before: reused, not trained again
+    stages_module._train_one(ctx, "resnet34", {})  # trained before: reused, not trained again
     assert len(seen) == 1
 
 
