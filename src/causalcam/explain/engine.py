@@ -373,7 +373,7 @@ class Explainer:
                     stack.callback(cast.remove)
             stack.callback(module.register_forward_hook(capture).remove)
             output = model(inputs)
-        logits = _widened(layers.extract_logits(output))
+        logits = _widened(layers.extract_outputs(output))
         leaf, activations = capture.results()
         activations = _widened(activations)
         if not logits.requires_grad:
@@ -421,7 +421,7 @@ class Explainer:
                 given[FINER] = self._finer_score(logits, c.p, chunk.targets, request.finer)
             grads, rows = None, {}
             if keys:
-                vectors = basis_vectors(keys, c.y, c.p, c.q, chunk.custom, c.head, given)
+                vectors = c.vectors(keys, chunk.custom, given)
                 unique, index = unique_rows(vectors)
                 grads = _widened(batched_vjp(logits, leaf, unique, name))
                 grads = self._reshaped(grads.flatten(0, 1), name)
@@ -475,7 +475,7 @@ class Explainer:
 
         def forward(batch: Tensor) -> Tensor:
             with torch.no_grad(), compute.autocast():
-                return layers.extract_logits(model(compute.inputs(batch)))
+                return layers.extract_outputs(model(compute.inputs(batch)))
 
         return lambda: masked_scores(forward, x, activations, score, self.chunk_size)
 

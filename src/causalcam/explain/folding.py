@@ -98,8 +98,8 @@ def _replace(model: nn.Module, name: str, module: nn.Module) -> None:
 def same_logits(model: nn.Module, folded: nn.Module, example: Tensor) -> bool:
     """Whether the folded copy's logits equal the model's on ``example``."""
     with torch.no_grad(), layers.preserved_state(model), layers.preserved_state(folded):
-        expected = layers.extract_logits(model(example)).float()
-        got = layers.extract_logits(folded(example)).float()
+        expected = layers.extract_outputs(model(example)).float()
+        got = layers.extract_outputs(folded(example)).float()
     scale = float(expected.abs().max()) + 1.0
     return bool(torch.isfinite(got).all()) and float((got - expected).abs().max()) <= (
         LOGIT_TOLERANCE * scale

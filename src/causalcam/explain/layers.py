@@ -89,6 +89,17 @@ def input_channels(model: nn.Module) -> int | None:
 def extract_logits(output: Any) -> Tensor:
     """The (B, N) logits from a model output: a tensor, a dict with key ``logits``/``out``,
     or a tuple/list with exactly one 2-D tensor."""
+    logits = extract_outputs(output)
+    if logits.ndim != 2:
+        shape = tuple(logits.shape)
+        raise InputError(f"expected logits of shape (B, N) from the model, got {shape}")
+    return logits
+
+
+def extract_outputs(output: Any) -> Tensor:
+    """What the engine explains from a model output: the (B, N) logits, as
+    :func:`extract_logits` finds them, or a dense output (B, N, *spatial) of a segmentation
+    network (a tensor, or the ``out`` of torchvision's segmentation models' dict)."""
     if isinstance(output, Tensor):
         logits = output
     elif isinstance(output, dict):
@@ -111,9 +122,12 @@ def extract_logits(output: Any) -> Tensor:
         logits = candidates[0]
     else:
         raise InputError(f"the model returned {type(output).__name__}, not a logits tensor")
-    if not isinstance(logits, Tensor) or logits.ndim != 2:
+    if not isinstance(logits, Tensor) or logits.ndim < 2:
         shape = tuple(logits.shape) if isinstance(logits, Tensor) else type(logits).__name__
-        raise InputError(f"expected logits of shape (B, N) from the model, got {shape}")
+        raise InputError(
+            f"expected logits of shape (B, N) or a dense output (B, N, *spatial) from the "
+            f"model, got {shape}"
+        )
     return logits
 
 
