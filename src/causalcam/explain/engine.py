@@ -62,7 +62,9 @@ class Explanation:
     ``maps`` name -> (B, H, W) in [0, 1] at input size; ``raw`` name -> (B, h, w) at layer
     resolution before normalisation and ``weights`` name -> channel weights (B, K) of the
     methods that weigh channels (both when ``return_raw``); ``layer`` the target layer's
-    name.
+    name. For a segmentation network (a dense output, docs/method.md "Dense outputs"),
+    ``logits`` is the output (B, N, *spatial), ``predicted`` the per-pixel classes and
+    ``contrast`` Q of each target's region (-1 where a target names no region).
     """
 
     logits: Tensor
