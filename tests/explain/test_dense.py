@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 import torchvision
 from explain_helpers import slow_gradients, unshrunk
+from monai.networks.nets import UNet
 from pytorch_grad_cam import GradCAM as PackageGradCAM
 from pytorch_grad_cam import GradCAMElementWise as PackageGradCAMElementWise
 from pytorch_grad_cam import GradCAMPlusPlus as PackageGradCAMPlusPlus
@@ -26,6 +27,7 @@ from pytorch_grad_cam.utils.model_targets import (
 )
 from test_equivalence import TARGETS, slow_causal
 from torch import Tensor, nn
+from volume_helpers import assert_raw_close, package_maps, random_volumes
 
 import causalcam
 from causalcam.errors import InputError
@@ -94,20 +96,31 @@ def calibrated(name: str, size: int) -> nn.Module:
     return net.eval().double()
 
 
-def region_targets(net: nn.Module, x: Tensor) -> tuple[list[object], list[object]]:
-    """Ours and grad-cam's targets for the same regions: image 0 the pixels predicted as its
-    most frequent class (grad-cam's tutorial), image 1 a box scored for another class."""
+def dense_output(net: nn.Module, x: Tensor) -> Tensor:
+    """The model's dense output, from a tensor or torchvision's ``{"out": ...}``."""
     with torch.no_grad():
-        predicted = net(x)["out"].argmax(1)
+        out = net(x)
+    return out["out"] if isinstance(out, dict) else out
+
+
+def region_targets(
+    net: nn.Module, x: Tensor
+) -> tuple[list[causalcam.SemanticSegmentationTarget], list[object], Tensor]:
+    """Ours and grad-cam's targets for the same regions, and their masks: image 0 the pixels
+    predicted as its most frequent class (grad-cam's tutorial), image 1 a box (on the last
+    two axes) scored for another class."""
+    out = dense_output(net, x)
+    predicted = out.argmax(1)
     first = int(predicted[0].flatten().mode().values)
-    box = np.zeros(x.shape[-2:], dtype=np.float32)
-    box[x.shape[-2] // 4 : x.shape[-2] // 2, x.shape[-1] // 3 :] = 1
-    masks = [(predicted[0] == first).numpy().astype(np.float32), box]
-    categories = [first, (first + 1) % 21]
-    pairs = list(zip(categories, masks, strict=True))
-    ours = [causalcam.SemanticSegmentationTarget(c, m) for c, m in pairs]
+    height, width = x.shape[-2:]
+    box = torch.zeros(x.shape[2:], dtype=x.dtype)
+    box[..., height // 4 : height // 2, width // 3 :] = 1
+    masks = torch.stack([(predicted[0] == first).to(x.dtype), box])
+    categories = [first, (first + 1) % out.shape[1]]
+    pairs = list(zip(categories, masks.numpy(), strict=True))
+    ours = [Target(c, m) for c, m in pairs]
     theirs = [PackageSegmentationTarget(c, m) for c, m in pairs]
-    return ours, theirs
+    return ours, theirs, masks
 
 
 PAIRS = [
@@ -122,7 +135,7 @@ def check_package_parity(name: str, layer: str, size: int) -> None:
     grad-cam's ``max + 1e-7`` shrink (docs/method.md, "Degenerate maps")."""
     net = calibrated(name, size)
     x = smooth_inputs(2, size)
-    ours, theirs = region_targets(net, x)
+    ours, theirs, _ = region_targets(net, x)
     module = net.get_submodule(layer)
     result = Explainer(net, target_layer=layer).explain(
         x, methods=("gradcam", "gradcam++"), targets=ours, return_raw=True
@@ -185,22 +198,28 @@ PIXEL_LOSSES: dict[str, Callable[[Tensor, Tensor], Tensor]] = {
 
 
 def slow_region_weights(
-    net: nn.Module, x: Tensor, masks: Tensor, p: Tensor, q: Tensor
+    net: nn.Module, layer: nn.Module, x: Tensor, masks: Tensor, classes: tuple[Tensor, Tensor]
 ) -> dict[str, Tensor]:
-    """Channel weights of every map from one backward pass per loss ``sum_s m(s) L(z_s, t)``."""
-    n = 4
+    """Channel weights of every map from one backward pass per loss ``sum_s m(s) L(z_s, t)``
+    (``net`` returns the dense output; ``classes``: P and Q)."""
+    p, q = classes
+    n = net(x[:1]).shape[1]
+    spatial = x.shape[2:]
 
     def dense(t: Tensor) -> Tensor:
-        return t[:, :, None, None].expand(-1, -1, *x.shape[-2:])
+        return t.view(*t.shape, *(1,) * len(spatial)).expand(-1, -1, *spatial)
+
+    def dense_index(c: Tensor) -> Tensor:
+        return c.view(-1, *(1,) * len(spatial)).expand(-1, *spatial)
 
     e_p, e_q = (dense(F.one_hot(c, n).double()) for c in (p, q))
     losses: dict[str, Callable[[Tensor], Tensor]] = {
         "gradcam": lambda z: (z * e_p * masks[:, None]).sum(),
         "contrast_ce": lambda z: (
-            F.cross_entropy(z, dense_index(q, z), reduction="none") * masks
+            F.cross_entropy(z, dense_index(q), reduction="none") * masks
         ).sum(),
         "gradcam[ce]": lambda z: (
-            -(F.cross_entropy(z, dense_index(p, z), reduction="none") * masks).sum()
+            -(F.cross_entropy(z, dense_index(p), reduction="none") * masks).sum()
         ),
     }
     for loss, criterion in PIXEL_LOSSES.items():
@@ -210,30 +229,31 @@ def slow_region_weights(
                 lambda z, t, c: (c(z, t) * masks).sum(), t=t, c=criterion
             )
 
-    _, grads, _ = slow_gradients(OutWrapper(net), net.features[3], x, losses)
-    return {k: g.mean(dim=(2, 3)) for k, g in grads.items()}
+    _, grads, _ = slow_gradients(net, layer, x, losses)
+    return {k: g.flatten(2).mean(dim=2) for k, g in grads.items()}
 
 
-def dense_index(c: Tensor, z: Tensor) -> Tensor:
-    return c[:, None, None].expand(-1, *z.shape[-2:])
-
-
-def test_contrast_and_causal_maps_of_a_region_equal_the_slow_way() -> None:
-    net, x = tiny_segmenter(), smooth_inputs(3, 24)
-    generator = torch.Generator().manual_seed(2)
-    masks = (torch.rand(3, 24, 24, generator=generator) > 0.6).double()
-    masks[1] *= 0.5  # soft weights
-    categories = [0, 2, 3]
+def check_region_maps(
+    net: nn.Module,
+    layer: str,
+    x: Tensor,
+    masks: Tensor,
+    categories: list[int],
+    losses: tuple[str, ...] = tuple(PIXEL_LOSSES),
+) -> None:
+    """P, Q and every contrast and causal weight of ``Explainer`` against the slow way, for
+    each contrast loss of ``losses``; ``net`` returns the dense output as a tensor or in a
+    dict."""
+    outputs = net if not isinstance(net(x[:1]), dict) else OutWrapper(net)
     targets = [Target(c, m) for c, m in zip(categories, masks, strict=True)]
     variants = CausalOptions.ablation_variants()
     maps = ("contrast_pq", "contrast_none", "contrast_p", "contrast_ce", "causal")
-    with torch.no_grad():
-        region = (net(x)["out"] * masks[:, None]).sum(dim=(2, 3))
+    region = (dense_output(net, x) * masks[:, None]).flatten(2).sum(dim=2)
     p = torch.tensor(categories)
     q = region.scatter(1, p[:, None], float("-inf")).argmax(1)
-    slow = slow_region_weights(net, x, masks, p, q)
-    explainer = Explainer(net, target_layer="features.3")
-    for loss in PIXEL_LOSSES:
+    slow = slow_region_weights(outputs, net.get_submodule(layer), x, masks, (p, q))
+    explainer = Explainer(net, target_layer=layer)
+    for loss in losses:
         result = explainer.explain(
             x, methods=maps, targets=targets, causal=variants, contrast_loss=loss, return_raw=True
         )
@@ -245,6 +265,14 @@ def test_contrast_and_causal_maps_of_a_region_equal_the_slow_way() -> None:
         for variant in variants:
             expected = slow_causal(slow, variant)
             torch.testing.assert_close(result.weights[variant.name], expected, msg=variant.name)
+
+
+def test_contrast_and_causal_maps_of_a_region_equal_the_slow_way() -> None:
+    net, x = tiny_segmenter(), smooth_inputs(3, 24)
+    generator = torch.Generator().manual_seed(2)
+    masks = (torch.rand(3, 24, 24, generator=generator) > 0.6).double()
+    masks[1] *= 0.5  # soft weights
+    check_region_maps(net, "features.3", x, masks, [0, 2, 3])
 
 
 def test_a_regions_weights_are_the_sum_of_its_parts() -> None:
@@ -330,3 +358,28 @@ def test_a_classifier_output_refuses_a_segmentation_target() -> None:
         Explainer(net.double(), target_layer="1").explain(
             smooth_inputs(1, 8), methods=("gradcam",), targets=[target]
         )
+
+
+#: The bottleneck of a MONAI ``UNet`` with three levels (``channels`` of length 3): the
+#: deepest block, its features at 1/4 of the input's resolution.
+UNET_LAYER = "model.1.submodule.1.submodule"
+
+
+def test_monai_unet_on_volumes() -> None:
+    """MONAI's 3-D UNet (instance norms: no statistics to calibrate) at its bottleneck:
+    Grad-CAM and Grad-CAM++ of 3-D regions equal grad-cam's 3-D maps before resizing; the
+    region's contrast and causal maps equal the slow way."""
+    torch.manual_seed(0)
+    net = UNet(3, 1, 3, channels=(8, 16, 32), strides=(2, 2), num_res_units=1).eval().double()
+    x = random_volumes((2, 1, 16, 32, 32)).double()
+    ours, theirs, masks = region_targets(net, x)
+    result = Explainer(net, target_layer=UNET_LAYER).explain(
+        x, methods=tuple(method for _, _, method in PAIRS), targets=ours, return_raw=True
+    )
+    assert result.raw is not None and result.predicted.shape == (2, 16, 32, 32)
+    for _, package, method in PAIRS:
+        assert result.maps[method].shape == (2, 16, 32, 32)
+        raw, _ = package_maps(package, net, UNET_LAYER, x, targets=theirs)
+        assert_raw_close(result.raw[method], raw)
+    categories = [t.category for t in ours]
+    check_region_maps(net, UNET_LAYER, x, masks, categories, losses=("mse_prob",))
