@@ -48,11 +48,6 @@ class DenseOutput:
         return (self.z * self.region.unsqueeze(1)).flatten(2).sum(-1)
 
 
-def is_dense(outputs: Tensor) -> bool:
-    """Whether a model's outputs are dense, (B, N, *spatial), rather than logits (B, N)."""
-    return outputs.ndim > 2
-
-
 def region_weights(targets: Sequence[object], z: Tensor, required: bool) -> Tensor | None:
     """The targets' masks as weights (B, *spatial) on ``z``'s device and dtype. A mask of the
     wrong shape is an InputError naming the expected one; with ``required`` (contrast and
