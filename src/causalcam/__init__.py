@@ -17,6 +17,7 @@ from .explain import (
     LayerCAM,
     RandomCAM,
     ScoreCAM,
+    SemanticSegmentationTarget,
     XGradCAM,
     map_function,
 )
@@ -43,6 +44,7 @@ __all__ = [
     "Network",
     "RandomCAM",
     "ScoreCAM",
+    "SemanticSegmentationTarget",
     "XGradCAM",
     "__version__",
     "load_model",

@@ -73,6 +73,13 @@ def to_maps(raw: Tensor, size: tuple[int, int]) -> Tensor:
     return torch.from_numpy(scale_cam_image(once))
 
 
+def unshrunk(maps: np.ndarray) -> np.ndarray:
+    """grad-cam divides by ``max + 1e-7``: its maps peak at ``1 - ~2e-7 / max(raw)``;
+    divide that out (docs/method.md, "Degenerate maps")."""
+    peak = maps.max(axis=(1, 2), keepdims=True)
+    return np.where(peak > 0, maps / np.where(peak > 0, peak, 1), maps)
+
+
 Loss = Callable[[Tensor, Tensor], Tensor]
 
 

@@ -15,6 +15,7 @@ import pytest
 import pytorch_grad_cam as gc
 import torch
 import torchvision
+from explain_helpers import unshrunk
 from pytorch_grad_cam.utils import model_targets as mt
 from test_families import FAMILIES, MIN_SIDE
 from test_families import inputs as family_inputs
@@ -55,13 +56,6 @@ def resnet(num_classes: int = 6) -> nn.Module:
 def tiny_inputs(batch: int = 2, size: tuple[int, int] = (40, 56)) -> Tensor:
     generator = torch.Generator().manual_seed(1)
     return torch.randn(batch, 3, *size, generator=generator, dtype=torch.float64)
-
-
-def unshrunk(maps: np.ndarray) -> np.ndarray:
-    """grad-cam divides by ``max + 1e-7``: its maps peak at ``1 - ~2e-7 / max(raw)``;
-    divide that out (docs/method.md, "Degenerate maps")."""
-    peak = maps.max(axis=(1, 2), keepdims=True)
-    return np.where(peak > 0, maps / np.where(peak > 0, peak, 1), maps)
 
 
 def compare(

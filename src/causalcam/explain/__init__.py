@@ -27,7 +27,12 @@ from .methods import (
     SIGNS,
     CausalOptions,
 )
-from .targets import ClassifierOutputTarget, FinerOptions, FinerWeightedTarget
+from .targets import (
+    ClassifierOutputTarget,
+    FinerOptions,
+    FinerWeightedTarget,
+    SemanticSegmentationTarget,
+)
 
 __all__ = [
     "CAUSAL_LOSSES",
@@ -59,6 +64,7 @@ __all__ = [
     "Method",
     "RandomCAM",
     "ScoreCAM",
+    "SemanticSegmentationTarget",
     "XGradCAM",
     "batched_vjp",
     "map_function",

@@ -3,21 +3,32 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import torch
 from torch import Tensor
 
 from ..errors import InputError
-from .heads import LABEL_OFF, MULTILABEL_HEAD, SOFTMAX_HEAD, Head, choose_head
-from .targets import ClassSpec, TargetScores, choose_classes, class_indices, target_gradients
+from .dense import DENSE_TARGETS_HINT, DenseOutput, dense_vectors, refused_head, region_weights
+from .heads import LABEL_OFF, MULTILABEL_HEAD, SOFTMAX_HEAD, Head, choose_head, resolve_head
+from .targets import (
+    UNNAMED,
+    ClassSpec,
+    TargetScores,
+    basis_vectors,
+    choose_classes,
+    class_indices,
+    target_gradients,
+)
 
 
 @dataclass(frozen=True)
 class Classes:
     """One chunk's head, class logits ``y`` (B, C), P and Q in class space, the grad-cam
-    targets' score gradients (or None) and what ``Explanation`` reports as P and Q."""
+    targets' score gradients (or None), what ``Explanation`` reports as P and Q and, for a
+    dense output, the output and its region (``y``: the class logits summed over the
+    region)."""
 
     head: Head
     y: Tensor
@@ -26,6 +37,17 @@ class Classes:
     score: Tensor | None
     reported_p: Tensor
     reported_q: Tensor
+    dense: DenseOutput | None = None
+
+    def vectors(
+        self, keys: Sequence[str], custom: Mapping[str, Tensor], given: Mapping[str, Tensor]
+    ) -> Tensor:
+        """The basis vectors named by ``keys`` on the raw outputs: (M, B, N), or
+        (M, B, N, *spatial) for a dense output (``targets.basis_vectors``,
+        ``dense.dense_vectors``)."""
+        if self.dense is None:
+            return basis_vectors(keys, self.y, self.p, self.q, custom, self.head, given)
+        return dense_vectors(keys, self.dense, (self.p, self.q), custom, given)
 
 
 def explained_classes(
@@ -38,6 +60,8 @@ def explained_classes(
 ) -> Classes:
     """Head, P, Q and the grad-cam targets' scores of raw outputs ``z`` (B, N);
     ``needs_class``: a requested map needs P itself (contrast and causal maps)."""
+    if z.ndim > 2:
+        return _dense_classes(z, head_kind, needs_class, contrast, targets)
     batch = z.shape[0]
     scores = None if targets is None else target_gradients(targets, z)
     kind = choose_head(head_kind, z, None).kind
@@ -70,6 +94,40 @@ def explained_classes(
         _check_binary_scores(head, scores, p)
     reported = p if p_given is None else p_given.to(p.device)
     return Classes(head, y, p, q, score, reported, q)
+
+
+def _dense_classes(
+    z: Tensor,
+    head_kind: str,
+    needs_class: bool,
+    contrast: ClassSpec,
+    targets: Sequence[object] | None,
+) -> Classes:
+    """A dense output's targets' scores and, when the targets name a region (P and a mask),
+    P, Q (the runner-up of the logits summed over the region, or ``contrast``) and the
+    region; contrast and causal maps (``needs_class``) refuse targets that name none."""
+    if targets is None:
+        raise InputError(
+            f"the model's output is dense, {tuple(z.shape)} (B, N, *spatial): {DENSE_TARGETS_HINT}"
+        )
+    batch, n_classes = z.shape[:2]
+    head = Head(resolve_head(head_kind, n_classes), n_classes)
+    if needs_class and head.kind != SOFTMAX_HEAD:
+        raise InputError(refused_head(head.kind, n_classes))
+    region = region_weights(targets, z.detach(), needs_class)
+    scores = target_gradients(targets, z)
+    dense = DenseOutput(z.detach(), region, head.kind)
+    if region is None:
+        unnamed = torch.full((batch,), UNNAMED, dtype=torch.long, device=z.device)
+        y = z.detach().flatten(2).sum(-1)
+        p = scores.categories.to(z.device)
+        return Classes(head, y, p, unnamed, scores.gradients, p, unnamed, dense)
+    named = _named_classes(scores, True, None, batch, n_classes)
+    assert named is not None
+    y = dense.region_logits()
+    q_given = class_indices(contrast, "contrast class", batch, n_classes)
+    p, q = choose_classes(y, named, q_given)
+    return Classes(head, y, p, q, scores.gradients, p, q, dense)
 
 
 def _named_classes(

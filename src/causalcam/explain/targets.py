@@ -57,6 +57,50 @@ class ClassifierOutputTarget:
         return f"ClassifierOutputTarget({self.category})"
 
 
+class SemanticSegmentationTarget:
+    """The summed logit of one class over a region of a dense output; grad-cam's
+    ``SemanticSegmentationTarget(category, mask)``: ``sum_s mask(s) z_category(s)``.
+
+    ``mask``: a numpy array or tensor (bool or float weights) with the spatial shape of one
+    image's output, ``(H, W)`` for an output ``(N, H, W)`` (``(D, H, W)`` for volumes). Its
+    ``category`` and ``mask`` also say which class and region the contrast and causal maps
+    explain (docs/method.md, "Dense outputs")."""
+
+    def __init__(self, category: int, mask: np.ndarray | Tensor) -> None:
+        self.category = int(category)
+        self.mask = torch.as_tensor(mask)
+
+    def __call__(self, model_output: Tensor) -> Tensor:
+        check_mask(self.mask, model_output, self)
+        if not 0 <= self.category < model_output.shape[0]:
+            raise InputError(
+                f"{self!r}: category {self.category} is out of range for an output of "
+                f"{model_output.shape[0]} classes"
+            )
+        weights = self.mask.to(device=model_output.device, dtype=model_output.dtype)
+        return (model_output[self.category] * weights).sum()
+
+    def __repr__(self) -> str:
+        shape = tuple(self.mask.shape)
+        return f"SemanticSegmentationTarget({self.category}, mask of shape {shape})"
+
+
+def check_mask(mask: Tensor, output: Tensor, target: object) -> None:
+    """An InputError naming the expected shape unless ``mask`` has the spatial shape of one
+    image's dense ``output`` (N, *spatial)."""
+    if output.ndim < 2:
+        raise InputError(
+            f"{target!r} needs a dense output, one (N, H, W) map of class scores per image; "
+            f"the model returned {tuple(output.shape)} per image"
+        )
+    spatial = tuple(output.shape[1:])
+    if tuple(mask.shape) != spatial:
+        raise InputError(
+            f"{target!r}: the mask has shape {tuple(mask.shape)}, but the model's output for "
+            f"one image is {tuple(output.shape)}, so the mask must have shape {spatial}"
+        )
+
+
 class FinerWeightedTarget:
     """Finer-CAM's score, like grad-cam's ``FinerWeightedTarget``: the softmax-weighted mean
     of ``z_main - alpha z_j`` over the comparison classes ``j``."""
@@ -134,7 +178,8 @@ def target_category(target: object) -> int | None:
 
 
 def target_gradients(targets: Sequence[object], outputs: Tensor) -> TargetScores:
-    """Evaluate each target on its image's raw outputs (a 1-D tensor, as grad-cam does) and
+    """Evaluate each target on its image's raw outputs (a 1-D tensor, as grad-cam does; a
+    dense output's (N, *spatial) map for segmentation networks) and
     differentiate the per-image scalar with respect to them: exact for any differentiable
     target, linear or not. A target that is not callable, returns no scalar or does not
     depend on the outputs raises an InputError naming it."""
@@ -148,6 +193,8 @@ def target_gradients(targets: Sequence[object], outputs: Tensor) -> TargetScores
                 raise InputError(f"target {target!r} is not callable (target(model_output))")
             try:
                 value = target(leaf)
+            except InputError:
+                raise
             except Exception as error:
                 raise InputError(
                     f"target {target!r} failed on one image's outputs of shape "
