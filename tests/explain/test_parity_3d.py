@@ -107,13 +107,6 @@ def test_matches_grad_cam_package_3d(name: str, layer: str, shape: tuple[int, ..
     [
         pytest.param(*FAST["tiny-strided"], id="tiny"),
         pytest.param(*FAST["monai_resnet18"], id="monai_resnet18"),
-        pytest.param(  # MONAI's own example layer: the in-place ReLU after features.norm5
-            "monai_densenet121",
-            "class_layers.relu",
-            SLOW["monai_densenet121"][2],
-            id="monai_densenet121",
-            marks=pytest.mark.slow,
-        ),
     ],
 )
 def test_gradcam_matches_monai(name: str, layer: str, shape: tuple[int, ...]) -> None:
