@@ -13,6 +13,7 @@ from torch import Tensor, nn
 
 from causalcam.errors import InputError
 from causalcam.explain import CausalCAM, CausalOptions, ContrastCAM, Explainer, map_function
+from causalcam.explain.methods import MethodRequest
 
 
 def state(model: nn.Module) -> tuple[list[bool], list[bool], list[int]]:
@@ -187,6 +188,19 @@ def test_causal_option_names_round_trip() -> None:
         CausalOptions.parse("causal[mse]")
     with pytest.raises(InputError, match="unknown method"):
         map_function(tiny_cnn(), "occlusion")
+
+
+def test_method_names_read_into_one_call() -> None:
+    literal = CausalOptions.literal()
+    request = MethodRequest.parse(["gradcam", literal.name, "causal", "gradcam"])
+    assert request.methods == ("gradcam", "causal")
+    assert request.variants == (literal, CausalOptions())
+    assert dict(request.keys) == {
+        "gradcam": "gradcam",
+        literal.name: literal.name,
+        "causal": CausalOptions().name,
+    }
+    assert MethodRequest.parse(["gradcam++"]).variants is None
 
 
 def test_bad_compat_arguments() -> None:

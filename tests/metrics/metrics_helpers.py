@@ -49,3 +49,21 @@ def make_case() -> Case:
     with Explainer(model, target_layer="features") as explainer:
         result = explainer.explain(inputs, methods=METHODS)
     return Case(model, inputs, {m: result.maps[m] for m in METHODS}, result.predicted)
+
+
+class ForwardCount:
+    """Counts the images a model's forward passes see (a forward hook), as a context."""
+
+    def __init__(self, model: nn.Module) -> None:
+        self.model = model
+        self.images = 0
+
+    def __enter__(self) -> ForwardCount:
+        def count(module: nn.Module, inputs: tuple[Tensor, ...], output: Tensor) -> None:
+            self.images += inputs[0].shape[0]
+
+        self.handle = self.model.register_forward_hook(count)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.handle.remove()

@@ -47,7 +47,7 @@ def test_max_sensitivity_equals_quantus(case: Case) -> None:
     explainer = Explainer(case.model, target_layer="features")
 
     def explain(inputs: Tensor, classes: Tensor) -> dict[str, Tensor]:
-        return explain_named(explainer, inputs, METHODS, target_class=classes)
+        return explain_named(explainer, inputs, METHODS, target_class=classes).maps
 
     def quantus_explain(
         model: Any, inputs: np.ndarray, targets: np.ndarray, **_: Any

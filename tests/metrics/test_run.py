@@ -7,10 +7,17 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from metrics_helpers import METHODS, Case
+from metrics_helpers import METHODS, Case, ForwardCount
 
 from causalcam.errors import InputError
-from causalcam.metrics.run import MetricsConfig, compare, holm, paired_difference, run_metrics
+from causalcam.metrics.run import (
+    MetricsConfig,
+    compare,
+    holm,
+    measure,
+    paired_difference,
+    run_metrics,
+)
 from causalcam.results.metrics import MetricScores, MetricsReport
 
 
@@ -86,3 +93,23 @@ def test_config_names_bad_metrics_and_a_missing_reference() -> None:
         MetricsConfig(metrics=("road", "speed"))
     with pytest.raises(InputError, match="reference method 'gradcam' must be among"):
         MetricsConfig(methods=("causal",))
+
+
+def test_each_forward_pass_runs_once(case: Case) -> None:
+    """One explanation of the inputs, one clean forward shared by every metric, then one
+    forward per perturbation: per method, the masked inputs of the confidence metrics and
+    each ROAD step (two orders x two percentiles)."""
+    config = MetricsConfig(
+        metrics=("road", "confidence", "complexity", "sanity"),
+        methods=METHODS,
+        road_percentiles=(30, 70),
+        sanity_units=("fc",),
+        n_boot=10,
+        target_layer="features",
+    )
+    with ForwardCount(case.model) as count:
+        measure(case.model, case.inputs, config)
+    images = case.inputs.shape[0]
+    per_method = 1 + 2 * 2
+    sanity = 2 + 1  # cascading and independent randomisation of fc, the random logit
+    assert count.images == images * (1 + 1 + len(METHODS) * per_method + sanity)

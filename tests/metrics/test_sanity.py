@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from metrics_helpers import METHODS, Case, TinyNet
+from metrics_helpers import METHODS, Case, ForwardCount, TinyNet
 
 from causalcam.errors import InputError
 from causalcam.metrics import (
@@ -51,7 +51,10 @@ def test_units_top_down_and_randomise_changes_only_the_unit() -> None:
 def test_sanity_checks_rows_verdicts_and_figure(case: Case, tmp_path: Path) -> None:
     weights = {k: v.clone() for k, v in case.model.state_dict().items()}
     checks = SanityChecks(units=["fc", "features.2"], n_boot=200)
-    result, snapshots = checks(case.model, case.inputs, METHODS, target_layer="features")
+    with ForwardCount(case.model) as count:
+        result, snapshots = checks(case.model, case.inputs, METHODS, target_layer="features")
+    # one explanation each: the trained model, 2 x 2 randomised models, the random logit
+    assert count.images == case.inputs.shape[0] * (1 + 4 + 1)
     assert all(torch.equal(v, weights[k]) for k, v in case.model.state_dict().items())
     assert {(r.test, r.layer) for r in result.rows} == {
         ("cascading", "fc"),

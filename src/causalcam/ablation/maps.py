@@ -14,6 +14,7 @@ from torch import Tensor
 from ..evaluate import Network, as_network
 from ..evaluate.store import model_fingerprint
 from ..explain import CausalOptions, Explainer
+from ..explain.methods import MethodRequest
 from ..method_names import CAUSAL, GRADCAM, GRADCAM_PP
 from ..preprocess import to_model_input
 from ..results import SANITY_TAU
@@ -35,19 +36,15 @@ def explain_methods(
     batch of ``batch_size`` uint8 scans, and the explained layer's name. ``model``: a
     :class:`Network`, a loaded checkpoint or an ``nn.Module``."""
     network = as_network(model)
-    variants = {m: CausalOptions.parse(m) for m in methods if m.startswith(CAUSAL)}
-    others = tuple(dict.fromkeys(m for m in methods if m not in variants))
-    asked = (*others, CAUSAL) if variants else others
-    causal = tuple(dict.fromkeys(variants.values())) or None
-    keys = {m: variants[m].name if m in variants else m for m in methods}
+    request = MethodRequest.parse(methods)
     parts: dict[str, list[Tensor]] = {m: [] for m in methods}
     with Explainer(network.model, target_layer=target_layer, chunk_size=batch_size) as explainer:
         for start in range(0, images.shape[0], batch_size):
             batch = images[start : start + batch_size].to(network.device)
             inputs = to_model_input(batch, network.preprocessing)
-            result = explainer.explain(inputs, methods=asked, causal=causal)
+            result = explainer.explain(inputs, methods=request.methods, causal=request.variants)
             for method in methods:
-                parts[method].append(result.maps[keys[method]].detach().float().cpu())
+                parts[method].append(result.maps[request.keys[method]].detach().float().cpu())
         layer = str(explainer.layer_name)
     return {m: torch.cat(chunks) for m, chunks in parts.items()}, layer
 

@@ -341,6 +341,14 @@ def report(
         Path | None,
         typer.Option(help="Also copy the run without checkpoints and caches to this folder."),
     ] = None,
+    metrics: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--metrics",
+            help="An output folder of `causalcam evaluate --metrics` to add as the report's "
+            "metrics section (repeatable; RUN/metrics/*/ is read anyway).",
+        ),
+    ] = None,
     quiet: Quiet = False,
     debug: Debug = False,
 ) -> None:
@@ -351,7 +359,7 @@ def report(
         from ..report import screenshot as render_screenshot
         from ..report.claims import verdict_lines
 
-        paths = build_report(run)
+        paths = build_report(run, metrics or ())
         typer.echo(f"report: {paths.html} (and {paths.markdown.name})")
         typer.echo(f"the paper's claims ({paths.claims.name}):")
         for line in verdict_lines(paths.verdicts):

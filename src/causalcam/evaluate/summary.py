@@ -136,6 +136,24 @@ def percentile_interval(samples: np.ndarray, ci: float) -> tuple[float, float]:
     return float(low), float(high)
 
 
+def bootstrap_mean(
+    values: np.ndarray, n_boot: int, seed: int, ci: float = 0.95
+) -> tuple[Estimate, float]:
+    """The mean of the finite ``values`` with its percentile bootstrap interval, and the
+    two-sided bootstrap p-value of a zero mean (NaN without resamples or with one value).
+    Of paired differences ``a - b`` it is the paired comparison of ``a`` with ``b``."""
+    finite = values[np.isfinite(values)]
+    if finite.size == 0:
+        return Estimate(), float("nan")
+    point = float(finite.mean())
+    if n_boot <= 0 or finite.size < 2:
+        return Estimate(point), float("nan")
+    replicates = bootstrap_weights(finite.size, n_boot, seed) @ finite / finite.size
+    low, high = percentile_interval(replicates, ci)
+    tail = min(float(np.mean(replicates <= 0)), float(np.mean(replicates >= 0)))
+    return Estimate(point, low, high), min(1.0, 2 * tail)
+
+
 def _group(curves: Iterable[Curve]) -> dict[tuple[str, str, str], dict[str, Curve]]:
     groups: dict[tuple[str, str, str], dict[str, Curve]] = {}
     for curve in curves:

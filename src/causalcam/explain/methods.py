@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Final
@@ -151,6 +151,32 @@ class CausalOptions:
         """Every variant the ablation measures: :meth:`grid_variants` then
         :meth:`further_variants` (22 in all)."""
         return (*cls.grid_variants(), *cls.further_variants())
+
+
+@dataclass(frozen=True)
+class MethodRequest:
+    """Method names as callers write them, read into one ``Explainer.explain`` call.
+
+    ``causal`` names the default variant and ``causal[loss,normalize,sign]`` another; the
+    call asks for ``methods`` with the causal ``variants`` (None: the default), and
+    ``keys[name]`` is the key of the name's maps in the result.
+    """
+
+    methods: tuple[str, ...]
+    variants: tuple[CausalOptions, ...] | None
+    keys: Mapping[str, str]
+
+    @classmethod
+    def parse(cls, names: Sequence[str]) -> MethodRequest:
+        """The call for ``names`` (duplicates asked once)."""
+        parsed = {m: CausalOptions.parse(m) for m in names if m.startswith(CAUSAL)}
+        others = tuple(dict.fromkeys(m for m in names if m not in parsed))
+        keys = {m: parsed[m].name if m in parsed else m for m in names}
+        return cls(
+            methods=(*others, CAUSAL) if parsed else others,
+            variants=tuple(dict.fromkeys(parsed.values())) or None,
+            keys=MappingProxyType(keys),
+        )
 
 
 def loss_scale(loss: str, n_classes: int) -> float:

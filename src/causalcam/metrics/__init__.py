@@ -5,7 +5,7 @@ confidence, Quantus's complexity and robustness, and the sanity checks of Adebay
 from .complexity import Complexity, Sparseness
 from .confidence import RelativeConfidenceChange
 from .imputation import NEIGHBOUR_WEIGHTS, ROAD_NOISE, impute
-from .maps import explain_named
+from .maps import NamedMaps, explain_named
 from .perturbation import (
     ROAD_PERCENTILES,
     CamMultImageConfidenceChange,
@@ -43,6 +43,7 @@ __all__ = [
     "DropInConfidence",
     "IncreaseInConfidence",
     "MaxSensitivity",
+    "NamedMaps",
     "PerturbationConfidenceMetric",
     "ROADCombined",
     "ROADLeastRelevantFirst",

@@ -42,10 +42,12 @@ def check_maps(cams: np.ndarray | Tensor, input_tensor: Tensor) -> Tensor:
     return maps.detach().cpu().to(torch.float32)
 
 
-def model_outputs(model: nn.Module, inputs: Tensor) -> Tensor:
-    """The model's outputs (B, N) as float32 under ``no_grad`` (the caller sets eval mode)."""
+def model_outputs(model: nn.Module, inputs: Tensor, batch_size: int = 64) -> Tensor:
+    """The model's outputs (B, N) as float32 under ``no_grad``, ``batch_size`` images a
+    forward pass (the caller sets eval mode)."""
     with torch.no_grad():
-        return extract_logits(model(inputs)).float()
+        parts = [extract_logits(model(inputs[s])).float() for s in chunks(len(inputs), batch_size)]
+    return torch.cat(parts)
 
 
 def resolve_targets(targets: Sequence[Target] | None, outputs: Tensor) -> list[Target]:

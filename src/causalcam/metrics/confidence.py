@@ -26,7 +26,7 @@ from ..errors import InputError
 from ..explain.methods import check_choice
 from ..network import eval_mode
 from ..results.metrics import RelativeConfidenceResult
-from .checks import check_inputs, check_maps, chunks, model_outputs
+from .checks import check_inputs, check_maps, model_outputs
 
 #: What the class score is: ``softmax`` probabilities (the metric's definition) or raw ``logits``.
 SCORES: Final[tuple[str, ...]] = ("softmax", "logits")
@@ -46,12 +46,6 @@ class RelativeConfidenceChange:
         self.scores = check_choice("score", scores, SCORES)
         self.batch_size = batch_size
 
-    def _score(self, model: nn.Module, inputs: Tensor) -> Tensor:
-        out = torch.cat(
-            [model_outputs(model, inputs[s]) for s in chunks(len(inputs), self.batch_size)]
-        )
-        return torch.softmax(out, dim=-1) if self.scores == "softmax" else out
-
     def __call__(
         self,
         input_tensor: Tensor,
@@ -63,23 +57,38 @@ class RelativeConfidenceChange:
         check_inputs(input_tensor)
         maps = check_maps(cams, input_tensor).to(input_tensor.device)
         with eval_mode(model):
-            scores = self._score(model, input_tensor)
-            if classes is None:
-                index = scores.argmax(dim=-1)
-            else:
-                index = torch.as_tensor(classes, device=scores.device).reshape(-1).long()
-                if index.numel() != scores.shape[0]:
-                    raise InputError(
-                        f"got {index.numel()} classes for a batch of {scores.shape[0]} images"
-                    )
-                if bool(((index < 0) | (index >= scores.shape[1])).any()):
-                    raise InputError(f"a class index is outside 0..{scores.shape[1] - 1}")
-            masked = self._score(model, maps.unsqueeze(1) * input_tensor)
+            clean = model_outputs(model, input_tensor, self.batch_size)
+            masked = model_outputs(model, maps.unsqueeze(1) * input_tensor, self.batch_size)
+        return self.from_outputs(clean, masked, classes, method)
+
+    def from_outputs(
+        self,
+        clean: Tensor,
+        masked: Tensor,
+        classes: Sequence[int] | Tensor | None,
+        method: str = "",
+    ) -> RelativeConfidenceResult:
+        """The result from the model's outputs (B, N) on the inputs and on the inputs times
+        their maps (so the clean forward pass can be shared with other metrics)."""
+        scores, after_all = (self._scores(o) for o in (clean, masked))
+        if classes is None:
+            index = scores.argmax(dim=-1)
+        else:
+            index = torch.as_tensor(classes, device=scores.device).reshape(-1).long()
+            if index.numel() != scores.shape[0]:
+                raise InputError(
+                    f"got {index.numel()} classes for a batch of {scores.shape[0]} images"
+                )
+            if bool(((index < 0) | (index >= scores.shape[1])).any()):
+                raise InputError(f"a class index is outside 0..{scores.shape[1] - 1}")
         before = scores.gather(1, index.unsqueeze(1)).squeeze(1)
-        after = masked.gather(1, index.unsqueeze(1)).squeeze(1)
+        after = after_all.gather(1, index.unsqueeze(1)).squeeze(1)
         drop = torch.relu(before - after).div(before + DROP_EPS)
         return RelativeConfidenceResult(
             drops=tuple(float(d) for d in drop),
             increases=tuple(bool(i) for i in before < after),
             method=method,
         )
+
+    def _scores(self, outputs: Tensor) -> Tensor:
+        return torch.softmax(outputs, dim=-1) if self.scores == "softmax" else outputs

@@ -47,14 +47,6 @@ def multiply_tensor_with_cam(input_tensor: Tensor, cam: Tensor) -> Tensor:
     return input_tensor * cam.unsqueeze(-3)
 
 
-def _scores(model: nn.Module, inputs: Tensor, targets: Sequence[Target], batch: int) -> np.ndarray:
-    parts = [
-        target_scores(targets[s], model_outputs(model, inputs[s]))
-        for s in (slice(i, i + batch) for i in range(0, inputs.shape[0], batch))
-    ]
-    return np.concatenate(parts)
-
-
 class _Metric:
     """The shared call: check the data, evaluate the model in eval mode, score the change."""
 
@@ -74,16 +66,12 @@ class _Metric:
         check_inputs(input_tensor)
         maps = check_maps(cams, input_tensor)
         with eval_mode(model):
-            outputs = model_outputs(model, input_tensor[: self.batch_size])
-            if input_tensor.shape[0] > self.batch_size:
-                outputs = torch.cat(
-                    [outputs, model_outputs(model, input_tensor[self.batch_size :])]
-                )
+            outputs = model_outputs(model, input_tensor, self.batch_size)
             chosen = resolve_targets(targets, outputs)
             before = target_scores(chosen, outputs)
-            return self._evaluate(input_tensor, maps, chosen, model, before)
+            return self.evaluate(input_tensor, maps, chosen, model, before)
 
-    def _evaluate(
+    def evaluate(
         self,
         input_tensor: Tensor,
         maps: Tensor,
@@ -91,6 +79,9 @@ class _Metric:
         model: nn.Module,
         before: np.ndarray,
     ) -> np.ndarray:
+        """The scores given the targets' scores ``before`` on the clean inputs (so several
+        metrics share one clean forward pass); ``maps`` as :func:`.checks.check_maps`
+        returns them, the model in eval mode."""
         raise NotImplementedError
 
     def settings(self) -> dict[str, Setting]:
@@ -133,7 +124,7 @@ class PerturbationConfidenceMetric(_Metric):
         out = self.perturbation(input_tensor.detach().cpu(), maps)
         return out.to(input_tensor.device, input_tensor.dtype)
 
-    def _evaluate(
+    def evaluate(
         self,
         input_tensor: Tensor,
         maps: Tensor,
@@ -141,10 +132,11 @@ class PerturbationConfidenceMetric(_Metric):
         model: nn.Module,
         before: np.ndarray,
     ) -> np.ndarray:
-        after = _scores(model, self.perturbed(input_tensor, maps), targets, self.batch_size)
-        return self._combine(after - before)
+        perturbed = model_outputs(model, self.perturbed(input_tensor, maps), self.batch_size)
+        return self.combine(target_scores(targets, perturbed) - before)
 
-    def _combine(self, change: np.ndarray) -> np.ndarray:
+    def combine(self, change: np.ndarray) -> np.ndarray:
+        """The per-image scores from the change ``s(x') - s(x)``."""
         return change.astype(np.float32)
 
 
@@ -162,14 +154,14 @@ class DropInConfidence(CamMultImageConfidenceChange):
 
     higher_is_better = False
 
-    def _combine(self, change: np.ndarray) -> np.ndarray:
+    def combine(self, change: np.ndarray) -> np.ndarray:
         return np.maximum(-change, 0).astype(np.float32)
 
 
 class IncreaseInConfidence(CamMultImageConfidenceChange):
     """``1[s(x * cam) > s(x)]`` per image (grad-cam's; the mean is the increase rate)."""
 
-    def _combine(self, change: np.ndarray) -> np.ndarray:
+    def combine(self, change: np.ndarray) -> np.ndarray:
         return (change > 0).astype(np.float32)
 
 
@@ -245,7 +237,7 @@ class _ROADAverage(_Metric):
         self.higher_is_better = self.step.higher_is_better
         self.batch_size = batch_size
 
-    def _evaluate(
+    def evaluate(
         self,
         input_tensor: Tensor,
         maps: Tensor,
@@ -253,7 +245,7 @@ class _ROADAverage(_Metric):
         model: nn.Module,
         before: np.ndarray,
     ) -> np.ndarray:
-        scores = [s._evaluate(input_tensor, maps, targets, model, before) for s in self.steps]
+        scores = [s.evaluate(input_tensor, maps, targets, model, before) for s in self.steps]
         return np.mean(np.asarray(scores, dtype=np.float32), axis=0)
 
     def settings(self) -> dict[str, Setting]:
@@ -289,7 +281,7 @@ class ROADCombined(_Metric):
         self.lerf_averager = ROADLeastRelevantFirstAverage(percentiles, noise, seed, batch_size)
         self.batch_size = batch_size
 
-    def _evaluate(
+    def evaluate(
         self,
         input_tensor: Tensor,
         maps: Tensor,
@@ -297,8 +289,8 @@ class ROADCombined(_Metric):
         model: nn.Module,
         before: np.ndarray,
     ) -> np.ndarray:
-        lerf = self.lerf_averager._evaluate(input_tensor, maps, targets, model, before)
-        morf = self.morf_averager._evaluate(input_tensor, maps, targets, model, before)
+        lerf = self.lerf_averager.evaluate(input_tensor, maps, targets, model, before)
+        morf = self.morf_averager.evaluate(input_tensor, maps, targets, model, before)
         return self.combine(lerf, morf)
 
     @staticmethod

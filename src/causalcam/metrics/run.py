@@ -29,7 +29,7 @@ from .._io import atomic_path, atomic_write_json, atomic_write_text
 from ..data import CLASSES
 from ..data.cache import cached_split, eval_resize, first_per_class
 from ..errors import InputError
-from ..evaluate.summary import bootstrap_weights, percentile_interval
+from ..evaluate.summary import bootstrap_mean
 from ..explain import Explainer
 from ..explain.targets import ClassifierOutputTarget
 from ..method_names import GRADCAM, METHOD_NAMES, ONE_PASS_METHODS, method_label
@@ -39,19 +39,21 @@ from ..preprocess import to_model_input
 from ..report.metrics import write_metrics_report
 from ..results.ablation import Estimate
 from ..results.metrics import MetricComparison, MetricScores, MetricsReport, SanityResult
+from .checks import Target, check_maps, model_outputs, target_scores
 from .complexity import Complexity, Sparseness
 from .confidence import RelativeConfidenceChange
 from .imputation import ROAD_NOISE
-from .maps import explain_named
+from .maps import NamedMaps, explain_named
 from .perturbation import (
     ROAD_PERCENTILES,
     CamMultImageConfidenceChange,
     DropInConfidence,
     IncreaseInConfidence,
     ROADCombined,
+    multiply_tensor_with_cam,
 )
 from .robustness import MaxSensitivity
-from .sanity import SanityChecks, mean_interval, sanity_figure
+from .sanity import SanityChecks, sanity_figure
 
 ROAD: Final = "road"
 CONFIDENCE: Final = "confidence"
@@ -122,30 +124,27 @@ def measure(
     progress: bool = False,
 ) -> Measured:
     """Every requested metric of every method on ``inputs`` (B, C, H, W); the sanity
-    figure goes to ``out`` when given."""
+    figure goes to ``out`` when given. The trained model explains the inputs once (one
+    call for every method), and its clean forward pass is shared by every metric."""
     methods = config.methods
     layer = config.target_layer or default_target_layer(model)
     measured = Measured()
     with eval_mode(model):
         explainer = Explainer(model, target_layer=layer, chunk_size=config.batch_size)
-        with explainer:
-            first = explainer.explain(inputs, methods=(config.reference,))
-        maps = explain_named(explainer, inputs, methods, target_class=first.target)
-        targets = [ClassifierOutputTarget(int(c)) for c in first.target]
+        trained = explain_named(explainer, inputs, methods)
+        shared = _Shared(model, inputs, trained, config)
         steps = [(g, m) for g in config.metrics if g not in (SANITY, SENSITIVITY) for m in methods]
         for group, method in tqdm(steps, desc="metrics", unit="map set", disable=not progress):
-            measured.scores.extend(
-                _group_scores(group, method, model, inputs, maps[method], targets, config)
-            )
+            measured.scores.extend(shared.group_scores(group, method))
         if SENSITIVITY in config.metrics:
             sensitivity = MaxSensitivity(
                 config.sensitivity_samples, config.sensitivity_bound, config.seed, progress
             )
 
             def explain(x: Tensor, classes: Tensor) -> dict[str, Tensor]:
-                return explain_named(explainer, x, methods, target_class=classes)
+                return explain_named(explainer, x, methods, target_class=classes).maps
 
-            found = sensitivity(explain, inputs, maps, first.target)
+            found = sensitivity(explain, inputs, trained.maps, trained.target)
             measured.scores.extend(found[m] for m in methods)
         if SANITY in config.metrics:
             checked = tuple(m for m in methods if m not in MANY_FORWARD)
@@ -156,7 +155,9 @@ def measure(
                 chunk_size=config.batch_size,
                 progress=progress,
             )
-            measured.sanity, snapshots = checks(model, inputs, checked, target_layer=layer)
+            measured.sanity, snapshots = checks(
+                model, inputs, checked, target_layer=layer, trained=trained.only(checked)
+            )
             if out is not None:
                 titles = {m: method_label(m) for m in checked}
                 sanity_figure(snapshots, out / "sanity.png", titles)
@@ -164,54 +165,84 @@ def measure(
     return measured
 
 
-def _group_scores(
-    group: str,
-    method: str,
-    model: nn.Module,
-    inputs: Tensor,
-    maps: Tensor,
-    targets: list[ClassifierOutputTarget],
-    config: MetricsConfig,
-) -> list[MetricScores]:
-    """The metrics of one group for one method's maps."""
-    if group == ROAD:
+class _Shared:
+    """What every metric of every method shares: the inputs, the trained model's maps,
+    their targets and the targets' scores from one clean forward pass."""
+
+    def __init__(
+        self, model: nn.Module, inputs: Tensor, trained: NamedMaps, config: MetricsConfig
+    ) -> None:
+        self.model, self.inputs, self.trained, self.config = model, inputs, trained, config
+        self.targets: list[Target] = [ClassifierOutputTarget(int(c)) for c in trained.target]
+        self.outputs = model_outputs(model, inputs, config.batch_size)
+        self.before = target_scores(self.targets, self.outputs)
+
+    def group_scores(self, group: str, method: str) -> list[MetricScores]:
+        """The metrics of one group for one method's maps."""
+        maps = check_maps(self.trained.maps[method], self.inputs)
+        if group == ROAD:
+            return self._road(maps, method)
+        if group == CONFIDENCE:
+            return self._confidence(maps, method)
+        return [Sparseness()(maps, method), Complexity()(maps, method)]
+
+    def _road(self, maps: Tensor, method: str) -> list[MetricScores]:
+        config = self.config
         road = ROADCombined(
             config.road_percentiles, config.road_noise, config.seed, config.batch_size
         )
-        morf = road.morf_averager.measure(inputs, maps, targets, model, method)
-        lerf = road.lerf_averager.measure(inputs, maps, targets, model, method)
-        combined = road.combine(
-            np.asarray(lerf.scores, dtype=np.float32), np.asarray(morf.scores, dtype=np.float32)
-        )
-        scores = tuple(float(v) for v in combined)
-        return [
-            MetricScores("ROADMostRelevantFirstAverage", morf.scores, False, method, morf.settings),
-            MetricScores("ROADLeastRelevantFirstAverage", lerf.scores, True, method, lerf.settings),
-            MetricScores("ROADCombined", scores, True, method, morf.settings),
+        found = [
+            average.evaluate(self.inputs, maps, self.targets, self.model, self.before)
+            for average in (road.morf_averager, road.lerf_averager)
         ]
-    if group == CONFIDENCE:
+        settings = road.settings()
+        return [
+            MetricScores(
+                type(road.morf_averager).__name__, _floats(found[0]), False, method, settings
+            ),
+            MetricScores(
+                type(road.lerf_averager).__name__, _floats(found[1]), True, method, settings
+            ),
+            MetricScores(
+                type(road).__name__,
+                _floats(road.combine(found[1], found[0])),
+                True,
+                method,
+                settings,
+            ),
+        ]
+
+    def _confidence(self, maps: Tensor, method: str) -> list[MetricScores]:
+        masked = multiply_tensor_with_cam(self.inputs, maps.to(self.inputs.device))
+        outputs = model_outputs(self.model, masked, self.config.batch_size)
+        change = target_scores(self.targets, outputs) - self.before
         absolute = [
-            metric.measure(inputs, maps, targets, model, method)
+            MetricScores(
+                type(metric).__name__,
+                _floats(metric.combine(change)),
+                metric.higher_is_better,
+                method,
+                metric.settings(),
+            )
             for metric in (
                 CamMultImageConfidenceChange(),
                 DropInConfidence(),
                 IncreaseInConfidence(),
             )
         ]
-        classes = [t.category for t in targets]
-        relative = RelativeConfidenceChange()(inputs, maps, classes, model, method)
+        classes = [int(c) for c in self.trained.target]
+        relative = RelativeConfidenceChange().from_outputs(self.outputs, outputs, classes, method)
+        increases = tuple(float(i) for i in relative.increases)
+        softmax = {"scores": "softmax"}
         return [
             *absolute,
-            MetricScores(RELATIVE_DROP, relative.drops, False, method, {"scores": "softmax"}),
-            MetricScores(
-                RELATIVE_INCREASE,
-                tuple(float(i) for i in relative.increases),
-                True,
-                method,
-                {"scores": "softmax"},
-            ),
+            MetricScores(RELATIVE_DROP, relative.drops, False, method, softmax),
+            MetricScores(RELATIVE_INCREASE, increases, True, method, softmax),
         ]
-    return [Sparseness()(maps, method), Complexity()(maps, method)]
+
+
+def _floats(values: np.ndarray) -> tuple[float, ...]:
+    return tuple(float(v) for v in values)
 
 
 def holm(p_values: Sequence[float]) -> list[float]:
@@ -230,17 +261,7 @@ def paired_difference(
 ) -> tuple[Estimate, float]:
     """Mean of ``method - reference`` over the images where both are finite, its percentile
     bootstrap interval and the two-sided bootstrap p-value of a zero difference."""
-    diff = method - reference
-    diff = diff[np.isfinite(diff)]
-    if diff.size == 0:
-        return Estimate(), float("nan")
-    point = float(diff.mean())
-    if n_boot <= 0 or diff.size < 2:
-        return Estimate(point), float("nan")
-    replicates = bootstrap_weights(diff.size, n_boot, seed) @ diff / diff.size
-    low, high = percentile_interval(replicates, 0.95)
-    tail = min(float(np.mean(replicates <= 0)), float(np.mean(replicates >= 0)))
-    return Estimate(point, low, high), min(1.0, 2 * tail)
+    return bootstrap_mean(method - reference, n_boot, seed)
 
 
 def compare(
@@ -261,7 +282,7 @@ def compare(
         adjusted = holm([p for _, p in tested])
         for method in group:
             s = group[method]
-            value = mean_interval(np.asarray(s.scores), n_boot, seed)
+            value, _ = bootstrap_mean(np.asarray(s.scores), n_boot, seed)
             if method == reference:
                 rows.append(
                     MetricComparison(

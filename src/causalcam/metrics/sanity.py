@@ -41,13 +41,12 @@ from tqdm import tqdm
 
 from .._io import atomic_path
 from ..errors import InputError
-from ..evaluate.summary import bootstrap_weights, percentile_interval
+from ..evaluate.summary import bootstrap_mean
 from ..explain import Explainer
 from ..explain.methods import check_choice
 from ..network import eval_mode
-from ..results.ablation import Estimate
 from ..results.metrics import SanityResult, SanityVerdict, SimilarityRow
-from .maps import explain_named
+from .maps import NamedMaps, explain_named
 
 CASCADING: Final = "cascading"
 INDEPENDENT: Final = "independent"
@@ -184,7 +183,11 @@ class SanityChecks:
         inputs: Tensor,
         methods: Sequence[str],
         target_layer: str | None = None,
+        trained: NamedMaps | None = None,
     ) -> tuple[SanityResult, Snapshots]:
+        """The similarities, verdicts and figure snapshots. ``trained``: the trained
+        model's maps of ``methods`` (at least) for its predicted classes, when the caller
+        has them (saves one explanation)."""
         methods = tuple(methods)
         if not methods:
             raise InputError("the sanity checks need at least one method")
@@ -196,17 +199,15 @@ class SanityChecks:
                 raise InputError(f"the model has no module {unit!r} to randomise") from error
         with eval_mode(model):
             explainer = Explainer(model, target_layer=target_layer, chunk_size=self.chunk_size)
-            with explainer:
-                first = explainer.explain(inputs, methods=methods[:1])
-            layer = first.layer
-            classes = (first.target, first.contrast)
-            trained = explain_named(
-                explainer, inputs, methods, target_class=classes[0], contrast_class=classes[1]
-            )
+            if trained is None:
+                trained = explain_named(explainer, inputs, methods)
+            layer = trained.layer
+            classes = (trained.target, trained.contrast)
+            before = trained.maps
             snapshots = Snapshots(
                 self.figure_image,
                 tuple(units),
-                {m: [_image(trained[m], self.figure_image)] for m in methods},
+                {m: [_image(before[m], self.figure_image)] for m in methods},
             )
             rows: list[SimilarityRow] = []
             steps = [(t, u) for t in (CASCADING, INDEPENDENT) if t in self.tests for u in units]
@@ -217,14 +218,14 @@ class SanityChecks:
                 randomised = cascade if test == CASCADING else copy.deepcopy(model)
                 randomise(randomised, unit, self.seed + index)
                 maps = self._maps(randomised, inputs, methods, layer, classes)
-                rows.extend(_rows(trained, maps, methods, test, unit))
+                rows.extend(_rows(before, maps, methods, test, unit))
                 if test == CASCADING:
                     for m in methods:
                         snapshots.maps[m].append(_image(maps[m], self.figure_image))
             if RANDOM_LOGIT in self.tests:
-                other = _other_classes(classes[0], first.logits.shape[1], self.seed)
-                maps = explain_named(explainer, inputs, methods, target_class=other)
-                rows.extend(_rows(trained, maps, methods, RANDOM_LOGIT, ""))
+                other = _other_classes(classes[0], trained.n_classes, self.seed)
+                maps = explain_named(explainer, inputs, methods, target_class=other).maps
+                rows.extend(_rows(before, maps, methods, RANDOM_LOGIT, ""))
         result = SanityResult(tuple(rows), self._verdicts(rows, methods, units), tuple(units))
         return result, snapshots
 
@@ -240,7 +241,7 @@ class SanityChecks:
         with eval_mode(model):
             return explain_named(
                 explainer, inputs, methods, target_class=classes[0], contrast_class=classes[1]
-            )
+            ).maps
 
     def _verdicts(
         self, rows: list[SimilarityRow], methods: tuple[str, ...], units: list[str]
@@ -259,25 +260,12 @@ class SanityChecks:
                     continue
                 for statistic in statistics:
                     values = np.asarray(row.spearman if statistic == SPEARMAN else row.ssim)
-                    estimate = mean_interval(values, self.n_boot, self.seed)
+                    estimate, _ = bootstrap_mean(values, self.n_boot, self.seed)
                     passed = bool(np.isfinite(estimate.high) and estimate.high < self.threshold)
                     verdicts.append(
                         SanityVerdict(method, test, statistic, estimate, self.threshold, passed)
                     )
         return tuple(verdicts)
-
-
-def mean_interval(values: np.ndarray, n_boot: int, seed: int, ci: float = 0.95) -> Estimate:
-    """The mean of the finite ``values`` with its percentile bootstrap interval."""
-    finite = values[np.isfinite(values)]
-    if finite.size == 0:
-        return Estimate()
-    point = float(finite.mean())
-    if n_boot <= 0 or finite.size < 2:
-        return Estimate(point)
-    replicates = bootstrap_weights(finite.size, n_boot, seed) @ finite / finite.size
-    low, high = percentile_interval(replicates, ci)
-    return Estimate(point, low, high)
 
 
 def _rows(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,9 +29,13 @@ class ReportPaths:
     verdicts: tuple[ClaimVerdict, ...] = ()
 
 
-def build_report(run_dir: str | os.PathLike[str]) -> ReportPaths:
-    """Write ``report.md``, ``report.html`` and ``claims.json`` into the run folder."""
-    data = read_run(run_dir)
+def build_report(
+    run_dir: str | os.PathLike[str], metrics: Sequence[str | os.PathLike[str]] = ()
+) -> ReportPaths:
+    """Write ``report.md``, ``report.html`` and ``claims.json`` into the run folder; its
+    explanation-metrics section comes from ``RUN/metrics/*/`` and the ``metrics`` output
+    folders of ``causalcam evaluate --metrics``."""
+    data = read_run(run_dir, metrics)
     verdicts = run_verdicts(data)
     claims = atomic_write_json(data.root / CLAIMS_FILE, {"claims": [v.to_json() for v in verdicts]})
     blocks = report_blocks(data)

@@ -6,9 +6,15 @@ from __future__ import annotations
 
 import json
 import os
+import posixpath
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Final
 
 from .._io import atomic_write_text
+from ..errors import InputError
+from ..method_names import CAUSAL
 from ..results.metrics import MetricsReport, SanityResult
 from .blocks import Block, Bullets, Heading, Image, Paragraph, Table
 from .formatting import duration_text, estimate_text, method_text, number_text
@@ -30,9 +36,42 @@ METRIC_NOTES: dict[str, str] = {
 }
 
 
-def metrics_blocks(report: MetricsReport, level: int = 2) -> list[Block]:
+#: Where a run folder holds metrics results: ``RUN/metrics/<model>/metrics.json`` (what
+#: ``causalcam evaluate CHECKPOINT --metrics ... --out RUN/metrics`` writes).
+METRICS_FOLDER: Final = "metrics"
+
+
+@dataclass(frozen=True)
+class MetricsFolder:
+    """A metrics result and its folder, relative to the report's folder (posix)."""
+
+    folder: str
+    report: MetricsReport
+
+
+def read_metrics(
+    root: str | os.PathLike[str], extra: Sequence[str | os.PathLike[str]] = ()
+) -> list[MetricsFolder]:
+    """The metrics results of a run folder (``RUN/metrics/*/metrics.json``) and of the
+    ``extra`` output folders of ``causalcam evaluate --metrics``."""
+    base = Path(root)
+    folders = sorted(p.parent for p in (base / METRICS_FOLDER).glob("*/metrics.json"))
+    for folder in map(Path, extra):
+        if not (folder / "metrics.json").is_file():
+            raise InputError(f"{folder} holds no metrics.json of `causalcam evaluate --metrics`")
+        folders.append(folder)
+    return [
+        MetricsFolder(
+            Path(os.path.relpath(folder, base)).as_posix(),
+            MetricsReport.from_json(json.loads((folder / "metrics.json").read_text("utf-8"))),
+        )
+        for folder in folders
+    ]
+
+
+def metrics_blocks(report: MetricsReport, level: int = 2, folder: str = "") -> list[Block]:
     """The section's blocks: the setting, one table per metric, the sanity verdicts and the
-    figures of the output folder."""
+    figures of the output folder (``folder``: where it is, relative to the page)."""
     blocks: list[Block] = [
         Heading(level, "Explanation metrics"),
         Paragraph(
@@ -69,12 +108,23 @@ def metrics_blocks(report: MetricsReport, level: int = 2) -> list[Block]:
     if report.sanity is not None:
         blocks.extend(sanity_blocks(report.sanity, level + 1))
     blocks.extend(
-        Image(path, "Sanity checks: maps as layers are randomised, top first")
+        Image(
+            posixpath.join(folder, path), "Sanity checks: maps as layers are randomised, top first"
+        )
         if path.startswith("sanity")
-        else Image(path, "Paired differences to the reference (filled: Holm-adjusted p < 0.05)")
+        else Image(
+            posixpath.join(folder, path),
+            "Paired differences to the reference (filled: Holm-adjusted p < 0.05)",
+        )
         for path in report.figures
     )
     return blocks
+
+
+def metrics_section(folders: Sequence[MetricsFolder]) -> list[Block]:
+    """The report's explanation-metrics section: :func:`metrics_blocks` of each result (none
+    without results)."""
+    return [block for f in folders for block in metrics_blocks(f.report, 2, f.folder)]
 
 
 def _p_value(p: float, resamples: int) -> str:
@@ -98,11 +148,21 @@ def sanity_blocks(sanity: SanityResult, level: int = 3) -> list[Block]:
         for v in sanity.verdicts
     ]
     failing = [m for m in sanity.methods if not sanity.passed(m)]
-    summary = (
+    summary = [
         "Every method passes."
         if not failing
         else "Failing: " + ", ".join(method_text(m) for m in failing) + "."
-    )
+    ]
+    if CAUSAL in sanity.methods:
+        failed = [
+            f"{v.test.replace('_', ' ')} {v.statistic}"
+            for v in sanity.verdicts
+            if v.method == CAUSAL and not v.passed
+        ]
+        summary.append(
+            f"The causal map ({method_text(CAUSAL)}) "
+            + ("passes every judged test." if not failed else "fails: " + ", ".join(failed) + ".")
+        )
     return [
         Heading(level, "Sanity checks"),
         Paragraph(
@@ -114,7 +174,7 @@ def sanity_blocks(sanity: SanityResult, level: int = 3) -> list[Block]:
             + "."
         ),
         Table(("method", "test", "similarity", "mean [95% CI]", "result"), rows),
-        Bullets([summary]),
+        Bullets(summary),
     ]
 
 

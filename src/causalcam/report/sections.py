@@ -41,6 +41,7 @@ from .formatting import (
     paper_pair,
     value_ci,
 )
+from .metrics import MetricsFolder, metrics_section, read_metrics
 from .paper import PAPER_SOURCE, PAPER_TABLES
 
 #: Where a run folder holds a seed study (``benchmarks/ablation.py --out RUN/seeds ...``).
@@ -62,11 +63,16 @@ class RunData:
     localisation: LocalisationStageResult | None = None
     qualitative: QualitativeResult | None = None
     seeds: SeedTable | None = None  # seeds/seeds.json: causalcam.ablation.seeds's output
+    metrics: list[MetricsFolder] = field(default_factory=list)  # RUN/metrics/*/metrics.json
     unreadable: list[str] = field(default_factory=list)
 
 
-def read_run(run_dir: str | os.PathLike[str]) -> RunData:
-    """Read the manifest, every stage result and a seed study of a run folder."""
+def read_run(
+    run_dir: str | os.PathLike[str], metrics: Sequence[str | os.PathLike[str]] = ()
+) -> RunData:
+    """Read the manifest, every stage result, a seed study and the metrics results of a run
+    folder (``RUN/metrics/*/``, and the output folders ``metrics`` of ``causalcam evaluate
+    --metrics`` elsewhere)."""
     root = Path(run_dir)
     manifest_path = root / "manifest.json"
     if not manifest_path.is_file():
@@ -81,6 +87,7 @@ def read_run(run_dir: str | os.PathLike[str]) -> RunData:
     if (root / SEED_STUDY).is_file():
         payload = json.loads((root / SEED_STUDY).read_text(encoding="utf-8"))
         data.seeds = _parse(SeedTable, payload, root / SEED_STUDY, data)
+    data.metrics = read_metrics(root, metrics)
     return data
 
 
@@ -124,6 +131,7 @@ def report_blocks(data: RunData) -> list[Block]:
         *_seed_study(data),
         *_rise(data),
         *_localisation(data),
+        *metrics_section(data.metrics),
         *_qualitative(data),
         *_manifest(data),
     ]
