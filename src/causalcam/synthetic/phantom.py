@@ -19,7 +19,7 @@ Features (intensities in 8-bit grey levels):
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 from typing import Final
 
 import torch
@@ -89,6 +89,15 @@ class Scene:
     def feature_radius(self) -> float:
         """Radius of the lesion and of the ring (9% of the image)."""
         return 0.09 * self.size
+
+    def subset(self, pick: Tensor) -> Scene:
+        """The scenes at indices ``pick`` (every draw taken, in that order)."""
+        per_image = {
+            f.name: getattr(self, f.name)[pick]
+            for f in fields(self)
+            if f.name not in ("ndim", "size")
+        }
+        return replace(self, **per_image)
 
 
 def _uniform(gen: torch.Generator, n: int, low: float, high: float) -> Tensor:
