@@ -30,7 +30,7 @@ from .verdicts import (
     SEPARATION,
     BenchmarkResult,
     ConfigResult,
-    comparison,
+    deciding,
     is_reading,
 )
 
@@ -109,7 +109,7 @@ def _readings_table(result: BenchmarkResult, smoothing: float) -> list[str]:
         return []
     configs = [c for c in result.configs if c.smoothing == smoothing]
     designs = list(rows[0].outcomes)
-    tests = {c.design.label: comparison(c.design, "x").text.replace("x ", "") for c in configs}
+    tests = {c.design.label: deciding(c, rows[0].reading).prediction.text for c in configs}
     head = ["reading", *(f"{d}<br>{tests[d]}" for d in designs), "separates"]
     head += ["own S > delta (reported)", "empty maps"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
@@ -248,8 +248,8 @@ def gains_figure(configs: Sequence[ConfigResult]) -> Figure:
     axes = figure.subplots(1, len(configs), sharey=True, squeeze=False)[0]
     for axis, config in zip(axes, configs, strict=True):
         rows = [r for r in config.rows if is_reading(r.method)]
-        test = comparison(config.design, "x")
-        quantity = [r.quantity(test.quantity) for r in rows]
+        verdicts = [deciding(config, r.method) for r in rows]
+        test, quantity = verdicts[0].prediction, [v.estimate for v in verdicts]
         y = np.arange(len(rows))
         values = np.array([q.value for q in quantity])
         errors = np.array([[q.value - q.low, q.high - q.value] for q in quantity]).T
