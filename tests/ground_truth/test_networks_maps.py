@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 import torch
 
@@ -66,9 +68,9 @@ def test_one_explain_call_per_loss(monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[str | None] = []
     explain = Explainer.explain
 
-    def counted(self: Explainer, *args: object, **kwargs: object) -> object:
-        calls.append(kwargs.get("contrast_loss"))  # type: ignore[arg-type]
-        return explain(self, *args, **kwargs)  # type: ignore[arg-type]
+    def counted(self: Explainer, *args: Any, **kwargs: Any) -> Any:
+        calls.append(kwargs.get("contrast_loss"))
+        return explain(self, *args, **kwargs)
 
     monkeypatch.setattr(Explainer, "explain", counted)
     maps = compute_maps(model, "block4", inputs, target, contrast, methods=("gradcam",))
