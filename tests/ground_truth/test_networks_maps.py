@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import pytest
 import torch
 
 from causalcam.explain import CausalOptions, Explainer
@@ -57,6 +60,28 @@ def test_every_map() -> None:
     for value in maps.values():
         assert value.shape == inputs.shape[:1] + inputs.shape[2:]
         assert value.min() >= 0 and value.max() <= 1
+
+
+def test_one_explain_call_per_loss(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first call's contrast weights serve its loss; only the other losses cost a call."""
+    model, inputs, target, contrast = _inputs()
+    calls: list[str | None] = []
+    explain = Explainer.explain
+
+    def counted(self: Explainer, *args: Any, **kwargs: Any) -> Any:
+        calls.append(kwargs.get("contrast_loss"))
+        return explain(self, *args, **kwargs)
+
+    monkeypatch.setattr(Explainer, "explain", counted)
+    maps = compute_maps(model, "block4", inputs, target, contrast, methods=("gradcam",))
+    losses = {v.loss for v in readings()}
+    assert len(calls) == len(losses)
+    assert {
+        "gradcam",
+        DEFAULT_CONTEXT,
+        *(context_name(v.loss, v.normalize) for v in readings()),
+    } <= set(maps)
+    assert "contrast_pq" not in maps  # not asked for
 
 
 def test_context_is_what_each_sign_subtracts() -> None:

@@ -32,6 +32,8 @@ from causalcam.ground_truth.verdicts import (
     MapRow,
     NetworkSummary,
     Verdict,
+    comparison,
+    deciding,
     reading_verdicts,
 )
 from causalcam.results.ablation import Estimate
@@ -137,15 +139,16 @@ def test_json_round_trip() -> None:
     e = Estimate(0.1, 0.06, 0.2)
     row = MapRow("causal[bce,none,set]", e, e, e, e, e, 0.5, 0.1, 0.0)
     ref = MapRow("gradcam", e, e, e, e, e, 0.5, 0.1, 0.0)
-    test = predictions(Design("shared"), [row.method])[0]
+    tests = predictions(Design("shared"), [row.method])
     config = ConfigResult(
         Design("shared"),
         0.0,
         10,
         (NetworkSummary(0, 0.0, {"clean": 1.0}, 0.9),),
         (ref, row),
-        (Verdict(test, e, test.judge(e)),),
+        tuple(Verdict(test, e, test.judge(e)) for test in tests),
     )
+    assert deciding(config, row.method).prediction == comparison(config.design, row.method)
     result = BenchmarkResult({"seeds": 1}, (config,), tuple(reading_verdicts([config])))
     assert result.readings[0].separates
     back = BenchmarkResult.from_json(result.to_json())

@@ -64,6 +64,21 @@ def test_interventions() -> None:
         intervene(data, "shuffle")
 
 
+@pytest.mark.parametrize(
+    "pick", [torch.tensor([7, 2, 5]), torch.arange(12).flip(0)], ids=["part", "reordered"]
+)
+def test_interventions_on_a_subset(pick: torch.Tensor) -> None:
+    """A subset re-renders its own scenes: intervening on it equals intervening on the whole
+    set and taking the same images (also when the subset keeps every image, reordered)."""
+    data = generate(Design("shared"), 12, seed=3, split="test")
+    part = data.subset(pick)
+    assert torch.equal(intervene(part, "clean").images, part.images)
+    for kind in INTERVENTIONS:
+        assert torch.equal(intervene(part, kind).images, intervene(data, kind).images[pick])
+        assert torch.equal(intervene(part, kind).cause, data.cause[pick])
+    assert torch.equal(data.subset(data.explained).scene.noise, data.scene.noise[data.explained])
+
+
 def test_three_d_and_bad_designs() -> None:
     data = generate(Design("shared", size=32, ndim=3), 12, seed=0)
     assert data.images.shape == (12, 32, 32, 32)

@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import Tensor, nn
 
-from ..explain import CAUSAL_LOSSES, CausalOptions, Explainer
+from ..explain import CausalOptions, Explainer, Explanation
 from ..explain.methods import (
     CAUSAL,
     CONTRAST_NONE,
@@ -38,6 +38,8 @@ def context_name(loss: str, normalize: str) -> str:
 
 
 DEFAULT_CONTEXT = context_name(DEFAULT_CAUSAL["loss"], DEFAULT_CAUSAL["normalize"])
+#: The contrast maps whose weights ``B_P`` combines.
+_CONTRASTS = (CONTRAST_PQ, CONTRAST_NONE, CONTRAST_P)
 
 
 def readings() -> tuple[CausalOptions, ...]:
@@ -59,37 +61,23 @@ def _activations(model: nn.Module, layer: str, inputs: Tensor) -> Tensor:
 
 
 def _context_maps(
-    explainer: Explainer,
-    model: nn.Module,
-    layer: str,
-    inputs: Tensor,
-    target: Tensor,
-    contrast: Tensor,
+    weights: dict[str, dict[str, Tensor]], activations: Tensor, size: tuple[int, int]
 ) -> dict[str, Tensor]:
-    activations = _activations(model, layer, inputs)
-    size = (inputs.shape[-2], inputs.shape[-1])
-    pairs = dict.fromkeys((v.loss, v.normalize) for v in readings())
+    """``B_P`` of every (loss, normalisation) a reading uses, from the contrast weights of
+    each loss (``weights[loss][contrast map]``, the explain call's raw weights)."""
     out: dict[str, Tensor] = {}
-    for loss in CAUSAL_LOSSES:
-        norms = [n for (l_, n) in pairs if l_ == loss]
-        if not norms:
-            continue
-        result = explainer.explain(
-            inputs,
-            methods=(CONTRAST_PQ, CONTRAST_NONE, CONTRAST_P),
-            target_class=target,
-            contrast_class=contrast,
-            contrast_loss=loss,
-            return_raw=True,
-        )
-        assert result.weights is not None
-        w = result.weights
-        for norm in norms:
-            b = normalise(w[CONTRAST_NONE], norm) + normalise(w[CONTRAST_P], norm)
-            b = b - normalise(w[CONTRAST_PQ], norm)
-            raw = raw_map(b, activations)
-            out[context_name(loss, norm)] = to_input_size(raw, size, flat_maps(raw, b, activations))
+    for loss, norm in dict.fromkeys((v.loss, v.normalize) for v in readings()):
+        w = weights[loss]
+        b = normalise(w[CONTRAST_NONE], norm) + normalise(w[CONTRAST_P], norm)
+        b = b - normalise(w[CONTRAST_PQ], norm)
+        raw = raw_map(b, activations)
+        out[context_name(loss, norm)] = to_input_size(raw, size, flat_maps(raw, b, activations))
     return out
+
+
+def _weights(result: Explanation) -> dict[str, Tensor]:
+    assert result.weights is not None, "explain was called with return_raw=True"
+    return result.weights
 
 
 def compute_maps(
@@ -105,18 +93,34 @@ def compute_maps(
     """Maps (n, H, W) of class ``target`` against ``contrast`` for normalised ``inputs``:
     every method of ``methods`` (default: every known method), every causal reading
     (``causal`` is the default one) and every context estimate. A method that fails is left
-    out and reported through ``on_skip(name, reason)``."""
+    out and reported through ``on_skip(name, reason)``.
+
+    One explain call per contrast loss: the first gives every requested map, every reading
+    and the contrast weights of the default reading's loss; each further loss a reading uses
+    costs one call for its contrast weights."""
     names = [m for m in (methods or METHOD_NAMES) if m != CAUSAL]
+    known = [m for m in names if m in METHOD_NAMES]
+    first = readings()[0].loss  # the contrast loss of the first call (its first reading's)
     maps: dict[str, Tensor] = {}
     with Explainer(model, target_layer=layer) as explainer:
-        paper = [m for m in names if m in METHOD_NAMES]
-        result = explainer.explain(inputs, (*paper, CAUSAL), target, contrast, causal=readings())
-        maps.update(result.maps)
+        request = tuple(dict.fromkeys((*known, *_CONTRASTS, CAUSAL)))
+        result = explainer.explain(
+            inputs, request, target, contrast, causal=readings(), return_raw=True
+        )
+        maps.update((k, v) for k, v in result.maps.items() if k in known or k not in _CONTRASTS)
+        weights = {first: _weights(result)}
+        for loss in dict.fromkeys(v.loss for v in readings() if v.loss != first):
+            weights[loss] = _weights(
+                explainer.explain(
+                    inputs, _CONTRASTS, target, contrast, contrast_loss=loss, return_raw=True
+                )
+            )
         for name in (m for m in names if m not in METHOD_NAMES):
             try:  # a further method joins by name; one that cannot run here is left out
                 maps.update(explainer.explain(inputs, (name,), target, contrast).maps)
             except Exception as error:
                 if on_skip is not None:
                     on_skip(name, f"{type(error).__name__}: {error}")
-        maps.update(_context_maps(explainer, model, layer, inputs, target, contrast))
+    size = (inputs.shape[-2], inputs.shape[-1])
+    maps.update(_context_maps(weights, _activations(model, layer, inputs), size))
     return {name: value.float().cpu() for name, value in maps.items()}

@@ -10,6 +10,7 @@ report are rebuilt from the units.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import platform
@@ -24,7 +25,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from .._io import atomic_path, atomic_write_json
+from .._io import atomic_path, atomic_write_bytes, atomic_write_json
 from ..errors import InputError
 from ..evaluate.settings import EvaluationSettings
 from ..evaluate.summary import DEFAULT_H_VALUES, budget_estimates, majority_rate
@@ -152,8 +153,9 @@ def _save_curves(curves: list[Curve], folder: Path) -> None:
         arrays[f"{k}:meta"] = np.array([c.source, c.method, c.target, c.mode])
         arrays[f"{k}:thresholds"], arrays[f"{k}:correct"] = c.thresholds, c.correct
         arrays[f"{k}:bits"], arrays[f"{k}:original_bits"] = c.bits, c.original_bits
-    with atomic_path(_curves_path(folder)) as tmp, open(tmp, "wb") as handle:
-        np.savez_compressed(handle, allow_pickle=False, **arrays)
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, allow_pickle=False, **arrays)
+    atomic_write_bytes(_curves_path(folder), buffer.getvalue())
 
 
 def _meta(values: np.ndarray) -> tuple[str, str, str, str]:

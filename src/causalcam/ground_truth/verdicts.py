@@ -8,10 +8,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from ..errors import InputError
 from ..method_names import CONTRAST_P, CONTRAST_PQ, GRADCAM, causal_variant_name
 from ..method_names import DEFAULT_CAUSAL as _DEFAULT
 from ..results.ablation import Estimate
-from ..synthetic.designs import CONTRAST, SHARED, SHORTCUT, Design
+from ..synthetic.designs import CONTRAST, SHARED, Design
 from .maps import CONTEXT_ESTIMATE
 
 #: The effect margin and the equivalence / non-inferiority margin, declared before any run.
@@ -80,7 +81,7 @@ def predictions(design: Design, methods: Sequence[str]) -> list[Prediction]:
     context_maps = [m for m in methods if m.startswith(f"{CONTEXT_ESTIMATE}[")]
     readings = [m for m in methods if is_reading(m)]
     if design.is_null:
-        return [Prediction(m, CONTEXT_CHANGE, WITHIN, EPSILON) for m in readings]
+        return [comparison(design, m) for m in readings]
     if design.name == CONTRAST:
         out.append(Prediction(GRADCAM, SEPARATION, ABOVE, DELTA))
     if design.name == SHARED:
@@ -88,11 +89,7 @@ def predictions(design: Design, methods: Sequence[str]) -> list[Prediction]:
     out.append(Prediction(CONTRAST_P, SEPARATION, ABOVE, DELTA))
     out.extend(Prediction(m, SEPARATION, BELOW, -DELTA) for m in context_maps)
     for m in readings:
-        out.append(Prediction(m, SEPARATION, ABOVE, DELTA))
-        if design.name in (SHORTCUT, SHARED):
-            out.append(Prediction(m, GAIN, ABOVE, DELTA))
-        else:
-            out.append(Prediction(m, GAIN, ABOVE, -EPSILON))
+        out += [Prediction(m, SEPARATION, ABOVE, DELTA), comparison(design, m)]
     return [p for p in out if p.method in methods]
 
 
@@ -105,6 +102,16 @@ def comparison(design: Design, method: str) -> Prediction:
     if design.name == CONTRAST:
         return Prediction(method, GAIN, ABOVE, -EPSILON)
     return Prediction(method, GAIN, ABOVE, DELTA)
+
+
+def deciding(config: ConfigResult, method: str) -> Verdict:
+    """The verdict of ``method``'s deciding comparison (:func:`comparison`) on ``config``,
+    as judged with the configuration's other predictions."""
+    test = comparison(config.design, method)
+    found = next((v for v in config.verdicts if v.prediction == test), None)
+    if found is None:
+        raise InputError(f"{config.label}: no verdict on `{test.text}` for {method}")
+    return found
 
 
 @dataclass(frozen=True)
@@ -283,10 +290,7 @@ def reading_verdicts(configs: Sequence[ConfigResult]) -> list[ReadingVerdict]:
         chosen = [c for c in configs if c.smoothing == smoothing]
         names = [r.method for r in chosen[0].rows if is_reading(r.method)] if chosen else []
         for name in names:
-            outcomes = {}
-            for config in chosen:
-                test = comparison(config.design, name)
-                outcomes[config.design.label] = test.judge(config.row(name).quantity(test.quantity))
+            outcomes = {c.design.label: deciding(c, name).outcome for c in chosen}
             out.append(ReadingVerdict(name, smoothing, outcomes))
     return out
 

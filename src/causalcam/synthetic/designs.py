@@ -136,7 +136,8 @@ class SyntheticSet:
         return int(self.labels.shape[0])
 
     def subset(self, index: Tensor) -> SyntheticSet:
-        """The images selected by ``index`` (bool mask or indices); the scene is kept whole."""
+        """The images selected by ``index`` (bool mask or indices), with their scenes, so an
+        intervention on the subset re-renders the same images."""
         pick = index.nonzero()[:, 0] if index.dtype == torch.bool else index
 
         def take(values: dict[str, Tensor]) -> dict[str, Tensor]:
@@ -148,6 +149,7 @@ class SyntheticSet:
             labels=self.labels[pick],
             present=take(self.present),
             masks=take(self.masks),
+            scene=self.scene.subset(pick),
             explained=self.explained[pick],
             target=self.target[pick],
             contrast=self.contrast[pick],
