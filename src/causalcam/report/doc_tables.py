@@ -21,7 +21,7 @@ from typing import Any
 from ..method_names import DEFAULT_CAUSAL, LITERAL_CAUSAL, causal_variant_name
 from ..results import AblationTable, Estimate, SeedTable, TransferRecord
 from ..results.localisation import LocalisationResult
-from ..results.stages import NetworkRow
+from ..results.stages import read_stage
 from .blocks import Table
 from .claims import Verdict, claim_verdicts, comparison_table
 from .formatting import duration_text, effect_text, method_text
@@ -312,10 +312,7 @@ def bundled_models(results: Path) -> str:
     measured = {
         network.size: network
         for run in ("full-cpu", "quick")
-        for network in map(
-            NetworkRow.from_json,
-            _json(results / run / "results" / "train.json")["result"]["networks"],
-        )
+        for network in read_stage(results / run / "results" / "train.json").networks
         if network.bundled
     }
     rows = []

@@ -219,7 +219,9 @@ def _stage(
     }
     key = digest_of(keyed)
     launch = current()
-    stored = launch.broadcast(store.load_json("results", (name,), key) if launch.is_main else None)
+    stored = launch.broadcast(
+        store.load_json("results", (name,), key, format=STAGE_FORMAT) if launch.is_main else None
+    )
     if stored is not None:
         ctx.log(f"[{name}] done before, reused")
         if launch.is_main:
@@ -240,6 +242,6 @@ def _stage(
     if name not in SHARDED_STAGES:
         result = launch.broadcast(result)
     if launch.is_main:
-        store.save_json("results", (name,), key, result)
+        store.save_json("results", (name,), key, result, format=STAGE_FORMAT)
         finish_stage(ctx, manifest, name, time.perf_counter() - started, False, fingerprint=key)
     return dict(result)
