@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import json
 import os
-from functools import partial
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
