@@ -10,14 +10,14 @@ import numpy as np
 
 from causalcam._io import atomic_write_json
 from causalcam.evaluate.summary import choose_variant
-from causalcam.results import AblationRow, AblationTable, Estimate
+from causalcam.results import STAGE_FORMAT, AblationRow, AblationTable, Estimate
 from causalcam.viz import explanation_panel, save_figure
 
 TARGETS = ("resnet34", "resnet50", "densenet121", "densenet169")
 
 
 def stored(path: Path, result: dict[str, Any]) -> None:
-    atomic_write_json(path, {"fingerprint": "test", "result": result})
+    atomic_write_json(path, {"fingerprint": "test", "format": STAGE_FORMAT, "result": result})
 
 
 def figure(path: Path) -> str:
