@@ -20,6 +20,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -134,19 +135,12 @@ def reproduce(
     """
     settings = settings or RunSettings()
     device = settings.device or torch.device("cpu")
+    settings = replace(settings, precision=resolve_precision(settings.precision, device))
     if stop_after is not None and stop_after not in STAGES:
         raise InputError(f"unknown stage {stop_after!r} to stop after; one of {', '.join(STAGES)}")
     chosen = profile if isinstance(profile, Profile) else get_profile(profile)
-    ctx = RunContext(
-        Path(run_dir),
-        chosen,
-        Path(data_root) if data_root is not None else None,
-        settings.seed,
-        device,
-        settings.progress,
-        log,
-        resolve_precision(settings.precision, device),
-    )
+    data = Path(data_root) if data_root is not None else None
+    ctx = RunContext(Path(run_dir), chosen, data, settings, log)
     manifest = start_manifest(ctx)
     test = load_test_set(chosen.size, chosen.limit, ctx.data_root)
     manifest["data"] = {
@@ -204,7 +198,7 @@ def _stage(
         profile.pop("weights", None)
     keyed: dict[str, Any] = {
         "profile": profile,
-        "seed": ctx.seed,
+        "seed": ctx.settings.seed,
         "data": test.checksum,
         "n": int(test.labels.numel()),
         "stage": name,
@@ -214,7 +208,7 @@ def _stage(
         "causal_default": default_variant() if name in NETWORK_STAGES else None,
         "format": STAGE_FORMAT,
         # the stages after training classify in the run's precision
-        "precision": ctx.precision if name in NETWORK_STAGES else None,
+        "precision": ctx.settings.precision if name in NETWORK_STAGES else None,
         "version": STAGE_VERSIONS.get(name, 0),
     }
     key = digest_of(keyed)

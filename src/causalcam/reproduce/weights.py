@@ -23,7 +23,7 @@ from ..data.cache import cached_split, eval_resize
 from ..errors import CheckpointError, InputError
 from ..models.checkpoint import export_checkpoint, load_checkpoint
 from ..results import JsonForm, check_format
-from ..training import Recipe, TrainConfig, evaluate, recipe_changes
+from ..training import Recipe, TrainConfig, evaluate, recipe_changes, trained_precision
 
 #: the sidecar format; a record of another version is refused with the file's name
 WEIGHTS_FORMAT = 1
@@ -118,7 +118,7 @@ def export_weights(
         for tensors in [cached_split(split, eval_resize(size), size, data_root, progress)]
     }
     recipe = dataclasses.asdict(Recipe(**_recipe_fields(metrics["recipe"])))
-    precision = str((metrics.get("compute") or {}).get("precision", "fp32"))
+    precision = trained_precision(metrics)
     record = WeightsRecord(
         name=name,
         arch=str(metrics["arch"]),
