@@ -102,13 +102,18 @@ def render_page(text: str, page: Path, root: Path, cache: dict[str, str]) -> str
     return _BLOCK.sub(block, text)
 
 
-def stale_blocks(root: Path) -> list[StaleBlock]:
-    """The generated blocks of the pages under ``root`` that differ from the results."""
+def _rendered(root: Path) -> Iterator[tuple[Path, str, str]]:
+    """Each page under ``root`` with its text and its text with every block rewritten."""
     cache: dict[str, str] = {}
-    stale = []
     for page in pages(root):
         text = page.read_text(encoding="utf-8")
-        fresh = render_page(text, page, root, cache)
+        yield page, text, render_page(text, page, root, cache)
+
+
+def stale_blocks(root: Path) -> list[StaleBlock]:
+    """The generated blocks of the pages under ``root`` that differ from the results."""
+    stale = []
+    for page, text, fresh in _rendered(root):
         old, new = _BLOCK.findall(text), _BLOCK.findall(fresh)
         stale += [
             StaleBlock(page.relative_to(root), a[1])
@@ -120,11 +125,8 @@ def stale_blocks(root: Path) -> list[StaleBlock]:
 
 def refresh(root: Path) -> list[Path]:
     """Rewrite every generated block under ``root``; returns the pages that changed."""
-    cache: dict[str, str] = {}
     changed = []
-    for page in pages(root):
-        text = page.read_text(encoding="utf-8")
-        fresh = render_page(text, page, root, cache)
+    for page, text, fresh in list(_rendered(root)):
         if fresh != text:
             page.write_text(fresh, encoding="utf-8")
             changed.append(page.relative_to(root))
