@@ -96,17 +96,27 @@ THREADS ?= 2
 retrain: $(STAMP)
 	$(BIN)/causalcam weights retrain $(NAMES) --weights $(WEIGHTS) --data $(DATA) --threads $(THREADS)
 
-# The networks not yet under weights/, from scratch with the planned recipe (hours of a CPU
-# each), then `causalcam weights export RUN/ARCH --name ARCH`. Two `make five THREADS=1` share
-# two cores: each network is trained by one process at a time (a lock in its folder).
+# The four other networks of Tables 1-2 from scratch (hours of a CPU each): those committed
+# under weights/ again from their records (recipe, seed and epochs), the others with the planned
+# recipe (the bundled model's, with the first 60% of 110 epochs at 128 px), each then exported
+# by `causalcam weights export RUN/ARCH --name ARCH`. To use two cores, give each process its
+# own networks: `make retrain NAMES=resnet34 THREADS=1` beside `make retrain NAMES=resnet50 ...`.
 FIVE_OUT ?= runs/full-cpu/models
 SEEDS_OUT ?= runs/full-cpu/seed-models
 FULL_TRAIN = --data $(DATA) --recipe scratch --set mixup=0.2 --epochs 120 --precision bf16 \
   --threads $(THREADS) --device cpu
+FIVE_TRAIN = --data $(DATA) --recipe scratch --set mixup=0.2 --set early_size=128 \
+  --set early_share=0.6 --epochs 110 --precision bf16 --threads $(THREADS) --device cpu
 BUNDLED_224 = src/causalcam/assets/models/resnet18_covidct_224.pt
 five: $(STAMP)
-	$(BIN)/causalcam train-all --out $(FIVE_OUT) --archs resnet34,resnet50,densenet121,densenet169 \
-	  $(FULL_TRAIN)
+	for arch in resnet34 resnet50 densenet121 densenet169; do \
+	  if test -f $(WEIGHTS)/$$arch.json; then \
+	    $(BIN)/causalcam weights retrain $$arch --weights $(WEIGHTS) --data $(DATA) \
+	      --threads $(THREADS) || exit 1; \
+	  else \
+	    $(BIN)/causalcam train-all --out $(FIVE_OUT) --archs $$arch $(FIVE_TRAIN) || exit 1; \
+	  fi; \
+	done
 
 seeds-224: $(STAMP)
 	for seed in 1 2; do \
@@ -119,7 +129,7 @@ seeds-224: $(STAMP)
 # study over the three ResNet-18s on the ablation's thresholds.
 full-cpu: $(STAMP)
 	$(BIN)/causalcam reproduce --profile full-cpu --weights $(WEIGHTS) --data $(DATA) \
-	  --out runs/full-cpu --precision bf16
+	  --out runs/full-cpu --precision fp32 --reuse docs/results/full-cpu
 	$(BIN)/python benchmarks/ablation.py --out runs/full-cpu/seeds --thresholds full-cpu \
 	  --store runs/full-cpu/eval --data $(DATA) --checkpoint $(BUNDLED_224) \
 	  --checkpoint $(WEIGHTS)/resnet18-seed1.pt --checkpoint $(WEIGHTS)/resnet18-seed2.pt

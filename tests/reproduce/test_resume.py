@@ -113,3 +113,43 @@ def test_a_network_added_to_the_profile_recomputes_only_the_stages_that_use_it(
     for stage in ("curves", "ablation", "rise"):  # ResNet-18's alone: reused
         assert f"[{stage}] done before, reused" in logged, (stage, logged)
     assert "[train] running" in logged and "[transfer] running" in logged, logged
+
+
+def test_a_run_takes_the_committed_stages_computed_from_the_same_inputs(
+    tmp_path: Path, isolated_cache: Path
+) -> None:
+    import dataclasses
+
+    from causalcam.reproduce import get_profile
+
+    data = write_fake_dataset(
+        tmp_path / "covid-ct", counts={"train": (2, 2), "val": (2, 2), "test": (3, 3)}
+    )
+    one = dataclasses.replace(get_profile("tiny"), archs=("resnet18",))
+    committed = tmp_path / "committed"
+    quiet = RunSettings(progress=False)
+    reproduce(committed, one, data_root=data, settings=quiet, log=len, stop_after="ablation")
+    # another run folder with the same ResNet-18 (as committed weights give it), a second
+    # network and other words for the profile: the source network's stages are copied with
+    # the committed manifest's times, the rest computed
+    two = dataclasses.replace(one, archs=("resnet18", "resnet34"), description="other words")
+    logged: list[str] = []
+    settings = RunSettings(progress=False, committed=committed)
+    run = tmp_path / "run"
+    shutil.copytree(committed / "models", run / "models")
+    reproduce(run, two, data_root=data, settings=settings, log=logged.append, stop_after="ablation")
+    for stage in ("curves", "ablation"):
+        assert f"[{stage}] taken from {committed} (same inputs)" in logged, (stage, logged)
+        copied = json.loads((run / "results" / f"{stage}.json").read_text())
+        assert copied == json.loads((committed / "results" / f"{stage}.json").read_text())
+    assert "[transfer] running" in logged, logged
+    before, after = (json.loads((d / "manifest.json").read_text()) for d in (committed, run))
+    assert after["stages"]["curves"]["seconds"] == before["stages"]["curves"]["seconds"]
+    assert after["stages"]["curves"]["adopted_from"] == str(committed)
+    # another seed is another input: nothing is taken
+    logged.clear()
+    other = RunSettings(progress=False, committed=committed, seed=1)
+    seed1 = tmp_path / "seed1"
+    shutil.copytree(committed / "models", seed1 / "models")
+    reproduce(seed1, one, data_root=data, settings=other, log=logged.append, stop_after="curves")
+    assert "[curves] running" in logged, logged

@@ -259,6 +259,13 @@ def reproduce(
             "there under their architecture's name are used instead of being trained."
         ),
     ] = None,
+    reuse: Annotated[
+        Path | None,
+        typer.Option(
+            help="Committed results of this profile (e.g. docs/results/full-cpu): a stage "
+            "computed there from the same inputs is copied, not computed again."
+        ),
+    ] = None,
     precision: PrecisionOption = "fp32",
     quiet: Quiet = False,
     device: Device = "auto",
@@ -285,6 +292,10 @@ def reproduce(
                 f"{stop_after!r} is not a stage; one of {', '.join(STAGES)}",
                 param_hint="--stop-after",
             )
+        if reuse is not None and not (reuse / "manifest.json").is_file():
+            raise typer.BadParameter(
+                f"{reuse} holds no run (no manifest.json)", param_hint="'--reuse'"
+            )
         run_dir = out or Path("runs") / chosen.name
         with launched_command(
             settings,
@@ -307,6 +318,7 @@ def reproduce(
                     device=ctx.device,
                     precision=launch.precision,
                     progress=settings.progress,
+                    committed=reuse,
                 ),
                 log=settings.info,
                 stop_after=stop_after,

@@ -45,12 +45,16 @@ class RunSettings:
             stages (maps come from one fp32 explain pass; training keeps its recipe's; the
             ablation and the qualitative figures stay fp32).
         progress: show progress bars.
+        committed: a folder of committed results of the same profile (such as
+            ``docs/results/full-cpu``): a stage computed there from the same inputs is copied
+            into the run instead of being computed again.
     """
 
     seed: int = 0
     device: torch.device | None = None
     precision: str = "fp32"
     progress: bool = True
+    committed: Path | None = None
 
 
 @dataclass

@@ -9,6 +9,7 @@ import os
 import platform
 from datetime import UTC, datetime
 from importlib import metadata
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -33,10 +34,15 @@ def hardware() -> dict[str, Any]:
     return info
 
 
+def read_manifest(run_dir: Path) -> dict[str, Any]:
+    """The ``manifest.json`` of ``run_dir`` (empty when there is none)."""
+    path = run_dir / "manifest.json"
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+
+
 def start_manifest(ctx: RunContext) -> dict[str, Any]:
     """The run's ``manifest.json`` started (versions, hardware), an earlier run's stages kept."""
-    path = ctx.run_dir / "manifest.json"
-    previous = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    previous = read_manifest(ctx.run_dir)
     if previous and previous.get("profile", {}).get("name") != ctx.profile.name:
         raise InputError(
             f"{ctx.run_dir} holds a run of profile {previous['profile']['name']!r}; "

@@ -38,7 +38,7 @@ from ..precision import resolve_precision
 from ..report import build_report
 from ..results import STAGE_FORMAT, STAGE_VERSIONS, TrainResult
 from .context import RunContext, RunSettings, TestSet, load_test_set
-from .manifest import finish_stage, skip_stage, start_manifest
+from .manifest import finish_stage, read_manifest, skip_stage, start_manifest
 from .profiles import Profile, get_profile
 from .qualitative import stage_qualitative
 from .stages import (
@@ -93,6 +93,10 @@ NETWORK_STAGES: dict[str, NetworkStage] = {
 #: the stages that read only the profile's first network (the maps' source): keyed on it
 #: alone, so a network added to the profile recomputes none of them
 SOURCE_STAGES: tuple[str, ...] = ("curves", "ablation", "rise", "qualitative")
+
+#: the stages that classify masked images in the run's precision (the ablation and the
+#: qualitative figures stay fp32): the precision is part of their fingerprint alone
+PRECISION_STAGES: tuple[str, ...] = ("curves", "transfer", "rise")
 
 #: stages that need an extra (``pip install 'causalcam[EXTRA]'``); skipped without it
 STAGE_EXTRAS: dict[str, str] = {"localisation": "localisation"}
@@ -154,9 +158,9 @@ def reproduce(
     if stop_after == "train":
         return None
     networks = load_networks(ctx, TrainResult.from_json(trained))
-    upstream = digest_of(trained)
-    source = [row for row in trained["networks"] if row["arch"] == chosen.archs[0]]
-    source_upstream = digest_of(source)
+    rows = [_portable(row, ctx.run_dir) for row in trained["networks"]]
+    upstream = digest_of(rows)
+    source_upstream = digest_of([row for row in rows if row["arch"] == chosen.archs[0]])
     for name, function in NETWORK_STAGES.items():
 
         def compute(function: NetworkStage = function) -> StageResult:
@@ -181,18 +185,22 @@ def reproduce(
     return html
 
 
-def _stage(
-    ctx: RunContext,
-    manifest: dict[str, Any],
-    name: str,
-    test: TestSet,
-    upstream: str | None,
-    compute: Callable[[], StageResult],
-) -> dict[str, Any]:
-    """A stage's stored result (JSON) from ``results/<name>.json`` if its fingerprint
-    matches, else computed and stored."""
-    store = ResultStore(ctx.run_dir)
+def _portable(row: dict[str, Any], run_dir: Path) -> dict[str, Any]:
+    """A network's row as the stages after training depend on it: a checkpoint inside the
+    run folder named relative to it, so that the same network in another folder keys alike."""
+    path = Path(row["checkpoint"])
+    if path.is_relative_to(run_dir):
+        return {**row, "checkpoint": path.relative_to(run_dir).as_posix()}
+    return row
+
+
+def stage_key(ctx: RunContext, name: str, test: TestSet, upstream: str | None) -> str:
+    """The fingerprint of stage ``name``: what its result is computed from (the profile's
+    settings but its prose, the seed, the test images, the upstream result, the default causal
+    variant, the stage files' layout, the precision of the stages after training). The stages
+    of the source network (:data:`SOURCE_STAGES`) leave out the other networks."""
     profile = ctx.profile.to_dict()
+    profile.pop("description")  # words, not settings
     if name in SOURCE_STAGES:  # the source network alone: other networks change nothing
         profile["archs"] = list(ctx.profile.archs[:1])
         profile.pop("weights", None)
@@ -207,11 +215,44 @@ def _stage(
         # that explain (not training)
         "causal_default": default_variant() if name in NETWORK_STAGES else None,
         "format": STAGE_FORMAT,
-        # the stages after training classify in the run's precision
-        "precision": ctx.settings.precision if name in NETWORK_STAGES else None,
+        "precision": ctx.settings.precision if name in PRECISION_STAGES else None,
         "version": STAGE_VERSIONS.get(name, 0),
     }
-    key = digest_of(keyed)
+    return digest_of(keyed)
+
+
+def adopt_stage(
+    ctx: RunContext, manifest: dict[str, Any], name: str, key: str
+) -> dict[str, Any] | None:
+    """Stage ``name``'s result from the committed results (``RunSettings.committed``) when it was
+    computed from the same inputs (same fingerprint ``key``): copied into the run folder with
+    the time and date the committed manifest records for it; ``None`` otherwise."""
+    committed = ctx.settings.committed
+    if committed is None:
+        return None
+    result = ResultStore(committed).load_json("results", (name,), key, format=STAGE_FORMAT)
+    if result is None:
+        return None
+    ResultStore(ctx.run_dir).save_json("results", (name,), key, result, format=STAGE_FORMAT)
+    recorded = read_manifest(committed).get("stages", {}).get(name, {})
+    manifest["stages"][name] = {**recorded, "adopted_from": str(committed)}
+    finish_stage(ctx, manifest, name, None, skipped=True, fingerprint=key)
+    ctx.log(f"[{name}] taken from {committed} (same inputs)")
+    return dict(result)
+
+
+def _stage(
+    ctx: RunContext,
+    manifest: dict[str, Any],
+    name: str,
+    test: TestSet,
+    upstream: str | None,
+    compute: Callable[[], StageResult],
+) -> dict[str, Any]:
+    """A stage's stored result (JSON) from ``results/<name>.json`` if its fingerprint
+    matches, else computed and stored."""
+    store = ResultStore(ctx.run_dir)
+    key = stage_key(ctx, name, test, upstream)
     launch = current()
     stored = launch.broadcast(
         store.load_json("results", (name,), key, format=STAGE_FORMAT) if launch.is_main else None
@@ -221,6 +262,9 @@ def _stage(
         if launch.is_main:
             finish_stage(ctx, manifest, name, None, skipped=True, fingerprint=key)
         return dict(stored)
+    adopted = launch.broadcast(adopt_stage(ctx, manifest, name, key) if launch.is_main else None)
+    if adopted is not None:
+        return dict(adopted)
     if launch.distributed and name == "train":
         raise InputError(
             f"the networks of {ctx.run_dir} are not trained yet, and training does not run "
