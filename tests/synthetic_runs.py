@@ -84,6 +84,9 @@ def synthetic_run(root: Path, with_transfer: bool = True) -> Path:
     if with_transfer:
         table = {
             "source": "resnet18",
+            "baseline": "gradcam",
+            "challenger": "causal",
+            "mode": "deletion",
             "targets": list(TARGETS),
             "thresholds": [0.1, 0.2],
             "huffman": [[0.9, 0.8], [0.7, 0.6]],
