@@ -57,6 +57,8 @@ def synthetic_run(root: Path, with_transfer: bool = True) -> Path:
     stored(results / "train.json", {"networks": networks})
     summary = [
         {
+            "source": "resnet18",
+            "target": "resnet18",
             "method": m,
             "mode": mode,
             "statistic": "auc",
