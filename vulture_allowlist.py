@@ -55,3 +55,10 @@ IDENTIFYING_KEYWORDS  # medical.privacy: what the privacy tests check stays out 
 # public API read by users and the tests: the Explainer's folded copy, a method's formula
 _.explained_model
 _.formula
+
+# properties a typed result writes into its JSON form by name (``json_derived``), for readers
+# of the file
+margins
+default_reading
+average_drop
+increase_in_confidence

@@ -10,14 +10,14 @@ import numpy as np
 
 from causalcam._io import atomic_write_json
 from causalcam.evaluate.summary import choose_variant
-from causalcam.results import AblationRow, AblationTable, Estimate
+from causalcam.results import STAGE_FORMAT, AblationRow, AblationTable, Estimate
 from causalcam.viz import explanation_panel, save_figure
 
 TARGETS = ("resnet34", "resnet50", "densenet121", "densenet169")
 
 
 def stored(path: Path, result: dict[str, Any]) -> None:
-    atomic_write_json(path, {"fingerprint": "test", "result": result})
+    atomic_write_json(path, {"fingerprint": "test", "format": STAGE_FORMAT, "result": result})
 
 
 def figure(path: Path) -> str:
@@ -57,6 +57,8 @@ def synthetic_run(root: Path, with_transfer: bool = True) -> Path:
     stored(results / "train.json", {"networks": networks})
     summary = [
         {
+            "source": "resnet18",
+            "target": "resnet18",
             "method": m,
             "mode": mode,
             "statistic": "auc",
@@ -84,6 +86,9 @@ def synthetic_run(root: Path, with_transfer: bool = True) -> Path:
     if with_transfer:
         table = {
             "source": "resnet18",
+            "baseline": "gradcam",
+            "challenger": "causal",
+            "mode": "deletion",
             "targets": list(TARGETS),
             "thresholds": [0.1, 0.2],
             "huffman": [[0.9, 0.8], [0.7, 0.6]],

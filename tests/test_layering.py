@@ -16,7 +16,7 @@ LAYERS: dict[str, int] = {
     "errors": 0,
     "_io": 0,
     "method_names": 0,
-    "results": 0,
+    "results": 1,
     "preprocess": 1,
     "precision": 1,
     "extras": 1,

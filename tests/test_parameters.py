@@ -1,5 +1,5 @@
 """No function outside the command line takes more than 8 parameters: settings travel as
-frozen dataclasses (``EvaluationSettings``, ``AblationSettings``, ``RiseSettings`` ...).
+frozen dataclasses (``EvaluationSettings``, ``AblationSettings``, ``ExplainSettings`` ...).
 The one exception is ``Explainer.explain``, whose keyword options mirror the peers."""
 
 from __future__ import annotations
@@ -13,10 +13,6 @@ LIMIT = 8
 #: (module path, function): the exceptions, each with its reason
 ALLOWED: dict[tuple[str, str], str] = {
     ("explain/engine.py", "explain"): "Explainer.explain: keyword options mirror the peers",
-    # the file-explaining path's options are to move into a settings object with the
-    # grad-cam-like call its README examples use
-    ("files/explain.py", "explain_files"): "options to move into a settings object",
-    ("distributed/explain.py", "explain_files_sharded"): "mirrors explain_files",
 }
 
 

@@ -10,13 +10,7 @@ REPO = Path(__file__).resolve().parents[1]
 ROOTS = (REPO / "src" / "causalcam", REPO / "benchmarks")
 
 #: (importing file, imported name): the exceptions, each with its reason
-ALLOWED: dict[tuple[str, str], str] = {
-    # the file-explaining path is being grouped into one package, with one writer
-    **{
-        ("src/causalcam/distributed/explain.py", name): "shares explain_files' writer"
-        for name in ("_BATCH", "_Output", "_unique_name", "_write_one")
-    },
-}
+ALLOWED: dict[tuple[str, str], str] = {}
 
 
 def private_imports(path: Path) -> list[tuple[int, str]]:

@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 
 import causalcam
 from causalcam.cli import app
-from causalcam.files import explain_files
+from causalcam.files import ExplainSettings, explain_files
 
 runner = CliRunner()
 SIZE = 64
@@ -143,7 +143,9 @@ def test_factory_model_sees_colour_unless_grey(photos: Path, factory_dir: Path) 
 def test_load_model_and_explain_files_from_python(photos: Path, factory_dir: Path) -> None:
     network = causalcam.load_model(factory="colour_net:build", labels=["red", "blue"])
     assert network.preprocessing.rgb and network.classes == ("red", "blue")
-    run = explain_files([photos / "halves.png"], network, factory_dir / "py", methods=["gradcam"])
+    run = explain_files(
+        [photos / "halves.png"], network, factory_dir / "py", ExplainSettings(methods=["gradcam"])
+    )
     assert run.records[0]["predicted_class"] in ("red", "blue")
     assert _summary(factory_dir / "py")["model"]["preprocessing"]["rgb"] is True
 

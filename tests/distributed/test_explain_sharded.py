@@ -12,7 +12,7 @@ from PIL import Image
 from torch import nn
 
 from causalcam.distributed.explain import explain_files_sharded
-from causalcam.files import explain_files
+from causalcam.files import ExplainSettings, explain_files
 from causalcam.network import Network
 from causalcam.preprocess import Preprocessing
 
@@ -35,10 +35,9 @@ def test_sharded_run_keeps_colour_like_one_process(
     Image.new("RGB", (20, 24), (220, 30, 30)).save(photos / "a_red.png")
     Image.new("RGB", (24, 20), (30, 30, 220)).save(photos / "b_blue.png")
     network = _colour_network()
-    one = explain_files([photos], network, tmp_path / "one", methods=["gradcam"], progress=False)
-    sharded = explain_files_sharded(
-        [photos], network, tmp_path / "sharded", methods=["gradcam"], progress=False
-    )
+    settings = ExplainSettings(methods=["gradcam"], progress=False)
+    one = explain_files([photos], network, tmp_path / "one", settings)
+    sharded = explain_files_sharded([photos], network, tmp_path / "sharded", settings)
     assert [r["predicted_class"] for r in sharded.records] == ["red", "blue"]
     for mine, theirs in zip(sharded.records, one.records, strict=True):
         assert mine["probabilities"] == theirs["probabilities"]

@@ -30,7 +30,7 @@ from launch_helpers import (
 from causalcam.distributed.context import RUN_FILE
 from causalcam.distributed.explain import MARKERS
 from causalcam.evaluate import EvaluationSettings
-from causalcam.files import explain_files, load_model_source
+from causalcam.files import ExplainSettings, explain_files, load_model_source
 from causalcam.reproduce import RunSettings, evaluate_checkpoints, reproduce, transfer_checkpoints
 
 METHODS = "gradcam,causal"
@@ -69,7 +69,8 @@ def test_explain_under_torchrun_writes_what_one_process_writes(
     single, multi = tmp_path / "single", tmp_path / "multi"
     source = load_model_source(str(tiny_checkpoint), torch.device("cpu"))
     methods = METHODS.split(",")
-    explain_files([images], source, single, methods=methods, save_npy=True, progress=False)
+    settings = ExplainSettings(methods=methods, save_npy=True, progress=False)
+    explain_files([images], source, single, settings)
     args = ["explain", str(images), "-m", str(tiny_checkpoint), "--methods", METHODS]
     env = {**base_env(isolated_cache), "CAUSALCAM_WORKERS": "1"}  # a decoding worker each
     done = torchrun([*args, "--save-npy", "--out", str(multi), "--device", "cpu"], 2, env)

@@ -16,6 +16,7 @@ from causalcam.data import CLASSES, sample_scans
 from causalcam.errors import CheckpointError, InputError
 from causalcam.files import (
     DEFAULT_METHODS,
+    ExplainSettings,
     ModelSource,
     check_methods,
     collect_images,
@@ -77,8 +78,7 @@ def test_same_stem_images_get_distinct_output_folders(
         [tmp_path / "a", tmp_path / "b"],
         small_source,
         tmp_path / "out",
-        methods=["gradcam"],
-        progress=False,
+        ExplainSettings(methods=["gradcam"], progress=False),
     )
     panels = [Path(r["outputs"]["panel"]).parent.name for r in run.records]
     assert panels == ["scan", "scan-2"]

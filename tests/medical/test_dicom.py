@@ -9,11 +9,13 @@ import numpy as np
 import pytest
 
 from causalcam.errors import DataError
-from causalcam.files import ModelSource, Reading, explain_files, gather
+from causalcam.files import ExplainSettings, ModelSource, Reading, explain_files, gather
 from causalcam.files.inputs import file_kind
 from causalcam.medical.dicom import group_series, read_header, read_hounsfield, series_affine
 from causalcam.medical.privacy import ALLOWED_KEYWORDS, IDENTIFYING_KEYWORDS
 from medical_files import IDENTIFYING, ORIENTATION, SPACING, write_dicom_slice, write_series
+
+QUIET = ExplainSettings(progress=False)
 
 
 def test_hounsfield_units_from_rescale(tmp_path: Path) -> None:
@@ -57,7 +59,7 @@ def test_series_maps_are_a_nifti_in_the_series_geometry(
     import nibabel as nib
 
     written = write_series(tmp_path / "series", count=4)
-    run = explain_files([tmp_path / "series"], small_source, tmp_path / "out", progress=False)
+    run = explain_files([tmp_path / "series"], small_source, tmp_path / "out", QUIET)
     assert not run.skipped
     records = run.records
     positions = [r["dicom"]["slice_position"][2] for r in records]
@@ -77,7 +79,7 @@ def test_series_maps_are_a_nifti_in_the_series_geometry(
 def test_private_fields_never_leave(small_source: ModelSource, tmp_path: Path) -> None:
     write_series(tmp_path / "series", count=2, identifying=True)
     out = tmp_path / "out"
-    explain_files([tmp_path / "series"], small_source, out, progress=False)
+    explain_files([tmp_path / "series"], small_source, out, QUIET)
     texts = [p.read_text(errors="ignore") for p in out.rglob("*.json")]
     names = [str(p.relative_to(out)) for p in out.rglob("*")]
     for value in IDENTIFYING.values():
@@ -106,7 +108,7 @@ def test_bad_inputs_are_named_and_the_rest_is_explained(
     nans[1, 2, 0] = np.nan
     nib.save(nib.Nifti1Image(nans, np.eye(4)), folder / "nans.nii.gz")
     (folder / "DICOMDIR").write_bytes(b"index")
-    run = explain_files([folder], small_source, tmp_path / "out", progress=False)
+    run = explain_files([folder], small_source, tmp_path / "out", QUIET)
     assert len(run.records) == 3
     reasons = {Path(s["file"]).name: s["reason"] for s in run.skipped}
     assert set(reasons) == {

@@ -10,7 +10,7 @@ import pytest
 
 from causalcam.data.cache import eval_resize
 from causalcam.errors import InputError
-from causalcam.files import ModelSource, Reading, explain_files
+from causalcam.files import ExplainSettings, ModelSource, Reading, explain_files
 from causalcam.medical import WINDOW_PRESETS
 from causalcam.medical.nifti import parse_slices, read_volume
 from causalcam.medical.volumes import map_to_source
@@ -55,7 +55,9 @@ def test_maps_keep_the_source_affine(small_source: ModelSource, tmp_path: Path) 
     path = write_nifti(tmp_path / "chest.nii.gz", _volume(), AFFINE)
     reading = Reading(WINDOW_PRESETS["lung"], "axial", "1:3")
     out = tmp_path / "out"
-    run = explain_files([path], small_source, out, progress=False, reading=reading, save_npy=True)
+    run = explain_files(
+        [path], small_source, out, ExplainSettings(progress=False, reading=reading, save_npy=True)
+    )
     assert [r["nifti"]["slice"] for r in run.records] == [1, 2]
     summary = json.loads(run.summary.read_text())
     [volume] = summary["volumes"]

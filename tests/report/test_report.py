@@ -17,7 +17,7 @@ from PIL import Image
 
 from causalcam._io import atomic_write_json
 from causalcam.report import PAPER_TABLES, build_report, find_chromium, render_dom, screenshot
-from causalcam.results import AblationTable
+from causalcam.results import STAGE_FORMAT, AblationTable
 from synthetic_runs import stored, synthetic_run
 
 
@@ -109,6 +109,14 @@ def test_stage_files_of_another_layout_are_named_not_misread(tmp_path: Path) -> 
     markdown = build_report(run).markdown.read_text()
     assert "`results/ablation.json` was written by another version of causalcam" in markdown
     assert "Table 1: masks from ResNet-18" in markdown  # the other sections are unaffected
+
+
+def test_a_stage_file_of_another_format_is_named_not_misread(tmp_path: Path) -> None:
+    run = synthetic_run(tmp_path)
+    path = run / "results" / "ablation.json"
+    atomic_write_json(path, {**json.loads(path.read_text()), "format": STAGE_FORMAT + 1})
+    markdown = build_report(run).markdown.read_text()
+    assert "`results/ablation.json` was written by another version of causalcam" in markdown
 
 
 def test_networks_near_chance_are_flagged_in_the_transference_section(tmp_path: Path) -> None:

@@ -7,12 +7,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import torch
 
 from causalcam.errors import CheckpointError, InputError
 from causalcam.reproduce import PROFILES, get_profile, with_archs
 from causalcam.reproduce import stages as stages_module
-from causalcam.reproduce.context import RunContext
+from causalcam.reproduce.context import RunContext, RunSettings
 from causalcam.reproduce.run import skip_reason
 
 
@@ -47,9 +46,8 @@ def test_the_train_stage_trains_in_the_profiles_precision(
         (config.out_dir / "metrics.json").write_text(json.dumps(metrics))
 
     monkeypatch.setattr(stages_module, "train", fake_train)
-    ctx = RunContext(
-        tmp_path, get_profile("full-cpu"), None, 0, torch.device("cpu"), False, lambda _: None
-    )
+    quiet = RunSettings(progress=False)
+    ctx = RunContext(tmp_path, get_profile("full-cpu"), None, quiet, lambda _: None)
     row = stages_module._train_one(ctx, "resnet34", {})
     assert [c.precision for c in seen] == ["bf16"] and seen[0].epochs == 120
     assert seen[0].overrides == {"mixup": 0.2}  # the recipe chosen on validation

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
 
 import pytest
 
-from causalcam.results._json import JsonForm
+from causalcam.results import JsonForm, json_codec
 
 
 @dataclass(frozen=True)
@@ -39,3 +42,32 @@ def test_missing_fields_take_their_defaults_and_required_ones_are_named() -> Non
     assert Outer.from_json({"count": 1, "rows": []}) == Outer(1, ())
     with pytest.raises(TypeError, match="rows"):
         Outer.from_json({"count": 1})
+
+
+class Colour(Enum):
+    RED = "red"
+
+
+@dataclass(frozen=True)
+class Coded(JsonForm):
+    low: float = field(default=math.nan, metadata=json_codec(key="min"))
+    hex_id: int = field(default=0, metadata=json_codec(write=hex, read=lambda t: int(t, 16)))
+    colour: Colour = Colour.RED
+    pair: tuple[int, str] = (0, "")
+    names: list[str] = field(default_factory=list)
+    settings: Mapping[str, float | int | str | bool] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
+    json_derived = ("doubled",)
+
+    @property
+    def doubled(self) -> float:
+        return 2 * self.low
+
+
+def test_a_codec_renames_and_converts_a_field_and_derived_values_are_written_only() -> None:
+    coded = Coded(1.5, 255, Colour.RED, (2, "b"), ["x"], {"n": 3, "on": True}, {"a": [1, 2]})
+    payload = json.loads(json.dumps(coded.to_json(), allow_nan=False))
+    assert payload["min"] == 1.5 and "low" not in payload and payload["hex_id"] == "0xff"
+    assert payload["colour"] == "red" and payload["doubled"] == 3.0
+    assert Coded.from_json(payload) == coded  # "doubled" is not read back
+    assert Coded.from_json({"min": None}).low != Coded.from_json({"min": None}).low  # NaN

@@ -89,4 +89,4 @@ def test_three_d_and_bad_designs() -> None:
         Design("waterbirds")
     with pytest.raises(InputError, match="rho"):
         Design("shortcut", rho=1.5)
-    assert Design.from_dict(Design("shortcut", 0.8).to_dict()) == Design("shortcut", 0.8)
+    assert Design.from_json(Design("shortcut", 0.8).to_json()) == Design("shortcut", 0.8)

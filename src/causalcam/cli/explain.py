@@ -220,7 +220,7 @@ def explain(
     with user_errors(settings):
         from ..distributed.explain import explain_files_sharded
         from ..explain import CausalOptions
-        from ..files import Reading, explain_files
+        from ..files import ExplainSettings, Reading, explain_files
         from ..medical import parse_window
 
         with usage_errors("--loss/--normalize/--sign/--gradcam-term"):
@@ -254,20 +254,19 @@ def explain(
             if source.warning and ctx.is_main:
                 warn(source.warning)
             started = time.perf_counter()
-            run = (explain_files_sharded if ctx.distributed else explain_files)(
-                images,
-                source,
-                out,
+            how = ExplainSettings(
                 methods=chosen,
                 target_layer=layer,
                 contrast_class=contrast_class,
                 causal=options,
                 save_npy=save_npy,
-                device=ctx.device,
-                progress=settings.progress,
                 reading=reading,
                 precision=resolved,
+                device=ctx.device,
+                progress=settings.progress,
             )
+            explain = explain_files_sharded if ctx.distributed else explain_files
+            run = explain(images, source, out, how)
             if ctx.is_main:
                 _report_run(settings, run, time.perf_counter() - started)
         if not run.records:

@@ -20,22 +20,18 @@ from typing import Any
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from .. import models
 from ..errors import InputError
 from ..evaluate.store import digest_of, model_fingerprint
-from ..explain import CausalOptions, Explainer
+from ..explain import Explainer
 from ..files import (
     BATCH_SIZE,
-    DEFAULT_METHODS,
     ExplainRun,
+    ExplainSettings,
     ImageWriter,
     Inputs,
     ModelSource,
-    Reading,
-    RunSettings,
     Skipped,
     as_source,
-    check_methods,
     gather,
     model_sized,
     parse_contrast_class,
@@ -124,44 +120,34 @@ def explain_files_sharded(
     inputs: Sequence[str | os.PathLike[str]],
     source: ModelSource | Network,
     out_dir: str | os.PathLike[str],
-    methods: Sequence[str] = DEFAULT_METHODS,
-    target_layer: str | None = None,
-    contrast_class: str | None = None,
-    causal: CausalOptions | None = None,
-    save_npy: bool = False,
-    device: torch.device | None = None,
-    progress: bool = True,
+    settings: ExplainSettings | None = None,
+    *,
     true_classes: Mapping[Path, str] | None = None,
-    reading: Reading | None = None,
     ctx: Context | None = None,
-    precision: str = "fp32",
 ) -> ShardedExplainRun:
     """:func:`~causalcam.files.explain_files` with the files shared among the ranks
-    of ``ctx`` (default: the running :func:`~causalcam.distributed.join_launch`); same arguments
-    and outputs. Unreadable files are skipped and listed as in one process."""
+    of ``ctx`` (default: the running :func:`~causalcam.distributed.join_launch`); same
+    arguments and outputs (the model runs on ``settings.device``, default the rank's own).
+    Unreadable files are skipped and listed as in one process."""
     ctx = ctx or current()
     source = as_source(source)
-    reading = reading or Reading()
-    found = gather(inputs, reading)
-    chosen = check_methods(methods)
-    target = device or ctx.device
+    target = (settings or ExplainSettings()).device or ctx.device
     model = source.model.to(target)
+    chosen = (settings or ExplainSettings()).resolved(model)
+    found = gather(inputs, chosen.reading)
     plan = _Plan(
         ctx=ctx,
         found=found,
         source=source,
         model=model,
         device=target,
-        layer=target_layer or models.default_target_layer(model),
-        methods=chosen,
-        contrast=parse_contrast_class(contrast_class, source.classes),
-        causal=causal or CausalOptions(),
-        writer=ImageWriter(list(source.classes), chosen, save_npy),
+        settings=chosen,
+        contrast=parse_contrast_class(chosen.contrast_class, source.classes),
+        writer=ImageWriter(list(source.classes), chosen.methods, chosen.save_npy),
         truths=dict(true_classes or {}),
         out=Path(out_dir),
-        precision=precision,
     )
-    results, report = run_sharded(ctx, plan.job(reading), plan.work, progress=progress)
+    results, report = run_sharded(ctx, plan.job(), plan.work, progress=chosen.progress)
     run = ShardedExplainRun(plan.out, plan.out / "explanations.json", report=report)
     for result in results:
         run.records.extend(result["records"])
@@ -169,8 +155,7 @@ def explain_files_sharded(
         found.skipped.extend(Skipped(**item) for item in result["skipped"])
     run.skipped = [s.to_dict() for s in found.skipped]
     if ctx.is_main:
-        settings = RunSettings(plan.layer, plan.methods, causal, reading)
-        write_summary(run, source, settings, found, [])
+        write_summary(run, source, chosen, found, [])
         shutil.rmtree(plan.out / MARKERS, ignore_errors=True)
     return run
 
@@ -178,21 +163,18 @@ def explain_files_sharded(
 @dataclass
 class _Plan:
     """What every rank of one sharded explain run shares: the files (each one scan) with
-    their output folder names, the model and layer, the options and where outputs go."""
+    their output folder names, the model, the settings (resolved) and where outputs go."""
 
     ctx: Context
     found: Inputs
     source: ModelSource
     model: torch.nn.Module
     device: torch.device
-    layer: str
-    methods: tuple[str, ...]
+    settings: ExplainSettings
     contrast: int | None
-    causal: CausalOptions
     writer: ImageWriter
     truths: dict[Path, str]
     out: Path
-    precision: str
     paths: list[Path] = field(init=False)
     names: list[str] = field(init=False)
 
@@ -201,17 +183,18 @@ class _Plan:
         taken: list[str] = []
         self.names = [unique_name(path.stem, taken) for path in self.paths]
 
-    def job(self, reading: Reading) -> ShardedJob:
+    def job(self) -> ShardedJob:
         """The job's chunks (one batch each) and what its markers are keyed by."""
+        chosen = self.settings
         options = [
-            self.methods,
-            self.layer,
+            tuple(chosen.methods),
+            chosen.target_layer,
             self.contrast,
-            self.causal.to_dict(),
-            self.writer.save_npy,
+            chosen.causal.to_dict(),
+            chosen.save_npy,
             str(self.out),
-            reading.to_dict(),
-            self.precision,
+            chosen.reading.to_dict(),
+            chosen.precision,
         ]
         return ShardedJob(
             n_items=len(self.paths),
@@ -236,7 +219,11 @@ class _Plan:
         )
         with (
             eval_mode(self.model),
-            Explainer(self.model, target_layer=self.layer, precision=self.precision) as explainer,
+            Explainer(
+                self.model,
+                target_layer=self.settings.target_layer,
+                precision=self.settings.precision,
+            ) as explainer,
         ):
             for (chunk_id, _), batch in zip(chunks, loader, strict=True):
                 yield chunk_id, self._explain(explainer, batch)
@@ -250,9 +237,9 @@ class _Plan:
         images = torch.stack([entry[1] for entry in readable])
         explanation = explainer.explain(
             to_model_input(images.to(self.device, non_blocking=True), self.source.preprocessing),
-            methods=self.methods,
+            methods=self.settings.methods,
             contrast_class=self.contrast,
-            causal=self.causal,
+            causal=self.settings.causal,
         )
         top2 = explanation.logits.detach().float().topk(2, dim=1).values.cpu()
         records, ties = [], []

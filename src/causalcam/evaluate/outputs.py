@@ -43,7 +43,7 @@ def write_evaluation(
     out = Path(out_dir)
     paths = [*write_rows(curve_rows(chosen), out / "curves")]
     rows = summarize(chosen, reference=reference, h_values=h_values, n_boot=n_boot, seed=seed)
-    paths += write_rows([row.to_json() for row in rows], out / "summary")
+    paths += write_rows(rows, out / "summary")
     if plots:
         groups: dict[tuple[str, str, str], list[Curve]] = {}
         for curve in chosen:

@@ -106,8 +106,11 @@ class ResultStore:
             safe_name(parts[-1]) + suffix
         )
 
-    def load_json(self, kind: str, parts: tuple[str, ...], fingerprint: str) -> Any | None:
-        """The stored payload for ``parts`` if its fingerprint matches, else ``None``."""
+    def load_json(
+        self, kind: str, parts: tuple[str, ...], fingerprint: str, *, format: int | None = None
+    ) -> Any | None:
+        """The stored payload for ``parts`` if its fingerprint (and ``format``, if given)
+        matches, else ``None``."""
         key = "/".join((kind, *parts))
         if self.root is None:
             stored = self._memory.get(key)
@@ -121,17 +124,29 @@ class ResultStore:
             return None
         if not isinstance(payload, dict) or payload.get("fingerprint") != fingerprint:
             return None
+        if format is not None and payload.get("format") != format:
+            return None
         return payload.get("result")
 
-    def save_json(self, kind: str, parts: tuple[str, ...], fingerprint: str, result: Any) -> None:
-        """Store ``result`` (JSON-serialisable) under ``parts`` with its fingerprint, atomically."""
+    def save_json(
+        self,
+        kind: str,
+        parts: tuple[str, ...],
+        fingerprint: str,
+        result: Any,
+        *,
+        format: int | None = None,
+    ) -> None:
+        """Store ``result`` (JSON-serialisable) under ``parts`` with its fingerprint (and
+        the ``format`` of its layout, if given), atomically."""
         key = "/".join((kind, *parts))
         if self.root is None:
             self._memory[key] = (fingerprint, result)
             return
-        atomic_write_json(
-            self._path(kind, parts, ".json"), {"fingerprint": fingerprint, "result": result}
-        )
+        stored = {"fingerprint": fingerprint, "result": result}
+        if format is not None:
+            stored = {"fingerprint": fingerprint, "format": format, "result": result}
+        atomic_write_json(self._path(kind, parts, ".json"), stored)
 
     def load_tensors(
         self, kind: str, parts: tuple[str, ...], fingerprint: str

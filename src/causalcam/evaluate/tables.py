@@ -1,4 +1,5 @@
-"""Tidy tables: rows (dicts) written as CSV and JSON, atomically; NaN becomes empty / null."""
+"""Tidy tables: rows (dicts or typed rows) written as CSV and JSON, atomically; NaN becomes
+empty / null."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from .._io import atomic_write_json, atomic_write_text
+from ..results import JsonForm
 from .threshold import Curve
 
 
@@ -57,19 +59,21 @@ def _cell(value: Any) -> Any:
     return value
 
 
-def write_rows(rows: Sequence[Mapping[str, Any]], stem: str | Path) -> tuple[Path, Path]:
+def write_rows(rows: Sequence[Mapping[str, Any] | JsonForm], stem: str | Path) -> tuple[Path, Path]:
     """Write rows as ``stem.csv`` and ``stem.json`` (a list of row objects), atomically.
 
     Args:
-        rows: the rows.
+        rows: the rows: dicts, or typed rows (:class:`~causalcam.results.JsonForm`, one
+            column per field).
         stem: the path of both files without their suffix.
 
     Returns:
         The paths of the CSV and the JSON file.
     """
     stem = Path(stem)
-    csv_path = atomic_write_text(stem.with_suffix(".csv"), rows_to_csv(rows))
-    json_path = atomic_write_json(stem.with_suffix(".json"), jsonable([dict(row) for row in rows]))
+    plain = [row.to_json() if isinstance(row, JsonForm) else dict(row) for row in rows]
+    csv_path = atomic_write_text(stem.with_suffix(".csv"), rows_to_csv(plain))
+    json_path = atomic_write_json(stem.with_suffix(".json"), jsonable(plain))
     return csv_path, json_path
 
 

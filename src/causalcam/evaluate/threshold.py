@@ -31,6 +31,7 @@ from ..explain import MapFn
 from ..network import Network, as_network, eval_mode
 from ..precision import ComputePlan, compute_plan, memory_format
 from ..preprocess import to_model_input
+from ..results import JsonForm, json_codec
 from .huffman import huffman_bits, masked_bits, threshold_levels
 from .settings import (
     EvaluationSettings,
@@ -51,8 +52,16 @@ _MAP_TOLERANCE = 1e-4
 CURVE_FORMAT = 2
 
 
+def _floats(values: Sequence[float]) -> np.ndarray:
+    return np.asarray(values, dtype=np.float64)
+
+
+def _integers(values: Sequence[int]) -> np.ndarray:
+    return np.asarray(values, dtype=np.int64)
+
+
 @dataclass(frozen=True)
-class Curve:
+class Curve(JsonForm):
     """Per-image results of one (source, method, target, mode) threshold sweep.
 
     Attributes:
@@ -71,10 +80,10 @@ class Curve:
     method: str
     target: str
     mode: str
-    thresholds: np.ndarray
-    correct: np.ndarray
-    bits: np.ndarray
-    original_bits: np.ndarray
+    thresholds: np.ndarray = field(metadata=json_codec(write=np.ndarray.tolist, read=_floats))
+    correct: np.ndarray = field(metadata=json_codec(write=pack_bool_rows, read=unpack_bool_rows))
+    bits: np.ndarray = field(metadata=json_codec(write=np.ndarray.tolist, read=_integers))
+    original_bits: np.ndarray = field(metadata=json_codec(write=np.ndarray.tolist, read=_integers))
 
     @property
     def ratios(self) -> np.ndarray:
@@ -109,32 +118,6 @@ class Curve:
                 self.thresholds, self.accuracy, self.mean_h, self.correct.sum(axis=1), strict=True
             )
         ]
-
-    def to_json(self) -> dict[str, Any]:
-        """Everything needed to rebuild the curve (per-image results included)."""
-        return {
-            "source": self.source,
-            "method": self.method,
-            "target": self.target,
-            "mode": self.mode,
-            "thresholds": [float(tau) for tau in self.thresholds],
-            "correct": pack_bool_rows(self.correct),
-            "bits": self.bits.tolist(),
-            "original_bits": self.original_bits.tolist(),
-        }
-
-    @classmethod
-    def from_json(cls, payload: Mapping[str, Any]) -> Curve:
-        return cls(
-            source=str(payload["source"]),
-            method=str(payload["method"]),
-            target=str(payload["target"]),
-            mode=str(payload["mode"]),
-            thresholds=np.asarray(payload["thresholds"], dtype=np.float64),
-            correct=unpack_bool_rows(list(payload["correct"])),
-            bits=np.asarray(payload["bits"], dtype=np.int64),
-            original_bits=np.asarray(payload["original_bits"], dtype=np.int64),
-        )
 
 
 def validate_test_set(images: torch.Tensor, labels: torch.Tensor) -> None:

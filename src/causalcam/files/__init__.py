@@ -6,6 +6,8 @@ and write.
 - :mod:`~causalcam.files.source`: the model to explain with (:class:`ModelSource`;
   :func:`load_model_source` for ``--model``, :func:`user_model_source` for ``--arch`` /
   ``--factory`` with ``--weights``);
+- :mod:`~causalcam.files.settings`: :class:`ExplainSettings`, how files are explained (set
+  once, the files given at the call);
 - :mod:`~causalcam.files.explain`: :func:`explain_files`, :func:`load_images`;
 - :mod:`~causalcam.files.outputs`: panels, overlays, ``.npy`` maps and ``explanations.json``
   (:class:`ImageWriter`, :func:`write_summary`, shared with the sharded run);
@@ -17,9 +19,7 @@ from .demo import DEFAULT_DEMO_OUT, run_demo
 from .disclaimer import research_notice, short_notice
 from .explain import (
     BATCH_SIZE,
-    DEFAULT_METHODS,
     as_source,
-    check_methods,
     collect_images,
     explain_files,
     load_images,
@@ -30,11 +30,11 @@ from .inputs import IMAGE_SUFFIXES, Inputs, Reading, Scan, Skipped, gather
 from .outputs import (
     ExplainRun,
     ImageWriter,
-    RunSettings,
     map_statistics,
     unique_name,
     write_summary,
 )
+from .settings import DEFAULT_METHODS, ExplainSettings, check_methods
 from .source import ModelSource, UserModel, load_model_source, user_model_source
 
 __all__ = [
@@ -43,11 +43,11 @@ __all__ = [
     "DEFAULT_METHODS",
     "IMAGE_SUFFIXES",
     "ExplainRun",
+    "ExplainSettings",
     "ImageWriter",
     "Inputs",
     "ModelSource",
     "Reading",
-    "RunSettings",
     "Scan",
     "Skipped",
     "UserModel",

@@ -10,6 +10,7 @@ import torch
 from ..data import sample_scans
 from .explain import explain_files
 from .outputs import ExplainRun
+from .settings import ExplainSettings
 from .source import ModelSource, load_model_source
 
 DEFAULT_DEMO_OUT = Path("causalcam-out") / "demo"
@@ -32,7 +33,6 @@ def run_demo(
         [scan.path for scan in scans],
         model,
         out_dir,
-        device=device,
-        progress=progress,
+        ExplainSettings(device=device, progress=progress),
         true_classes={scan.path: scan.class_name for scan in scans},
     )

@@ -25,19 +25,17 @@ import torch
 from PIL import Image
 from tqdm import tqdm
 
-from .. import models
 from ..data.cache import eval_resize, prepare
 from ..errors import DataError, InputError
-from ..explain import CausalOptions, Explainer, Explanation
+from ..explain import Explainer, Explanation
 from ..medical.volumes import VolumeWriter
-from ..method_names import METHOD_NAMES, PAPER_METHODS
 from ..network import Network, eval_mode
 from ..preprocess import to_model_input
 from .inputs import Reading, Scan, gather
-from .outputs import ExplainRun, ImageWriter, RunSettings, unique_name, write_summary
+from .outputs import ExplainRun, ImageWriter, unique_name, write_summary
+from .settings import ExplainSettings
 from .source import ModelSource
 
-DEFAULT_METHODS: tuple[str, ...] = PAPER_METHODS
 #: Images explained in one pass of the engine (and one chunk of the sharded run).
 BATCH_SIZE = 8
 
@@ -92,18 +90,6 @@ def parse_contrast_class(value: str | None, classes: Sequence[str]) -> int | Non
     )
 
 
-def check_methods(methods: Sequence[str]) -> tuple[str, ...]:
-    """Validate method names against :data:`METHOD_NAMES` (order kept, no repeats)."""
-    unknown = [m for m in methods if m not in METHOD_NAMES]
-    if unknown:
-        raise InputError(
-            f"unknown method(s) {', '.join(unknown)}; choose from {', '.join(METHOD_NAMES)}"
-        )
-    if not methods:
-        raise InputError("choose at least one method")
-    return tuple(dict.fromkeys(methods))
-
-
 def as_source(model: ModelSource | Network) -> ModelSource:
     """A :class:`ModelSource`; a :class:`~causalcam.network.Network` (e.g. from
     :func:`causalcam.load_model`) is described by its model's class name."""
@@ -117,50 +103,55 @@ def explain_files(
     inputs: Iterable[str | os.PathLike[str]],
     source: ModelSource | Network,
     out_dir: str | os.PathLike[str],
-    methods: Sequence[str] = DEFAULT_METHODS,
-    target_layer: str | None = None,
-    contrast_class: str | None = None,
-    causal: CausalOptions | None = None,
-    save_npy: bool = False,
-    device: torch.device | None = None,
-    progress: bool = True,
+    settings: ExplainSettings | None = None,
+    *,
     true_classes: Mapping[Path, str] | None = None,
-    reading: Reading | None = None,
-    precision: str = "fp32",
 ) -> ExplainRun:
     """Explain every image in ``inputs`` with ``source`` and write panels, overlays, JSON.
 
-    ``source``: a :class:`ModelSource` or a :class:`~causalcam.network.Network` (such as
-    :func:`causalcam.load_model` returns). Files that cannot be read are skipped and listed
-    (``run.skipped``, the JSON's ``skipped``); ``reading`` sets the DICOM/NIfTI window, plane
-    and slices (:mod:`causalcam.files.inputs`). ``true_classes`` (image path -> class name),
-    when known, is shown in the panel titles and recorded in the JSON; ``precision``: the
-    forward pass's (``Explainer``)."""
+    Files that cannot be read are skipped and listed (``run.skipped``, the JSON's
+    ``skipped``).
+
+    Args:
+        inputs: image, DICOM and NIfTI files and folders (searched recursively).
+        source: a :class:`ModelSource` or a :class:`~causalcam.network.Network` (such as
+            :func:`causalcam.load_model` returns).
+        out_dir: the output folder.
+        settings: how to explain (:class:`ExplainSettings`; ``None``: the defaults).
+        true_classes: image path -> class name, where known: shown in the panel titles and
+            recorded in the JSON.
+
+    Returns:
+        The records written and the summary's path.
+
+    Raises:
+        InputError: an unknown method or contrast class.
+    """
     source = as_source(source)
-    chosen = check_methods(methods)
-    found = gather(inputs, reading or Reading())
-    contrast = parse_contrast_class(contrast_class, source.classes)
-    target = device or torch.device("cpu")
+    target = (settings or ExplainSettings()).device or torch.device("cpu")
     model = source.model.to(target)
-    layer = target_layer or models.default_target_layer(model)
+    chosen = (settings or ExplainSettings()).resolved(model)
+    found = gather(inputs, chosen.reading)
+    contrast = parse_contrast_class(chosen.contrast_class, source.classes)
     run = ExplainRun(Path(out_dir), Path(out_dir) / "explanations.json")
     names: list[str] = []
-    options = causal or CausalOptions()
-    writer = ImageWriter(list(source.classes), chosen, save_npy)
+    writer = ImageWriter(list(source.classes), chosen.methods, chosen.save_npy)
     prep = source.preprocessing
-    volumes = VolumeWriter(run.out_dir, chosen, prep.size, eval_resize(prep.size))
+    volumes = VolumeWriter(run.out_dir, chosen.methods, prep.size, eval_resize(prep.size))
     with (
         eval_mode(model),
-        Explainer(model, target_layer=layer, precision=precision) as explainer,
-        tqdm(total=found.expected, desc="explaining", unit="image", disable=not progress) as bar,
+        Explainer(model, target_layer=chosen.target_layer, precision=chosen.precision) as explainer,
+        tqdm(
+            total=found.expected, desc="explaining", unit="image", disable=not chosen.progress
+        ) as bar,
     ):
         for batch in found.batches(BATCH_SIZE):
             images = model_sized(batch, prep.size, prep.rgb)
             explanation = explainer.explain(
                 to_model_input(images.to(target), prep),
-                methods=chosen,
+                methods=chosen.methods,
                 contrast_class=contrast,
-                causal=options,
+                causal=chosen.causal,
             )
             for index, scan in enumerate(batch):
                 folder = run.out_dir / unique_name(scan.name, names)
@@ -168,12 +159,11 @@ def explain_files(
                 record = writer.write(folder, scan.source, truth, images[index], explanation, index)
                 run.records.append({**record, **scan.facts})
                 if scan.volume is not None:
-                    maps = _maps_of(explanation, index, chosen)
+                    maps = _maps_of(explanation, index, chosen.methods)
                     volumes.add(scan.index, found.volumes[scan.volume], maps)
                 bar.update(1)
     run.skipped = [s.to_dict() for s in found.skipped]
-    settings = RunSettings(layer, chosen, causal, reading)
-    write_summary(run, source, settings, found, volumes.written)
+    write_summary(run, source, chosen, found, volumes.written)
     return run
 
 

@@ -18,10 +18,11 @@ import numpy as np
 import torch
 
 from .._io import atomic_path, atomic_write_json
-from ..explain import CausalOptions, Explanation
+from ..explain import Explanation
 from ..viz import explanation_panel, prediction_title, save_figure, save_overlay
 from .disclaimer import research_notice, short_notice
-from .inputs import Inputs, Reading
+from .inputs import Inputs
+from .settings import ExplainSettings
 from .source import ModelSource
 
 
@@ -122,26 +123,16 @@ def map_statistics(values: np.ndarray) -> dict[str, Any]:
     }
 
 
-@dataclass(frozen=True)
-class RunSettings:
-    """What a run explained with: the target layer, methods, causal options and reading."""
-
-    layer: str
-    methods: Sequence[str]
-    causal: CausalOptions | None = None
-    reading: Reading | None = None
-
-
 def write_summary(
     run: ExplainRun,
     source: ModelSource,
-    settings: RunSettings,
+    settings: ExplainSettings,
     found: Inputs,
     volumes: list[dict[str, Any]],
 ) -> None:
-    """Write ``explanations.json``: the model, options, every image's record, the skipped
-    files, the volumes written and the research-use notice."""
-    options = settings.causal or CausalOptions()
+    """Write ``explanations.json``: the model, options (``settings``, resolved: see
+    :meth:`ExplainSettings.resolved`), every image's record, the skipped files, the volumes
+    written and the research-use notice."""
     summary: dict[str, Any] = {
         "model": {
             "arch": source.arch,
@@ -149,15 +140,14 @@ def write_summary(
             "classes": source.classes,
             "input_size": source.preprocessing.size,
             "preprocessing": source.preprocessing.to_dict(),
-            "target_layer": settings.layer,
+            "target_layer": settings.target_layer,
             "warning": source.warning,
         },
         "methods": list(settings.methods),
-        "causal_options": options.to_dict(),
+        "causal_options": settings.causal.to_dict(),
         "images": run.records,
     }
-    reading = (settings.reading or Reading()).to_dict()
-    summary.update(found.summary(), volumes=volumes, reading=reading)
+    summary.update(found.summary(), volumes=volumes, reading=settings.reading.to_dict())
     summary["notice"] = research_notice()
     atomic_write_json(run.summary, summary)
 

@@ -19,6 +19,7 @@ from tqdm.auto import tqdm
 from ..errors import InputError
 from ..network import Network, eval_mode
 from ..preprocess import Preprocessing, to_model_input
+from ..results import JsonForm
 from ..synthetic import INTERVENTIONS, SyntheticSet, intervene
 
 ARCHS: tuple[str, ...] = ("small", "resnet18")
@@ -143,22 +144,13 @@ def predict(model: nn.Module, data: SyntheticSet, batch_size: int = 256) -> Tens
 
 
 @dataclass(frozen=True)
-class Reliance:
+class Reliance(JsonForm):
     """What a network uses, by intervention on its test images: accuracy per intervention
     (``causalcam.synthetic.INTERVENTIONS``: clean, cause alone = context removed, context
     alone, context swapped) and the mean confidence (top softmax probability) on clean ones."""
 
     accuracy: dict[str, float]
     confidence: float
-
-    def to_json(self) -> dict[str, object]:
-        return {"accuracy": dict(self.accuracy), "confidence": self.confidence}
-
-    @classmethod
-    def from_json(cls, values: dict[str, object]) -> Reliance:
-        accuracy = values["accuracy"]
-        assert isinstance(accuracy, dict)
-        return cls({str(k): float(v) for k, v in accuracy.items()}, float(values["confidence"]))  # type: ignore[arg-type]
 
 
 def reliance(model: nn.Module, test: SyntheticSet) -> Reliance:

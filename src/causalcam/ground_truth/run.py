@@ -133,7 +133,7 @@ def _identity(
 ) -> dict[str, Any]:
     return {
         "version": UNIT_VERSION,
-        "design": design.to_dict(),
+        "design": design.to_json(),
         "smoothing": smoothing,
         "seed": seed,
         "data_seed": config.data_seed,

@@ -10,7 +10,7 @@ a lambda, ``causalcam.map_function``, or a user's own method.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
@@ -21,6 +21,7 @@ from ..errors import InputError
 from ..evaluate.localisation import mass_share, pointing_hits
 from ..evaluate.summary import percentile_interval
 from ..preprocess import to_model_input
+from ..results import JsonForm, json_codec
 from ..results.ablation import Estimate
 from ..synthetic import SyntheticSet
 from .networks import preprocessing
@@ -33,40 +34,42 @@ Floats = npt.NDArray[np.float64]
 POINT_CAUSE, POINT_CONTEXT, POINT_ELSEWHERE = 0, 1, 2
 
 
+def _shares_out(shares: Floats) -> list[float]:
+    return [round(float(v), 6) for v in shares]  # shares rounded to 1e-6
+
+
+def _ints_out(values: npt.NDArray[np.int64] | npt.NDArray[np.bool_]) -> list[int]:
+    return [int(v) for v in values]
+
+
+def _floats_in(values: list[float]) -> Floats:
+    return np.asarray(values, dtype=np.float64)
+
+
+def _points_in(values: list[int]) -> npt.NDArray[np.int64]:
+    return np.asarray(values, dtype=np.int64)
+
+
+def _empty_in(values: list[int]) -> npt.NDArray[np.bool_]:
+    return np.asarray(values, dtype=np.bool_)
+
+
 @dataclass(frozen=True)
-class ImageScores:
+class ImageScores(JsonForm):
     """Per-image scores of one map on ``n`` images: ``cause``/``context`` the shares of its
     mass on each region (0 for a map that is all zeros), ``point`` where its maximum lies
     (``POINT_CAUSE``, ``POINT_CONTEXT`` or ``POINT_ELSEWHERE``), ``empty`` whether the map
     is all zeros."""
 
-    cause: Floats
-    context: Floats
-    point: npt.NDArray[np.int64]
-    empty: npt.NDArray[np.bool_]
+    cause: Floats = field(metadata=json_codec(write=_shares_out, read=_floats_in))
+    context: Floats = field(metadata=json_codec(write=_shares_out, read=_floats_in))
+    point: npt.NDArray[np.int64] = field(metadata=json_codec(write=_ints_out, read=_points_in))
+    empty: npt.NDArray[np.bool_] = field(metadata=json_codec(write=_ints_out, read=_empty_in))
 
     @property
     def separation(self) -> Floats:
         """``S = share_cause - share_context`` per image."""
         return self.cause - self.context
-
-    def to_json(self) -> dict[str, list[float] | list[int]]:
-        """Shares rounded to 1e-6, the rest as integers."""
-        return {
-            "cause": [round(float(v), 6) for v in self.cause],
-            "context": [round(float(v), 6) for v in self.context],
-            "point": [int(v) for v in self.point],
-            "empty": [int(v) for v in self.empty],
-        }
-
-    @classmethod
-    def from_json(cls, values: dict[str, list[float] | list[int]]) -> ImageScores:
-        return cls(
-            np.asarray(values["cause"], dtype=np.float64),
-            np.asarray(values["context"], dtype=np.float64),
-            np.asarray(values["point"], dtype=np.int64),
-            np.asarray(values["empty"], dtype=np.bool_),
-        )
 
 
 @dataclass(frozen=True)

@@ -4,14 +4,14 @@ declared there, and the verdicts: typed results with a JSON form."""
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
 from ..errors import InputError
 from ..method_names import CONTRAST_P, CONTRAST_PQ, GRADCAM, causal_variant_name
 from ..method_names import DEFAULT_CAUSAL as _DEFAULT
-from ..results.ablation import Estimate
+from ..results import Estimate, JsonForm
 from ..synthetic.designs import CONTRAST, SHARED, Design
 from .maps import CONTEXT_ESTIMATE
 
@@ -31,7 +31,7 @@ DEFAULT_READING: Final = causal_variant_name(
 
 
 @dataclass(frozen=True)
-class Prediction:
+class Prediction(JsonForm):
     """``quantity`` of ``method`` lies ``above`` the bound, ``below`` it, or ``within``
     (-bound, bound)."""
 
@@ -59,15 +59,6 @@ class Prediction:
         if self.kind == WITHIN:
             return f"abs({self.quantity}) < {self.bound:g}"
         return f"{self.quantity} {'>' if self.kind == ABOVE else '<'} {self.bound:g}"
-
-    def to_json(self) -> dict[str, Any]:
-        return {"method": self.method, "quantity": self.quantity, "kind": self.kind,
-                "bound": self.bound}  # fmt: skip
-
-    @classmethod
-    def from_json(cls, values: Mapping[str, Any]) -> Prediction:
-        return cls(str(values["method"]), str(values["quantity"]), str(values["kind"]),
-                   float(values["bound"]))  # fmt: skip
 
 
 def is_reading(method: str) -> bool:
@@ -115,7 +106,7 @@ def deciding(config: ConfigResult, method: str) -> Verdict:
 
 
 @dataclass(frozen=True)
-class MapRow:
+class MapRow(JsonForm):
     """One map on one configuration: shares of its mass on the cause and on the context, its
     separation ``S``, ``S`` minus Grad-CAM's, its context share minus Grad-CAM's (intervals
     over networks then images) and the pointing game (share of images whose maximum lies on
@@ -136,50 +127,18 @@ class MapRow:
             name
         ]
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "method": self.method,
-            **{k: getattr(self, k).to_json() for k in _ESTIMATES},
-            "point_cause": self.point_cause,
-            "point_context": self.point_context,
-            "empty": self.empty,
-        }
-
-    @classmethod
-    def from_json(cls, values: Mapping[str, Any]) -> MapRow:
-        estimates = {k: Estimate.from_json(values[k]) for k in _ESTIMATES}
-        return cls(
-            str(values["method"]),
-            **estimates,
-            point_cause=float(values["point_cause"]),
-            point_context=float(values["point_context"]),
-            empty=float(values.get("empty", 0.0)),
-        )
-
-
-_ESTIMATES: Final = ("cause", "context", "separation", "gain", "context_change")
-
 
 @dataclass(frozen=True)
-class Verdict:
+class Verdict(JsonForm):
     """A prediction, the estimate it is judged on and the outcome."""
 
     prediction: Prediction
     estimate: Estimate
     outcome: str
 
-    def to_json(self) -> dict[str, Any]:
-        return {"prediction": self.prediction.to_json(), "estimate": self.estimate.to_json(),
-                "outcome": self.outcome}  # fmt: skip
-
-    @classmethod
-    def from_json(cls, values: Mapping[str, Any]) -> Verdict:
-        return cls(Prediction.from_json(values["prediction"]),
-                   Estimate.from_json(values["estimate"]), str(values["outcome"]))  # fmt: skip
-
 
 @dataclass(frozen=True)
-class NetworkSummary:
+class NetworkSummary(JsonForm):
     """One trained network: its seed, label smoothing, accuracy per intervention
     (``causalcam.synthetic.INTERVENTIONS``) and mean confidence on clean test images."""
 
@@ -188,19 +147,9 @@ class NetworkSummary:
     accuracy: dict[str, float]
     confidence: float
 
-    def to_json(self) -> dict[str, Any]:
-        return {"seed": self.seed, "smoothing": self.smoothing, "accuracy": self.accuracy,
-                "confidence": self.confidence}  # fmt: skip
-
-    @classmethod
-    def from_json(cls, values: Mapping[str, Any]) -> NetworkSummary:
-        accuracy = {str(k): float(v) for k, v in values["accuracy"].items()}
-        return cls(int(values["seed"]), float(values["smoothing"]), accuracy,
-                   float(values["confidence"]))  # fmt: skip
-
 
 @dataclass(frozen=True)
-class CurveRow:
+class CurveRow(JsonForm):
     """The paper's threshold deletion/insertion on one configuration: a method's mean
     accuracy difference to Grad-CAM at matched Huffman budgets, over its networks."""
 
@@ -208,17 +157,9 @@ class CurveRow:
     method: str
     mean_diff: Estimate
 
-    def to_json(self) -> dict[str, Any]:
-        return {"mode": self.mode, "method": self.method, "mean_diff": self.mean_diff.to_json()}
-
-    @classmethod
-    def from_json(cls, values: Mapping[str, Any]) -> CurveRow:
-        return cls(str(values["mode"]), str(values["method"]),
-                   Estimate.from_json(values["mean_diff"]))  # fmt: skip
-
 
 @dataclass(frozen=True)
-class ConfigResult:
+class ConfigResult(JsonForm):
     """One configuration (a design at one label smoothing) over its networks."""
 
     design: Design
@@ -236,51 +177,20 @@ class ConfigResult:
     def row(self, method: str) -> MapRow:
         return next(r for r in self.rows if r.method == method)
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "design": self.design.to_dict(),
-            "smoothing": self.smoothing,
-            "n_images": self.n_images,
-            "networks": [n.to_json() for n in self.networks],
-            "rows": [r.to_json() for r in self.rows],
-            "verdicts": [v.to_json() for v in self.verdicts],
-            "curves": [c.to_json() for c in self.curves],
-        }
-
-    @classmethod
-    def from_json(cls, values: Mapping[str, Any]) -> ConfigResult:
-        return cls(
-            Design.from_dict(values["design"]),
-            float(values["smoothing"]),
-            int(values["n_images"]),
-            tuple(NetworkSummary.from_json(n) for n in values["networks"]),
-            tuple(MapRow.from_json(r) for r in values["rows"]),
-            tuple(Verdict.from_json(v) for v in values["verdicts"]),
-            tuple(CurveRow.from_json(c) for c in values.get("curves", [])),
-        )
-
 
 @dataclass(frozen=True)
-class ReadingVerdict:
+class ReadingVerdict(JsonForm):
     """Whether one causal reading separates cause from context at one label smoothing: the
     outcome of its deciding comparison (:func:`comparison`) per configuration."""
 
     reading: str
     smoothing: float
     outcomes: dict[str, str]
+    json_derived = ("separates",)
 
     @property
     def separates(self) -> bool:
         return bool(self.outcomes) and all(o == HOLDS for o in self.outcomes.values())
-
-    def to_json(self) -> dict[str, Any]:
-        return {"reading": self.reading, "smoothing": self.smoothing, "outcomes": self.outcomes,
-                "separates": self.separates}  # fmt: skip
-
-    @classmethod
-    def from_json(cls, values: Mapping[str, Any]) -> ReadingVerdict:
-        return cls(str(values["reading"]), float(values["smoothing"]),
-                   {str(k): str(v) for k, v in values["outcomes"].items()})  # fmt: skip
 
 
 def reading_verdicts(configs: Sequence[ConfigResult]) -> list[ReadingVerdict]:
@@ -296,13 +206,23 @@ def reading_verdicts(configs: Sequence[ConfigResult]) -> list[ReadingVerdict]:
 
 
 @dataclass(frozen=True)
-class BenchmarkResult:
+class BenchmarkResult(JsonForm):
     """Everything the benchmark measured: its settings, each configuration, and per reading
     whether it separates cause from context (and whether the default reading does)."""
 
     settings: dict[str, Any]
     configs: tuple[ConfigResult, ...]
     readings: tuple[ReadingVerdict, ...] = field(default=())
+    json_derived = ("margins", "default_reading")
+
+    @property
+    def margins(self) -> dict[str, float]:
+        """The declared margins (:data:`DELTA`, :data:`EPSILON`)."""
+        return {"delta": DELTA, "epsilon": EPSILON}
+
+    @property
+    def default_reading(self) -> str:
+        return DEFAULT_READING
 
     @property
     def separating(self) -> list[ReadingVerdict]:
@@ -312,20 +232,3 @@ class BenchmarkResult:
     def default_separates(self) -> dict[float, bool]:
         """Per label smoothing, whether the default reading (``DEFAULT_CAUSAL``) separates."""
         return {r.smoothing: r.separates for r in self.readings if r.reading == DEFAULT_READING}
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "settings": self.settings,
-            "margins": {"delta": DELTA, "epsilon": EPSILON},
-            "default_reading": DEFAULT_READING,
-            "configs": [c.to_json() for c in self.configs],
-            "readings": [r.to_json() for r in self.readings],
-        }
-
-    @classmethod
-    def from_json(cls, values: Mapping[str, Any]) -> BenchmarkResult:
-        return cls(
-            dict(values["settings"]),
-            tuple(ConfigResult.from_json(c) for c in values["configs"]),
-            tuple(ReadingVerdict.from_json(r) for r in values["readings"]),
-        )

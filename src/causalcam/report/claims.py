@@ -18,22 +18,22 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from ..method_names import CAUSAL, DEFAULT_CAUSAL, LITERAL_CAUSAL, causal_variant_name
 from ..results import (
     AblationRow,
     AblationTable,
     Estimate,
+    JsonForm,
     SeedRow,
     SeedTable,
     TransferRecord,
     TransferResult,
 )
-from ..results._json import number_out
 from .blocks import Table
 from .formatting import effect_text, method_text
 from .paper import PAPER_TABLES
@@ -131,7 +131,7 @@ CLAIM_BY_KEY: dict[str, Claim] = {claim.key: claim for claim in CLAIMS}
 
 
 @dataclass(frozen=True)
-class ClaimVerdict:
+class ClaimVerdict(JsonForm):
     """What a run says of one claim for one map (``method``): the effect with its interval,
     the verdict, the evidence it stands on and further detail (win counts)."""
 
@@ -141,31 +141,20 @@ class ClaimVerdict:
     verdict: Verdict
     evidence: str
     detail: str = ""
+    json_derived = ("statement", "paper", "unit")
 
-    def to_json(self) -> dict[str, Any]:
-        claim = CLAIM_BY_KEY[self.claim]
-        return {
-            "claim": self.claim,
-            "statement": claim.statement,
-            "paper": number_out(claim.size),
-            "unit": claim.unit,
-            "method": self.method,
-            "estimate": self.estimate.to_json(),
-            "verdict": str(self.verdict),
-            "evidence": self.evidence,
-            "detail": self.detail,
-        }
+    @property
+    def statement(self) -> str:
+        return CLAIM_BY_KEY[self.claim].statement
 
-    @classmethod
-    def from_json(cls, payload: Mapping[str, Any]) -> ClaimVerdict:
-        return cls(
-            claim=str(payload["claim"]),
-            method=str(payload["method"]),
-            estimate=Estimate.from_json(payload["estimate"]),
-            verdict=Verdict(payload["verdict"]),
-            evidence=str(payload["evidence"]),
-            detail=str(payload.get("detail", "")),
-        )
+    @property
+    def paper(self) -> float:
+        """The paper's effect size (NaN where it gives none)."""
+        return CLAIM_BY_KEY[self.claim].size
+
+    @property
+    def unit(self) -> str:
+        return CLAIM_BY_KEY[self.claim].unit
 
 
 def judge(estimate: Estimate, claim: Claim) -> Verdict:

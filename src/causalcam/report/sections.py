@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,7 @@ from ..results import (
     TransferRecord,
     TransferResult,
     gain_text,
+    read_stage,
 )
 from .ablation import ablation_blocks, seed_blocks
 from .blocks import Block, Bullets, Figures, Heading, Image, Paragraph, Table
@@ -79,23 +81,23 @@ def read_run(
         raise InputError(f"{root} is not a run folder: {manifest_path.name} is missing")
     manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
     data = RunData(root, manifest)
-    for stage, kind in STAGE_RESULTS.items():
+    for stage in STAGE_RESULTS:
         path = root / "results" / f"{stage}.json"
         if path.is_file():
-            stored = json.loads(path.read_text(encoding="utf-8"))
-            setattr(data, stage, _parse(kind, stored.get("result"), path, data))
+            setattr(data, stage, _parse(partial(read_stage, path), path, data))
     if (root / SEED_STUDY).is_file():
-        payload = json.loads((root / SEED_STUDY).read_text(encoding="utf-8"))
-        data.seeds = _parse(SeedTable, payload, root / SEED_STUDY, data)
+        path = root / SEED_STUDY
+        seeds = _parse(lambda: SeedTable.from_json(json.loads(path.read_text("utf-8"))), path, data)
+        data.seeds = seeds
     data.metrics = read_metrics(root, metrics)
     return data
 
 
-def _parse(kind: Any, payload: Any, path: Path, data: RunData) -> Any:
-    """``kind.from_json(payload)``, or ``None`` (noted in ``data.unreadable``) when the file
-    has another layout."""
+def _parse(read: Callable[[], Any], path: Path, data: RunData) -> Any:
+    """``read()``, or ``None`` (noted in ``data.unreadable``) when the file has another
+    layout or format."""
     try:
-        return kind.from_json(payload)
+        return read()
     except (KeyError, TypeError, ValueError, AttributeError):
         data.unreadable.append(str(path.relative_to(data.root)))
         return None

@@ -59,19 +59,19 @@ class RunSettings:
 
 @dataclass
 class RunContext:
-    """Everything the stages share."""
+    """Everything the stages share: the run folder, the profile, the data and the settings
+    (their precision resolved for the device, :func:`causalcam.precision.resolve_precision`)."""
 
     run_dir: Path
     profile: Profile
     data_root: Path | None
-    seed: int
-    device: torch.device
-    progress: bool
+    settings: RunSettings
     log: Callable[[str], None]
-    #: precision of the explaining and evaluating stages (``causalcam.precision``)
-    precision: str = "fp32"
-    #: committed results a stage with the same inputs is copied from (``RunSettings``)
-    committed: Path | None = None
+
+    @property
+    def device(self) -> torch.device:
+        """Where the networks run (the CPU unless the settings name a device)."""
+        return self.settings.device or torch.device("cpu")
 
     @property
     def results(self) -> Path:
@@ -84,7 +84,10 @@ class RunContext:
     def evaluation(self, thresholds: Sequence[float], **changes: Any) -> EvaluationSettings:
         """The stages' evaluation settings: curves kept in the run's ``eval`` store, with the
         run's progress bars and precision; ``changes`` set the other fields."""
-        fields: dict[str, Any] = {"progress": self.progress, "precision": self.precision}
+        fields: dict[str, Any] = {
+            "progress": self.settings.progress,
+            "precision": self.settings.precision,
+        }
         return EvaluationSettings(
             thresholds=tuple(thresholds), out_dir=self.run_dir / "eval", **(fields | changes)
         )

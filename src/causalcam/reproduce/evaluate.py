@@ -57,8 +57,7 @@ def evaluate_checkpoints(
         if not current().is_main:
             continue
         written += write_rows(curve_rows(curves), out / f"{name}_curves")
-        summary = [row.to_json() for row in summarize(curves, n_boot=n_boot)]
-        written += write_rows(summary, out / f"{name}_summary")
+        written += write_rows(summarize(curves, n_boot=n_boot), out / f"{name}_summary")
         for mode in ("deletion", "insertion"):
             chosen = [c for c in curves if c.mode == mode]
             written.append(save_accuracy_curves(chosen, out / f"{name}_{mode}.png"))

@@ -50,12 +50,12 @@ def start_manifest(ctx: RunContext) -> dict[str, Any]:
         )
     return {
         "profile": ctx.profile.to_dict(),
-        "seed": ctx.seed,
+        "seed": ctx.settings.seed,
         "started": previous.get("started", _now()),
         "versions": _versions(),
         "hardware": hardware(),
         "device": str(ctx.device),
-        "precision": ctx.precision,
+        "precision": ctx.settings.precision,
         "stages": previous.get("stages", {}),
     }
 

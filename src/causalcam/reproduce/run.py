@@ -20,6 +20,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -138,20 +139,12 @@ def reproduce(
     """
     settings = settings or RunSettings()
     device = settings.device or torch.device("cpu")
+    settings = replace(settings, precision=resolve_precision(settings.precision, device))
     if stop_after is not None and stop_after not in STAGES:
         raise InputError(f"unknown stage {stop_after!r} to stop after; one of {', '.join(STAGES)}")
     chosen = profile if isinstance(profile, Profile) else get_profile(profile)
-    ctx = RunContext(
-        Path(run_dir),
-        chosen,
-        Path(data_root) if data_root is not None else None,
-        settings.seed,
-        device,
-        settings.progress,
-        log,
-        resolve_precision(settings.precision, device),
-        settings.committed,
-    )
+    data = Path(data_root) if data_root is not None else None
+    ctx = RunContext(Path(run_dir), chosen, data, settings, log)
     manifest = start_manifest(ctx)
     test = load_test_set(chosen.size, chosen.limit, ctx.data_root)
     manifest["data"] = {
@@ -213,7 +206,7 @@ def stage_key(ctx: RunContext, name: str, test: TestSet, upstream: str | None) -
         profile.pop("weights", None)
     keyed: dict[str, Any] = {
         "profile": profile,
-        "seed": ctx.seed,
+        "seed": ctx.settings.seed,
         "data": test.checksum,
         "n": int(test.labels.numel()),
         "stage": name,
@@ -222,7 +215,7 @@ def stage_key(ctx: RunContext, name: str, test: TestSet, upstream: str | None) -
         # that explain (not training)
         "causal_default": default_variant() if name in NETWORK_STAGES else None,
         "format": STAGE_FORMAT,
-        "precision": ctx.precision if name in PRECISION_STAGES else None,
+        "precision": ctx.settings.precision if name in PRECISION_STAGES else None,
         "version": STAGE_VERSIONS.get(name, 0),
     }
     return digest_of(keyed)
@@ -231,19 +224,20 @@ def stage_key(ctx: RunContext, name: str, test: TestSet, upstream: str | None) -
 def adopt_stage(
     ctx: RunContext, manifest: dict[str, Any], name: str, key: str
 ) -> dict[str, Any] | None:
-    """Stage ``name``'s result from the committed results (``ctx.committed``) when it was
+    """Stage ``name``'s result from the committed results (``RunSettings.committed``) when it was
     computed from the same inputs (same fingerprint ``key``): copied into the run folder with
     the time and date the committed manifest records for it; ``None`` otherwise."""
-    if ctx.committed is None:
+    committed = ctx.settings.committed
+    if committed is None:
         return None
-    result = ResultStore(ctx.committed).load_json("results", (name,), key)
+    result = ResultStore(committed).load_json("results", (name,), key, format=STAGE_FORMAT)
     if result is None:
         return None
-    ResultStore(ctx.run_dir).save_json("results", (name,), key, result)
-    recorded = read_manifest(ctx.committed).get("stages", {}).get(name, {})
-    manifest["stages"][name] = {**recorded, "adopted_from": str(ctx.committed)}
+    ResultStore(ctx.run_dir).save_json("results", (name,), key, result, format=STAGE_FORMAT)
+    recorded = read_manifest(committed).get("stages", {}).get(name, {})
+    manifest["stages"][name] = {**recorded, "adopted_from": str(committed)}
     finish_stage(ctx, manifest, name, None, skipped=True, fingerprint=key)
-    ctx.log(f"[{name}] taken from {ctx.committed} (same inputs)")
+    ctx.log(f"[{name}] taken from {committed} (same inputs)")
     return dict(result)
 
 
@@ -260,7 +254,9 @@ def _stage(
     store = ResultStore(ctx.run_dir)
     key = stage_key(ctx, name, test, upstream)
     launch = current()
-    stored = launch.broadcast(store.load_json("results", (name,), key) if launch.is_main else None)
+    stored = launch.broadcast(
+        store.load_json("results", (name,), key, format=STAGE_FORMAT) if launch.is_main else None
+    )
     if stored is not None:
         ctx.log(f"[{name}] done before, reused")
         if launch.is_main:
@@ -284,6 +280,6 @@ def _stage(
     if name not in SHARDED_STAGES:
         result = launch.broadcast(result)
     if launch.is_main:
-        store.save_json("results", (name,), key, result)
+        store.save_json("results", (name,), key, result, format=STAGE_FORMAT)
         finish_stage(ctx, manifest, name, time.perf_counter() - started, False, fingerprint=key)
     return dict(result)

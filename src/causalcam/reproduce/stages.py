@@ -69,11 +69,11 @@ def _train_one(ctx: RunContext, arch: str, committed: Mapping[str, WeightsRecord
             recipe=ctx.profile.recipe,
             out_dir=folder,
             data_root=ctx.data_root,
-            seed=ctx.seed,
+            seed=ctx.settings.seed,
             device=str(ctx.device),
             resume=True,
             limit=ctx.profile.limit,
-            progress=ctx.progress,
+            progress=ctx.settings.progress,
             epochs=ctx.profile.epochs,
             size=ctx.profile.size,
             precision=ctx.profile.train_precision,
@@ -182,7 +182,7 @@ def stage_curves(ctx: RunContext, networks: Mapping[str, Network], test: TestSet
         networks, test, source, CURVE_METHODS, ctx.evaluation(ctx.profile.thresholds)
     )
     figures = {}
-    summary = summarize(curves, n_boot=ctx.profile.n_boot, seed=ctx.seed)
+    summary = summarize(curves, n_boot=ctx.profile.n_boot, seed=ctx.settings.seed)
     for mode in ("deletion", "insertion"):
         path = ctx.figures / f"{mode}.png"
         if current().is_main:
@@ -190,7 +190,7 @@ def stage_curves(ctx: RunContext, networks: Mapping[str, Network], test: TestSet
         figures[mode] = str(path.relative_to(ctx.run_dir))
     if current().is_main:
         write_rows(curve_rows(curves), ctx.results / "curves_rows")
-        write_rows([row.to_json() for row in summary], ctx.results / "curves_summary")
+        write_rows(summary, ctx.results / "curves_summary")
     return CurvesResult(
         source=source,
         n_images=int(test.labels.numel()),
@@ -228,7 +228,7 @@ def stage_transfer(
             thresholds=ctx.profile.transfer_thresholds,
             targets=targets,
             n_boot=ctx.profile.n_boot,
-            seed=ctx.seed,
+            seed=ctx.settings.seed,
         )
         if current().is_main:
             table.write(ctx.results / f"transfer_{source}")
@@ -246,7 +246,7 @@ def stage_ablation(
     network = networks[source]
     settings = AblationSettings(
         n_boot=ctx.profile.n_boot,
-        seed=ctx.seed,
+        seed=ctx.settings.seed,
         target_layer=models.default_target_layer(network.model),
         # the ablation stays fp32 whatever the run's precision
         evaluation=ctx.evaluation(ctx.profile.ablation_thresholds, precision="fp32"),
@@ -272,7 +272,9 @@ def stage_rise(ctx: RunContext, networks: Mapping[str, Network], test: TestSet) 
     maps, layer = source_maps(network, test, CURVE_METHODS)
     keys = cache_keys(network, layer, list(maps))
     settings = RiseSettings(
-        steps=ctx.profile.rise_steps, progress=ctx.progress, precision=ctx.precision
+        steps=ctx.profile.rise_steps,
+        progress=ctx.settings.progress,
+        precision=ctx.settings.precision,
     )
     rows = []
     for method, values in maps.items():
@@ -299,15 +301,19 @@ def stage_localisation(
 ) -> LocalisationStageResult:
     """Share of every method's map mass inside the lungs, for each network, with bootstrap
     intervals (one set of lung masks, by thresholding); a figure of sampled masks."""
-    masks = lung_masks(test.images, progress=ctx.progress)
+    masks = lung_masks(test.images, progress=ctx.settings.progress)
     tables = []
     for arch, network in networks.items():
         maps = compute_method_maps(
-            network.model, test.images, network.preprocessing, PAPER_MAPS, progress=ctx.progress
+            network.model,
+            test.images,
+            network.preprocessing,
+            PAPER_MAPS,
+            progress=ctx.settings.progress,
         )
         tables.append(
-            localisation_table(maps, masks, arch, n_boot=ctx.profile.n_boot, seed=ctx.seed)
+            localisation_table(maps, masks, arch, n_boot=ctx.profile.n_boot, seed=ctx.settings.seed)
         )
     figure = ctx.figures / "lung_masks.png"
-    save_mask_sample(test.images, masks, figure, MASK_SAMPLE, seed=ctx.seed)
+    save_mask_sample(test.images, masks, figure, MASK_SAMPLE, seed=ctx.settings.seed)
     return LocalisationStageResult(tuple(tables), str(figure.relative_to(ctx.run_dir)))

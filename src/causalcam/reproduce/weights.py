@@ -13,22 +13,24 @@ from __future__ import annotations
 import dataclasses
 import json
 import shlex
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from .._io import atomic_write_json, sha256_file
 from ..data.cache import cached_split, eval_resize
 from ..errors import CheckpointError, InputError
 from ..models.checkpoint import export_checkpoint, load_checkpoint
-from ..training import Recipe, TrainConfig, evaluate, recipe_changes
+from ..results import JsonForm, check_format
+from ..training import Recipe, TrainConfig, evaluate, recipe_changes, trained_precision
 
 #: the sidecar format; a record of another version is refused with the file's name
 WEIGHTS_FORMAT = 1
 
 
 @dataclass(frozen=True)
-class WeightsRecord:
+class WeightsRecord(JsonForm):
     """What a committed network is, how it scores (on the fp16 file) and how it was trained."""
 
     name: str  # the file stem: ``resnet34``, ``resnet18-seed1``
@@ -47,21 +49,21 @@ class WeightsRecord:
     command: str  # trains the network again into runs/retrain/NAME
     format: int = WEIGHTS_FORMAT
 
-    def to_json(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
     @classmethod
-    def from_json(cls, values: dict[str, Any], source: Path | str = "record") -> WeightsRecord:
-        if values.get("format") != WEIGHTS_FORMAT:
-            raise CheckpointError(
-                f"{source}: weights record format {values.get('format')!r}, this causalcam "
-                f"reads format {WEIGHTS_FORMAT}"
-            )
-        names = {f.name for f in dataclasses.fields(cls)}
-        missing = names - set(values) - {"format"}
+    def from_json(cls, payload: Mapping[str, Any], source: Path | str = "record") -> Self:
+        """The record of a sidecar file (``source`` names it in errors).
+
+        Raises:
+            CheckpointError: the record is of another :data:`WEIGHTS_FORMAT` or lacks a
+                field.
+        """
+        check_format(
+            payload.get("format"), WEIGHTS_FORMAT, source, "weights record", CheckpointError
+        )
+        missing = {f.name for f in dataclasses.fields(cls)} - set(payload)
         if missing:
             raise CheckpointError(f"{source}: weights record lacks {', '.join(sorted(missing))}")
-        return cls(**{key: values[key] for key in names})
+        return super().from_json(payload)
 
 
 def train_command(arch: str, seed: int, recipe: dict[str, Any], precision: str, out: str) -> str:
@@ -116,7 +118,7 @@ def export_weights(
         for tensors in [cached_split(split, eval_resize(size), size, data_root, progress)]
     }
     recipe = dataclasses.asdict(Recipe(**_recipe_fields(metrics["recipe"])))
-    precision = str((metrics.get("compute") or {}).get("precision", "fp32"))
+    precision = trained_precision(metrics)
     record = WeightsRecord(
         name=name,
         arch=str(metrics["arch"]),

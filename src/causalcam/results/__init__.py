@@ -5,9 +5,13 @@ reads them without importing any computation.
 - :mod:`.ablation`: :class:`Estimate`, :class:`AblationRow`, :class:`SeedRow`,
   :class:`Choice`, :class:`AblationTable`, :class:`SeedTable`;
 - :mod:`.stages`: one result class per stage of ``causalcam reproduce``;
-- :mod:`.localisation`: the localisation table (map mass inside the lungs).
+- :mod:`.localisation`: the localisation table (map mass inside the lungs);
+- :mod:`.metrics`: the explanation metrics and sanity checks;
+- :class:`JsonForm`: the one converter that gives each of them (and the typed results of
+  other packages) its JSON form from its fields.
 """
 
+from ._json import JsonForm, check_format, from_jsonable, json_codec, to_jsonable
 from .ablation import (
     SANITY_TAU,
     AblationRow,
@@ -38,6 +42,7 @@ from .stages import (
     TransferRecord,
     TransferResult,
     gain_text,
+    read_stage,
 )
 
 __all__ = [
@@ -51,6 +56,7 @@ __all__ = [
     "CurvePoints",
     "CurvesResult",
     "Estimate",
+    "JsonForm",
     "LocalisationResult",
     "LocalisationRow",
     "LocalisationStageResult",
@@ -65,5 +71,10 @@ __all__ = [
     "TrainResult",
     "TransferRecord",
     "TransferResult",
+    "check_format",
+    "from_jsonable",
     "gain_text",
+    "json_codec",
+    "read_stage",
+    "to_jsonable",
 ]

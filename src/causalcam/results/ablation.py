@@ -3,24 +3,25 @@ network (:class:`AblationRow`) or of several seeds (:class:`SeedRow`), the chose
 (:class:`Choice`) and the tables (:class:`AblationTable`, :class:`SeedTable`).
 
 How each number is computed lives in :mod:`causalcam.evaluate.summary`; how it is shown, in
-:mod:`causalcam.report.ablation`. Every class round-trips through ``to_json``/``from_json``.
+:mod:`causalcam.report.ablation`. Every class has the JSON form of its fields
+(:class:`~causalcam.results._json.JsonForm`).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ._json import number_in, number_out, optional_int
+from ._json import JsonForm, json_codec
 
 #: The threshold at which the sanity check counts the pixels a deletion mask keeps.
 SANITY_TAU = 0.5
 
 
 @dataclass(frozen=True)
-class Estimate:
+class Estimate(JsonForm):
     """A point value and its percentile bootstrap interval ``[low, high]`` (NaN: none)."""
 
     value: float = math.nan
@@ -31,24 +32,9 @@ class Estimate:
     def finite(self) -> bool:
         return math.isfinite(self.value)
 
-    def to_json(self) -> dict[str, float | None]:
-        return {
-            "value": number_out(self.value),
-            "low": number_out(self.low),
-            "high": number_out(self.high),
-        }
-
-    @classmethod
-    def from_json(cls, payload: Mapping[str, Any]) -> Estimate:
-        return cls(*(number_in(payload.get(k)) for k in ("value", "low", "high")))
-
-
-def _estimates(payload: Sequence[Mapping[str, Any]]) -> tuple[Estimate, ...]:
-    return tuple(Estimate.from_json(item) for item in payload)
-
 
 @dataclass(frozen=True)
-class AblationRow:
+class AblationRow(JsonForm):
     """One (mode, method) of one network's ablation, against Grad-CAM.
 
     ``accuracy[k]``/``accuracy_diff[k]``: accuracy at the matched budget ``h_values[k]`` and
@@ -75,35 +61,6 @@ class AblationRow:
     mean_diff: Estimate = Estimate()
     mean_saving: Estimate = Estimate()
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "mode": self.mode,
-            "method": self.method,
-            "options": dict(self.options),
-            "same_maps_as": self.same_maps_as,
-            "kept_at_tau": number_out(self.kept_at_tau),
-            "zero_maps": number_out(self.zero_maps),
-            "budgets": self.budgets,
-            "accuracy": [e.to_json() for e in self.accuracy],
-            "accuracy_diff": [e.to_json() for e in self.accuracy_diff],
-            **{k: getattr(self, k).to_json() for k in _PAIRED},
-        }
-
-    @classmethod
-    def from_json(cls, payload: Mapping[str, Any]) -> AblationRow:
-        return cls(
-            mode=str(payload["mode"]),
-            method=str(payload["method"]),
-            options={str(k): str(v) for k, v in payload.get("options", {}).items()},
-            same_maps_as=str(payload.get("same_maps_as", "")),
-            kept_at_tau=number_in(payload.get("kept_at_tau")),
-            zero_maps=number_in(payload.get("zero_maps")),
-            budgets=int(payload["budgets"]),
-            accuracy=_estimates(payload.get("accuracy", [])),
-            accuracy_diff=_estimates(payload.get("accuracy_diff", [])),
-            **{k: Estimate.from_json(payload.get(k, {})) for k in _PAIRED},
-        )
-
     def flat(self, h_values: Sequence[float]) -> dict[str, Any]:
         """One CSV row: options, sanity, ``acc@H=h``/``diff@H=h`` and the paired estimates,
         each with ``_lo``/``_hi`` columns."""
@@ -127,38 +84,19 @@ def _columns(name: str, estimate: Estimate) -> dict[str, float]:
 
 
 @dataclass(frozen=True)
-class Spread:
+class Spread(JsonForm):
     """One statistic over training seeds: each seed's value, their standard deviation,
     minimum and maximum, and in how many seeds the method beats Grad-CAM."""
 
     per_seed: tuple[float, ...] = ()
     sd: float = math.nan
-    low: float = math.nan
-    high: float = math.nan
+    low: float = field(default=math.nan, metadata=json_codec(key="min"))
+    high: float = field(default=math.nan, metadata=json_codec(key="max"))
     better: int = 0
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "per_seed": [number_out(v) for v in self.per_seed],
-            "sd": number_out(self.sd),
-            "min": number_out(self.low),
-            "max": number_out(self.high),
-            "better": self.better,
-        }
-
-    @classmethod
-    def from_json(cls, payload: Mapping[str, Any]) -> Spread:
-        return cls(
-            per_seed=tuple(number_in(v) for v in payload.get("per_seed", [])),
-            sd=number_in(payload.get("sd")),
-            low=number_in(payload.get("min")),
-            high=number_in(payload.get("max")),
-            better=int(payload.get("better", 0)),
-        )
 
 
 @dataclass(frozen=True)
-class SeedRow:
+class SeedRow(JsonForm):
     """One (mode, method) over training seeds: ``mean_diff``/``mean_saving`` are the means
     over seeds with a paired bootstrap interval over the shared test images; ``budgets``:
     the fewest matched budgets any seed reaches."""
@@ -172,33 +110,6 @@ class SeedRow:
     mean_saving: Estimate
     diff_over_seeds: Spread
     saving_over_seeds: Spread
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "mode": self.mode,
-            "method": self.method,
-            "options": dict(self.options),
-            "seeds": self.seeds,
-            "budgets": self.budgets,
-            "mean_diff": self.mean_diff.to_json(),
-            "mean_saving": self.mean_saving.to_json(),
-            "diff_over_seeds": self.diff_over_seeds.to_json(),
-            "saving_over_seeds": self.saving_over_seeds.to_json(),
-        }
-
-    @classmethod
-    def from_json(cls, payload: Mapping[str, Any]) -> SeedRow:
-        return cls(
-            mode=str(payload["mode"]),
-            method=str(payload["method"]),
-            options={str(k): str(v) for k, v in payload.get("options", {}).items()},
-            seeds=int(payload["seeds"]),
-            budgets=int(payload["budgets"]),
-            mean_diff=Estimate.from_json(payload["mean_diff"]),
-            mean_saving=Estimate.from_json(payload["mean_saving"]),
-            diff_over_seeds=Spread.from_json(payload["diff_over_seeds"]),
-            saving_over_seeds=Spread.from_json(payload["saving_over_seeds"]),
-        )
 
     def flat(self) -> dict[str, Any]:
         """One CSV row (per-seed values joined by " / ")."""
@@ -220,7 +131,7 @@ class SeedRow:
 
 
 @dataclass(frozen=True)
-class Choice:
+class Choice(JsonForm):
     """The chosen causal variant (:func:`causalcam.evaluate.summary.choose_variant`).
 
     ``beats_gradcam``: the interval of its deletion mean difference lies above zero;
@@ -239,36 +150,9 @@ class Choice:
     seeds: int | None = None
     seeds_better: int | None = None
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "method": self.method,
-            "options": dict(self.options),
-            "deletion_mean_diff": self.deletion_mean_diff.to_json(),
-            "deletion_mean_saving": self.deletion_mean_saving.to_json(),
-            "insertion_mean_diff": self.insertion_mean_diff.to_json(),
-            "beats_gradcam": self.beats_gradcam,
-            "insertion_agrees": self.insertion_agrees,
-            "seeds": self.seeds,
-            "seeds_better": self.seeds_better,
-        }
-
-    @classmethod
-    def from_json(cls, payload: Mapping[str, Any]) -> Choice:
-        return cls(
-            method=str(payload["method"]),
-            options={str(k): str(v) for k, v in payload.get("options", {}).items()},
-            deletion_mean_diff=Estimate.from_json(payload["deletion_mean_diff"]),
-            deletion_mean_saving=Estimate.from_json(payload["deletion_mean_saving"]),
-            insertion_mean_diff=Estimate.from_json(payload["insertion_mean_diff"]),
-            beats_gradcam=bool(payload["beats_gradcam"]),
-            insertion_agrees=bool(payload["insertion_agrees"]),
-            seeds=optional_int(payload.get("seeds")),
-            seeds_better=optional_int(payload.get("seeds_better")),
-        )
-
 
 @dataclass(frozen=True)
-class AblationTable:
+class AblationTable(JsonForm):
     """One network's ablation: every causal variant and Grad-CAM++ against Grad-CAM.
 
     ``chance``: the majority-class rate of the test labels (no bits saving is taken where
@@ -291,21 +175,9 @@ class AblationTable:
                 return row
         raise KeyError(f"{self.model} has no {mode} row for {method!r}")
 
-    def to_json(self) -> dict[str, Any]:
-        return {"model": self.model, "layer": self.layer, **_protocol_json(self)}
-
-    @classmethod
-    def from_json(cls, payload: Mapping[str, Any]) -> AblationTable:
-        return cls(
-            model=str(payload["model"]),
-            layer=str(payload["layer"]),
-            rows=tuple(AblationRow.from_json(r) for r in payload["rows"]),
-            **_protocol_fields(payload),
-        )
-
 
 @dataclass(frozen=True)
-class SeedTable:
+class SeedTable(JsonForm):
     """The ablation over several training seeds of one network."""
 
     models: tuple[str, ...]
@@ -315,37 +187,3 @@ class SeedTable:
     h_values: tuple[float, ...]
     rows: tuple[SeedRow, ...]
     choice: Choice
-
-    def to_json(self) -> dict[str, Any]:
-        return {"models": list(self.models), **_protocol_json(self)}
-
-    @classmethod
-    def from_json(cls, payload: Mapping[str, Any]) -> SeedTable:
-        return cls(
-            models=tuple(str(m) for m in payload["models"]),
-            rows=tuple(SeedRow.from_json(r) for r in payload["rows"]),
-            **_protocol_fields(payload),
-        )
-
-
-def _protocol_json(table: AblationTable | SeedTable) -> dict[str, Any]:
-    """What both tables record of the protocol, their choice and rows."""
-    return {
-        "n_images": table.n_images,
-        "chance": number_out(table.chance),
-        "thresholds": list(table.thresholds),
-        "h_values": list(table.h_values),
-        "choice": table.choice.to_json(),
-        "rows": [row.to_json() for row in table.rows],
-    }
-
-
-def _protocol_fields(payload: Mapping[str, Any]) -> dict[str, Any]:
-    """Inverse of :func:`_protocol_json` but for the rows (each table reads its own)."""
-    return {
-        "n_images": int(payload["n_images"]),
-        "chance": number_in(payload.get("chance")),
-        "thresholds": tuple(float(t) for t in payload["thresholds"]),
-        "h_values": tuple(float(h) for h in payload["h_values"]),
-        "choice": Choice.from_json(payload["choice"]),
-    }

@@ -5,16 +5,14 @@ localisation stage of ``causalcam reproduce`` store it. Standard library only.
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
-from ._json import number_in, number_out
+from ._json import JsonForm
 
 
 @dataclass(frozen=True)
-class LocalisationRow:
+class LocalisationRow(JsonForm):
     """One method: mean share of map mass inside the lungs with its bootstrap interval,
     the chance level (mean lung area fraction), the excess over chance with its paired
     bootstrap interval, lift, pointing game, share inside the body."""
@@ -32,20 +30,9 @@ class LocalisationRow:
     pointing: float
     body_share: float
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            name: number_out(value) if isinstance(value, float) else value
-            for name, value in dataclasses.asdict(self).items()
-        }
-
-    @classmethod
-    def from_json(cls, payload: Mapping[str, Any]) -> LocalisationRow:
-        numbers = [number_in(payload.get(f.name)) for f in dataclasses.fields(cls)[2:]]
-        return cls(str(payload["method"]), int(payload["n"]), *numbers)
-
 
 @dataclass
-class LocalisationResult:
+class LocalisationResult(JsonForm):
     """The localisation table of one model on a set of scans."""
 
     model: str
@@ -56,31 +43,6 @@ class LocalisationResult:
     n_boot: int
     ci: float = 0.95
     notes: list[str] = field(default_factory=list)
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "model": self.model,
-            "image_size": self.image_size,
-            "n_images": self.n_images,
-            "mask_status": dict(self.mask_status),
-            "rows": [row.to_json() for row in self.rows],
-            "n_boot": self.n_boot,
-            "ci": self.ci,
-            "notes": list(self.notes),
-        }
-
-    @classmethod
-    def from_json(cls, payload: Mapping[str, Any]) -> LocalisationResult:
-        return cls(
-            str(payload["model"]),
-            int(payload["image_size"]),
-            int(payload["n_images"]),
-            {str(k): int(v) for k, v in payload["mask_status"].items()},
-            [LocalisationRow.from_json(r) for r in payload["rows"]],
-            int(payload["n_boot"]),
-            float(payload.get("ci", 0.95)),
-            [str(n) for n in payload.get("notes", [])],
-        )
 
     def markdown(self) -> str:
         """The table and its verdict lines as markdown."""
@@ -135,18 +97,9 @@ def verdicts(rows: Sequence[LocalisationRow]) -> list[str]:
 
 
 @dataclass(frozen=True)
-class LocalisationStageResult:
+class LocalisationStageResult(JsonForm):
     """The localisation of every network of a run on its test images (the same lung masks
     for all) and the figure of sampled masks to check by eye (relative to the run folder)."""
 
     tables: tuple[LocalisationResult, ...]
     masks_figure: str | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        return {"tables": [t.to_json() for t in self.tables], "masks_figure": self.masks_figure}
-
-    @classmethod
-    def from_json(cls, payload: Mapping[str, Any]) -> LocalisationStageResult:
-        figure = payload.get("masks_figure")
-        tables = tuple(LocalisationResult.from_json(t) for t in payload["tables"])
-        return cls(tables, None if figure is None else str(figure))

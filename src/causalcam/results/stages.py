@@ -6,17 +6,20 @@ and the qualitative panels (the ablation stage stores an
 
 from __future__ import annotations
 
+import json
 import math
-from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-from ._json import JsonForm, number_in, number_out, optional_float, optional_int
+from ..errors import DataError
+from ._json import JsonForm, check_format
 from .ablation import AblationTable, Estimate
 from .localisation import LocalisationStageResult
 
-#: Version of the stage files' layout: part of every stage's fingerprint, so files written
-#: in another layout are recomputed rather than misread.
+#: Version of the stage files' layout: recorded in every stage file and part of every
+#: stage's fingerprint, so files written in another layout are recomputed rather than
+#: misread (and refused by :func:`read_stage`).
 STAGE_FORMAT = 3
 #: Stages whose results gained content that older files lack, by version (0 when absent):
 #: part of that stage's fingerprint only, so a rerun recomputes it (from its cached curves)
@@ -25,7 +28,7 @@ STAGE_VERSIONS: dict[str, int] = {}
 
 
 @dataclass(frozen=True)
-class NetworkRow:
+class NetworkRow(JsonForm):
     """One trained (or bundled) network and its accuracy."""
 
     arch: str
@@ -41,33 +44,6 @@ class NetworkRow:
     @property
     def bundled(self) -> bool:
         return self.checkpoint == "bundled"
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "arch": self.arch,
-            "checkpoint": self.checkpoint,
-            "test_accuracy": self.test_accuracy,
-            "val_accuracy": self.val_accuracy,
-            "best_epoch": self.best_epoch,
-            "epochs": self.epochs,
-            "recipe": self.recipe,
-            "size": self.size,
-            "train_seconds": self.train_seconds,
-        }
-
-    @classmethod
-    def from_json(cls, payload: Mapping[str, Any]) -> NetworkRow:
-        return cls(
-            arch=str(payload["arch"]),
-            checkpoint=str(payload["checkpoint"]),
-            test_accuracy=optional_float(payload.get("test_accuracy")),
-            val_accuracy=optional_float(payload.get("val_accuracy")),
-            best_epoch=optional_int(payload.get("best_epoch")),
-            epochs=optional_int(payload.get("epochs")),
-            recipe=str(payload.get("recipe") or ""),
-            size=optional_int(payload.get("size")),
-            train_seconds=optional_float(payload.get("train_seconds")),
-        )
 
 
 @dataclass(frozen=True)
@@ -90,7 +66,7 @@ class CurvePoints(JsonForm):
 
 
 @dataclass(frozen=True)
-class SummaryRow:
+class SummaryRow(JsonForm):
     """One row of :func:`causalcam.evaluate.summarize`: a statistic of one method's curve
     (``at``: the matched H or accuracy level, ``None`` for AUCs) with its interval."""
 
@@ -104,36 +80,9 @@ class SummaryRow:
     ci_low: float
     ci_high: float
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "source": self.source,
-            "target": self.target,
-            "mode": self.mode,
-            "method": self.method,
-            "statistic": self.statistic,
-            "at": self.at,
-            "value": number_out(self.value),
-            "ci_low": number_out(self.ci_low),
-            "ci_high": number_out(self.ci_high),
-        }
-
-    @classmethod
-    def from_json(cls, payload: Mapping[str, Any]) -> SummaryRow:
-        return cls(
-            source=str(payload.get("source", "")),
-            target=str(payload.get("target", "")),
-            mode=str(payload["mode"]),
-            method=str(payload["method"]),
-            statistic=str(payload["statistic"]),
-            at=optional_float(payload.get("at")),
-            value=number_in(payload.get("value")),
-            ci_low=number_in(payload.get("ci_low")),
-            ci_high=number_in(payload.get("ci_high")),
-        )
-
 
 @dataclass(frozen=True)
-class CurvesResult:
+class CurvesResult(JsonForm):
     """Fig. 2a-b: the curves of ``source``'s maps, their summary and the figures' paths
     (relative to the run folder, by mode)."""
 
@@ -142,25 +91,6 @@ class CurvesResult:
     curves: tuple[CurvePoints, ...]
     summary: tuple[SummaryRow, ...]
     figures: dict[str, str] = field(default_factory=dict)
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "source": self.source,
-            "n_images": self.n_images,
-            "curves": [c.to_json() for c in self.curves],
-            "summary": [r.to_json() for r in self.summary],
-            "figures": dict(self.figures),
-        }
-
-    @classmethod
-    def from_json(cls, payload: Mapping[str, Any]) -> CurvesResult:
-        return cls(
-            source=str(payload["source"]),
-            n_images=int(payload["n_images"]),
-            curves=tuple(CurvePoints.from_json(c) for c in payload.get("curves", [])),
-            summary=tuple(SummaryRow.from_json(r) for r in payload["summary"]),
-            figures={str(k): str(v) for k, v in payload.get("figures", {}).items()},
-        )
 
 
 def gain_text(gain: Estimate, wins: int | None, losses: int | None) -> str:
@@ -177,7 +107,7 @@ def gain_text(gain: Estimate, wins: int | None, losses: int | None) -> str:
 
 
 @dataclass(frozen=True)
-class TransferRecord:
+class TransferRecord(JsonForm):
     """One of Tables 1-2 (:class:`causalcam.evaluate.TransferenceTable` as stored):
     ``huffman[r] = (baseline, challenger)``, ``accuracy[r][t] = (baseline, challenger)``;
     ``gain``: the challenger's mean accuracy gain over the cells with its paired bootstrap
@@ -201,62 +131,12 @@ class TransferRecord:
     significant_wins: int | None = None
     significant_losses: int | None = None
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "source": self.source,
-            "baseline": self.baseline,
-            "challenger": self.challenger,
-            "mode": self.mode,
-            "n_images": self.n_images,
-            "thresholds": list(self.thresholds),
-            "targets": list(self.targets),
-            "huffman": [list(r) for r in self.huffman],
-            "accuracy": [[list(pair) for pair in r] for r in self.accuracy],
-            "wins": self.wins,
-            "ties": self.ties,
-            "cells": self.cells,
-            "fewer_bits": self.fewer_bits,
-            "gain": self.gain.to_json(),
-            "significant_wins": self.significant_wins,
-            "significant_losses": self.significant_losses,
-        }
-
-    @classmethod
-    def from_json(cls, payload: Mapping[str, Any]) -> TransferRecord:
-        return cls(
-            source=str(payload["source"]),
-            baseline=str(payload.get("baseline", "gradcam")),
-            challenger=str(payload.get("challenger", "causal")),
-            mode=str(payload.get("mode", "deletion")),
-            n_images=int(payload["n_images"]),
-            thresholds=tuple(float(t) for t in payload["thresholds"]),
-            targets=tuple(str(t) for t in payload["targets"]),
-            huffman=tuple(tuple(float(v) for v in r) for r in payload["huffman"]),
-            accuracy=tuple(
-                tuple(tuple(float(v) for v in pair) for pair in r) for r in payload["accuracy"]
-            ),
-            wins=int(payload["wins"]),
-            ties=int(payload["ties"]),
-            cells=int(payload["cells"]),
-            fewer_bits=int(payload["fewer_bits"]),
-            gain=Estimate.from_json(payload.get("gain") or {}),
-            significant_wins=optional_int(payload.get("significant_wins")),
-            significant_losses=optional_int(payload.get("significant_losses")),
-        )
-
 
 @dataclass(frozen=True)
-class TransferResult:
+class TransferResult(JsonForm):
     """The transfer stage: Tables 1-2."""
 
     tables: tuple[TransferRecord, ...]
-
-    def to_json(self) -> dict[str, Any]:
-        return {"tables": [t.to_json() for t in self.tables]}
-
-    @classmethod
-    def from_json(cls, payload: Mapping[str, Any]) -> TransferResult:
-        return cls(tuple(TransferRecord.from_json(t) for t in payload["tables"]))
 
 
 @dataclass(frozen=True)
@@ -298,3 +178,21 @@ STAGE_RESULTS: dict[str, Any] = {
     "localisation": LocalisationStageResult,
     "qualitative": QualitativeResult,
 }
+
+
+def read_stage(path: str | Path) -> Any:
+    """The typed result of a stage file ``results/<stage>.json`` (its class from
+    :data:`STAGE_RESULTS` by the file's stem).
+
+    Raises:
+        DataError: the file was written with another :data:`STAGE_FORMAT` (the message
+            names the file and both versions) or is not a stage file.
+    """
+    path = Path(path)
+    if path.stem not in STAGE_RESULTS:
+        raise DataError(f"{path}: not a stage file (stages: {', '.join(STAGE_RESULTS)})")
+    stored = json.loads(path.read_text(encoding="utf-8"))
+    if not isinstance(stored, dict) or "result" not in stored:
+        raise DataError(f"{path}: not a stage file (no 'result')")
+    check_format(stored.get("format"), STAGE_FORMAT, path, "stage result", DataError)
+    return STAGE_RESULTS[path.stem].from_json(stored["result"])

@@ -16,6 +16,7 @@ import torch
 from torch import Tensor
 
 from ..errors import InputError
+from ..results import JsonForm
 from .phantom import Scene, draw_scene, feature_masks, render
 
 SHORTCUT: Final = "shortcut"
@@ -50,7 +51,7 @@ _CONTEXT: Final[dict[str, str]] = {SHORTCUT: "glyph", SHARED: "glyph", CONTRAST:
 
 
 @dataclass(frozen=True)
-class Design:
+class Design(JsonForm):
     """One configuration: ``name`` in ``DESIGN_NAMES``, the shortcut rate ``rho`` (``shortcut``
     only), image ``size`` in pixels (voxels) and ``ndim`` (2 or 3)."""
 
@@ -88,18 +89,6 @@ class Design:
     def is_null(self) -> bool:
         """The null case: a shortcut that carries no information about the label."""
         return self.name == SHORTCUT and self.rho == 0.5
-
-    def to_dict(self) -> dict[str, object]:
-        return {"name": self.name, "rho": self.rho, "size": self.size, "ndim": self.ndim}
-
-    @classmethod
-    def from_dict(cls, values: dict[str, object]) -> Design:
-        return cls(
-            str(values["name"]),
-            float(values["rho"]),  # type: ignore[arg-type]
-            int(values["size"]),  # type: ignore[call-overload]
-            int(values["ndim"]),  # type: ignore[call-overload]
-        )
 
 
 def default_designs(size: int = 64) -> tuple[Design, ...]:

@@ -12,7 +12,7 @@
 
 from .all_networks import summary_markdown, train_all
 from .augmentation import augment, mix
-from .loop import TrainConfig, TrainingRun, train
+from .loop import TrainConfig, TrainingRun, train, trained_precision
 from .metrics import classification_metrics, evaluate, predict, roc_auc
 from .pretraining import PretrainConfig, pretrain
 from .recipes import RECIPES, Recipe, parse_override, recipe_changes, recipe_label
@@ -36,4 +36,5 @@ __all__ = [
     "summary_markdown",
     "train",
     "train_all",
+    "trained_precision",
 ]

@@ -27,7 +27,7 @@ from typing import Any
 
 from .._io import atomic_write_json, atomic_write_text
 from ..models.checkpoint import read_checkpoint
-from .loop import TrainConfig, train
+from .loop import TrainConfig, train, trained_precision
 from .recipes import recipe_label
 
 PAPER_ARCHS: tuple[str, ...] = ("resnet18", "resnet34", "resnet50", "densenet121", "densenet169")
@@ -71,7 +71,7 @@ def summarise(run_dir: Path, arch: str, epochs: int) -> NetworkSummary:
         precision = recipe = None
         if (run_dir / "last.pt").is_file():
             config = read_checkpoint(run_dir / "last.pt")["meta"]["config"]
-            precision = config.get("compute", {}).get("precision", "fp32")
+            precision = trained_precision(config)
             recipe = recipe_label(config["recipe"])
         return NetworkSummary(
             arch,
@@ -93,7 +93,7 @@ def summarise(run_dir: Path, arch: str, epochs: int) -> NetworkSummary:
         test_accuracy=metrics["test"]["accuracy"],
         test_auc=metrics["test"]["auc"],
         seconds_per_epoch=seconds,
-        precision=(metrics.get("compute") or {}).get("precision", "fp32"),
+        precision=trained_precision(metrics),
         recipe=recipe_label(metrics["recipe"]),
     )
 

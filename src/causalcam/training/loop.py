@@ -23,7 +23,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -149,6 +149,12 @@ def _compute(plan: ComputePlan) -> dict[str, Any]:
     return {"precision": plan.precision, "channels_last": plan.channels_last}
 
 
+def trained_precision(record: Mapping[str, Any]) -> str:
+    """The precision a training run computed in, from its checkpoint's ``config`` or its
+    ``metrics.json`` (their ``compute`` entry; fp32 where they record none)."""
+    return str((record.get("compute") or {}).get("precision", "fp32"))
+
+
 def _meta(
     config: TrainConfig,
     recipe: Recipe,
@@ -195,7 +201,7 @@ def _check_out_dir(
             f"cannot resume {last}: it was started with {payload['meta']['arch']} and recipe "
             f"{saved}, not {config.arch} and {dataclasses.asdict(recipe)}"
         )
-    started_in = payload["meta"]["config"].get("compute", {}).get("precision", "fp32")
+    started_in = trained_precision(payload["meta"]["config"])
     if started_in != plan.precision:
         raise InputError(
             f"cannot resume {last}: it was trained in {started_in}, not {plan.precision}; "

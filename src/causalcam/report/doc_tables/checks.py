@@ -1,0 +1,94 @@
+"""The tables of the checks of the maps themselves: the ground-truth benchmark (planted
+cause and context) and the sanity checks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ...results import Estimate
+from .common import DEFAULT, markdown_table, read_json
+
+
+def _gradcam_verdict(config: dict[str, Any], method: str) -> dict[str, Any] | None:
+    """The deciding comparison of ``method`` with Grad-CAM on one ground-truth configuration
+    (the verdict whose quantity is measured against Grad-CAM), or None."""
+    for verdict in config["verdicts"]:
+        prediction = verdict["prediction"]
+        if prediction["method"] == method and "Grad-CAM" in prediction["quantity"]:
+            return dict(verdict)
+    return None
+
+
+#: how a ground-truth prediction's ``kind`` reads in a table
+_KINDS = {"above": ">", "below": "<", "within": "within +-"}
+
+
+def _design_label(config: dict[str, Any]) -> str:
+    design = config["design"]
+    label = str(design["name"])
+    if design["name"] == "shortcut":
+        label += f" (rho {design['rho']:g}{', the null case' if design['rho'] == 0.5 else ''})"
+    return f"{label}, smoothing {config['smoothing']:g}"
+
+
+def ground_truth(results: Path) -> str:
+    """The ground-truth benchmark per design: the default reading's deciding comparison with
+    Grad-CAM (effect, interval, outcome) and how many causal readings pass it."""
+    rows = []
+    for config in read_json(results / "ground-truth" / "results.json")["configs"]:
+        verdict = _gradcam_verdict(config, DEFAULT)
+        if verdict is None:
+            continue
+        prediction, estimate = verdict["prediction"], Estimate.from_json(verdict["estimate"])
+        readings = [
+            _gradcam_verdict(config, row["method"])
+            for row in config["rows"]
+            if row["method"].startswith("causal[")
+        ]
+        passed = sum(1 for v in readings if v is not None and v["outcome"] == "holds")
+        rule = f"{prediction['quantity']} {_KINDS[prediction['kind']]} {prediction['bound']:g}"
+        effect = f"{estimate.value:+.3f} [{estimate.low:+.3f}, {estimate.high:+.3f}]"
+        rows.append([_design_label(config), rule, effect, f"**{verdict['outcome']}**",
+                     f"{passed} of {len(readings)}"])  # fmt: skip
+    columns = ["design", "predicted for the causal map", f"`{DEFAULT}`", "verdict",
+               "causal readings that pass"]  # fmt: skip
+    manifest = read_json(results / "ground-truth" / "manifest.json")
+    settings = manifest["settings"]
+    caption = (
+        "S: share of map mass on the cause minus share on the context (docs/ground-truth.md); "
+        "95% bootstrap intervals over networks, then images; margins declared before the first "
+        f"run. Settings: {settings['arch']} CNN at {settings['size']} px, {settings['seeds']} "
+        f"seeds a design, {settings['n_train']} training images, {settings['epochs']} epochs; "
+        f"{manifest['cpu_count']}-core {manifest['cpu']} CPU, torch {manifest['torch']} "
+        "([manifest](results/ground-truth/manifest.json))."
+    )
+    return markdown_table(columns, rows, caption)
+
+
+def sanity(results: Path) -> str:
+    """The sanity checks of every method on the bundled 224 px model: each test's mean
+    similarity with its interval, and whether the method passes every test."""
+    report = read_json(results / "metrics" / "resnet18_covidct_224" / "metrics.json")
+    verdicts = report["sanity"]["verdicts"]
+    tests = list(dict.fromkeys((v["test"], v["statistic"]) for v in verdicts))
+    rows = []
+    for method in dict.fromkeys(v["method"] for v in verdicts):
+        cells, passed = [], True
+        for test in tests:
+            match = [v for v in verdicts if (v["method"], v["test"], v["statistic"]) ==
+                     (method, *test)]  # fmt: skip
+            if not match:
+                cells.append("–")
+                continue
+            estimate = Estimate.from_json(match[0]["estimate"])
+            passed = passed and bool(match[0]["passed"])
+            cells.append(f"{estimate.value:.2f} [{estimate.low:.2f}, {estimate.high:.2f}]")
+        rows.append([f"`{method}`", *cells, "passes" if passed else "**fails**"])
+    columns = ["map", *[f"{test} {statistic}" for test, statistic in tests], "sanity checks"]
+    caption = (
+        "Similarity of each map before and after randomisation (or to the map of the other "
+        f"class), {report['images']} test scans, 95% bootstrap intervals; a map passes "
+        "where every interval lies below 0.5 (docs/metrics.md)."
+    )
+    return markdown_table(columns, rows, caption)
