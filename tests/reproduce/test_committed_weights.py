@@ -14,7 +14,8 @@ from causalcam.cli import app
 from causalcam.data.fake import write_fake_dataset
 from causalcam.errors import CheckpointError, InputError
 from causalcam.models import load_checkpoint
-from causalcam.reproduce.weights import WEIGHTS_FORMAT, read_weights, train_command
+from causalcam.reproduce.weights import read_weights, train_command
+from causalcam.results import WEIGHTS_FORMAT
 from causalcam.training import RECIPES, TrainConfig, train
 
 

@@ -11,8 +11,7 @@ import pytest
 
 from causalcam.evaluate.tables import jsonable
 from causalcam.ground_truth.verdicts import BenchmarkResult
-from causalcam.reproduce.weights import WeightsRecord
-from causalcam.results import AblationTable, LocalisationResult, TransferRecord
+from causalcam.results import AblationTable, LocalisationResult, TransferRecord, WeightsRecord
 from causalcam.results.metrics import MetricsReport
 
 REPO = Path(__file__).resolve().parents[2]

@@ -7,6 +7,7 @@ reads them without importing any computation.
 - :mod:`.stages`: one result class per stage of ``causalcam reproduce``;
 - :mod:`.localisation`: the localisation table (map mass inside the lungs);
 - :mod:`.metrics`: the explanation metrics and sanity checks;
+- :mod:`.weights`: :class:`WeightsRecord`, the record of a committed network;
 - :class:`JsonForm`: the one converter that gives each of them (and the typed results of
   other packages) its JSON form from its fields.
 """
@@ -44,12 +45,14 @@ from .stages import (
     gain_text,
     read_stage,
 )
+from .weights import WEIGHTS_FORMAT, WeightsRecord
 
 __all__ = [
     "SANITY_TAU",
     "STAGE_FORMAT",
     "STAGE_RESULTS",
     "STAGE_VERSIONS",
+    "WEIGHTS_FORMAT",
     "AblationRow",
     "AblationTable",
     "Choice",
@@ -71,6 +74,7 @@ __all__ = [
     "TrainResult",
     "TransferRecord",
     "TransferResult",
+    "WeightsRecord",
     "check_format",
     "from_jsonable",
     "gain_text",

@@ -12,7 +12,14 @@ from pathlib import Path
 
 from .checks import ground_truth, sanity
 from .findings import localisation, seeds_112, seeds_224, summary, transfer_seeds, verdict
-from .runs import bundled_confusion, bundled_models, recall, recipes, run_time
+from .runs import (
+    bundled_confusion,
+    bundled_models,
+    committed_networks,
+    recall,
+    recipes,
+    run_time,
+)
 from .speed import benchmark, benchmark_names, precision_agreement, speed
 
 DESCRIPTION = (
@@ -46,6 +53,7 @@ TABLES: dict[str, Callable[[Path], str]] = {
     "run-time-quick": lambda results: run_time(results, "quick"),
     "run-time-full-cpu": lambda results: run_time(results, "full-cpu"),
     "bundled-models": bundled_models,
+    "committed-networks": committed_networks,
     "bundled-confusion": bundled_confusion,
     "summary": summary,
     "ground-truth": ground_truth,

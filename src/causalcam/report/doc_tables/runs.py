@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ...results import read_stage
+from ...results import WeightsRecord, read_stage
 from ..formatting import duration_text
 from .common import markdown_table, read_json
 
@@ -144,3 +144,54 @@ def recall(results: Path) -> str:
     ]
     columns = ["run", "validation: COVID / NonCOVID recall", "test: COVID / NonCOVID recall"]
     return markdown_table(columns, rows)
+
+
+def _recipe_text(recipe: dict[str, object]) -> str:
+    """A committed network's recipe in words: its name, mixup, progressive resizing."""
+    parts = [str(recipe["name"])]
+    if recipe.get("mixup"):
+        parts.append(f"mixup {recipe['mixup']}")
+    if recipe.get("early_size"):
+        share = float(str(recipe["early_share"]))
+        parts.append(f"first {share:.0%} of epochs at {recipe['early_size']} px")
+    return ", ".join(parts)
+
+
+def committed_networks(results: Path) -> str:
+    """The networks committed under ``weights/`` (beside ``docs/``), from their records."""
+    folder = results.parents[1] / "weights"
+    rows = []
+    for path in sorted(folder.glob("*.json")):
+        record = WeightsRecord.from_json(read_json(path), path)
+        rows.append(
+            [
+                f"`{record.name}`",
+                f"{record.size} px",
+                str(record.seed),
+                _recipe_text(record.recipe),
+                f"{record.best_epoch} of {record.epochs}",
+                record.precision,
+                f"{record.val_accuracy:.3f}",
+                f"{record.test_accuracy:.3f}",
+                f"{record.test_auc:.3f}" if record.test_auc is not None else "–",
+                duration_text(record.train_seconds),
+            ]
+        )
+    columns = [
+        "network",
+        "input",
+        "seed",
+        "recipe",
+        "selected epoch",
+        "precision",
+        "val accuracy",
+        "test accuracy",
+        "test AUC",
+        "training time",
+    ]
+    note = (
+        "Accuracies measured on the fp16 files; validation: 118 scans, test: the 203 official "
+        "test scans. Training time: as recorded, on one core (bf16 where the CPU runs it "
+        "natively, else fp32); it depends on the CPU and its load."
+    )
+    return markdown_table(columns, rows, note)
