@@ -33,9 +33,11 @@ from ..medical.volumes import VolumeWriter
 from ..method_names import METHOD_NAMES, PAPER_METHODS
 from ..network import Network, eval_mode
 from ..preprocess import to_model_input
-from .inputs import Reading, Scan, gather
+from .inputs import Inputs, Reading, Scan, gather
 from .outputs import ExplainRun, ImageWriter, RunSettings, unique_name, write_summary
 from .source import ModelSource
+from .volume_explain import VolumeOptions, explain_volume_list
+from .volume_inputs import whole_volumes
 
 DEFAULT_METHODS: tuple[str, ...] = PAPER_METHODS
 #: Images explained in one pass of the engine (and one chunk of the sharded run).
@@ -135,7 +137,9 @@ def explain_files(
     (``run.skipped``, the JSON's ``skipped``); ``reading`` sets the DICOM/NIfTI window, plane
     and slices (:mod:`causalcam.files.inputs`). ``true_classes`` (image path -> class name),
     when known, is shown in the panel titles and recorded in the JSON; ``precision``: the
-    forward pass's (``Explainer``)."""
+    forward pass's (``Explainer``). With a 3-D network (``source.volume`` set) every NIfTI
+    file and DICOM series is explained whole (:mod:`causalcam.files.volume_explain`) and its
+    maps are written as NIfTI on the source grid."""
     source = as_source(source)
     chosen = check_methods(methods)
     found = gather(inputs, reading or Reading())
@@ -144,6 +148,9 @@ def explain_files(
     model = source.model.to(target)
     layer = target_layer or models.default_target_layer(model)
     run = ExplainRun(Path(out_dir), Path(out_dir) / "explanations.json")
+    if source.volume is not None:
+        whole = VolumeOptions(chosen, layer, contrast, causal, precision)
+        return _explain_whole(found, source, run, whole, (reading or Reading(), progress))
     names: list[str] = []
     options = causal or CausalOptions()
     writer = ImageWriter(list(source.classes), chosen, save_npy)
@@ -174,6 +181,27 @@ def explain_files(
     run.skipped = [s.to_dict() for s in found.skipped]
     settings = RunSettings(layer, chosen, causal, reading)
     write_summary(run, source, settings, found, volumes.written)
+    return run
+
+
+def _explain_whole(
+    found: Inputs,
+    source: ModelSource,
+    run: ExplainRun,
+    options: VolumeOptions,
+    how: tuple[Reading, bool],
+) -> ExplainRun:
+    """:func:`explain_files` with a 3-D network: each volume whole (:mod:`.volume_explain`)."""
+    reading, progress = how
+    if reading.slices is not None:
+        raise InputError("--slices cuts volumes for a 2-D network; a 3-D network reads them whole")
+    with tqdm(desc="explaining", unit="volume", disable=not progress) as bar:
+        volumes = explain_volume_list(
+            whole_volumes(found, reading.window), source, run, options, bar
+        )
+    run.skipped = [s.to_dict() for s in found.skipped]
+    settings = RunSettings(options.layer, options.methods, options.causal, reading)
+    write_summary(run, source, settings, found, volumes)
     return run
 
 

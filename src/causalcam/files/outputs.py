@@ -156,6 +156,8 @@ def write_summary(
         "causal_options": options.to_dict(),
         "images": run.records,
     }
+    if source.volume is not None:
+        summary["model"]["input_grid"] = source.volume.to_dict()
     reading = (settings.reading or Reading()).to_dict()
     summary.update(found.summary(), volumes=volumes, reading=reading)
     summary["notice"] = research_notice()
