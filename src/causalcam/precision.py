@@ -6,8 +6,9 @@ support: CPUs with AVX-512 BF16 or AMX, CUDA devices with bf16), ``"fp16"`` (aut
 float16, CUDA only) or ``"auto"`` (bf16 where supported, else fp32). A request the device
 cannot serve well falls back to fp32 with a :class:`PrecisionWarning`.
 
-Channels-last memory (NHWC) speeds up convolutions on CPUs and GPUs; :func:`memory_format`
-converts a model for the duration of a call and restores each parameter's layout after.
+Channels-last memory (NHWC; NDHWC for 3-D convolutions and volumes) speeds up convolutions
+on CPUs and GPUs; :func:`memory_format` converts a model for the duration of a call and
+restores each parameter's layout after.
 :func:`fp32_after` runs the layers after a target layer in
 fp32, so that gradients taken there (the explanation maps) are fp32 even when the layers
 before it ran in bf16 or fp16.
@@ -32,6 +33,15 @@ from .errors import InputError
 PRECISIONS: tuple[str, ...] = ("fp32", "bf16", "fp16", "auto")
 _DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 _CPU_BF16_FLAGS = ("avx512_bf16", "amx_bf16")
+#: The channels-last layout of a tensor by rank: images and 2-D kernels, volumes and 3-D ones.
+_CHANNELS_LAST = {4: torch.channels_last, 5: torch.channels_last_3d}
+
+
+def to_channels_last(x: torch.Tensor) -> torch.Tensor:
+    """``x`` in channels-last memory if it is 4-D (``channels_last``) or 5-D
+    (``channels_last_3d``); other tensors unchanged."""
+    layout = _CHANNELS_LAST.get(x.ndim)
+    return x if layout is None else x.contiguous(memory_format=layout)
 
 
 class PrecisionWarning(UserWarning):
@@ -59,11 +69,9 @@ class ComputePlan:
         return torch.autocast(device_type=self.device.type, dtype=self.dtype)
 
     def inputs(self, x: torch.Tensor) -> torch.Tensor:
-        """``x`` on the plan's device, channels-last when the plan says so (4-D only)."""
+        """``x`` on the plan's device, channels-last when the plan says so (4-D and 5-D)."""
         x = x.to(self.device)
-        if self.channels_last and x.ndim == 4:
-            x = x.contiguous(memory_format=torch.channels_last)
-        return x
+        return to_channels_last(x) if self.channels_last else x
 
 
 @functools.lru_cache(maxsize=1)
@@ -125,21 +133,28 @@ def compute_plan(
 
 @contextlib.contextmanager
 def memory_format(model: nn.Module, channels_last: bool) -> Iterator[nn.Module]:
-    """Run ``model`` with channels-last 4-D parameters; every parameter and buffer gets
+    """Run ``model`` with channels-last 4-D and 5-D parameters; every parameter and buffer gets
     back the exact tensor it had on exit, also after an error. For inference: updates
     made to the parameters inside the context are not kept."""
     if not channels_last:
         yield model
         return
-    tensors = [t for t in (*model.parameters(), *model.buffers()) if t.ndim == 4]
+    tensors = [t for t in (*model.parameters(), *model.buffers()) if t.ndim in _CHANNELS_LAST]
     saved = [(t, t.data) for t in tensors]
     try:
         for t in tensors:
-            t.data = t.data.contiguous(memory_format=torch.channels_last)
+            t.data = to_channels_last(t.data)
         yield model
     finally:
         for t, data in saved:
             t.data = data
+
+
+def convert_channels_last(model: nn.Module) -> None:
+    """Put ``model``'s 4-D and 5-D parameters and buffers in channels-last memory, in place
+    (for a model the caller owns, e.g. its own copy)."""
+    for t in (*model.parameters(), *model.buffers()):
+        t.data = to_channels_last(t.data)
 
 
 def fp32_after(module: nn.Module, plan: ComputePlan, stack: ExitStack) -> RemovableHandle | None:

@@ -41,8 +41,8 @@ def explain_error(
 @pytest.mark.parametrize(
     ("x", "match"),
     [
-        (torch.randn(3, 32, 32), r"shape \(B, C, H, W\)"),
-        (torch.randn(2, 1, 32, 32), "1 channels but the model's first convolution expects 3"),
+        (torch.randn(3, 32, 32), r"shape \(B, C, H, W\) or \(B, C, D, H, W\)"),
+        (torch.randn(2, 1, 32, 32), r"1 channels but the model's first convolution '.*' expects 3"),
         (torch.randn(0, 3, 32, 32), "empty batch"),
         (torch.full((1, 3, 32, 32), float("nan")), "NaN or infinite"),
         (torch.full((1, 3, 32, 32), float("inf")), "NaN or infinite"),

@@ -1,7 +1,8 @@
 """pytorch-grad-cam call compatibility: switch by changing an import.
 
 ``with GradCAM(model=m, target_layers=[m.layer4]) as cam: maps = cam(input_tensor=x,
-targets=None)`` returns float32 numpy (B, H, W) in [0, 1], like the grad-cam package.
+targets=None)`` returns float32 numpy (B, H, W) in [0, 1], like the grad-cam package; a
+volume batch (B, C, D, H, W) of a 3-D network gives (B, D, H, W).
 These classes are thin adapters over :class:`~causalcam.explain.Explainer`.
 """
 
@@ -39,6 +40,7 @@ from .methods import (
     CausalOptions,
     check_choice,
     minmax,
+    per_map,
     upsample,
 )
 from .targets import FinerOptions
@@ -84,15 +86,16 @@ class _CamAdapter:
         aug_smooth: bool = False,
         eigen_smooth: bool = False,
     ) -> np.ndarray:
-        """Maps (B, H, W) float32 in [0, 1]; ``targets`` None explains the predicted class;
-        ``aug_smooth`` averages the maps of flipped and brightness-scaled copies (grad-cam's
-        default test-time augmentation, all copies in one batch); ``eigen_smooth`` uses the
-        first principal component of the weighted activations."""
+        """Maps (B, H, W) (volumes: (B, D, H, W)) float32 in [0, 1]; ``targets`` None
+        explains the predicted class; ``aug_smooth`` averages the maps of copies flipped
+        along the last axis (W) and brightness-scaled (grad-cam's default test-time
+        augmentation, all copies in one batch); ``eigen_smooth`` uses the first principal
+        component of the weighted activations."""
         if not aug_smooth:
             maps = self._maps(input_tensor, targets, eigen_smooth)
             return maps.detach().to("cpu", torch.float32).numpy()
-        if not isinstance(input_tensor, Tensor) or input_tensor.ndim != 4:
-            raise InputError("aug_smooth needs inputs of shape (B, C, H, W)")
+        if not isinstance(input_tensor, Tensor) or input_tensor.ndim not in (4, 5):
+            raise InputError("aug_smooth needs inputs of shape (B, C, H, W) or (B, C, D, H, W)")
         copies = [(flip, factor) for flip in AUG_FLIPS for factor in AUG_FACTORS]
         batch = torch.cat(
             [(input_tensor.flip(-1) if flip else input_tensor) * f for flip, f in copies]
@@ -118,14 +121,14 @@ class _CamAdapter:
     def _multi_layer(self, input_tensor: Tensor, options: dict[str, Any]) -> Tensor:
         """grad-cam's aggregation: per layer min-max then resize, mean, min-max again (a
         flat map, zeros in ``maps``, stays zeros)."""
-        size = (input_tensor.shape[-2], input_tensor.shape[-1])
+        size = tuple(input_tensor.shape[2:])
         per_layer = []
         for explainer in self.explainers:
             result = explainer.explain(input_tensor, return_raw=True, **options)
             assert result.raw is not None
             kept = result.maps[self.method].flatten(1).amax(dim=1) > 0
             layer_map = upsample(minmax(result.raw[self.method]), size)
-            per_layer.append(layer_map * kept.view(-1, 1, 1))
+            per_layer.append(layer_map * per_map(kept, layer_map))
         return minmax(torch.stack(per_layer).mean(0))
 
     def __enter__(self) -> _CamAdapter:

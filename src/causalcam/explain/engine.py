@@ -1,5 +1,8 @@
 """The explainer: every map of docs/method.md from one forward pass and one batched VJP.
 
+Images (B, C, H, W) and volumes (B, C, D, H, W) take the same path: every formula runs
+over the target layer's spatial axes, whatever their number (``methods.py``).
+
 Cost per chunk of images: a forward pass under ``torch.no_grad()`` in which only the
 layers after the target layer record a graph (see :class:`ActivationCapture`), then one
 ``torch.autograd.grad(z, L, grad_outputs=V, is_grads_batched=True)`` with ``V`` of shape
@@ -27,7 +30,13 @@ from tqdm import tqdm
 from ..errors import InputError
 from ..method_names import CAUSAL, METHOD_NAMES, PAPER_MAPS
 from ..models.architectures import known_reshape
-from ..precision import ComputePlan, compute_plan, fp32_after, memory_format
+from ..precision import (
+    ComputePlan,
+    compute_plan,
+    convert_channels_last,
+    fp32_after,
+    memory_format,
+)
 from . import layers
 from .classes import Classes, explained_classes
 from .folding import FoldCache
@@ -59,10 +68,10 @@ class Explanation:
 
     ``logits`` (B, N); ``predicted`` (B,) argmax; ``target`` (B,) the explained class P
     (the predicted class unless ``target_class`` was given); ``contrast`` (B,) class Q;
-    ``maps`` name -> (B, H, W) in [0, 1] at input size; ``raw`` name -> (B, h, w) at layer
-    resolution before normalisation and ``weights`` name -> channel weights (B, K) of the
-    methods that weigh channels (both when ``return_raw``); ``layer`` the target layer's
-    name.
+    ``maps`` name -> (B, H, W) in [0, 1] at input size ((B, D, H, W) for volumes); ``raw``
+    name -> (B, h, w) (or (B, d, h, w)) at layer resolution before normalisation and
+    ``weights`` name -> channel weights (B, K) of the methods that weigh channels (both
+    when ``return_raw``); ``layer`` the target layer's name.
     """
 
     logits: Tensor
@@ -145,9 +154,10 @@ class Explainer:
 
     ``target_layer``: a dotted module name, a submodule, or None for automatic (ResNet
     ``layer4``, DenseNet ``features.norm5``, the last block of a torchvision or timm ViT or
-    Swin, else the last module with a 4-D output, found by a dry run on the first call).
-    ``reshape_transform``: grad-cam's function turning the layer's output (and, the same
-    way, its gradient) into (B, K, h, w), e.g. ViT tokens to a grid; None uses the known
+    Swin, else the last module with an output of the input's rank, found by a dry run on the
+    first call). ``reshape_transform``: grad-cam's function turning the layer's output (and,
+    the same way, its gradient) into (B, K, h, w) (volumes: (B, K, d, h, w)), e.g. ViT
+    tokens to a grid; None uses the known
     one for ViT/Swin layers. Usable as a context manager; every call registers its hook
     only for its own forward pass and restores the model's train/eval flags,
     ``requires_grad`` flags and the grad mode exactly, also on error.
@@ -194,7 +204,7 @@ class Explainer:
         self._reshape = reshape_transform
         if reshape_transform is None and self._layer is not None:
             self._reshape = known_reshape(model, self._layer[0])
-        self._in_channels = layers.input_channels(model)
+        self._first_conv = layers.first_convolution(model)
 
     def __enter__(self) -> Explainer:
         return self
@@ -237,7 +247,9 @@ class Explainer:
         seed: int = 0,
         progress: bool = False,
     ) -> Explanation:
-        """Maps for a batch ``inputs`` (B, C, H, W) of normalised images.
+        """Maps for a batch ``inputs`` (B, C, H, W) of normalised images, or (B, C, D, H, W)
+        of volumes for a network of 3-D convolutions (maps (B, D, H, W), resized
+        trilinearly).
 
         ``methods``: names from ``METHOD_NAMES`` (default: the paper's six maps,
         ``PAPER_MAPS``; each is an entry of ``method_table.METHODS``);
@@ -301,7 +313,7 @@ class Explainer:
             return self.model
         folded = self._folded.get(self.model, example, name)
         if folded is not self.model and compute.channels_last:
-            folded.to(memory_format=torch.channels_last)  # our copy: converted once, kept
+            convert_channels_last(folded)  # our copy: converted once, kept
         return folded
 
     def plan(self, default: torch.device | str = "cpu") -> ComputePlan:
@@ -336,19 +348,11 @@ class Explainer:
     def _check_inputs(self, inputs: Tensor) -> None:
         if not isinstance(inputs, Tensor):
             raise InputError(f"inputs must be a torch.Tensor, got {type(inputs).__name__}")
-        if inputs.ndim != 4:
-            raise InputError(
-                f"inputs must have shape (B, C, H, W), got {inputs.ndim}-D {tuple(inputs.shape)}"
-            )
+        layers.check_input_shape(self._first_conv, inputs)
         if inputs.shape[0] == 0:
             raise InputError("inputs is an empty batch (B = 0)")
         if not inputs.is_floating_point():
             raise InputError(f"inputs must be a float tensor, got dtype {inputs.dtype}")
-        if self._in_channels is not None and inputs.shape[1] != self._in_channels:
-            raise InputError(
-                f"inputs have {inputs.shape[1]} channels but the model's first convolution "
-                f"expects {self._in_channels}"
-            )
         if not bool(torch.isfinite(inputs).all()):
             raise InputError("inputs contain NaN or infinite values")
 
@@ -361,11 +365,12 @@ class Explainer:
     def _forward(
         self, model: nn.Module, inputs: Tensor, plan: ComputePlan
     ) -> tuple[Tensor, Tensor, Tensor, str]:
-        """One forward pass: raw outputs z, leaf L and activations A (B, K, h, w) at the
+        """One forward pass: raw outputs z, leaf L and activations A (B, K, *S) at the
         target layer (after ``reshape_transform``); z and A as float32."""
         name, _ = self._target(inputs)
         module = model.get_submodule(name)
-        capture = layers.ActivationCapture(name, reshaped=self._reshape is not None)
+        reshaped = self._reshape is not None
+        capture = layers.ActivationCapture(name, reshaped=reshaped, rank=inputs.ndim)
         with ExitStack() as stack, torch.no_grad(), plan.autocast(), ExitStack() as after_layer:
             if self.head_precision == "fp32" and _float32_model(model):
                 cast = fp32_after(module, plan, after_layer)
@@ -378,17 +383,19 @@ class Explainer:
         activations = _widened(activations)
         if not logits.requires_grad:
             raise InputError(f"the model's output does not depend on target layer {name!r}")
-        return logits, leaf, self._reshaped(activations, name), name
+        return logits, leaf, self._reshaped(activations, name, inputs.ndim), name
 
-    def _reshaped(self, tensor: Tensor, name: str) -> Tensor:
-        """``reshape_transform`` applied to activations (B, ...) or gradients (M, B, ...)."""
+    def _reshaped(self, tensor: Tensor, name: str, rank: int) -> Tensor:
+        """``reshape_transform`` applied to activations (B, ...) or gradients (M, B, ...);
+        its result must have the inputs' ``rank``."""
         if self._reshape is None:
             return tensor
         out = self._reshape(tensor)
-        if not isinstance(out, Tensor) or out.ndim != 4:
+        if not isinstance(out, Tensor) or out.ndim != rank:
             shape = tuple(out.shape) if isinstance(out, Tensor) else type(out).__name__
             raise InputError(
-                f"reshape_transform of target layer {name!r} must return (B, K, h, w), got {shape}"
+                f"reshape_transform of target layer {name!r} must return "
+                f"{layers.LAYER_SHAPES[rank]}, got {shape}"
             )
         return out
 
@@ -424,7 +431,7 @@ class Explainer:
                 vectors = basis_vectors(keys, c.y, c.p, c.q, chunk.custom, c.head, given)
                 unique, index = unique_rows(vectors)
                 grads = _widened(batched_vjp(logits, leaf, unique, name))
-                grads = self._reshaped(grads.flatten(0, 1), name)
+                grads = self._reshaped(grads.flatten(0, 1), name, inputs.ndim)
                 grads = grads.unflatten(0, (unique.shape[0], -1))
                 rows = dict(zip(keys, index, strict=True))
             del leaf
@@ -432,7 +439,7 @@ class Explainer:
             if any(METHODS[m].forwards for m in request.methods):
                 data.masked_scores = self._masked_scores(model, compute, x, activations, c, chunk)
             terms = compute_terms(request.methods, data)
-        size = (inputs.shape[-2], inputs.shape[-1])
+        size = tuple(inputs.shape[2:])
         raw, maps = render(terms, activations, size, inputs.device, request.eigen_smooth)
         logits = logits.detach().to(inputs.device)
         weights = {
@@ -527,10 +534,11 @@ def map_function(
     **options: Any,
 ) -> MapFn:
     """A function ``inputs (B, C, H, W) -> maps (B, H, W) in [0, 1]`` of the predicted
-    class for one method. ``method`` may name a causal variant (``causal[bce,l2,set]``);
-    ``precision``/``channels_last`` as for :class:`Explainer`; other keyword ``options`` go
-    to :meth:`Explainer.explain` (e.g. ``contrast_loss``). A precision resolving to bf16 or
-    fp16 is part of the function's ``fingerprint`` (cached evaluation results keep apart)."""
+    class for one method (volumes: (B, C, D, H, W) -> (B, D, H, W)). ``method`` may name a
+    causal variant (``causal[bce,l2,set]``); ``precision``/``channels_last`` as for
+    :class:`Explainer`; other keyword ``options`` go to :meth:`Explainer.explain` (e.g.
+    ``contrast_loss``). A precision resolving to bf16 or fp16 is part of the function's
+    ``fingerprint`` (cached evaluation results keep apart)."""
     if method.startswith(f"{CAUSAL}["):
         causal, method = CausalOptions.parse(method), CAUSAL
     check_choice("method", method, METHOD_NAMES)

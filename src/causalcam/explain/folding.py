@@ -1,6 +1,7 @@
 """BatchNorm folded into the preceding convolution, on the engine's own copy of the model.
 
-In eval mode a ``BatchNorm2d`` after a ``Conv2d`` is an affine map per channel, so it can be
+In eval mode a ``BatchNorm2d`` after a ``Conv2d`` (or a ``BatchNorm3d`` after a ``Conv3d``)
+is an affine map per channel, so it can be
 folded into the convolution's weight and bias (``torch.nn.utils.fusion.fuse_conv_bn_eval``),
 saving one pass over every such activation. The engine explains with a folded **copy**; the
 user's model is never changed. A pair is folded only where a dry run shows the batch norm
@@ -26,6 +27,9 @@ from . import layers
 
 #: Largest difference of the folded copy's logits from the model's, relative to their scale.
 LOGIT_TOLERANCE = 1e-3
+#: The convolutions and batch norms that fold (2-D and 3-D).
+CONVOLUTIONS = (nn.Conv2d, nn.Conv3d)
+BATCH_NORMS = (nn.BatchNorm2d, nn.BatchNorm3d)
 
 Signature = tuple[tuple[int, int, int], ...]
 
@@ -49,14 +53,14 @@ def foldable_pairs(model: nn.Module, example: Tensor, target: str) -> list[tuple
     def record(module: nn.Module, inputs: Any, output: Any) -> None:
         name = names[module]
         calls[name] = calls.get(name, 0) + 1
-        if isinstance(module, nn.Conv2d) and isinstance(output, Tensor):
+        if isinstance(module, CONVOLUTIONS) and isinstance(output, Tensor):
             outputs[id(output)] = name
-        elif isinstance(module, nn.BatchNorm2d) and inputs and isinstance(inputs[0], Tensor):
+        elif isinstance(module, BATCH_NORMS) and inputs and isinstance(inputs[0], Tensor):
             conv = outputs.get(id(inputs[0]))
             if conv is not None:
                 pairs.append((conv, name))
 
-    watched = [m for m in names if isinstance(m, nn.Conv2d | nn.BatchNorm2d)]
+    watched = [m for m in names if isinstance(m, CONVOLUTIONS + BATCH_NORMS)]
     handles = [m.register_forward_hook(record) for m in watched]
     try:
         with torch.no_grad(), layers.preserved_state(model):
@@ -74,7 +78,7 @@ def foldable_pairs(model: nn.Module, example: Tensor, target: str) -> list[tuple
 
 
 def _has_statistics(bn: nn.Module) -> bool:
-    return isinstance(bn, nn.BatchNorm2d) and bn.running_mean is not None
+    return isinstance(bn, BATCH_NORMS) and bn.running_mean is not None
 
 
 def folded_copy(model: nn.Module, pairs: list[tuple[str, str]]) -> nn.Module:
@@ -84,7 +88,7 @@ def folded_copy(model: nn.Module, pairs: list[tuple[str, str]]) -> nn.Module:
     for conv_name, bn_name in pairs:
         conv = folded.get_submodule(conv_name)
         bn = folded.get_submodule(bn_name)
-        assert isinstance(conv, nn.Conv2d) and isinstance(bn, nn.BatchNorm2d)
+        assert isinstance(conv, CONVOLUTIONS) and isinstance(bn, BATCH_NORMS)
         _replace(folded, conv_name, fuse_conv_bn_eval(conv, bn))
         _replace(folded, bn_name, nn.Identity())
     return folded

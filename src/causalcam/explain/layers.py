@@ -17,6 +17,9 @@ from ..models.architectures import transformer_layer
 KNOWN_LAYERS: tuple[str, ...] = ("layer4", "features.norm5")
 #: Keys of a dict output that hold the logits.
 LOGIT_KEYS: tuple[str, ...] = ("logits", "out")
+#: The input and layer shapes of images (2 spatial axes) and volumes (3), by tensor rank.
+SHAPES: dict[int, str] = {4: "(B, C, H, W)", 5: "(B, C, D, H, W)"}
+LAYER_SHAPES: dict[int, str] = {4: "(B, K, h, w)", 5: "(B, K, d, h, w)"}
 
 
 def module_names(model: nn.Module) -> dict[str, nn.Module]:
@@ -54,14 +57,16 @@ def known_layer(model: nn.Module) -> str | None:
 
 
 def last_spatial_layer(model: nn.Module, example: Tensor) -> str:
-    """Name of the last module to finish with a 4-D output of more than one pixel, found
-    by a dry run of ``example`` under ``torch.no_grad()``; of nested modules returning
-    the same tensor (a container and its last child) the innermost is chosen."""
+    """Name of the last module to finish with an output of the input's rank (4-D for images,
+    5-D for volumes) and more than one pixel, found by a dry run of ``example`` under
+    ``torch.no_grad()``; of nested modules returning the same tensor (a container and its
+    last child) the innermost is chosen."""
     names = {module: name for name, module in model.named_modules() if name}
     found: list[tuple[str, Tensor]] = []
+    rank = example.ndim
 
     def record(module: nn.Module, _inputs: Any, output: Any) -> None:
-        if isinstance(output, Tensor) and output.ndim == 4 and output[0, 0].numel() > 1:
+        if isinstance(output, Tensor) and output.ndim == rank and output[0, 0].numel() > 1:
             found.append((names[module], output))
 
     handles = [module.register_forward_hook(record) for module in names]
@@ -74,16 +79,44 @@ def last_spatial_layer(model: nn.Module, example: Tensor) -> str:
     if not found:
         raise InputError(
             f"cannot choose a target layer for {type(model).__name__}: no module returns a "
-            "4-D (B, K, h, w) tensor; pass target_layer"
+            f"{rank}-D {LAYER_SHAPES.get(rank, '')} tensor; pass target_layer"
         )
     last = found[-1][1]
     return next(name for name, output in found if output is last)
 
 
-def input_channels(model: nn.Module) -> int | None:
-    """``in_channels`` of the model's first 2-D convolution, if it has one."""
-    conv = next((m for m in model.modules() if isinstance(m, nn.Conv2d)), None)
-    return None if conv is None else int(conv.in_channels)
+def first_convolution(model: nn.Module) -> tuple[str, nn.Conv2d | nn.Conv3d] | None:
+    """The model's first 2-D or 3-D convolution and its name, if it has one: its
+    ``in_channels`` and rank are what the model's inputs must have."""
+    for name, module in model.named_modules():
+        if isinstance(module, nn.Conv2d | nn.Conv3d):
+            return name or type(model).__name__, module
+    return None
+
+
+def check_input_shape(first: tuple[str, nn.Conv2d | nn.Conv3d] | None, inputs: Tensor) -> None:
+    """Raise an InputError unless ``inputs`` is 4-D (B, C, H, W) or 5-D (B, C, D, H, W) and,
+    where the model has a first convolution, of its rank and channel count."""
+    if inputs.ndim not in SHAPES:
+        raise InputError(
+            f"inputs must have shape {' or '.join(SHAPES.values())}, got {inputs.ndim}-D "
+            f"{tuple(inputs.shape)}"
+        )
+    if first is None:
+        return
+    name, conv = first
+    rank = len(conv.kernel_size) + 2
+    if inputs.ndim != rank:
+        kind = "an image" if rank == 4 else "a volume"
+        raise InputError(
+            f"the model's first convolution {name!r} is a {type(conv).__name__}: it expects "
+            f"{kind} batch {SHAPES[rank]}, got {inputs.ndim}-D {tuple(inputs.shape)}"
+        )
+    if inputs.shape[1] != conv.in_channels:
+        raise InputError(
+            f"inputs have {inputs.shape[1]} channels but the model's first convolution "
+            f"{name!r} expects {conv.in_channels}"
+        )
 
 
 def extract_logits(output: Any) -> Tensor:
@@ -128,9 +161,10 @@ class ActivationCapture:
     activations ``A``; gradients are taken with respect to ``L``.
     """
 
-    def __init__(self, name: str, reshaped: bool = False) -> None:
+    def __init__(self, name: str, reshaped: bool = False, rank: int = 4) -> None:
         self.name = name
         self.reshaped = reshaped
+        self.rank = rank
         self.leaf: Tensor | None = None
         self.output: Tensor | None = None
         self.calls = 0
@@ -142,11 +176,12 @@ class ActivationCapture:
                 f"target layer {self.name!r} runs more than once per forward pass (a shared "
                 "module); choose a layer that runs once"
             )
-        if not isinstance(output, Tensor) or (output.ndim != 4 and not self.reshaped):
+        if not isinstance(output, Tensor) or (output.ndim != self.rank and not self.reshaped):
             shape = tuple(output.shape) if isinstance(output, Tensor) else type(output).__name__
             raise InputError(
-                f"target layer {self.name!r} must output a (B, K, h, w) tensor, got {shape}; "
-                "for token or channels-last outputs pass reshape_transform"
+                f"target layer {self.name!r} must output a {LAYER_SHAPES[self.rank]} tensor "
+                f"for {self.rank}-D inputs, got {shape}; for token or channels-last outputs "
+                "pass reshape_transform"
             )
         torch.set_grad_enabled(True)
         self.leaf = output.detach().requires_grad_()

@@ -8,9 +8,11 @@ function's docstring. Adding a method is adding an entry here and its name in
 
 Notation of the formulas: ``A`` the activations (B, K, h, w) at the target layer, ``G`` the
 gradient of the explained score with respect to them, ``a = mean_hw G`` its channel means,
-sums over ``k`` (channels) and ``hw`` (pixels). A method gives either channel weights ``w``
-(map ``ReLU(sum_k w_k A_k)``) or per-pixel terms ``T`` (map ``ReLU(sum_k T_k)``), or terms
-to project (map ``ReLU(T v_1)``, ``v_1`` their first principal direction).
+sums over ``k`` (channels) and ``hw`` (pixels; for a volume (B, K, d, h, w), ``hw`` stands
+for every voxel: the formulas are per channel and hold unchanged). A method gives either
+channel weights ``w`` (map ``ReLU(sum_k w_k A_k)``) or per-pixel terms ``T`` (map
+``ReLU(sum_k T_k)``), or terms to project (map ``ReLU(T v_1)``, ``v_1`` their first
+principal direction).
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ from .methods import (
     CausalOptions,
     causal_weights,
     gradcam_pp_weights,
+    spatial_axes,
 )
 from .targets import (
     CE_COMBINATION,
@@ -72,7 +75,7 @@ class Needs:
 @dataclass(frozen=True)
 class MapTerms:
     """A method's map before rendering: channel ``weights`` (B, K) or per-pixel ``terms``
-    (B, K, h, w); ``projected``: the map is the first principal component of the terms
+    (B, K, *S); ``projected``: the map is the first principal component of the terms
     whatever ``eigen_smooth`` says (Eigen-CAM)."""
 
     weights: Tensor | None = None
@@ -80,17 +83,17 @@ class MapTerms:
     projected: bool = False
 
     def summands(self, activations: Tensor) -> Tensor:
-        """The terms ``T`` (B, K, h, w) whose channel sum is the map (``w_k A_k`` for weights)."""
+        """The terms ``T`` (B, K, *S) whose channel sum is the map (``w_k A_k`` for weights)."""
         if self.terms is not None:
             return self.terms
         assert self.weights is not None
-        return self.weights[:, :, None, None] * activations
+        return self.weights.view(*self.weights.shape, *(1,) * (activations.ndim - 2)) * activations
 
 
 @dataclass
 class Pass:
     """What one chunk's forward pass and batched VJP give the methods: ``activations`` A;
-    ``grads`` (M, B, K, h, w) the gradients of the unique basis vectors, ``rows[key]`` the
+    ``grads`` (M, B, K, *S) the gradients of the unique basis vectors, ``rows[key]`` the
     row of each basis key; ``linear`` name -> combination of basis keys (the entries'
     needs); ``needs`` the call's settings; ``first_image`` the index of the chunk's first
     image in the call and ``seed`` (Random CAM); ``masked_scores`` (Score-CAM) the class
@@ -110,7 +113,7 @@ class Pass:
 
     def _basis(self, mean: bool) -> dict[str, Tensor]:
         assert self.grads is not None
-        rows = self.grads.mean(dim=(-2, -1)) if mean else self.grads
+        rows = self.grads.mean(dim=spatial_axes(self.grads, 3)) if mean else self.grads
         return {key: rows[row] for key, row in self.rows.items()}
 
     def channel(self, name: str) -> Tensor:
@@ -122,7 +125,7 @@ class Pass:
         return self._means[name]
 
     def gradient(self, name: str) -> Tensor:
-        """The gradient tensor ``G`` (B, K, h, w) of linear gradient ``name``."""
+        """The gradient tensor ``G`` (B, K, *S) of linear gradient ``name``."""
         if name not in self._tensors:
             self._tensors[name] = combine(self.linear[name], self._basis(False))
         return self._tensors[name]
@@ -252,8 +255,9 @@ def gradcam_elementwise(data: Pass) -> dict[str, MapTerms]:
 def xgradcam(data: Pass) -> dict[str, MapTerms]:
     """XGrad-CAM (Fu et al. 2020): ``w_k = sum_hw G_k A_k / (sum_hw A_k + 1e-7)``."""
     a = data.activations
-    total = a.sum(dim=(-2, -1), keepdim=True)
-    weights = (data.gradient(GRADCAM) * a / (total + XGRADCAM_EPS)).sum(dim=(-2, -1))
+    axes = spatial_axes(a)
+    total = a.sum(dim=axes, keepdim=True)
+    weights = (data.gradient(GRADCAM) * a / (total + XGRADCAM_EPS)).sum(dim=axes)
     return {XGRADCAM: MapTerms(weights=weights)}
 
 

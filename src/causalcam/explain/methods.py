@@ -1,8 +1,10 @@
 """Method names, causal-map options and the formulas of ``docs/method.md``.
 
 Everything here works on tensors that already exist: channel gradients ``a`` (B, K),
-gradient tensors ``G`` (B, K, h, w) and activations ``A`` (B, K, h, w). How they are
-obtained (one forward pass, one batched vector-Jacobian product) is ``engine.py``'s job.
+gradient tensors ``G`` (B, K, *S) and activations ``A`` (B, K, *S), ``S`` the layer's
+spatial axes: (h, w) for images, (d, h, w) for volumes; "sum_hw" and "mean_hw" below run
+over all of them. How they are obtained (one forward pass, one batched vector-Jacobian
+product) is ``engine.py``'s job.
 """
 
 from __future__ import annotations
@@ -46,6 +48,22 @@ SIGNS: Final[tuple[str, ...]] = ("literal", "set")
 
 #: Grad-CAM++ denominator guard, as in grad-cam 1.5.7 (``grad_cam_plusplus.py``).
 GRADCAM_PP_EPS: Final = 1e-6
+
+#: Interpolation of maps with 1, 2 or 3 spatial axes (``F.interpolate`` modes).
+LINEAR_MODES: Final[Mapping[int, str]] = MappingProxyType(
+    {1: "linear", 2: "bilinear", 3: "trilinear"}
+)
+
+
+def spatial_axes(tensor: Tensor, first: int = 2) -> tuple[int, ...]:
+    """The axes of ``tensor`` from ``first`` on: its spatial axes (h, w) or (d, h, w) when
+    the axes before ``first`` are batch and channel (and basis row)."""
+    return tuple(range(first, tensor.ndim))
+
+
+def per_map(values: Tensor, maps: Tensor) -> Tensor:
+    """``values`` (B,) shaped to broadcast over a batch of maps (B, *S)."""
+    return values.view(-1, *(1,) * (maps.ndim - 1))
 
 
 def check_choice(what: str, value: object, allowed: tuple[str, ...]) -> str:
@@ -197,15 +215,16 @@ def gradcam_pp_weights(grads: Tensor, activations: Tensor) -> Tensor:
     """
     g2 = grads * grads
     g3 = g2 * grads
-    sum_a = activations.sum(dim=(-2, -1), keepdim=True)
+    axes = spatial_axes(activations)
+    sum_a = activations.sum(dim=axes, keepdim=True)
     alpha = g2 / (2 * g2 + sum_a * g3 + GRADCAM_PP_EPS)
     alpha = torch.where(grads != 0, alpha, torch.zeros_like(alpha))
-    return (grads.clamp_min(0) * alpha).sum(dim=(-2, -1))
+    return (grads.clamp_min(0) * alpha).sum(dim=axes)
 
 
 def raw_map(weights: Tensor, activations: Tensor) -> Tensor:
-    """``ReLU(sum_k w[k] A[k])`` at layer resolution: (B, K) x (B, K, h, w) -> (B, h, w)."""
-    return torch.einsum("bk,bkhw->bhw", weights, activations).clamp_min(0)
+    """``ReLU(sum_k w[k] A[k])`` at layer resolution: (B, K) x (B, K, *S) -> (B, *S)."""
+    return torch.einsum("bk,bk...->b...", weights, activations).clamp_min(0)
 
 
 def eigen_map(terms: Tensor) -> Tensor:
@@ -243,7 +262,7 @@ def flat_maps(
     ``activations.abs()`` when already computed.
     """
     absolute = activations.abs() if magnitudes is None else magnitudes
-    magnitude = torch.einsum("bk,bkhw->bhw", weights.abs(), absolute).flatten(1)
+    magnitude = torch.einsum("bk,bk...->b...", weights.abs(), absolute).flatten(1)
     eps = torch.finfo(raw.dtype).eps
     tolerance = magnitude.amax(dim=1) * eps * math.sqrt(max(weights.shape[-1], 1))
     flat = raw.flatten(1)
@@ -251,8 +270,9 @@ def flat_maps(
 
 
 def minmax(maps: Tensor, flat: Tensor | None = None) -> Tensor:
-    """Min-max normalise each (h, w) map of a (B, h, w) batch to [0, 1]; a constant map, or
-    one marked in ``flat`` (B,) bool, becomes all zeros (never NaN, never stretched noise)."""
+    """Min-max normalise each map of a (B, *S) batch (S: (h, w) or (d, h, w)) to [0, 1]; a
+    constant map, or one marked in ``flat`` (B,) bool, becomes all zeros (never NaN, never
+    stretched noise)."""
     low, high = torch.aminmax(maps.flatten(1), dim=1)
     span = high - low
     keep = span > 0
@@ -260,17 +280,19 @@ def minmax(maps: Tensor, flat: Tensor | None = None) -> Tensor:
         keep = keep & ~flat.view(-1)
     # (m - low) / span as a product with the per-map reciprocal, in place (0: all zeros)
     scale = torch.where(keep, 1 / span.clamp_min(torch.finfo(maps.dtype).tiny), 0.0)
-    return (maps - low.view(-1, 1, 1)).mul_(scale.view(-1, 1, 1)).clamp_(0, 1)
+    return (maps - per_map(low, maps)).mul_(per_map(scale, maps)).clamp_(0, 1)
 
 
-def upsample(maps: Tensor, size: tuple[int, int]) -> Tensor:
-    """Bilinear (``align_corners=False``) resize of (B, h, w) maps to ``size``."""
-    up = F.interpolate(maps.unsqueeze(1), size=size, mode="bilinear", align_corners=False)
+def upsample(maps: Tensor, size: tuple[int, ...]) -> Tensor:
+    """Linear resize (``align_corners=False``) of (B, *S) maps to ``size``: bilinear for
+    (B, h, w) maps, trilinear for (B, d, h, w) volumes."""
+    mode = LINEAR_MODES[len(size)]
+    up = F.interpolate(maps.unsqueeze(1), size=size, mode=mode, align_corners=False)
     return up.squeeze(1)
 
 
-def to_input_size(raw: Tensor, size: tuple[int, int], flat: Tensor | None = None) -> Tensor:
-    """Min-max normalise raw (B, h, w) maps, upsample them to ``size`` and normalise again
+def to_input_size(raw: Tensor, size: tuple[int, ...], flat: Tensor | None = None) -> Tensor:
+    """Min-max normalise raw (B, *S) maps, upsample them to ``size`` and normalise again
     (grad-cam's order: normalising first keeps float32 resizing exact to ~1e-7 where a map
     varies little around a large level); maps marked in ``flat`` (see :func:`flat_maps`)
     become zeros."""

@@ -12,11 +12,12 @@ from .methods import eigen_map, flat_maps, raw_map, to_input_size
 def render(
     terms: dict[str, MapTerms],
     activations: Tensor,
-    size: tuple[int, int],
+    size: tuple[int, ...],
     device: torch.device,
     eigen_smooth: bool = False,
 ) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
-    """Raw maps (B, h, w) and input-size maps (B, H, W) in [0, 1] (flat maps are zeros):
+    """Raw maps (B, *s) and input-size maps (B, *size) in [0, 1] (flat maps are zeros;
+    ``size`` (H, W) for images, (D, H, W) for volumes, resized bi- or trilinearly):
     ``ReLU(sum_k w_k A_k)`` or ``ReLU(sum_k T_k)``, or with ``eigen_smooth`` (and always
     for projected terms) the ReLU of the terms' first principal component. Terms shared by
     two names (``causal`` and its variant's name) are rendered once."""

@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ..errors import InputError
+from .methods import LINEAR_MODES, per_map
 
 #: grad-cam's guard in the masks' min-max scaling.
 MASK_EPS = 1e-8
@@ -25,14 +26,15 @@ MASK_EPS = 1e-8
 Forward = Callable[[Tensor], Tensor]
 
 
-def channel_masks(activations: Tensor, size: tuple[int, int]) -> Tensor:
-    """Activation maps (n, h, w) as masks (n, H, W): upsampled bilinearly with
-    ``align_corners=True`` (grad-cam's ``UpsamplingBilinear2d``), each min-max scaled to
-    [0, 1] as ``(m - min) / (max - min + 1e-8)``."""
-    up = F.interpolate(activations[:, None], size=size, mode="bilinear", align_corners=True)
+def channel_masks(activations: Tensor, size: tuple[int, ...]) -> Tensor:
+    """Activation maps (n, h, w) as masks (n, 1, H, W): upsampled bilinearly with
+    ``align_corners=True`` (grad-cam's ``UpsamplingBilinear2d``; volumes (n, d, h, w)
+    trilinearly), each min-max scaled to [0, 1] as ``(m - min) / (max - min + 1e-8)``."""
+    mode = LINEAR_MODES[len(size)]
+    up = F.interpolate(activations[:, None], size=size, mode=mode, align_corners=True)
     flat = up.flatten(1)
-    low = flat.amin(dim=1).view(-1, 1, 1, 1)
-    high = flat.amax(dim=1).view(-1, 1, 1, 1)
+    low = per_map(flat.amin(dim=1), up)
+    high = per_map(flat.amax(dim=1), up)
     return (up - low) / (high - low + MASK_EPS)
 
 
@@ -43,11 +45,11 @@ def masked_scores(
     score: Callable[[Tensor, Tensor], Tensor],
     batch: int,
 ) -> Tensor:
-    """Scores (B, K) of ``inputs`` (B, C, H, W) masked by each of the ``activations``'
-    (B, K, h, w) channel maps: ``score(logits (n, N), image index (n,)) -> (n,)``; the B*K
+    """Scores (B, K) of ``inputs`` (B, C, *S) masked by each of the ``activations``'
+    (B, K, *s) channel maps: ``score(logits (n, N), image index (n,)) -> (n,)``; the B*K
     masked inputs are classified ``batch`` at a time, masks made per batch."""
     images, channels = activations.shape[:2]
-    size = (inputs.shape[-2], inputs.shape[-1])
+    size = tuple(inputs.shape[2:])
     maps = activations.detach().flatten(0, 1)
     out = []
     with torch.no_grad():
