@@ -3,7 +3,6 @@ classifier from its weights (:func:`load_model`)."""
 
 from .checkpoint import (
     BUNDLED_MODELS,
-    BUNDLED_VOLUME_MODELS,
     DEFAULT_BUNDLED,
     CheckpointMeta,
     LoadedModel,
@@ -20,7 +19,6 @@ from .weights import load_model
 
 __all__ = [
     "BUNDLED_MODELS",
-    "BUNDLED_VOLUME_MODELS",
     "DEFAULT_BUNDLED",
     "PAPER_ARCHS",
     "VOLUME_ARCHS",
