@@ -220,12 +220,12 @@ def train_all_command(
 @app.command(name="train-volumes")
 def train_volumes_command(
     out: Annotated[Path, typer.Option(help="Run folder.")] = Path("runs/small3d"),
-    epochs: Annotated[int, typer.Option(help="Epochs, each on fresh volumes.")] = 10,
+    epochs: Annotated[int, typer.Option(help="Epochs, each on fresh volumes.")] = 6,
     per_epoch: Annotated[int, typer.Option(help="Generated training volumes per epoch.")] = 2048,
     test: Annotated[int, typer.Option(help="Held-out generated volumes.")] = 512,
     size: Annotated[int, typer.Option(help="Voxels a side (1 mm each).")] = 32,
-    batch_size: Annotated[int, typer.Option(help="Volumes per step.")] = 32,
-    lr: Annotated[float, typer.Option(help="Peak learning rate (Adam, one-cycle).")] = 3e-3,
+    batch_size: Annotated[int, typer.Option(help="Volumes per step.")] = 8,
+    lr: Annotated[float, typer.Option(help="Peak learning rate (Adam, one-cycle).")] = 2e-3,
     seed: Seed = 0,
     threads: Threads = None,
     quiet: Quiet = False,

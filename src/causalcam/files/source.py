@@ -80,6 +80,9 @@ def load_model_source(spec: str, device: torch.device) -> ModelSource:
         name = models.DEFAULT_BUNDLED if spec == "default" else spec
         loaded = models.bundled_model(name, map_location=str(device))
         return _from_loaded(loaded, f"bundled ResNet-18 ({name})")
+    if spec in models.BUNDLED_VOLUME_MODELS:
+        loaded = models.bundled_model(spec, map_location=str(device))
+        return _from_loaded(loaded, f"bundled 3-D network ({spec})")
     if path.suffix in (".pt", ".pth", ".ckpt") or os.sep in spec or path.exists():
         raise CheckpointError(f"--model {spec}: no such checkpoint file")
     model = models.build(spec, num_classes=len(CLASSES))

@@ -3,6 +3,7 @@ classifier from its weights (:func:`load_model`)."""
 
 from .checkpoint import (
     BUNDLED_MODELS,
+    BUNDLED_VOLUME_MODELS,
     DEFAULT_BUNDLED,
     CheckpointMeta,
     LoadedModel,
@@ -19,6 +20,7 @@ from .weights import load_model
 
 __all__ = [
     "BUNDLED_MODELS",
+    "BUNDLED_VOLUME_MODELS",
     "DEFAULT_BUNDLED",
     "PAPER_ARCHS",
     "VOLUME_ARCHS",

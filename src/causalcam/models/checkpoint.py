@@ -36,6 +36,10 @@ BUNDLED_MODELS: dict[str, str] = {
     "resnet18-224": "resnet18_covidct_224.pt",
     "resnet18-112": "resnet18_covidct_112.pt",
 }
+#: the 3-D networks shipped inside the package, by name: ``small3d`` trained on generated
+#: 32x32x32 volumes at 1 mm whose class is a planted lesion (``causalcam train-volumes``);
+#: its metadata holds the input grid, the settings and the held-out metrics
+BUNDLED_VOLUME_MODELS: dict[str, str] = {"small3d-lesion": "small3d_lesion_32.pt"}
 #: the bundled model of ``default_model()``, ``--model default`` and the demo
 DEFAULT_BUNDLED = "resnet18-224"
 DEFAULT_MODEL = MODEL_ASSETS / BUNDLED_MODELS[DEFAULT_BUNDLED]
@@ -202,15 +206,19 @@ def load_checkpoint(
 
 
 def bundled_model(name: str = DEFAULT_BUNDLED, map_location: str = "cpu") -> LoadedModel:
-    """A model shipped with causalcam, by name (:data:`BUNDLED_MODELS`)."""
-    if name not in BUNDLED_MODELS:
-        raise CheckpointError(
-            f"no bundled model {name!r}; causalcam ships {', '.join(BUNDLED_MODELS)}"
-        )
-    path = MODEL_ASSETS / BUNDLED_MODELS[name]
+    """A model shipped with causalcam, by name (:data:`BUNDLED_MODELS`,
+    :data:`BUNDLED_VOLUME_MODELS`)."""
+    files = BUNDLED_MODELS | BUNDLED_VOLUME_MODELS
+    if name not in files:
+        raise CheckpointError(f"no bundled model {name!r}; causalcam ships {', '.join(files)}")
+    path = MODEL_ASSETS / files[name]
     if not path.is_file():
         raise CheckpointError(f"the embedded model {path} is missing from this install")
-    return load_checkpoint(path, map_location, expect_arch="resnet18", expect_classes=2)
+    arch = "small3d" if name in BUNDLED_VOLUME_MODELS else "resnet18"
+    loaded = load_checkpoint(path, map_location, expect_arch=arch, expect_classes=2)
+    if name in BUNDLED_VOLUME_MODELS and loaded.meta.volume is None:
+        raise CheckpointError(f"the embedded 3-D model {path} records no input grid")
+    return loaded
 
 
 def default_model(map_location: str = "cpu") -> LoadedModel:

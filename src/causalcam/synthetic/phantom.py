@@ -9,7 +9,8 @@ elliptic cylinder along the first axis, lungs ellipsoids, the glyph three slices
 
 Features (intensities in 8-bit grey levels):
 
-- ``lesion``: a ground-glass disk (ball in 3-D) in one lung field, raised by a textured +45;
+- ``lesion``: a ground-glass disk (ball in 3-D) in one lung field, raised by a textured
+  ``LESION_GAIN`` (``LESION_GAIN_3D`` in 3-D) times 0.6 to 1;
 - ``ring``: a bright ring (spherical shell) in one lung field, +85; its mask is the full disk;
 - ``glyph``: a bright 7x5 text-like glyph in a top corner outside the body, 250; its mask is
   the glyph's box;
@@ -32,6 +33,9 @@ FEATURES: Final[tuple[str, ...]] = ("lesion", "ring", "glyph", "rim")
 AIR, BODY, LUNG, TABLE = 8.0, 120.0, 35.0, 170.0
 NOISE_SD: Final = 6.0
 LESION_GAIN, RING_GAIN, GLYPH_LEVEL, RIM_LEVEL = 16.0, 40.0, 250.0, 230.0
+#: the lesion's gain in 3-D scenes: a ball of ~100 voxels in a 32^3 volume, twice the 2-D
+#: contrast so that a small 3-D network learns to find it
+LESION_GAIN_3D: Final = 32.0
 #: A letter-like glyph ("R"), rows top to bottom.
 GLYPH: Final = torch.tensor(
     [
@@ -263,7 +267,8 @@ def render(scene: Scene, present: Mapping[str, Tensor]) -> Tensor:
     image = torch.where(table.expand_as(image), TABLE, image)
     masks = feature_masks(scene)
     lesion = masks["lesion"] & flags["lesion"]
-    image = image + LESION_GAIN * (0.6 + 0.4 * scene.texture) * lesion
+    gain = LESION_GAIN if d == 2 else LESION_GAIN_3D
+    image = image + gain * (0.6 + 0.4 * scene.texture) * lesion
     radius = scene.feature_radius
     inner = _ball(scene, scene.ring_y, scene.ring_x, scene.ring_z, 0.6 * radius) > 1
     image = image + RING_GAIN * (masks["ring"] & inner & flags["ring"])

@@ -48,11 +48,11 @@ class VolumeTrainConfig:
     arch: str = "small3d"
     design: str = "shortcut-0.5"
     size: int = 32
-    epochs: int = 10
+    epochs: int = 6
     per_epoch: int = 2048
     test: int = 512
-    batch_size: int = 32
-    lr: float = 3e-3
+    batch_size: int = 8
+    lr: float = 2e-3
     seed: int = 0
     resume: bool = False
     progress: bool = True
