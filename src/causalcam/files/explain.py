@@ -31,10 +31,12 @@ from ..explain import Explainer, Explanation
 from ..medical.volumes import VolumeWriter
 from ..network import Network, eval_mode
 from ..preprocess import to_model_input
-from .inputs import Reading, Scan, gather
+from .inputs import Inputs, Reading, Scan, gather
 from .outputs import ExplainRun, ImageWriter, unique_name, write_summary
 from .settings import ExplainSettings
 from .source import ModelSource
+from .volume_explain import VolumeOptions, explain_volume_list
+from .volume_inputs import whole_volumes
 
 #: Images explained in one pass of the engine (and one chunk of the sharded run).
 BATCH_SIZE = 8
@@ -110,7 +112,9 @@ def explain_files(
     """Explain every image in ``inputs`` with ``source`` and write panels, overlays, JSON.
 
     Files that cannot be read are skipped and listed (``run.skipped``, the JSON's
-    ``skipped``).
+    ``skipped``). With a 3-D network (``source.volume`` set) every NIfTI file and DICOM series
+    is explained whole (:mod:`causalcam.files.volume_explain`) and its maps are written as
+    NIfTI on the source grid.
 
     Args:
         inputs: image, DICOM and NIfTI files and folders (searched recursively).
@@ -134,6 +138,8 @@ def explain_files(
     found = gather(inputs, chosen.reading)
     contrast = parse_contrast_class(chosen.contrast_class, source.classes)
     run = ExplainRun(Path(out_dir), Path(out_dir) / "explanations.json")
+    if source.volume is not None:
+        return _explain_whole(found, source, run, chosen, contrast)
     names: list[str] = []
     writer = ImageWriter(list(source.classes), chosen.methods, chosen.save_npy)
     prep = source.preprocessing
@@ -164,6 +170,27 @@ def explain_files(
                 bar.update(1)
     run.skipped = [s.to_dict() for s in found.skipped]
     write_summary(run, source, chosen, found, volumes.written)
+    return run
+
+
+def _explain_whole(
+    found: Inputs,
+    source: ModelSource,
+    run: ExplainRun,
+    chosen: ExplainSettings,
+    contrast: int | None,
+) -> ExplainRun:
+    """:func:`explain_files` with a 3-D network: each volume whole (:mod:`.volume_explain`)."""
+    if chosen.reading.slices is not None:
+        raise InputError("--slices cuts volumes for a 2-D network; a 3-D network reads them whole")
+    layer = str(chosen.target_layer)  # resolved: the model's default where none was named
+    options = VolumeOptions(chosen.methods, layer, contrast, chosen.causal, chosen.precision)
+    with tqdm(desc="explaining", unit="volume", disable=not chosen.progress) as bar:
+        volumes = explain_volume_list(
+            whole_volumes(found, chosen.reading.window), source, run, options, bar
+        )
+    run.skipped = [s.to_dict() for s in found.skipped]
+    write_summary(run, source, chosen, found, volumes)
     return run
 
 

@@ -20,6 +20,7 @@ import os
 import warnings
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -98,20 +99,25 @@ class Skipped:
 
 
 @dataclass
-class _Item:
-    """One input to decode lazily: a plain image, a NIfTI file or a DICOM series."""
+class InputItem:
+    """One input to decode lazily: a plain image, a NIfTI file or a DICOM series (``kind``
+    ``image``, ``nifti`` or ``dicom``; ``series`` for a DICOM series); ``load`` cuts it into
+    scans, a 3-D network reads ``label`` or ``series`` whole (:mod:`.volume_inputs`)."""
 
     label: Path
     count: int | None
     load: Callable[[], tuple[list[Scan], Volume | None, list[Skipped]]]
     files: tuple[Path, ...] = ()
+    kind: str = "image"
+    series: DicomSeries | None = None
+    number: int = 0
 
 
 @dataclass
 class Inputs:
     """The classified inputs of a run; :meth:`batches` decodes them and records failures."""
 
-    items: list[_Item]
+    items: list[InputItem]
     skipped: list[Skipped] = field(default_factory=list)
     ignored: list[Path] = field(default_factory=list)
     volumes: dict[str, Volume] = field(default_factory=dict)
@@ -135,7 +141,7 @@ class Inputs:
             except MissingExtraError:
                 raise
             except CausalCamError as error:
-                self.skipped.append(Skipped(str(item.label), _reason(error, item.label)))
+                self.skipped.append(Skipped(str(item.label), skip_reason(error, item.label)))
                 continue
             self.skipped.extend(skipped)
             if volume is not None:
@@ -160,7 +166,7 @@ class Inputs:
         }
 
 
-def _reason(error: Exception, label: Path) -> str:
+def skip_reason(error: Exception, label: Path) -> str:
     """The error's message without a leading copy of the file name (listed beside it)."""
     text = str(error)
     return text[len(str(label)) :].lstrip(" :") if text.startswith(str(label)) else text
@@ -238,17 +244,18 @@ def _classify(
         found.ignored.append(path)
     elif kind == "image":
         found.items.append(
-            _Item(path, 1, lambda: ([read_image_scan(path, reading)], None, []), (path,))
+            InputItem(path, 1, lambda: ([read_image_scan(path, reading)], None, []), (path,))
         )
     elif kind == "nifti":
-        found.items.append(_Item(path, None, lambda: _nifti_scans(path, reading), (path,)))
+        load = partial(_nifti_scans, path, reading)
+        found.items.append(InputItem(path, None, load, (path,), "nifti"))
     else:
         try:
             header = read_header(path)
         except MissingExtraError:
             raise
         except CausalCamError as error:
-            found.skipped.append(Skipped(str(path), _reason(error, path)))
+            found.skipped.append(Skipped(str(path), skip_reason(error, path)))
             return
         if header.is_index or path.name.upper() == "DICOMDIR":
             found.ignored.append(path)
@@ -333,10 +340,11 @@ def _nifti_scans(path: Path, reading: Reading) -> tuple[list[Scan], Volume, list
     return scans, target, []
 
 
-def _series_item(series: DicomSeries, number: int, reading: Reading) -> _Item:
+def _series_item(series: DicomSeries, number: int, reading: Reading) -> InputItem:
     label = series.folder if len(series.slices) > 1 else series.slices[0].path
     files = tuple(header.path for header in series.slices)
-    return _Item(label, len(series.slices), lambda: _series_scans(series, number, reading), files)
+    load = partial(_series_scans, series, number, reading)
+    return InputItem(label, len(series.slices), load, files, "dicom", series, number)
 
 
 def _series_scans(
@@ -353,7 +361,7 @@ def _series_scans(
         try:
             hu = read_hounsfield(header.path)
         except CausalCamError as error:
-            skipped.append(Skipped(str(header.path), _reason(error, header.path)))
+            skipped.append(Skipped(str(header.path), skip_reason(error, header.path)))
             continue
         facts = {
             "dicom": {

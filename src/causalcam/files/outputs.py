@@ -147,6 +147,8 @@ def write_summary(
         "causal_options": settings.causal.to_dict(),
         "images": run.records,
     }
+    if source.volume is not None:
+        summary["model"]["input_grid"] = source.volume.to_dict()
     summary.update(found.summary(), volumes=volumes, reading=settings.reading.to_dict())
     summary["notice"] = research_notice()
     atomic_write_json(run.summary, summary)

@@ -20,13 +20,15 @@ from torch import nn
 from .. import models
 from ..data import CLASSES
 from ..errors import CheckpointError, InputError
+from ..models.volume import VolumeGrid
 from ..network import Network, eval_mode
 from ..preprocess import Preprocessing
 
 
 @dataclass(frozen=True)
 class ModelSource:
-    """A model ready to explain, with what is known about it."""
+    """A model ready to explain, with what is known about it; ``volume`` is the input grid of
+    a 3-D network (``None`` for a 2-D one)."""
 
     model: nn.Module
     arch: str
@@ -34,6 +36,7 @@ class ModelSource:
     preprocessing: Preprocessing
     description: str
     warning: str | None = None
+    volume: VolumeGrid | None = None
 
     @classmethod
     def from_network(
@@ -77,6 +80,9 @@ def load_model_source(spec: str, device: torch.device) -> ModelSource:
         name = models.DEFAULT_BUNDLED if spec == "default" else spec
         loaded = models.bundled_model(name, map_location=str(device))
         return _from_loaded(loaded, f"bundled ResNet-18 ({name})")
+    if spec in models.BUNDLED_VOLUME_MODELS:
+        loaded = models.bundled_model(spec, map_location=str(device))
+        return _from_loaded(loaded, f"bundled 3-D network ({spec})")
     if path.suffix in (".pt", ".pth", ".ckpt") or os.sep in spec or path.exists():
         raise CheckpointError(f"--model {spec}: no such checkpoint file")
     model = models.build(spec, num_classes=len(CLASSES))
@@ -92,7 +98,12 @@ def load_model_source(spec: str, device: torch.device) -> ModelSource:
 def _from_loaded(loaded: models.LoadedModel, description: str) -> ModelSource:
     meta = loaded.meta
     return ModelSource(
-        loaded.model.eval(), meta.arch, list(meta.classes), meta.preprocessing, description
+        loaded.model.eval(),
+        meta.arch,
+        list(meta.classes),
+        meta.preprocessing,
+        description,
+        volume=meta.volume,
     )
 
 

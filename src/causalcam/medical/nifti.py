@@ -77,7 +77,6 @@ def read_volume(path: Path, plane: str = "axial") -> NiftiVolume:
     """Load a 3-D NIfTI (a 4-D one with a single volume too) in viewing order for ``plane``."""
     if plane not in PLANES:
         raise InputError(f"--plane {plane!r}: choose from {', '.join(PLANES)}")
-    nib = _nibabel()
     image = load_image(path)
     shape = tuple(int(n) for n in image.shape)
     if len(shape) == 4 and shape[3] == 1:
@@ -95,10 +94,48 @@ def read_volume(path: Path, plane: str = "axial") -> NiftiVolume:
     if bad:
         raise DataError(f"{path} has {bad} NaN or infinite voxel(s); fix or mask them first")
     affine = np.asarray(image.affine, dtype=np.float64)
+    viewed, to_view = reorient(data, affine, plane)
+    return NiftiVolume(path, viewed, plane, affine, image.header, to_view)
+
+
+def reorient(data: np.ndarray, affine: np.ndarray, plane: str) -> tuple[np.ndarray, np.ndarray]:
+    """``data`` (voxel order of ``affine``) in viewing order ``(row, col, slice)`` of
+    ``plane``, and the orientation transform that did it (axis permutations and flips)."""
+    nib = _nibabel()
     source = nib.orientations.io_orientation(affine)
     to_view = nib.orientations.ornt_transform(source, nib.orientations.axcodes2ornt(PLANES[plane]))
     viewed = np.asarray(nib.orientations.apply_orientation(data, to_view), dtype=np.float32)
-    return NiftiVolume(path, viewed, plane, affine, image.header, to_view)
+    return viewed, np.asarray(to_view)
+
+
+def view_spacing(affine: np.ndarray, to_view: np.ndarray) -> tuple[float, float, float]:
+    """Voxel spacing (mm) along the viewing axes ``(row, col, slice)`` of :func:`reorient`."""
+    sizes = np.sqrt((np.asarray(affine, dtype=np.float64)[:3, :3] ** 2).sum(axis=0))
+    spacing = [0.0, 0.0, 0.0]
+    for axis, (target, _) in enumerate(to_view):
+        spacing[int(target)] = float(sizes[axis])
+    return spacing[0], spacing[1], spacing[2]
+
+
+def checked_spacing(path: Path, volume: NiftiVolume) -> tuple[float, float, float]:
+    """The volume's voxel spacing (mm, viewing axes) from its affine, after checking it:
+    :class:`DataError` naming ``path`` when the header's voxel sizes (pixdim) disagree with
+    the affine's by more than 0.1%, or a spacing is zero or not finite."""
+    sizes = np.sqrt((volume.affine[:3, :3] ** 2).sum(axis=0))
+    zooms = np.asarray(volume.header.get_zooms()[:3], dtype=np.float64)
+    if not (np.isfinite(sizes).all() and (sizes > 0).all()):
+        raise DataError(f"{path}: its affine gives voxel spacing {sizes.tolist()} mm")
+    if not np.allclose(zooms, sizes, rtol=1e-3, atol=1e-6):
+        raise DataError(
+            f"{path}: mismatched spacing metadata: the header's voxel sizes (pixdim) are "
+            f"{_mm(zooms)} mm but its affine's are {_mm(sizes)} mm; fix the header so both "
+            "agree before resampling the volume"
+        )
+    return view_spacing(volume.affine, volume.to_view)
+
+
+def _mm(values: np.ndarray) -> str:
+    return "x".join(f"{value:g}" for value in values)
 
 
 def parse_slices(spec: str | None, count: int, where: Path) -> range:

@@ -3,6 +3,7 @@ classifier from its weights (:func:`load_model`)."""
 
 from .checkpoint import (
     BUNDLED_MODELS,
+    BUNDLED_VOLUME_MODELS,
     DEFAULT_BUNDLED,
     CheckpointMeta,
     LoadedModel,
@@ -14,14 +15,19 @@ from .checkpoint import (
     save_checkpoint,
 )
 from .registry import PAPER_ARCHS, available, build, default_target_layer
+from .volume import VOLUME_ARCHS, SmallCNN3d, VolumeGrid, volume_input
 from .weights import load_model
 
 __all__ = [
     "BUNDLED_MODELS",
+    "BUNDLED_VOLUME_MODELS",
     "DEFAULT_BUNDLED",
     "PAPER_ARCHS",
+    "VOLUME_ARCHS",
     "CheckpointMeta",
     "LoadedModel",
+    "SmallCNN3d",
+    "VolumeGrid",
     "available",
     "build",
     "bundled_model",
@@ -32,4 +38,5 @@ __all__ = [
     "load_model",
     "read_checkpoint",
     "save_checkpoint",
+    "volume_input",
 ]

@@ -23,6 +23,7 @@ from .._io import atomic_path
 from ..errors import CheckpointError
 from ..preprocess import Preprocessing
 from .registry import build
+from .volume import VolumeGrid
 
 FORMAT = "causalcam-checkpoint"
 VERSION = 1
@@ -35,6 +36,10 @@ BUNDLED_MODELS: dict[str, str] = {
     "resnet18-224": "resnet18_covidct_224.pt",
     "resnet18-112": "resnet18_covidct_112.pt",
 }
+#: the 3-D networks shipped inside the package, by name: ``small3d`` trained on generated
+#: 32x32x32 volumes at 1 mm whose class is a planted lesion (``causalcam train-volumes``);
+#: its metadata holds the input grid, the settings and the held-out metrics
+BUNDLED_VOLUME_MODELS: dict[str, str] = {"small3d-lesion": "small3d_lesion_32.pt"}
 #: the bundled model of ``default_model()``, ``--model default`` and the demo
 DEFAULT_BUNDLED = "resnet18-224"
 DEFAULT_MODEL = MODEL_ASSETS / BUNDLED_MODELS[DEFAULT_BUNDLED]
@@ -62,7 +67,9 @@ def _now() -> str:
 @dataclass
 class CheckpointMeta:
     """What a checkpoint is: architecture, class names, input preprocessing, how it was
-    trained (recipe name, full config, seed), its metrics, data checksum and versions."""
+    trained (recipe name, full config, seed), its metrics, data checksum and versions; a 3-D
+    network's ``volume`` is the input grid (D, H, W) and voxel spacing it expects (``None``
+    for a 2-D network, whose metadata has no such key)."""
 
     arch: str
     classes: list[str]
@@ -75,10 +82,14 @@ class CheckpointMeta:
     epoch: int | None = None
     versions: dict[str, str] = field(default_factory=library_versions)
     created: str = field(default_factory=_now)
+    volume: VolumeGrid | None = None
 
     def to_dict(self) -> dict[str, Any]:
         values = asdict(self)
         values["preprocessing"] = self.preprocessing.to_dict()
+        del values["volume"]
+        if self.volume is not None:
+            values["volume"] = self.volume.to_dict()
         return values
 
     @classmethod
@@ -86,6 +97,8 @@ class CheckpointMeta:
         known = {key: values[key] for key in cls.__dataclass_fields__ if key in values}
         known["preprocessing"] = Preprocessing.from_dict(values["preprocessing"])
         known["classes"] = list(values["classes"])
+        if values.get("volume") is not None:
+            known["volume"] = VolumeGrid.from_dict(values["volume"])
         return cls(**known)
 
 
@@ -193,15 +206,19 @@ def load_checkpoint(
 
 
 def bundled_model(name: str = DEFAULT_BUNDLED, map_location: str = "cpu") -> LoadedModel:
-    """A model shipped with causalcam, by name (:data:`BUNDLED_MODELS`)."""
-    if name not in BUNDLED_MODELS:
-        raise CheckpointError(
-            f"no bundled model {name!r}; causalcam ships {', '.join(BUNDLED_MODELS)}"
-        )
-    path = MODEL_ASSETS / BUNDLED_MODELS[name]
+    """A model shipped with causalcam, by name (:data:`BUNDLED_MODELS`,
+    :data:`BUNDLED_VOLUME_MODELS`)."""
+    files = BUNDLED_MODELS | BUNDLED_VOLUME_MODELS
+    if name not in files:
+        raise CheckpointError(f"no bundled model {name!r}; causalcam ships {', '.join(files)}")
+    path = MODEL_ASSETS / files[name]
     if not path.is_file():
         raise CheckpointError(f"the embedded model {path} is missing from this install")
-    return load_checkpoint(path, map_location, expect_arch="resnet18", expect_classes=2)
+    arch = "small3d" if name in BUNDLED_VOLUME_MODELS else "resnet18"
+    loaded = load_checkpoint(path, map_location, expect_arch=arch, expect_classes=2)
+    if name in BUNDLED_VOLUME_MODELS and loaded.meta.volume is None:
+        raise CheckpointError(f"the embedded 3-D model {path} records no input grid")
+    return loaded
 
 
 def default_model(map_location: str = "cpu") -> LoadedModel:

@@ -18,14 +18,16 @@ from torch import nn
 
 from ..errors import CheckpointError, InputError
 from .architectures import transformer_layer
+from .volume import VOLUME_ARCHS, VOLUME_TARGET_LAYERS, SmallCNN3d, build_volume_network
 
 PAPER_ARCHS: tuple[str, ...] = ("resnet18", "resnet34", "resnet50", "densenet121", "densenet169")
 _IMAGENET_CLASSES = 1000
 
 
 def available() -> list[str]:
-    """Names ``build`` accepts: torchvision's classification models."""
-    return sorted(torchvision.models.list_models(module=torchvision.models))
+    """Names ``build`` accepts: torchvision's classification models and causalcam's 3-D
+    networks (:data:`~causalcam.models.volume.VOLUME_ARCHS`)."""
+    return sorted([*torchvision.models.list_models(module=torchvision.models), *VOLUME_ARCHS])
 
 
 def _check_name(name: str) -> None:
@@ -127,6 +129,10 @@ def build(
     _check_name(name)
     if num_classes < 2:
         raise InputError(f"num_classes must be at least 2, got {num_classes}")
+    if name in VOLUME_ARCHS:
+        if weights is not None:
+            raise InputError(f"{name} has no ImageNet weights; it starts from random weights")
+        return build_volume_network(name, num_classes)
     if weights is None:
         return torchvision.models.get_model(name, num_classes=num_classes)
     model = torchvision.models.get_model(name, num_classes=_IMAGENET_CLASSES)
@@ -136,16 +142,21 @@ def build(
 
 
 def default_target_layer(model_or_name: nn.Module | str) -> str:
-    """Dotted name of the layer a CAM reads: the first norm of the last block of a ViT or
+    """Dotted name of the layer a CAM reads: ``block4`` of causalcam's 3-D ``small3d``, the
+    first norm of the last block of a ViT or
     Swin (its tokens reshaped by the explainer), ResNet-style ``layer4``, DenseNet
     ``features.norm5``, a timm CNN's last feature stage (its ``feature_info``), otherwise the
     last block of ``features`` or the last ``Conv2d``."""
     if isinstance(model_or_name, str):
         _check_name(model_or_name)
+        if model_or_name in VOLUME_TARGET_LAYERS:
+            return VOLUME_TARGET_LAYERS[model_or_name]
         with torch.device("meta"):
             model = torchvision.models.get_model(model_or_name)
     else:
         model = model_or_name
+    if isinstance(model, SmallCNN3d):
+        return VOLUME_TARGET_LAYERS["small3d"]
     transformer = transformer_layer(model)
     if transformer is not None:
         return transformer

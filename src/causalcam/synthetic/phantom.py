@@ -10,7 +10,7 @@ elliptic cylinder along the first axis, lungs ellipsoids, the glyph three slices
 Features (intensities in 8-bit grey levels):
 
 - ``lesion``: a ground-glass disk (ball in 3-D) in one lung field, raised by a textured +9.6
-  to +16 (``LESION_GAIN`` times 0.6 to 1);
+  to +16 (``LESION_GAIN`` times 0.6 to 1; in 3-D ``LESION_GAIN_3D``, +19.2 to +32);
 - ``ring``: a bright ring (spherical shell) in one lung field, +40; its mask is the full disk;
 - ``glyph``: a bright 7x5 text-like glyph in a top corner outside the body, 250; its mask is
   the glyph's box;
@@ -41,6 +41,9 @@ NOISE_SD: Final = 6.0
 LESION_GAIN, RING_GAIN, GLYPH_LEVEL, RIM_LEVEL = 16.0, 40.0, 250.0, 230.0
 #: The lesion's texture scales its gain between this floor and 1.
 LESION_FLOOR: Final = 0.6
+#: the lesion's gain in 3-D scenes: a ball of ~100 voxels in a 32^3 volume, twice the 2-D
+#: contrast so that a small 3-D network learns to find it
+LESION_GAIN_3D: Final = 32.0
 #: A letter-like glyph ("R"), rows top to bottom.
 GLYPH: Final = torch.tensor(
     [
@@ -281,7 +284,8 @@ def render(scene: Scene, present: Mapping[str, Tensor]) -> Tensor:
     image = torch.where(table.expand_as(image), TABLE, image)
     masks = feature_masks(scene)
     lesion = masks["lesion"] & flags["lesion"]
-    image = image + LESION_GAIN * (LESION_FLOOR + 0.4 * scene.texture) * lesion
+    gain = LESION_GAIN if d == 2 else LESION_GAIN_3D
+    image = image + gain * (LESION_FLOOR + 0.4 * scene.texture) * lesion
     radius = scene.feature_radius
     inner = _ball(scene, scene.ring_y, scene.ring_x, scene.ring_z, 0.6 * radius) > 1
     image = image + RING_GAIN * (masks["ring"] & inner & flags["ring"])
