@@ -11,7 +11,7 @@ import torch
 
 from causalcam import models
 from causalcam.errors import InputError
-from causalcam.files import Reading, explain_files, load_model_source
+from causalcam.files import ExplainSettings, Reading, explain_files, load_model_source
 from causalcam.method_names import CAUSAL, GRADCAM
 from causalcam.preprocess import Preprocessing
 from medical_files import write_nifti, write_series
@@ -46,7 +46,8 @@ def test_a_nifti_and_a_dicom_series_give_maps_on_their_own_grids(
     assert source.volume is not None
     out = tmp_path / "out"
     methods = (GRADCAM, CAUSAL)
-    run = explain_files([scan, tmp_path / "series"], source, out, methods, progress=False)
+    settings = ExplainSettings(methods=methods, progress=False)
+    run = explain_files([scan, tmp_path / "series"], source, out, settings)
     summary = json.loads(run.summary.read_text())
     assert summary["model"]["input_grid"]["shape"] == [16, 16, 16]
     assert [r["file"] for r in summary["images"]] == [str(scan), str(tmp_path / "series")]
@@ -71,8 +72,10 @@ def test_a_3d_network_refuses_slices_and_skips_2d_images(net3d: Path, tmp_path: 
     source = load_model_source(str(net3d), torch.device("cpu"))
     scan = write_nifti(tmp_path / "scan.nii.gz", np.zeros((8, 8, 8), np.float32), np.eye(4))
     with pytest.raises(InputError, match="--slices"):
-        explain_files([scan], source, tmp_path / "o", progress=False, reading=Reading(slices="2"))
+        sliced = ExplainSettings(progress=False, reading=Reading(slices="2"))
+        explain_files([scan], source, tmp_path / "o", sliced)
     Image.fromarray(np.zeros((8, 8), dtype=np.uint8)).save(tmp_path / "slice.png")
-    run = explain_files([tmp_path / "slice.png", scan], source, tmp_path / "o2", progress=False)
+    quiet = ExplainSettings(progress=False)
+    run = explain_files([tmp_path / "slice.png", scan], source, tmp_path / "o2", quiet)
     assert [s["file"] for s in run.skipped] == [str(tmp_path / "slice.png")]
     assert len(run.records) == 1
