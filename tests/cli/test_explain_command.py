@@ -175,3 +175,20 @@ def test_a_checkpoint_of_another_kind_is_one_sentence(checkpoint: Path, tmp_path
     result = runner.invoke(app, ["explain", image, "-m", str(plain), "--out", str(tmp_path)])
     _one_line_error(result, "plain.pt is not a causalcam checkpoint")
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_explain_a_nifti_volume_with_the_bundled_3d_network(tmp_path: Path) -> None:
+    nibabel = pytest.importorskip("nibabel")
+    volume = np.full((24, 24, 20), -1000.0, dtype=np.float32)
+    volume[4:20, 4:20, 3:17] = 30.0
+    affine = np.diag([1.2, 1.2, 1.5, 1.0])
+    nibabel.save(nibabel.Nifti1Image(volume, affine), tmp_path / "scan.nii.gz")
+    out = tmp_path / "out"
+    result = runner.invoke(
+        app,
+        ["explain", str(tmp_path / "scan.nii.gz"), "--model", "small3d-lesion", "--out", str(out)],
+    )
+    assert result.exit_code == 0, result.output
+    assert "planes.png" in result.output
+    written = nibabel.load(out / "scan" / "causal.nii.gz")
+    assert written.shape == volume.shape and np.allclose(written.affine, affine)

@@ -369,12 +369,17 @@ def _model_source(
     return user_model_source(user, changes)
 
 
+def _figure_of(outputs: dict[str, Any]) -> str:
+    """The figure a record's outputs show it in: an image's panel, a volume's planes."""
+    return str(outputs.get("panel") or outputs["planes"])
+
+
 def _report_run(settings: Settings, run: ExplainRun, seconds: float) -> None:
     for record in run.records:
         truth = f", true {record['true_class']}" if record.get("true_class") else ""
         settings.info(
             f"{Path(record['file']).name}: {record['predicted_class']} "
-            f"({100 * record['confidence']:.1f}%{truth})  ->  {record['outputs']['panel']}"
+            f"({100 * record['confidence']:.1f}%{truth})  ->  {_figure_of(record['outputs'])}"
         )
     settings.info(f"explained {len(run.records)} image(s) in {seconds:.1f} s")
     report = getattr(run, "report", None)

@@ -34,13 +34,6 @@ def plane_slice(volume: np.ndarray, plane: str, index: int) -> np.ndarray:
     raise InputError(f"unknown plane {plane!r}; choose from {', '.join(VIEW_PLANES)}")
 
 
-def plane_count(shape: tuple[int, ...], plane: str) -> int:
-    """How many slices a ``(D, H, W)`` volume has along ``plane``."""
-    if plane not in VIEW_PLANES:
-        raise InputError(f"unknown plane {plane!r}; choose from {', '.join(VIEW_PLANES)}")
-    return int(shape[VIEW_PLANES.index(plane)])
-
-
 def planes_figure(grey: np.ndarray, maps: Mapping[str, np.ndarray], title: str) -> Figure:
     """One row per map, one column per plane through the map's peak: the map over ``grey``
     (``(D, H, W)``, floats in [0, 1] or uint8; the maps on the same grid, in [0, 1])."""
