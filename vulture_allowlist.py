@@ -18,6 +18,7 @@ data_verify
 data_pack
 train_command
 train_all_command
+train_volumes_command
 benchmark_ground_truth
 export
 retrain
