@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -219,13 +219,15 @@ def train_all_command(
 
 @app.command(name="train-volumes")
 def train_volumes_command(
-    out: Annotated[Path, typer.Option(help="Run folder.")] = Path("runs/small3d"),
-    epochs: Annotated[int, typer.Option(help="Epochs, each on fresh volumes.")] = 6,
-    per_epoch: Annotated[int, typer.Option(help="Generated training volumes per epoch.")] = 2048,
-    test: Annotated[int, typer.Option(help="Held-out generated volumes.")] = 512,
-    size: Annotated[int, typer.Option(help="Voxels a side (1 mm each).")] = 32,
-    batch_size: Annotated[int, typer.Option(help="Volumes per step.")] = 8,
-    lr: Annotated[float, typer.Option(help="Peak learning rate (Adam, one-cycle).")] = 2e-3,
+    out: Annotated[Path | None, typer.Option(help="Run folder (default runs/small3d).")] = None,
+    epochs: Annotated[int | None, typer.Option(help="Epochs, each on fresh volumes.")] = None,
+    per_epoch: Annotated[
+        int | None, typer.Option(help="Generated training volumes per epoch.")
+    ] = None,
+    test: Annotated[int | None, typer.Option(help="Held-out generated volumes.")] = None,
+    size: Annotated[int | None, typer.Option(help="Voxels a side (1 mm each).")] = None,
+    batch_size: Annotated[int | None, typer.Option(help="Volumes per step.")] = None,
+    lr: Annotated[float | None, typer.Option(help="Peak learning rate (Adam, one-cycle).")] = None,
     seed: Seed = 0,
     threads: Threads = None,
     quiet: Quiet = False,
@@ -242,18 +244,17 @@ def train_volumes_command(
 
         if threads is not None:
             torch.set_num_threads(threads)
-        config = VolumeTrainConfig(
-            out_dir=out,
-            size=size,
-            epochs=epochs,
-            per_epoch=per_epoch,
-            test=test,
-            batch_size=batch_size,
-            lr=lr,
-            seed=seed,
-            resume=True,
-            progress=settings.progress,
-        )
+        given: dict[str, Any] = {
+            "out_dir": out,
+            "size": size,
+            "epochs": epochs,
+            "per_epoch": per_epoch,
+            "test": test,
+            "batch_size": batch_size,
+            "lr": lr,
+        }  # the options left out keep VolumeTrainConfig's defaults, defined there once
+        changes = {key: value for key, value in given.items() if value is not None}
+        config = VolumeTrainConfig(seed=seed, resume=True, progress=settings.progress, **changes)
         run = train_volumes(config)
         accuracy = run.metrics["test"]["accuracy"]
         typer.echo(
