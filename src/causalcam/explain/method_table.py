@@ -109,6 +109,7 @@ class Pass:
     masked_scores: Callable[[], Tensor] | None = None
     _means: dict[str, Tensor] = field(default_factory=dict)
     _tensors: dict[str, Tensor] = field(default_factory=dict)
+    _products: dict[str, Tensor] = field(default_factory=dict)
     _mean_basis: dict[str, Tensor] | None = None
 
     def _basis(self, mean: bool) -> dict[str, Tensor]:
@@ -129,6 +130,13 @@ class Pass:
         if name not in self._tensors:
             self._tensors[name] = combine(self.linear[name], self._basis(False))
         return self._tensors[name]
+
+    def product(self, name: str) -> Tensor:
+        """``G * A`` (B, K, *S) of linear gradient ``name``, computed once for every method
+        that reads it."""
+        if name not in self._products:
+            self._products[name] = self.gradient(name) * self.activations
+        return self._products[name]
 
 
 NeedsFn = Callable[[Needs], dict[str, Combination]]
@@ -243,13 +251,12 @@ def contrast_ce(data: Pass) -> dict[str, MapTerms]:
 
 def hirescam(data: Pass) -> dict[str, MapTerms]:
     """HiResCAM (Draelos & Carin 2020): ``T_k = G_k * A_k`` (the gradient kept per pixel)."""
-    return {HIRESCAM: MapTerms(terms=data.gradient(GRADCAM) * data.activations)}
+    return {HIRESCAM: MapTerms(terms=data.product(GRADCAM))}
 
 
 def gradcam_elementwise(data: Pass) -> dict[str, MapTerms]:
     """Grad-CAM element-wise (grad-cam's ``GradCAMElementWise``): ``T_k = ReLU(G_k * A_k)``."""
-    terms = (data.gradient(GRADCAM) * data.activations).clamp_min(0)
-    return {GRADCAM_ELEMENTWISE: MapTerms(terms=terms)}
+    return {GRADCAM_ELEMENTWISE: MapTerms(terms=data.product(GRADCAM).clamp_min(0))}
 
 
 def xgradcam(data: Pass) -> dict[str, MapTerms]:
@@ -257,7 +264,7 @@ def xgradcam(data: Pass) -> dict[str, MapTerms]:
     a = data.activations
     axes = spatial_axes(a)
     total = a.sum(dim=axes, keepdim=True)
-    weights = (data.gradient(GRADCAM) * a / (total + XGRADCAM_EPS)).sum(dim=axes)
+    weights = (data.product(GRADCAM) / (total + XGRADCAM_EPS)).sum(dim=axes)
     return {XGRADCAM: MapTerms(weights=weights)}
 
 
@@ -275,7 +282,7 @@ def eigencam(data: Pass) -> dict[str, MapTerms]:
 def eigengradcam(data: Pass) -> dict[str, MapTerms]:
     """EigenGrad-CAM (grad-cam's ``EigenGradCAM``): ``T = G * A`` projected on its first
     principal component."""
-    return {EIGENGRADCAM: MapTerms(terms=data.gradient(GRADCAM) * data.activations, projected=True)}
+    return {EIGENGRADCAM: MapTerms(terms=data.product(GRADCAM), projected=True)}
 
 
 def _finer_needs(_needs: Needs) -> dict[str, Combination]:

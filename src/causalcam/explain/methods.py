@@ -10,6 +10,7 @@ product) is ``engine.py``'s job.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ from typing import Final
 import numpy as np
 import torch
 import torch.nn.functional as F
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 from torch import Tensor
 
 from ..errors import InputError
@@ -253,6 +254,12 @@ def raw_map(weights: Tensor, activations: Tensor) -> Tensor:
     return torch.einsum("bk,bk...->b...", weights, activations).clamp_min(0)
 
 
+@functools.cache
+def _blas() -> ThreadpoolController:
+    """The process's thread pools, found once (finding them reads every loaded library)."""
+    return ThreadpoolController()
+
+
 def eigen_map(terms: Tensor) -> Tensor:
     """grad-cam's ``get_2d_projection``: ``ReLU`` of the projection of the centred terms
     ``T[k]`` (rows: pixels; NaN read as 0) on their first right singular vector, per image.
@@ -261,11 +268,12 @@ def eigen_map(terms: Tensor) -> Tensor:
     singular vector is the one grad-cam picks. grad-cam asks for the full ``V`` (K x K); the
     reduced one has the same first row and costs a fifth at ResNet-18's ``layer4``. The BLAS
     runs on one thread: for matrices this small its threads cost up to a hundred times the
-    work on a busy CPU."""
+    work on a busy CPU. ``terms`` may stack the terms of several maps along the batch axis:
+    each image's SVD is its own."""
     batch = terms.detach().cpu().contiguous().numpy()  # grad-cam's layout: the sign follows it
     batch = np.where(np.isnan(batch), 0, batch)
     projections = []
-    with threadpool_limits(1, user_api="blas"):  # small SVDs: threads only cost here
+    with _blas().limit(limits=1, user_api="blas"):  # small SVDs: threads only cost here
         for image in batch:
             rows = image.reshape(image.shape[0], -1).transpose()
             centred = rows - rows.mean(axis=0)
