@@ -153,11 +153,11 @@ def lung_masks(
 
 
 def mass_share(maps: torch.Tensor, regions: torch.Tensor) -> torch.Tensor:
-    """``sum(M * R) / sum(M)`` per image of maps ``(B, H, W) >= 0`` and boolean regions;
-    NaN for an all-zero map."""
+    """``sum(M * R) / sum(M)`` per image of maps ``(B, H, W)`` (or volumes ``(B, D, H, W)``)
+    ``>= 0`` and boolean regions of the same shape; NaN for an all-zero map."""
     maps = maps.double().clamp_min(0)
-    total = maps.sum((1, 2))
-    inside = (maps * regions.to(maps.device).double()).sum((1, 2))
+    total = maps.flatten(1).sum(1)
+    inside = (maps * regions.to(maps.device).double()).flatten(1).sum(1)
     return torch.where(total > 0, inside / total.clamp_min(1e-300), torch.nan)
 
 

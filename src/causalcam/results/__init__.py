@@ -6,6 +6,7 @@ reads them without importing any computation.
   :class:`Choice`, :class:`AblationTable`, :class:`SeedTable`;
 - :mod:`.stages`: one result class per stage of ``causalcam reproduce``;
 - :mod:`.localisation`: the localisation table (map mass inside the lungs);
+- :mod:`.volumes`: the lesion-mass table of a 3-D network on generated volumes;
 - :mod:`.metrics`: the explanation metrics and sanity checks;
 - :mod:`.weights`: :class:`WeightsRecord`, the record of a committed network;
 - :class:`JsonForm`: the one converter that gives each of them (and the typed results of
@@ -45,6 +46,7 @@ from .stages import (
     gain_text,
     read_stage,
 )
+from .volumes import LesionMassResult, LesionMassRow
 from .weights import WEIGHTS_FORMAT, WeightsRecord
 
 __all__ = [
@@ -60,6 +62,8 @@ __all__ = [
     "CurvesResult",
     "Estimate",
     "JsonForm",
+    "LesionMassResult",
+    "LesionMassRow",
     "LocalisationResult",
     "LocalisationRow",
     "LocalisationStageResult",

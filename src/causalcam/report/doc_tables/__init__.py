@@ -11,7 +11,8 @@ differ from what the results give (``--check``). :data:`TABLES` lists the names 
   verdict in one sentence;
 - :mod:`.runs`: stage times, the bundled networks, the training recipes;
 - :mod:`.speed`: the fast path, its agreement with fp32, the benchmark records;
-- :mod:`.checks`: the ground-truth benchmark and the sanity checks;
+- :mod:`.checks`: the ground-truth benchmark, the sanity checks and the 3-D network's
+  lesion mass;
 - :mod:`.common`: what they share.
 """
 

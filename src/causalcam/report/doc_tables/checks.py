@@ -1,13 +1,14 @@
 """The tables of the checks of the maps themselves: the ground-truth benchmark (planted
-cause and context) and the sanity checks."""
+cause and context), the sanity checks and the 3-D network's lesion mass."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
-from ...results import Estimate
-from .common import DEFAULT, markdown_table, read_json
+from ...method_names import method_label
+from ...results import Estimate, LesionMassResult
+from .common import DEFAULT, against_zero, markdown_table, read_json
 
 
 def _gradcam_verdict(config: dict[str, Any], method: str) -> dict[str, Any] | None:
@@ -92,3 +93,53 @@ def sanity(results: Path) -> str:
         "where every interval lies below 0.5 (docs/metrics.md)."
     )
     return markdown_table(columns, rows, caption)
+
+
+def volume_lesion_mass(results: Path) -> str:
+    """The bundled 3-D network's lesion mass per map (``docs/results/volumes``): each map's
+    mean share on the planted lesion and its paired difference to Grad-CAM, with 95%
+    bootstrap intervals, the uniform map's share and the held-out accuracy."""
+    result = LesionMassResult.from_json(read_json(results / "volumes" / "results.json"))
+
+    def interval(value: Estimate, sign: str = "") -> str:
+        return f"{value.value:{sign}.4f} [{value.low:{sign}.4f}, {value.high:{sign}.4f}]"
+
+    rows = []
+    for row in result.rows:
+        versus = row.vs_gradcam
+        rows.append(
+            [
+                method_label(row.method),
+                interval(row.share),
+                f"{row.share.value / result.uniform.value:.1f}",
+                interval(versus, "+") if versus.finite else "–",
+                _versus_gradcam(versus),
+            ]
+        )
+    rows.append(["uniform map", interval(result.uniform), "1.0", "–", "–"])
+    columns = ["map", "share on the lesion", "x uniform", "minus Grad-CAM", "vs Grad-CAM"]
+    accuracy = result.accuracy
+    caption = (
+        f"`{result.model}` on {result.n_volumes} held-out generated volumes "
+        f"({'x'.join(map(str, result.grid))} voxels, design {result.design}, the generator's "
+        f"{result.split} split, seed {result.seed}): accuracy {accuracy.value:.3f} "
+        f"[{accuracy.low:.3f}, {accuracy.high:.3f}]; maps of "
+        f"the lesion class on the {result.n_lesion} volumes with a lesion; 95% bootstrap "
+        f"intervals over volumes ({result.n_boot} resamples), differences paired "
+        "([results](results/volumes/results.csv), [manifest](results/volumes/manifest.json))."
+    )
+    return markdown_table(columns, rows, caption)
+
+
+#: a difference to Grad-CAM's lesion share smaller than this on both ends reads "the same"
+SAME_SHARE = 1e-4
+
+
+def _versus_gradcam(versus: Estimate) -> str:
+    """The verdict of a paired difference to Grad-CAM; a map within :data:`SAME_SHARE` of
+    Grad-CAM's share on both ends of the interval reads as the same."""
+    if not versus.finite:
+        return "–"
+    if max(abs(versus.low), abs(versus.high)) < SAME_SHARE:
+        return f"same (within {SAME_SHARE:g})"
+    return against_zero(versus)

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .checks import ground_truth, sanity
+from .checks import ground_truth, sanity, volume_lesion_mass
 from .findings import localisation, seeds_112, seeds_224, summary, transfer_seeds, verdict
 from .runs import (
     bundled_confusion,
@@ -60,6 +60,7 @@ TABLES: dict[str, Callable[[Path], str]] = {
     "sanity": sanity,
     "recipes": recipes,
     "recall": recall,
+    "volume-lesion-mass": volume_lesion_mass,
 }
 
 
