@@ -50,20 +50,30 @@ def demo(
     out: Annotated[
         Path, typer.Option(help="Folder for the panels, overlays and explanations.json.")
     ] = Path("causalcam-out/demo"),
+    volumes: Annotated[
+        bool,
+        typer.Option(
+            "--volumes",
+            help="Explain a generated volume with a planted lesion with the bundled 3-D "
+            "network small3d-lesion (NIfTI maps and planes.png).",
+        ),
+    ] = False,
     quiet: Quiet = False,
     device: Device = "auto",
     debug: Debug = False,
 ) -> None:
-    """Explain the bundled sample scans with the bundled trained ResNet-18 (nothing to download)."""
+    """Explain the bundled sample scans with the bundled trained ResNet-18, or with
+    --volumes a generated volume with the bundled 3-D network (nothing to download)."""
     settings = Settings(quiet, device, debug)
     with user_errors(settings):
-        from ..files import run_demo
+        from ..files import run_demo, run_volume_demo
         from ..network import resolve_device
 
         started = time.perf_counter()
         with usage_errors("--device"):
             torch_device = resolve_device(device)
-        run = run_demo(out, device=torch_device, progress=settings.progress)
+        demo_run = run_volume_demo if volumes else run_demo
+        run = demo_run(out, device=torch_device, progress=settings.progress)
         _report_run(settings, run, time.perf_counter() - started)
 
 

@@ -12,10 +12,11 @@ and write.
 - :mod:`~causalcam.files.outputs`: panels, overlays, ``.npy`` maps and ``explanations.json``
   (:class:`ImageWriter`, :func:`write_summary`, shared with the sharded run);
 - :mod:`~causalcam.files.disclaimer`: the research-use notice every output carries;
-- :mod:`~causalcam.files.demo`: :func:`run_demo`, the bundled scans with the bundled model.
+- :mod:`~causalcam.files.demo`: :func:`run_demo`, the bundled scans with the bundled model;
+  :func:`run_volume_demo`, a generated volume with the bundled 3-D network.
 """
 
-from .demo import DEFAULT_DEMO_OUT, run_demo
+from .demo import DEFAULT_DEMO_OUT, run_demo, run_volume_demo
 from .disclaimer import research_notice, short_notice
 from .explain import (
     BATCH_SIZE,
@@ -63,6 +64,7 @@ __all__ = [
     "parse_contrast_class",
     "research_notice",
     "run_demo",
+    "run_volume_demo",
     "short_notice",
     "unique_name",
     "user_model_source",
