@@ -10,6 +10,7 @@ maps near 1e-13."""
 
 from __future__ import annotations
 
+import copy
 import functools
 from collections.abc import Callable
 
@@ -32,6 +33,7 @@ from volume_helpers import (
 )
 
 from causalcam.explain import Explainer
+from causalcam.explain.layers import known_layer
 
 PACKAGES = {"gradcam": PackageGradCAM, "gradcam++": PackageGradCAMPlusPlus}
 
@@ -80,6 +82,9 @@ SLOW = {
     "mc3_18": ("mc3_18", "layer4", (1, 3, 16, 64, 64)),
     "r2plus1d_18": ("r2plus1d_18", "layer4", (1, 3, 16, 64, 64)),
     "monai_densenet121": ("monai_densenet121", "features.norm5", (1, 1, 32, 64, 64)),
+    # MONAI's own example layer: the in-place ReLU after features.norm5. Five stride-2 stages
+    # leave (1, 2, 2) voxels of a (32, 64, 64) volume (a 32^3 one would leave a single voxel).
+    "monai_densenet121-relu": ("monai_densenet121", "class_layers.relu", (1, 1, 32, 64, 64)),
 }
 CASES = [
     *[pytest.param(*case, id=key) for key, case in FAST.items()],
@@ -107,6 +112,9 @@ def test_matches_grad_cam_package_3d(name: str, layer: str, shape: tuple[int, ..
     [
         pytest.param(*FAST["tiny-strided"], id="tiny"),
         pytest.param(*FAST["monai_resnet18"], id="monai_resnet18"),
+        pytest.param(
+            *SLOW["monai_densenet121-relu"], id="monai_densenet121", marks=pytest.mark.slow
+        ),
     ],
 )
 def test_gradcam_matches_monai(name: str, layer: str, shape: tuple[int, ...]) -> None:
@@ -114,7 +122,10 @@ def test_gradcam_matches_monai(name: str, layer: str, shape: tuple[int, ...]) ->
     with Explainer(model, target_layer=layer, channels_last=False) as explainer:
         ours = explainer.explain(x, methods=("gradcam",), return_raw=True)
     assert ours.raw is not None
-    cam = MonaiGradCAM(nn_module=model, target_layers=layer)
+    # A copy: MONAI leaves its hooks on the layer and turns an in-place layer's ``inplace``
+    # off (DenseNet121's class_layers.relu), which would change what the cached network's
+    # other cases see at features.norm5.
+    cam = MonaiGradCAM(nn_module=copy.deepcopy(model), target_layers=layer)
     for b in range(x.shape[0]):  # one image a call: MONAI sums every image's class scores
         image, target = x[b : b + 1], int(ours.target[b])
         raw = cam.compute_map(image, class_idx=target).squeeze(1).detach()
@@ -126,3 +137,11 @@ def test_gradcam_matches_monai(name: str, layer: str, shape: tuple[int, ...]) ->
             rtol=0,
             atol=1e-5,
         )
+
+
+@pytest.mark.slow
+def test_monai_densenet_layer_is_explicit() -> None:
+    """causalcam's automatic layer for MONAI's DenseNet121 is features.norm5, whose gradient
+    is the pre-ReLU one (masked by the ReLU), not MONAI's class_layers.relu: the parity cases
+    above pass the layer explicitly."""
+    assert known_layer(network("monai_densenet121")) == "features.norm5"
