@@ -98,6 +98,10 @@ def create_app(service: ExplainService) -> FastAPI:
         upload = await run(service.upload, name, payload, model, causal, reading)
         return _encode(await run(service.describe, upload, len(upload.scans) // 2))
 
+    @app.get("/api/plane")
+    def plane(token: str, plane: str, index: int) -> Any:
+        return _encode(service.plane(service.get(token), plane, index))
+
     @app.get("/api/slice")
     def one_slice(token: str, index: int) -> Any:
         return _encode(service.describe(service.get(token), index))

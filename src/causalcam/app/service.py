@@ -6,6 +6,10 @@ temporary folder just long enough to decode it, then deleted. Each result holds 
 the model's size, its maps, and the model's prediction; :meth:`ExplainService.masks` answers
 the threshold slider with the deletion / insertion masks, their Huffman ratios
 ``H = bits(masked) / bits(scan)`` and the prediction on each masked scan.
+
+With a 3-D network (the bundled ``small3d-lesion`` or a 3-D checkpoint of the models folder)
+a NIfTI upload is explained once, whole (:mod:`.volume`), and
+:meth:`ExplainService.plane` answers the three planes' sliders.
 """
 
 from __future__ import annotations
@@ -18,9 +22,10 @@ import threading
 import uuid
 import zipfile
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import torch
@@ -31,6 +36,7 @@ from ..evaluate.huffman import huffman_bits, masked_bits
 from ..explain import CausalOptions, Explainer
 from ..files import (
     DEFAULT_METHODS,
+    Inputs,
     ModelSource,
     Reading,
     Scan,
@@ -41,9 +47,11 @@ from ..files import (
     research_notice,
     short_notice,
 )
-from ..models import default_target_layer
+from ..files.volume_inputs import WholeVolume, whole_volumes
+from ..models import BUNDLED_VOLUME_MODELS, default_target_layer
 from ..preprocess import to_model_input
 from ..viz import explanation_panel, figure_png, overlay, prediction_title
+from .volume import PLANE_AXES, VolumeView, explain_whole, plane_images
 
 BUNDLED = "default"
 #: Largest upload accepted (bytes).
@@ -57,6 +65,7 @@ PAGE_TITLES: dict[str, str] = {
     "contrast_pq": "Contrast C_PQ: why P or Q?",
     "contrast_p": "Contrast C_P: why not P for sure?",
 }
+_T = TypeVar("_T")
 _SAFE_SUFFIX = re.compile(r"(\.nii\.gz|\.[A-Za-z0-9]{1,8})$")
 
 
@@ -80,7 +89,8 @@ class SliceResult:
 
 @dataclass
 class Upload:
-    """A decoded upload: its scans (one, or one per slice) and results explained so far."""
+    """A decoded upload: its scans (one, or one per slice) and results explained so far; or,
+    with a 3-D network, ``volume``: the whole volume explained once (``scans`` empty)."""
 
     token: str
     name: str
@@ -88,23 +98,40 @@ class Upload:
     causal: CausalOptions
     scans: list[Scan]
     results: dict[int, SliceResult] = field(default_factory=dict)
+    volume: VolumeView | None = None
 
 
-def _decode(name: str, payload: bytes, reading: Reading) -> list[Scan]:
-    """Scans of an uploaded file, decoded from a private temporary copy deleted at once."""
+def _read_upload(
+    name: str, payload: bytes, reading: Reading, read: Callable[[Inputs, Reading], list[_T]]
+) -> list[_T]:
+    """``read(found, reading)`` on a private temporary copy of the upload, deleted at once;
+    an input the reader skipped is an :class:`InputError` naming the upload."""
     suffix = _SAFE_SUFFIX.search(name)
     with tempfile.TemporaryDirectory(prefix="causalcam-upload-") as folder:
         path = Path(folder) / ("upload" + (suffix.group(1).lower() if suffix else ""))
         path.write_bytes(payload)
         found = gather([path], reading)
-        scans = list(found.scans())
+        items = read(found, reading)
     if found.skipped:
         reason = found.skipped[0].reason.replace(str(path), name)
         separator = " " if reason.startswith(("is ", "has ")) else ": "
         raise InputError(f"{name}{separator}{reason}")
-    if not scans:
+    if not items:
         raise InputError(f"{name} holds no image causalcam can read")
-    return scans
+    return items
+
+
+def _decode(name: str, payload: bytes, reading: Reading) -> list[Scan]:
+    """Scans of an uploaded file (2-D network: one per image or slice)."""
+    return _read_upload(name, payload, reading, lambda found, _: list(found.scans()))
+
+
+def _decode_whole(name: str, payload: bytes, reading: Reading) -> WholeVolume:
+    """The uploaded NIfTI volume read whole (3-D network)."""
+    volumes = _read_upload(
+        name, payload, reading, lambda found, r: list(whole_volumes(found, r.window))
+    )
+    return volumes[0]
 
 
 class ExplainService:
@@ -118,20 +145,24 @@ class ExplainService:
         self._lock = threading.Lock()
 
     def model_names(self) -> list[str]:
-        """``"default"`` and the ``.pt`` files of the models folder (relative names)."""
+        """``"default"``, the bundled 3-D networks and the ``.pt`` files of the models folder
+        (relative names)."""
         found = []
         if self.models_dir is not None and self.models_dir.is_dir():
             found = sorted(
                 str(p.relative_to(self.models_dir)) for p in self.models_dir.rglob("*.pt")
             )
-        return [BUNDLED, *found]
+        return [BUNDLED, *BUNDLED_VOLUME_MODELS, *found]
 
     def model(self, name: str) -> ModelSource:
         if name not in self.model_names():
             raise InputError(f"model {name!r} is not the bundled one nor in the models folder")
         if name not in self._models:
-            assert self.models_dir is not None
-            self._models[name] = load_model_source(str(self.models_dir / name), self.device)
+            spec = name if name in BUNDLED_VOLUME_MODELS else None
+            if spec is None:
+                assert self.models_dir is not None
+                spec = str(self.models_dir / name)
+            self._models[name] = load_model_source(spec, self.device)
         return self._models[name]
 
     def upload(
@@ -142,15 +173,23 @@ class ExplainService:
         causal: CausalOptions | None = None,
         reading: Reading | None = None,
     ) -> Upload:
-        """Decode an uploaded file (nothing kept on disk) and explain its middle slice."""
+        """Decode an uploaded file (nothing kept on disk) and explain its middle slice, or,
+        with a 3-D network, the whole volume."""
         if len(payload) > MAX_UPLOAD:
             raise InputError(f"{name} is over {MAX_UPLOAD // 2**20} MiB")
         if not payload:
             raise InputError(f"{name} is empty")
-        self.model(model)  # a bad model is reported before decoding
-        scans = _decode(name, payload, reading or Reading())
-        upload = Upload(uuid.uuid4().hex, name, model, causal or CausalOptions(), scans)
-        self.result(upload, len(scans) // 2)
+        source = self.model(model)  # a bad model is reported before decoding
+        causal = causal or CausalOptions()
+        if source.volume is not None:
+            volume = _decode_whole(name, payload, reading or Reading())
+            with self._lock:
+                view = explain_whole(volume, source, causal)
+            upload = Upload(uuid.uuid4().hex, name, model, causal, [], volume=view)
+        else:
+            scans = _decode(name, payload, reading or Reading())
+            upload = Upload(uuid.uuid4().hex, name, model, causal, scans)
+            self.result(upload, len(scans) // 2)
         with self._lock:
             self._uploads[upload.token] = upload
             while len(self._uploads) > _KEEP:
@@ -166,6 +205,10 @@ class ExplainService:
 
     def result(self, upload: Upload, index: int) -> SliceResult:
         """The explanation of slice ``index`` (computed once)."""
+        if upload.volume is not None:
+            raise InputError(
+                f"{upload.name} was explained whole by a 3-D network: it has planes, not slices"
+            )
         if not 0 <= index < len(upload.scans):
             raise InputError(f"slice {index} is outside 0..{len(upload.scans) - 1}")
         if index in upload.results:
@@ -218,13 +261,45 @@ class ExplainService:
             }
         return out
 
+    def plane(self, upload: Upload, plane: str, index: int) -> dict[str, Any]:
+        """Slice ``index`` of ``plane`` of a volume explained by a 3-D network: the grey slice
+        and each map's overlay (arrays; the server encodes them)."""
+        if upload.volume is None:
+            raise InputError(f"{upload.name} was not explained by a 3-D network: it has no planes")
+        return plane_images(upload.volume, plane, index)
+
+    def describe_volume(self, upload: Upload) -> dict[str, Any]:
+        """The JSON of a volume explained by a 3-D network: prediction and the middle slice of
+        every plane (images as arrays; the server encodes them)."""
+        view = upload.volume
+        assert view is not None
+        classes = self.model(upload.model).classes
+        return {
+            "token": upload.token,
+            "kind": "volume",
+            "model": upload.model,
+            "causal": upload.causal.to_dict(),
+            "predicted_class": classes[view.predicted],
+            "probabilities": dict(zip(classes, view.probabilities, strict=True)),
+            "contrast_class": classes[view.contrast],
+            "methods": [{"name": m, "title": PAGE_TITLES[m]} for m in DEFAULT_METHODS],
+            "facts": view.facts,
+            "planes": {
+                plane: self.plane(upload, plane, view.slices(plane) // 2) for plane in PLANE_AXES
+            },
+        }
+
     def describe(self, upload: Upload, index: int) -> dict[str, Any]:
-        """The JSON of one explained slice (images as arrays; the server encodes them)."""
+        """The JSON of one explained slice (images as arrays; the server encodes them); of the
+        volume (:meth:`describe_volume`) with a 3-D network."""
+        if upload.volume is not None:
+            return self.describe_volume(upload)
         result = self.result(upload, index)
         classes = self.model(upload.model).classes
         facts = upload.scans[index].facts
         return {
             "token": upload.token,
+            "kind": "slices",
             "slice": index,
             "slices": len(upload.scans),
             "model": upload.model,
