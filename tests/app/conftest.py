@@ -60,3 +60,12 @@ def live_server(service: ExplainService) -> Iterator[str]:
     yield f"http://127.0.0.1:{port}"
     server.should_exit = True
     thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def lesion_volume(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 32^3 NIfTI volume with a planted lesion, from the generator ``small3d-lesion`` knows."""
+    pytest.importorskip("nibabel", reason="the medical extra is not installed")
+    from causalcam.files.demo import generated_volume
+
+    return generated_volume(tmp_path_factory.mktemp("volume"))

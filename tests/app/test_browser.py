@@ -132,3 +132,48 @@ def test_nifti_volume_gets_a_slice_slider(browser: Any, live_server: str, tmp_pa
     )
     shown = browser.find_element(By.CSS_SELECTOR, "img[data-method='scan']").get_attribute("src")
     assert shown != scan
+
+
+def test_a_3d_network_shows_a_volume_in_three_planes(
+    browser: Any, live_server: str, lesion_volume: Path, tmp_path: Path
+) -> None:
+    from selenium.webdriver.support.ui import Select
+
+    browser.get(live_server + "/")
+    WebDriverWait(browser, 30).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#model option"))
+    Select(browser.find_element(By.ID, "model")).select_by_value("small3d-lesion")
+    field = browser.find_element(By.ID, "file")
+    browser.execute_script("arguments[0].classList.remove('hidden')", field)
+    scan = tmp_path / "scan.png"
+    shutil.copy(sample_scans()[0].path, scan)
+    field.send_keys(str(scan))  # a 2-D image for a 3-D network: a clear message
+    WebDriverWait(browser, 30).until(lambda d: d.find_element(By.ID, "error").text)
+    assert "scan.png is a 2-D image; a 3-D network" in browser.find_element(By.ID, "error").text
+    field.send_keys(str(lesion_volume))
+    WebDriverWait(browser, 60).until(
+        lambda d: d.find_element(By.ID, "volume").get_attribute("data-token")
+    )
+    assert browser.find_element(By.ID, "error").text == ""
+    assert not browser.find_element(By.ID, "result").is_displayed()
+    assert "lesion" in browser.find_element(By.ID, "volume-prediction").text
+    for plane in ("axial", "coronal", "sagittal"):
+        assert browser.find_element(By.ID, f"label-{plane}").text == "17 of 32"
+        WebDriverWait(browser, 30).until(
+            lambda d, plane=plane: d.execute_script(
+                "const images = [...document.querySelectorAll(`#images-${arguments[0]} img`)];"
+                "return images.length === 6 && images.every((i) => i.complete"
+                " && i.naturalWidth === 32 && i.src.startsWith('data:'))",
+                plane,
+            )
+        )
+    picture = "#images-coronal img[data-method='causal']"
+    before = browser.find_element(By.CSS_SELECTOR, picture).get_attribute("src")
+    axial = browser.find_element(By.CSS_SELECTOR, "#images-axial img[data-method='causal']")
+    axial_before = axial.get_attribute("src")
+    browser.find_element(By.ID, "slice-coronal").send_keys(Keys.HOME)
+    WebDriverWait(browser, 30).until(
+        lambda d: d.find_element(By.ID, "plane-coronal").get_attribute("data-index") == "0"
+    )
+    assert browser.find_element(By.ID, "label-coronal").text == "1 of 32"
+    assert browser.find_element(By.CSS_SELECTOR, picture).get_attribute("src") != before
+    assert axial.get_attribute("src") == axial_before  # the other planes stay where they were

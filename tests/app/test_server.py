@@ -68,3 +68,45 @@ def test_out_of_range_threshold(live_server: str, threshold: str) -> None:
     query = f"token={token}&index=0&method=causal&threshold={threshold}"
     status, raw = _get(f"{live_server}/api/masks?{query}")
     assert status == 400 and "outside [0, 1]" in json.loads(raw)["error"]
+
+
+def _png_shape(data_url: str) -> tuple[int, ...]:
+    import base64
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    header = "data:image/png;base64,"
+    assert data_url.startswith(header)
+    return np.asarray(Image.open(io.BytesIO(base64.b64decode(data_url[len(header) :])))).shape
+
+
+def test_a_3d_network_serves_a_volume_in_three_planes(live_server: str, lesion_volume: Any) -> None:
+    _, raw = _get(live_server + "/api/options")
+    assert "small3d-lesion" in json.loads(raw)["models"]
+    url = f"{live_server}/api/explain?name={lesion_volume.name}&model=small3d-lesion"
+    request = urllib.request.Request(url, data=lesion_volume.read_bytes(), method="POST")
+    with urllib.request.urlopen(request, timeout=60) as response:
+        raw = response.read()
+    body = json.loads(raw)
+    assert len(raw) < 200_000  # the middle slice of three planes, not the volume
+    assert body["kind"] == "volume" and body["predicted_class"] == "lesion"
+    assert list(body["planes"]) == ["axial", "coronal", "sagittal"]
+    for shown in body["planes"].values():
+        assert _png_shape(shown["scan"]) == (32, 32)
+        assert {_png_shape(image) for image in shown["overlays"].values()} == {(32, 32, 3)}
+    query = f"token={body['token']}&plane=sagittal&index=31"
+    status, raw = _get(f"{live_server}/api/plane?{query}")
+    shown = json.loads(raw)
+    assert status == 200 and (shown["plane"], shown["index"], shown["slices"]) == (
+        "sagittal",
+        31,
+        32,
+    )
+    assert shown["scan"] != body["planes"]["sagittal"]["scan"]
+    status, raw = _get(f"{live_server}/api/plane?token={body['token']}&plane=axial&index=40")
+    assert status == 400 and "outside 0..31" in json.loads(raw)["error"]
+    scan = sample_scans()[0].path.read_bytes()
+    status, body = _post(live_server + "/api/explain?name=covid_1.png&model=small3d-lesion", scan)
+    assert status == 400 and "covid_1.png is a 2-D image" in body["error"]

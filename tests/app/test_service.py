@@ -94,7 +94,7 @@ def test_bad_inputs_are_clear(service: ExplainService) -> None:
         service.upload("covid_1.png", _sample_bytes(), model="notes.pt")
     with pytest.raises(InputError, match="not the bundled one"):
         service.upload("covid_1.png", _sample_bytes(), model="../../etc/passwd")
-    assert service.model_names() == ["default", "notes.pt", "wrong-arch.pt"]
+    assert service.model_names() == ["default", "small3d-lesion", "notes.pt", "wrong-arch.pt"]
 
 
 def test_dicom_upload_shows_no_private_field(service: ExplainService, tmp_path: Path) -> None:
@@ -112,3 +112,37 @@ def test_dicom_upload_shows_no_private_field(service: ExplainService, tmp_path: 
         text += archive.read("explanation.json").decode()
     for value in IDENTIFYING.values():
         assert all(part not in text for part in value.split("^") if len(part) > 2), value
+
+
+def test_a_volume_is_explained_whole_by_a_3d_network(
+    service: ExplainService, lesion_volume: Path
+) -> None:
+    upload = service.upload(lesion_volume.name, lesion_volume.read_bytes(), model="small3d-lesion")
+    assert upload.scans == [] and upload.volume is not None
+    described = service.describe(upload, 0)
+    assert described["kind"] == "volume" and described["predicted_class"] == "lesion"
+    assert sum(described["probabilities"].values()) == pytest.approx(1.0, abs=1e-5)
+    assert list(described["planes"]) == ["axial", "coronal", "sagittal"]
+    grey = upload.volume.grey
+    assert grey.shape == (32, 32, 32)
+    for shown in described["planes"].values():
+        assert (shown["index"], shown["slices"]) == (16, 32)
+        assert shown["scan"].shape == (32, 32) and shown["scan"].dtype == np.uint8
+        assert set(shown["overlays"]) == set(upload.volume.maps)
+        assert all(o.shape == (32, 32, 3) for o in shown["overlays"].values())
+    # the planes cut the one explained volume: axial along D, coronal along H, sagittal
+    # along W, coronal and sagittal with superior (the last D) at the top
+    np.testing.assert_array_equal(service.plane(upload, "axial", 3)["scan"], grey[3])
+    np.testing.assert_array_equal(service.plane(upload, "coronal", 5)["scan"], grey[::-1, 5])
+    np.testing.assert_array_equal(service.plane(upload, "sagittal", 7)["scan"], grey[::-1, :, 7])
+    with pytest.raises(InputError, match=r"outside 0\.\.31"):
+        service.plane(upload, "coronal", 32)
+    with pytest.raises(InputError, match="unknown plane"):
+        service.plane(upload, "oblique", 0)
+    with pytest.raises(InputError, match="has planes, not slices"):
+        service.masks(upload, 0, "causal", 0.5)
+
+
+def test_a_2d_image_for_a_3d_network_is_a_clear_error(service: ExplainService) -> None:
+    with pytest.raises(InputError, match=r"covid_1\.png is a 2-D image; a 3-D network"):
+        service.upload("covid_1.png", _sample_bytes(), model="small3d-lesion")
