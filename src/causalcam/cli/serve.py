@@ -24,7 +24,11 @@ def serve(
     device: Device = "auto",
     debug: Debug = False,
 ) -> None:
-    """Open a local web page: drop in a scan (PNG, JPEG, DICOM, NIfTI) and see its explanations."""
+    """Open a local web page: drop in a scan (PNG, JPEG, DICOM, NIfTI) and see its explanations.
+
+    With the 3-D network small3d-lesion (or a 3-D checkpoint in --models) chosen in the page, a
+    NIfTI volume is explained whole and shown in the axial, coronal and sagittal planes.
+    """
     settings = Settings(quiet, device, debug)
     with user_errors(settings):
         from ..extras import require
