@@ -268,21 +268,29 @@ class ExplainService:
             raise InputError(f"{upload.name} was not explained by a 3-D network: it has no planes")
         return plane_images(upload.volume, plane, index)
 
+    def _prediction(
+        self, upload: Upload, kind: str, found: SliceResult | VolumeView
+    ) -> dict[str, Any]:
+        """The JSON fields a slice and a volume share: token, model, reading, prediction."""
+        classes = self.model(upload.model).classes
+        return {
+            "token": upload.token,
+            "kind": kind,
+            "model": upload.model,
+            "causal": upload.causal.to_dict(),
+            "predicted_class": classes[found.predicted],
+            "probabilities": dict(zip(classes, found.probabilities, strict=True)),
+            "contrast_class": classes[found.contrast],
+            "methods": [{"name": m, "title": PAGE_TITLES[m]} for m in DEFAULT_METHODS],
+        }
+
     def describe_volume(self, upload: Upload) -> dict[str, Any]:
         """The JSON of a volume explained by a 3-D network: prediction and the middle slice of
         every plane (images as arrays; the server encodes them)."""
         view = upload.volume
         assert view is not None
-        classes = self.model(upload.model).classes
         return {
-            "token": upload.token,
-            "kind": "volume",
-            "model": upload.model,
-            "causal": upload.causal.to_dict(),
-            "predicted_class": classes[view.predicted],
-            "probabilities": dict(zip(classes, view.probabilities, strict=True)),
-            "contrast_class": classes[view.contrast],
-            "methods": [{"name": m, "title": PAGE_TITLES[m]} for m in DEFAULT_METHODS],
+            **self._prediction(upload, "volume", view),
             "facts": view.facts,
             "planes": {
                 plane: self.plane(upload, plane, view.slices(plane) // 2) for plane in PLANE_AXES
@@ -295,20 +303,11 @@ class ExplainService:
         if upload.volume is not None:
             return self.describe_volume(upload)
         result = self.result(upload, index)
-        classes = self.model(upload.model).classes
-        facts = upload.scans[index].facts
         return {
-            "token": upload.token,
-            "kind": "slices",
+            **self._prediction(upload, "slices", result),
             "slice": index,
             "slices": len(upload.scans),
-            "model": upload.model,
-            "causal": upload.causal.to_dict(),
-            "predicted_class": classes[result.predicted],
-            "probabilities": dict(zip(classes, result.probabilities, strict=True)),
-            "contrast_class": classes[result.contrast],
-            "methods": [{"name": m, "title": PAGE_TITLES[m]} for m in DEFAULT_METHODS],
-            "facts": facts,
+            "facts": upload.scans[index].facts,
             "scan": result.grey,
             "overlays": {m: overlay(result.grey, result.maps[m]) for m in DEFAULT_METHODS},
         }
