@@ -14,6 +14,7 @@ from ..data import sample_scans
 from ..medical.nifti import save_nifti
 from ..medical.window import DEFAULT_WINDOW
 from ..models.checkpoint import bundled_model
+from ..synthetic import LESION
 from ..training.volumes import VolumeTrainConfig, generate_volumes
 from .explain import explain_files
 from .outputs import ExplainRun
@@ -58,10 +59,9 @@ def generated_volume(folder: Path, seed: int = 0) -> Path:
     ``seed``), written as ``folder/generated-lesion.nii.gz``: 1 mm voxels, grey levels
     turned into Hounsfield units that the default lung window maps back to them."""
     meta = bundled_model(VOLUME_DEMO_MODEL).meta
-    assert meta.volume is not None  # checked by bundled_model
-    config = VolumeTrainConfig(size=meta.volume.shape[0], design=meta.config["design"])
+    config = VolumeTrainConfig.of_network(meta, VOLUME_DEMO_MODEL)
     data = generate_volumes(config.volume_design(), 8, seed, "test")
-    grey = data.images[data.present["lesion"]][0].numpy().astype(np.float64)
+    grey = data.images[data.present[LESION]][0].numpy().astype(np.float64)
     width, level = DEFAULT_WINDOW.width, DEFAULT_WINDOW.level
     assert width is not None and level is not None  # the lung window is a fixed preset
     hounsfield = level - width / 2 + grey / 255.0 * width

@@ -38,14 +38,11 @@ from ..models.checkpoint import LoadedModel, bundled_model, library_versions, lo
 from ..models.registry import default_target_layer
 from ..models.volume import VolumeGrid, volume_input
 from ..results import Estimate, LesionMassResult, LesionMassRow
-from ..synthetic import SyntheticSet
+from ..synthetic import LESION, SyntheticSet
 from ..training.volumes import VolumeTrainConfig, generate_volumes, predict_volumes
 from ..viz import save_figure
 from ..viz.volumes import planes_figure
 from .scoring import estimate
-
-#: the generated feature whose voxels the shares are measured on
-LESION = "lesion"
 
 
 @dataclass(frozen=True)
@@ -79,13 +76,8 @@ class LesionMassRun:
 
 
 def _load(model: str) -> LoadedModel:
-    """A bundled 3-D network by name, or a 3-D checkpoint file."""
-    loaded = load_checkpoint(model) if Path(model).is_file() else bundled_model(model)
-    if loaded.meta.volume is None:
-        raise InputError(f"{model} is a 2-D network: its checkpoint records no volume grid")
-    if "design" not in loaded.meta.config:
-        raise InputError(f"{model} was not trained by `causalcam train-volumes` (no design)")
-    return loaded
+    """A bundled network by name, or a checkpoint file."""
+    return load_checkpoint(model) if Path(model).is_file() else bundled_model(model)
 
 
 def _maps(
@@ -139,9 +131,9 @@ def lesion_mass(config: LesionMassConfig, progress: bool = True) -> LesionMassRu
         raise InputError("the lesion-mass table needs at least 2 volumes and one method")
     started = time.perf_counter()
     loaded = _load(config.model)
+    design = VolumeTrainConfig.of_network(loaded.meta, config.model)
     grid = loaded.meta.volume
-    assert grid is not None  # checked by _load
-    design = VolumeTrainConfig(size=grid.shape[0], design=loaded.meta.config["design"])
+    assert grid is not None  # checked by VolumeTrainConfig.of_network
     data = generate_volumes(design.volume_design(), config.volumes, config.seed, "test")
     probs = predict_volumes(loaded.model, data.images, grid)
     correct = (probs.argmax(1) == data.labels).double().numpy()

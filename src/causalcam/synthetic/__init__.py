@@ -9,6 +9,7 @@ and re-renders them under interventions. Seeded, vectorised, nothing downloaded.
 from .designs import (
     DESIGN_NAMES,
     INTERVENTIONS,
+    LESION,
     SHORTCUT_RHOS,
     Design,
     SyntheticSet,
@@ -23,6 +24,7 @@ __all__ = [
     "DESIGN_NAMES",
     "FEATURES",
     "INTERVENTIONS",
+    "LESION",
     "SHORTCUT_RHOS",
     "Design",
     "Scene",

@@ -26,6 +26,8 @@ DESIGN_NAMES: Final[tuple[str, ...]] = (SHORTCUT, SHARED, CONTRAST)
 #: The shortcut rates of docs/method.md; 0.5 is the null case.
 SHORTCUT_RHOS: Final[tuple[float, ...]] = (0.5, 0.8, 0.95, 1.0)
 SPLITS: Final[tuple[str, ...]] = ("train", "test")
+#: the planted cause of every design (a lesion-like texture in a lung field)
+LESION: Final = "lesion"
 #: ``clean``: the test images as drawn; ``context_removed``: the cause alone (context off);
 #: ``context_alone``: the context as the training association places it, causes off;
 #: ``context_swapped``: the context placed on the classes it does not go with in training.

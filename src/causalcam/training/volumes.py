@@ -66,6 +66,16 @@ class VolumeTrainConfig:
         """The generator's design, in 3-D at ``size`` voxels."""
         return dataclasses.replace(parse_design(self.design, self.size), ndim=3)
 
+    @classmethod
+    def of_network(cls, meta: CheckpointMeta, name: str) -> VolumeTrainConfig:
+        """The generated data (design and grid) the 3-D network ``name`` was trained on, from
+        its checkpoint's metadata; other fields keep their defaults."""
+        if meta.volume is None:
+            raise InputError(f"{name} is a 2-D network: its checkpoint records no volume grid")
+        if "design" not in meta.config:
+            raise InputError(f"{name} was not trained by `causalcam train-volumes` (no design)")
+        return cls(size=meta.volume.shape[0], design=meta.config["design"])
+
 
 @dataclass
 class VolumeTrainingRun:
