@@ -18,6 +18,8 @@ from causalcam.metrics.run import (
     paired_difference,
     run_metrics,
 )
+from causalcam.report import render_markdown
+from causalcam.report.metrics import metrics_blocks
 from causalcam.results.metrics import MetricScores, MetricsReport
 
 
@@ -113,3 +115,33 @@ def test_each_forward_pass_runs_once(case: Case) -> None:
     per_method = 1 + 2 * 2
     sanity = 2 + 1  # cascading and independent randomisation of fc, the random logit
     assert count.images == images * (1 + 1 + len(METHODS) * per_method + sanity)
+
+
+def test_many_forward_methods_stay_out_of_sanity_and_sensitivity(case: Case) -> None:
+    """Score-CAM (one forward per channel) is scored by ROAD, confidence and complexity, but
+    left out of the metrics that explain the inputs again for every draw or randomised model;
+    the report's table of such a metric says so."""
+    methods = ("gradcam", "scorecam")
+    config = MetricsConfig(
+        metrics=("complexity", "sensitivity", "sanity"),
+        methods=methods,
+        sensitivity_samples=1,
+        sanity_units=("fc",),
+        n_boot=10,
+        target_layer="features",
+    )
+    measured = measure(case.model, case.inputs, config)
+    by_metric: dict[str, set[str]] = {}
+    for s in measured.scores:
+        by_metric.setdefault(s.metric, set()).add(s.method)
+    assert by_metric["Complexity"] == {"gradcam", "scorecam"}
+    assert by_metric["MaxSensitivity"] == {"gradcam"}
+    assert measured.sanity is not None and measured.sanity.methods == ("gradcam",)
+    report = MetricsReport(
+        "tiny", 4, "4 random images", "gradcam",
+        tuple(compare(measured.scores, "gradcam", 10, 0)), None, (), {}, 1.0,
+    )  # fmt: skip
+    text = render_markdown(metrics_blocks(report))
+    sensitivity = text[text.index("MaxSensitivity (") :]
+    assert "left out: Score-CAM" in sensitivity
+    assert "left out" not in text[: text.index("MaxSensitivity (")]

@@ -62,8 +62,9 @@ COMPLEXITY: Final = "complexity"
 SENSITIVITY: Final = "sensitivity"
 #: The metric groups of ``causalcam evaluate --metrics``, in the order they run.
 METRIC_GROUPS: Final[tuple[str, ...]] = (ROAD, CONFIDENCE, SANITY, COMPLEXITY, SENSITIVITY)
-#: Methods that take many forward passes (one per channel): left out of the sanity checks,
-#: where each randomised model is explained once for all one-pass methods.
+#: Methods that take many forward passes (one per channel): left out of the metrics that
+#: explain the inputs again many times, the sanity checks (each randomised model is explained
+#: once for all one-pass methods) and Max-Sensitivity (each noise draw is explained once).
 MANY_FORWARD: Final[tuple[str, ...]] = tuple(m for m in METHOD_NAMES if m not in ONE_PASS_METHODS)
 #: torchcam's relative metrics, named apart from grad-cam's absolute ones.
 RELATIVE_DROP: Final = "RelativeAverageDrop"
@@ -136,18 +137,19 @@ def measure(
         steps = [(g, m) for g in config.metrics if g not in (SANITY, SENSITIVITY) for m in methods]
         for group, method in tqdm(steps, desc="metrics", unit="map set", disable=not progress):
             measured.scores.extend(shared.group_scores(group, method))
-        if SENSITIVITY in config.metrics:
+        one_pass = tuple(m for m in methods if m not in MANY_FORWARD)
+        if SENSITIVITY in config.metrics and one_pass:
             sensitivity = MaxSensitivity(
                 config.sensitivity_samples, config.sensitivity_bound, config.seed, progress
             )
 
             def explain(x: Tensor, classes: Tensor) -> dict[str, Tensor]:
-                return explain_named(explainer, x, methods, target_class=classes).maps
+                return explain_named(explainer, x, one_pass, target_class=classes).maps
 
-            found = sensitivity(explain, inputs, trained.maps, trained.target)
-            measured.scores.extend(found[m] for m in methods)
-        if SANITY in config.metrics:
-            checked = tuple(m for m in methods if m not in MANY_FORWARD)
+            found = sensitivity(explain, inputs, trained.only(one_pass).maps, trained.target)
+            measured.scores.extend(found[m] for m in one_pass)
+        if SANITY in config.metrics and one_pass:
+            checked = one_pass
             checks = SanityChecks(
                 units=config.sanity_units,
                 seed=config.seed,

@@ -34,6 +34,20 @@ METRIC_NOTES: dict[str, str] = {
     "Complexity": "entropy of |map| (Quantus)",
     "MaxSensitivity": "largest relative map change under input noise (Quantus)",
 }
+#: A short name for each metric, where a table lists several in one cell.
+METRIC_SHORT: dict[str, str] = {
+    "ROADMostRelevantFirstAverage": "ROAD MoRF",
+    "ROADLeastRelevantFirstAverage": "ROAD LeRF",
+    "ROADCombined": "ROAD combined",
+    "CamMultImageConfidenceChange": "confidence change",
+    "DropInConfidence": "drop in confidence",
+    "IncreaseInConfidence": "increase in confidence",
+    "RelativeAverageDrop": "relative drop",
+    "RelativeIncreaseInConfidence": "relative increase",
+    "Sparseness": "sparseness",
+    "Complexity": "complexity",
+    "MaxSensitivity": "max-sensitivity",
+}
 
 
 #: Where a run folder holds metrics results: ``RUN/metrics/<model>/metrics.json`` (what
@@ -88,6 +102,12 @@ def metrics_blocks(report: MetricsReport, level: int = 2, folder: str = "") -> l
         rows = [c for c in report.comparisons if c.metric == metric]
         direction = "higher" if rows[0].higher_is_better else "lower"
         note = METRIC_NOTES.get(metric, "")
+        left_out = [m for m in _methods(report) if m not in {c.method for c in rows}]
+        if left_out:
+            note += (
+                f"; left out: {', '.join(method_text(m) for m in left_out)} "
+                "(one forward pass per channel, explained again for every draw)"
+            )
         blocks.append(Heading(level + 1, f"{metric} ({direction} is better)"))
         blocks.append(
             Table(
@@ -125,6 +145,11 @@ def metrics_section(folders: Sequence[MetricsFolder]) -> list[Block]:
     """The report's explanation-metrics section: :func:`metrics_blocks` of each result (none
     without results)."""
     return [block for f in folders for block in metrics_blocks(f.report, 2, f.folder)]
+
+
+def _methods(report: MetricsReport) -> list[str]:
+    """Every method that some metric of the run scored, in order."""
+    return list(dict.fromkeys(c.method for c in report.comparisons))
 
 
 def _p_value(p: float, resamples: int) -> str:
