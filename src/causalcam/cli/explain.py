@@ -181,6 +181,14 @@ def explain(
         str | None,
         typer.Option(help="Contrast class Q, by name or index (default: the runner-up class)."),
     ] = None,
+    segment: Annotated[
+        str | None,
+        typer.Option(
+            help="For a segmentation network: the class (name or index) whose region every "
+            "map explains, the pixels the network assigns to it; images without such pixels "
+            "are skipped and listed."
+        ),
+    ] = None,
     loss: Annotated[
         str | None,
         typer.Option(help="Causal map contrast loss: mse, bce or mse_prob [default: mse_prob]."),
@@ -255,6 +263,7 @@ def explain(
             methods=chosen,
             layer=layer,
             contrast_class=contrast_class,
+            segment=segment,
             causal=options.to_dict(),
             save_npy=save_npy,
             reading=reading.to_dict(),
@@ -268,6 +277,7 @@ def explain(
                 methods=chosen,
                 target_layer=layer,
                 contrast_class=contrast_class,
+                segment=segment,
                 causal=options,
                 save_npy=save_npy,
                 reading=reading,

@@ -134,6 +134,11 @@ def explain_files_sharded(
     target = (settings or ExplainSettings()).device or ctx.device
     model = source.model.to(target)
     chosen = (settings or ExplainSettings()).resolved(model)
+    if chosen.segment is not None:
+        raise InputError(
+            "--segment (a segmentation network's regions) runs in one process; "
+            "launch without torchrun"
+        )
     found = gather(inputs, chosen.reading)
     plan = _Plan(
         ctx=ctx,

@@ -29,10 +29,12 @@ from ..data.cache import eval_resize, prepare
 from ..errors import DataError, InputError
 from ..explain import Explainer, Explanation
 from ..medical.volumes import VolumeWriter
+from ..models.volume import volume_input
 from ..network import Network, eval_mode
 from ..preprocess import to_model_input
-from .inputs import Inputs, Reading, Scan, gather
+from .inputs import Inputs, Reading, Scan, Skipped, gather
 from .outputs import ExplainRun, ImageWriter, unique_name, write_summary
+from .segment import check_segment, dense_classes, predicted_regions, region_skip_reason
 from .settings import ExplainSettings
 from .source import ModelSource
 from .volume_explain import VolumeOptions, explain_volume_list
@@ -78,8 +80,16 @@ def model_sized(scans: Sequence[Scan], size: int, rgb: bool = False) -> torch.Te
     return tensor.permute(0, 3, 1, 2).contiguous() if rgb else tensor
 
 
-def parse_contrast_class(value: str | None, classes: Sequence[str]) -> int | None:
-    """A class index or a class name -> index (``None`` keeps the engine's default)."""
+def scan_label(scan: Scan) -> str:
+    """How a skipped scan is listed: its file, and its slice where it is one of a volume."""
+    return str(scan.source) if scan.volume is None else f"{scan.source} (slice {scan.index})"
+
+
+def parse_contrast_class(
+    value: str | None, classes: Sequence[str], option: str = "--contrast-class"
+) -> int | None:
+    """A class index or a class name -> index (``None`` keeps the engine's default);
+    ``option`` names the option in the error."""
     if value is None:
         return None
     if value in classes:
@@ -87,7 +97,7 @@ def parse_contrast_class(value: str | None, classes: Sequence[str]) -> int | Non
     if value.lstrip("-").isdigit() and 0 <= int(value) < len(classes):
         return int(value)
     raise InputError(
-        f"--contrast-class {value!r} is neither a class name nor an index; classes are "
+        f"{option} {value!r} is neither a class name nor an index; classes are "
         + ", ".join(f"{i}={name}" for i, name in enumerate(classes))
     )
 
@@ -137,12 +147,16 @@ def explain_files(
     chosen = (settings or ExplainSettings()).resolved(model)
     found = gather(inputs, chosen.reading)
     contrast = parse_contrast_class(chosen.contrast_class, source.classes)
+    segment = parse_contrast_class(chosen.segment, source.classes, "--segment")
     run = ExplainRun(Path(out_dir), Path(out_dir) / "explanations.json")
     if source.volume is not None:
-        return _explain_whole(found, source, run, chosen, contrast)
+        return _explain_whole(found, source, run, chosen, (contrast, segment))
+    prep = source.preprocessing
+    blank = torch.zeros(1, *((3,) if prep.rgb else ()), prep.size, prep.size, dtype=torch.uint8)
+    example = to_model_input(blank.to(target), prep)
+    check_segment(segment, dense_classes(model, example), source.description)
     names: list[str] = []
     writer = ImageWriter(list(source.classes), chosen.methods, chosen.save_npy)
-    prep = source.preprocessing
     volumes = VolumeWriter(run.out_dir, chosen.methods, prep.size, eval_resize(prep.size))
     with (
         eval_mode(model),
@@ -151,13 +165,25 @@ def explain_files(
             total=found.expected, desc="explaining", unit="image", disable=not chosen.progress
         ) as bar,
     ):
-        for batch in found.batches(BATCH_SIZE):
-            images = model_sized(batch, prep.size, prep.rgb)
+        for scans in found.batches(BATCH_SIZE):
+            images = model_sized(scans, prep.size, prep.rgb)
+            inputs = to_model_input(images.to(target), prep)
+            batch, targets = scans, None
+            if segment is not None:
+                regions = predicted_regions(model, inputs, segment)
+                reason = region_skip_reason(source.classes[segment])
+                found.skipped.extend(Skipped(scan_label(scans[i]), reason) for i in regions.missing)
+                bar.update(len(regions.missing))
+                if not regions.kept:
+                    continue
+                batch, targets = [scans[i] for i in regions.kept], regions.present
+                images, inputs = images[regions.kept], inputs[regions.kept]
             explanation = explainer.explain(
-                to_model_input(images.to(target), prep),
+                inputs,
                 methods=chosen.methods,
                 contrast_class=contrast,
                 causal=chosen.causal,
+                targets=targets,
             )
             for index, scan in enumerate(batch):
                 folder = run.out_dir / unique_name(scan.name, names)
@@ -178,16 +204,24 @@ def _explain_whole(
     source: ModelSource,
     run: ExplainRun,
     chosen: ExplainSettings,
-    contrast: int | None,
+    classes: tuple[int | None, int | None],
 ) -> ExplainRun:
-    """:func:`explain_files` with a 3-D network: each volume whole (:mod:`.volume_explain`)."""
+    """:func:`explain_files` with a 3-D network: each volume whole (:mod:`.volume_explain`);
+    ``classes``: the contrast class and the segmented class, where given."""
     if chosen.reading.slices is not None:
         raise InputError("--slices cuts volumes for a 2-D network; a 3-D network reads them whole")
     layer = str(chosen.target_layer)  # resolved: the model's default where none was named
-    options = VolumeOptions(chosen.methods, layer, contrast, chosen.causal, chosen.precision)
+    contrast, segment = classes
+    grid = source.volume
+    assert grid is not None
+    example = volume_input(torch.zeros(1, *grid.shape), grid).to(chosen.device or "cpu")
+    check_segment(segment, dense_classes(source.model, example), source.description)
+    options = VolumeOptions(
+        chosen.methods, layer, contrast, chosen.causal, chosen.precision, segment
+    )
     with tqdm(desc="explaining", unit="volume", disable=not chosen.progress) as bar:
         volumes = explain_volume_list(
-            whole_volumes(found, chosen.reading.window), source, run, options, bar
+            whole_volumes(found, chosen.reading.window), source, run, options, bar, found.skipped
         )
     run.skipped = [s.to_dict() for s in found.skipped]
     write_summary(run, source, chosen, found, volumes)

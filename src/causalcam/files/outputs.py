@@ -9,7 +9,7 @@ public here.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,6 +22,7 @@ from ..explain import Explanation
 from ..viz import explanation_panel, prediction_title, save_figure, save_overlay
 from .disclaimer import research_notice, short_notice
 from .inputs import Inputs
+from .segment import Prediction, prediction_of
 from .settings import ExplainSettings
 from .source import ModelSource
 
@@ -76,14 +77,13 @@ class ImageWriter:
         """Outputs of image ``index`` of a batch (``image``: its model-sized uint8 pixels,
         ``(H, W)`` or ``(3, H, W)``); its record: prediction, probabilities, map statistics."""
         methods = self.methods
-        probabilities = torch.softmax(explanation.logits[index].detach().float().cpu(), dim=0)
-        predicted = int(explanation.predicted[index])
-        contrast = int(explanation.contrast[index])
+        decision = prediction_of(explanation, index)
         maps = {m: explanation.maps[m][index].detach().float().cpu().numpy() for m in methods}
         pixels = display_image(image)
-        title = prediction_title(
-            self.class_name(predicted), float(probabilities[predicted]), truth, path.name
-        )
+        name = self.class_name(decision.predicted)
+        if decision.region is not None:
+            name = f"{name} region ({decision.region['share']:.0%} of pixels)"
+        title = prediction_title(name, decision.confidence, truth, path.name)
         figure = explanation_panel(pixels, maps, title, methods=list(methods))
         figure.supxlabel(short_notice(), fontsize=7, color="#8a4b00")
         outputs: dict[str, Any] = {"panel": str(save_figure(folder / "panel.png", figure))}
@@ -95,14 +95,7 @@ class ImageWriter:
         return {
             "file": str(path),
             "true_class": truth,
-            "predicted": predicted,
-            "predicted_class": self.class_name(predicted),
-            "confidence": float(probabilities[predicted]),
-            "probabilities": {
-                self.class_name(i): float(p) for i, p in enumerate(probabilities.tolist())
-            },
-            "contrast": contrast,
-            "contrast_class": self.class_name(contrast),
+            **decision_record(decision, self.class_name),
             "maps": {m: map_statistics(maps[m]) for m in methods},
             "outputs": outputs,
         }
@@ -110,6 +103,22 @@ class ImageWriter:
     def class_name(self, index: int) -> str:
         """The name of class ``index``, or the index itself when the model has no such name."""
         return self.classes[index] if 0 <= index < len(self.classes) else str(index)
+
+
+def decision_record(decision: Prediction, name: Callable[[int], str]) -> dict[str, Any]:
+    """The JSON record of a decision (``name``: a class index's name); a segmentation
+    network's adds its ``region`` (class, pixels, share of the image)."""
+    record: dict[str, Any] = {
+        "predicted": decision.predicted,
+        "predicted_class": name(decision.predicted),
+        "confidence": decision.confidence,
+        "probabilities": {name(i): p for i, p in enumerate(decision.probabilities)},
+        "contrast": decision.contrast,
+        "contrast_class": name(decision.contrast),
+    }
+    if decision.region is not None:
+        record["region"] = decision.region
+    return record
 
 
 def map_statistics(values: np.ndarray) -> dict[str, Any]:

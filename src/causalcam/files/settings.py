@@ -41,6 +41,9 @@ class ExplainSettings:
         target_layer: the layer the maps are read at (``None``: the model's default).
         contrast_class: the class the causal map contrasts with, a name or an index
             (``None``: the engine's default).
+        segment: for a segmentation network, the class (name or index) whose region every
+            map explains: the pixels the network assigns to it (:mod:`.segment`); ``None``
+            for a classifier.
         causal: the causal variant's options (default: the default variant).
         save_npy: also write each map as a float32 ``.npy`` file.
         reading: the DICOM/NIfTI window, plane and slices (default: the defaults).
@@ -53,6 +56,7 @@ class ExplainSettings:
     methods: Sequence[str] = DEFAULT_METHODS
     target_layer: str | None = None
     contrast_class: str | None = None
+    segment: str | None = None
     causal: CausalOptions = field(default_factory=CausalOptions)
     save_npy: bool = False
     reading: Reading = field(default_factory=Reading)

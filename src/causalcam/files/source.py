@@ -20,6 +20,7 @@ from torch import nn
 from .. import models
 from ..data import CLASSES
 from ..errors import CheckpointError, InputError
+from ..explain.layers import extract_outputs
 from ..models.volume import VolumeGrid
 from ..network import Network, eval_mode
 from ..preprocess import Preprocessing
@@ -61,9 +62,12 @@ def _output_count(network: Network) -> int:
             f"the model fails on a {size}x{size} image ({type(error).__name__}: {error}); "
             "set its input size (--size)"
         ) from error
-    logits = output if isinstance(output, torch.Tensor) else getattr(output, "logits", None)
-    if not isinstance(logits, torch.Tensor) or logits.ndim != 2:
-        raise CheckpointError("cannot tell how many classes the model has: give its labels")
+    try:
+        logits = extract_outputs(output)  # (B, N) logits or a dense (B, N, *spatial) output
+    except InputError:
+        raise CheckpointError(
+            "cannot tell how many classes the model has: give its labels"
+        ) from None
     return int(logits.shape[1])
 
 

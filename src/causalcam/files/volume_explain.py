@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..errors import DataError
 from ..explain import CausalOptions, Explainer, Explanation
 from ..medical.nifti import save_nifti
 from ..medical.resample import Placement, place, to_grid
@@ -29,7 +30,9 @@ from ..network import eval_mode
 from ..viz import save_figure
 from ..viz.volumes import planes_figure
 from .disclaimer import short_notice
-from .outputs import ExplainRun, unique_name
+from .inputs import Skipped
+from .outputs import ExplainRun, decision_record, unique_name
+from .segment import predicted_regions, prediction_of, region_skip_reason
 from .source import ModelSource
 from .volume_inputs import WholeVolume
 
@@ -37,14 +40,16 @@ from .volume_inputs import WholeVolume
 @dataclass(frozen=True)
 class VolumeOptions:
     """How volumes are explained: ``methods``, the CAM ``layer``, the ``contrast`` class
-    index (``None``: the engine's default), ``causal`` options and the forward pass's
-    ``precision``."""
+    index (``None``: the engine's default), ``causal`` options, the forward pass's
+    ``precision`` and, for a 3-D segmentation network, the class whose region (the voxels the
+    network assigns to it) every map explains (``segment``)."""
 
     methods: Sequence[str]
     layer: str
     contrast: int | None = None
     causal: CausalOptions | None = None
     precision: str = "fp32"
+    segment: int | None = None
 
 
 @dataclass(frozen=True)
@@ -68,14 +73,22 @@ def on_grid(volume: WholeVolume, grid: VolumeGrid) -> OnGrid:
 def explain_volume(
     explainer: Explainer, volume: WholeVolume, grid: VolumeGrid, options: VolumeOptions
 ) -> tuple[OnGrid, Explanation]:
-    """One volume on the grid and its explanation (maps ``(1, *grid)``)."""
+    """One volume on the grid and its explanation (maps ``(1, *grid)``); a DataError where
+    a segmentation network assigns no voxel to ``options.segment``."""
     placed = on_grid(volume, grid)
     device = next(iter(explainer.model.parameters())).device
+    inputs = placed.inputs.to(device)
+    targets = None
+    if options.segment is not None:
+        targets = predicted_regions(explainer.model, inputs, options.segment).present
+        if not targets:
+            raise DataError(region_skip_reason(f"class {options.segment}"))
     explanation = explainer.explain(
-        placed.inputs.to(device),
+        inputs,
         methods=list(options.methods),
         contrast_class=options.contrast,
         causal=options.causal or CausalOptions(),
+        targets=targets,
     )
     return placed, explanation
 
@@ -93,8 +106,7 @@ class VolumeRecorder:
         self, folder: Path, volume: WholeVolume, placed: OnGrid, explanation: Explanation
     ) -> dict[str, Any]:
         """Outputs of the first (only) volume of ``explanation``; its record."""
-        probabilities = torch.softmax(explanation.logits[0].detach().float().cpu(), dim=0)
-        predicted, contrast = int(explanation.predicted[0]), int(explanation.contrast[0])
+        decision = prediction_of(explanation, 0)
         grid_maps = {m: explanation.maps[m][:1].detach().float().cpu() for m in self.methods}
         maps = {m: placed.placement.to_source(v)[0].numpy() for m, v in grid_maps.items()}
         written = {
@@ -105,7 +117,7 @@ class VolumeRecorder:
             )
             for m in self.methods
         }
-        title = f"{self._name(predicted)} ({float(probabilities[predicted]):.0%}) - {volume.name}"
+        title = f"{self._name(decision.predicted)} ({decision.confidence:.0%}) - {volume.name}"
         figure = planes_figure(
             placed.grey.numpy(), {m: v[0].numpy() for m, v in grid_maps.items()}, title
         )
@@ -113,12 +125,7 @@ class VolumeRecorder:
         return {
             "file": str(volume.source),
             "volume": {**volume.facts, "grid": _placement(placed.placement)},
-            "predicted": predicted,
-            "predicted_class": self._name(predicted),
-            "confidence": float(probabilities[predicted]),
-            "probabilities": {self._name(i): float(p) for i, p in enumerate(probabilities)},
-            "contrast": contrast,
-            "contrast_class": self._name(contrast),
+            **decision_record(decision, self._name),
             "maps": {m: volume_statistics(maps[m]) for m in self.methods},
             "outputs": {
                 "nifti": written,
@@ -155,10 +162,12 @@ def explain_volume_list(
     run: ExplainRun,
     options: VolumeOptions,
     bar: Any,
+    skipped: list[Skipped] | None = None,
 ) -> list[dict[str, Any]]:
     """Explain every volume (an iterable of :class:`WholeVolume`) and write its outputs under
-    ``run.out_dir``; the records are appended to ``run.records``; returns the ``volumes``
-    entries of the summary (name, source, maps written, affine)."""
+    ``run.out_dir``; the records are appended to ``run.records``, the volumes a segmentation
+    network finds no region in to ``skipped``; returns the ``volumes`` entries of the summary
+    (name, source, maps written, affine)."""
     grid = source.volume
     assert grid is not None
     recorder = VolumeRecorder(run.out_dir, source.classes, options.methods)
@@ -171,7 +180,14 @@ def explain_volume_list(
         ) as explainer,
     ):
         for volume in volumes:
-            placed, explanation = explain_volume(explainer, volume, grid, options)
+            try:
+                placed, explanation = explain_volume(explainer, volume, grid, options)
+            except DataError as error:
+                if skipped is None:
+                    raise
+                skipped.append(Skipped(str(volume.source), str(error)))
+                bar.update(1)
+                continue
             folder = run.out_dir / unique_name(volume.name, names)
             record = recorder.write(folder, volume, placed, explanation)
             run.records.append(record)
