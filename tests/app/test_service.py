@@ -146,3 +146,36 @@ def test_a_volume_is_explained_whole_by_a_3d_network(
 def test_a_2d_image_for_a_3d_network_is_a_clear_error(service: ExplainService) -> None:
     with pytest.raises(InputError, match=r"covid_1\.png is a 2-D image; a 3-D network"):
         service.upload("covid_1.png", _sample_bytes(), model="small3d-lesion")
+
+
+def _zipped(folder: Path, nested: str = "") -> bytes:
+    """The files of ``folder`` zipped, under ``nested`` (or a path that tries to escape)."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for path in sorted(folder.iterdir()):
+            archive.write(path, f"{nested}{path.name}")
+    return buffer.getvalue()
+
+
+def test_a_zipped_dicom_series_is_one_upload(service: ExplainService, tmp_path: Path) -> None:
+    """A 2-D network gets the series' slices in z order (slice k's square grows with k); a
+    3-D network the series whole; member paths never leave the upload's folder."""
+    pytest.importorskip("pydicom")
+    from medical_files import write_series
+
+    write_series(tmp_path / "series", count=4)
+    payload = _zipped(tmp_path / "series", nested="../../escape/")
+    upload = service.upload("series.zip", payload)
+    assert len(upload.scans) == 4
+    bright = [int((scan.pixels > 128).sum()) for scan in upload.scans]
+    assert bright == sorted(bright) and bright[0] < bright[-1]
+    assert not (tmp_path / "escape").exists()
+    volume = service.upload("series.zip", payload, model="small3d-lesion")
+    assert volume.volume is not None and volume.scans == []
+    assert service.describe(volume, 0)["kind"] == "volume"
+    with pytest.raises(InputError, match=r"broken\.zip is not a readable zip"):
+        service.upload("broken.zip", b"PK not really")
+    empty = io.BytesIO()
+    zipfile.ZipFile(empty, "w").close()
+    with pytest.raises(InputError, match=r"empty\.zip holds no file"):
+        service.upload("empty.zip", empty.getvalue())

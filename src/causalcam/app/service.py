@@ -7,8 +7,9 @@ the model's size, its maps, and the model's prediction; :meth:`ExplainService.ma
 the threshold slider with the deletion / insertion masks, their Huffman ratios
 ``H = bits(masked) / bits(scan)`` and the prediction on each masked scan.
 
-With a 3-D network (the bundled ``small3d-lesion`` or a 3-D checkpoint of the models folder)
-a NIfTI upload is explained once, whole (:mod:`.volume`), and
+A ``.zip`` upload is a DICOM series (its slices in any order). With a 3-D network (the bundled
+``small3d-lesion`` or a 3-D checkpoint of the models folder) a NIfTI upload or a zipped series
+is explained once, whole (:mod:`.volume`), and
 :meth:`ExplainService.plane` answers the three planes' sliders.
 """
 
@@ -101,15 +102,41 @@ class Upload:
     volume: VolumeView | None = None
 
 
+def _unzip_series(name: str, payload: bytes, folder: Path) -> Path:
+    """The files of an uploaded zip (a DICOM series) in ``folder/series``, flattened: member
+    paths are never used as they are, so nothing is written outside the folder."""
+    target = folder / "series"
+    target.mkdir()
+    total = 0
+    try:
+        with zipfile.ZipFile(io.BytesIO(payload)) as archive:
+            members = [m for m in archive.infolist() if not m.is_dir()]
+            for number, member in enumerate(members):
+                total += member.file_size
+                if total > MAX_UPLOAD:
+                    raise InputError(f"{name} unpacks to over {MAX_UPLOAD // 2**20} MiB")
+                (target / f"{number:05d}.dcm").write_bytes(archive.read(member))
+    except zipfile.BadZipFile as error:
+        raise InputError(f"{name} is not a readable zip file ({error})") from None
+    if total == 0:
+        raise InputError(f"{name} holds no file: zip the slices of one DICOM series")
+    return target
+
+
 def _read_upload(
     name: str, payload: bytes, reading: Reading, read: Callable[[Inputs, Reading], list[_T]]
 ) -> list[_T]:
-    """``read(found, reading)`` on a private temporary copy of the upload, deleted at once;
-    an input the reader skipped is an :class:`InputError` naming the upload."""
+    """``read(found, reading)`` on a private temporary copy of the upload, deleted at once (a
+    ``.zip`` is a DICOM series, unpacked); an input the reader skipped is an
+    :class:`InputError` naming the upload."""
     suffix = _SAFE_SUFFIX.search(name)
+    extension = suffix.group(1).lower() if suffix else ""
     with tempfile.TemporaryDirectory(prefix="causalcam-upload-") as folder:
-        path = Path(folder) / ("upload" + (suffix.group(1).lower() if suffix else ""))
-        path.write_bytes(payload)
+        path = Path(folder) / ("upload" + extension)
+        if extension == ".zip":
+            path = _unzip_series(name, payload, Path(folder))
+        else:
+            path.write_bytes(payload)
         found = gather([path], reading)
         items = read(found, reading)
     if found.skipped:
@@ -127,7 +154,7 @@ def _decode(name: str, payload: bytes, reading: Reading) -> list[Scan]:
 
 
 def _decode_whole(name: str, payload: bytes, reading: Reading) -> WholeVolume:
-    """The uploaded NIfTI volume read whole (3-D network)."""
+    """The uploaded NIfTI volume or zipped DICOM series read whole (3-D network)."""
     volumes = _read_upload(
         name, payload, reading, lambda found, r: list(whole_volumes(found, r.window))
     )
