@@ -27,7 +27,7 @@ from medical_files import write_nifti
 runner = CliRunner()
 
 #: A segmentation network of the user's own code: per pixel, background, red or blue.
-COLOUR_SEG = '''
+COLOUR_SEG = """
 import torch
 from torch import nn
 
@@ -53,7 +53,7 @@ class ColourSeg(nn.Module):
 
 def build():
     return ColourSeg()
-'''
+"""
 
 
 @pytest.fixture
@@ -86,8 +86,9 @@ def test_segment_explains_the_region_and_skips_images_without_it(seg_dir: Path) 
     records = {Path(r["file"]).name: r for r in summary["images"]}
     assert set(records) == {"halves.png", "red.png"}
     (skipped,) = summary["skipped"]
-    assert skipped["file"].endswith("blue.png") and "no pixel is predicted as red" in (
-        skipped["reason"]
+    assert (
+        skipped["file"].endswith("blue.png")
+        and "no pixel is predicted as red" in (skipped["reason"])
     )
     halves = records["halves.png"]
     assert halves["predicted_class"] == "red" and halves["region"]["class"] == 1
@@ -146,8 +147,8 @@ def test_a_3d_segmentation_network_explains_a_region_of_a_volume(tmp_path: Path)
     (record,) = run.records
     assert record["predicted_class"] == "tissue" and 0 < record["region"]["share"] < 0.2
     (skipped,) = run.skipped
-    assert skipped["file"] == str(empty) and "no pixel is predicted as class 1" in (
-        skipped["reason"]
+    assert (
+        skipped["file"] == str(empty) and "no pixel is predicted as class 1" in (skipped["reason"])
     )
     import nibabel as nib
 
