@@ -23,6 +23,7 @@ def models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     from causalcam import models
     from causalcam.data import CLASSES
+    from causalcam.preprocess import Preprocessing
 
     folder = tmp_path_factory.mktemp("models")
     torch.manual_seed(0)
@@ -30,6 +31,13 @@ def models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     meta = models.CheckpointMeta("resnet34", list(CLASSES))  # claims another architecture
     models.save_checkpoint(folder / "wrong-arch.pt", small, meta)
     (folder / "notes.pt").write_bytes(b"not a checkpoint")
+    # a segmentation network whose every pixel is "covid" (class 1), "nocovid" nowhere
+    seg = models.build("lraspp_mobilenet_v3_large", num_classes=3)
+    with torch.no_grad():
+        seg.classifier.high_classifier.bias.copy_(torch.tensor([0.0, 1e3, 0.0]))
+    classes = ["background", "covid", "nocovid"]
+    models.save_checkpoint(folder / "seg.pt", seg, models.CheckpointMeta(
+        "lraspp_mobilenet_v3_large", classes, Preprocessing(size=64)))  # fmt: skip
     return folder
 
 

@@ -177,3 +177,35 @@ def test_a_3d_network_shows_a_volume_in_three_planes(
     assert browser.find_element(By.ID, "label-coronal").text == "1 of 32"
     assert browser.find_element(By.CSS_SELECTOR, picture).get_attribute("src") != before
     assert axial.get_attribute("src") == axial_before  # the other planes stay where they were
+
+
+def test_a_segmentation_network_shows_its_region(
+    browser: Any, live_server: str, tmp_path: Path
+) -> None:
+    """The region's class and size beside the maps; choosing a class the network predicts
+    nowhere shows the server's message."""
+    from selenium.webdriver.support.ui import Select
+
+    browser.get(live_server + "/")
+    WebDriverWait(browser, 30).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#model option"))
+    Select(browser.find_element(By.ID, "model")).select_by_value("seg.pt")
+    field = browser.find_element(By.ID, "file")
+    browser.execute_script("arguments[0].classList.remove('hidden')", field)
+    scan = tmp_path / "scan.png"
+    shutil.copy(sample_scans()[0].path, scan)
+    field.send_keys(str(scan))
+    WebDriverWait(browser, 60).until(lambda d: d.find_element(By.ID, "region-row").is_displayed())
+    chooser = Select(browser.find_element(By.ID, "segment"))
+    assert chooser.first_selected_option.text == "covid"
+    assert [o.text for o in chooser.options] == ["background", "covid", "nocovid"]
+    assert browser.find_element(By.ID, "region-label").text == "100.0% of the pixels"
+    assert "covid" in browser.find_element(By.ID, "prediction").text
+    chooser.select_by_value("nocovid")
+    WebDriverWait(browser, 60).until(lambda d: d.find_element(By.ID, "error").text)
+    assert "no pixel of slice 0 is predicted as nocovid" in (
+        browser.find_element(By.ID, "error").text
+    )
+    Select(browser.find_element(By.ID, "model")).select_by_value("default")
+    WebDriverWait(browser, 60).until(
+        lambda d: not d.find_element(By.ID, "region-row").is_displayed()
+    )

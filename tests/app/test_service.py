@@ -94,7 +94,9 @@ def test_bad_inputs_are_clear(service: ExplainService) -> None:
         service.upload("covid_1.png", _sample_bytes(), model="notes.pt")
     with pytest.raises(InputError, match="not the bundled one"):
         service.upload("covid_1.png", _sample_bytes(), model="../../etc/passwd")
-    assert service.model_names() == ["default", "small3d-lesion", "notes.pt", "wrong-arch.pt"]
+    assert service.model_names() == [
+        "default", "small3d-lesion", "notes.pt", "seg.pt", "wrong-arch.pt"
+    ]  # fmt: skip
 
 
 def test_dicom_upload_shows_no_private_field(service: ExplainService, tmp_path: Path) -> None:
@@ -179,3 +181,26 @@ def test_a_zipped_dicom_series_is_one_upload(service: ExplainService, tmp_path: 
     zipfile.ZipFile(empty, "w").close()
     with pytest.raises(InputError, match=r"empty\.zip holds no file"):
         service.upload("empty.zip", empty.getvalue())
+
+
+def test_a_segmentation_network_explains_a_region(service: ExplainService) -> None:
+    """Its largest region by default (every pixel is "covid"), the probabilities averaged over
+    it, the masks' predictions over it; a class it predicts nowhere is a clear error."""
+    upload = service.upload("covid_1.png", _sample_bytes(), model="seg.pt")
+    described = service.describe(upload, 0)
+    assert described["region"] == {
+        "class": "covid", "share": 1.0, "classes": ["background", "covid", "nocovid"]
+    }  # fmt: skip
+    assert described["predicted_class"] == "covid"
+    assert described["probabilities"]["covid"] == pytest.approx(1.0)
+    assert described["scan"].shape == (64, 64)
+    masks = service.masks(upload, 0, "gradcam", 0.5)
+    assert masks["deletion"]["predicted_class"] == "covid"
+    chosen = service.upload("covid_1.png", _sample_bytes(), model="seg.pt", segment="1")
+    assert service.describe(chosen, 0)["region"]["class"] == "covid"
+    with pytest.raises(InputError, match="no pixel of slice 0 is predicted as nocovid"):
+        service.upload("covid_1.png", _sample_bytes(), model="seg.pt", segment="nocovid")
+    with pytest.raises(InputError, match="segment 'lung' is neither a class name"):
+        service.upload("covid_1.png", _sample_bytes(), model="seg.pt", segment="lung")
+    with pytest.raises(InputError, match="is a classifier: it has no regions"):
+        service.upload("covid_1.png", _sample_bytes(), segment="covid")

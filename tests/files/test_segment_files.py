@@ -158,3 +158,28 @@ def test_a_3d_segmentation_network_explains_a_region_of_a_volume(tmp_path: Path)
     assert inside / saved.sum() > 0.6  # the map's mass is on the segmented box
     with pytest.raises(InputError, match="--segment CLASS"):
         explain_files([scan], source, tmp_path / "bad", ExplainSettings(progress=False))
+
+
+def test_torchvision_segmentation_weights_with_their_auxiliary_head(
+    seg_dir: Path,
+) -> None:
+    """``--arch deeplabv3_mobilenet_v3_large --weights`` of a network trained with torchvision's
+    auxiliary head (``aux_loss=True``): the head, unused in inference, is dropped; the maps are
+    read at the backbone's last stage."""
+    import torchvision
+
+    torch.manual_seed(0)
+    trained = torchvision.models.segmentation.deeplabv3_mobilenet_v3_large(
+        weights=None, weights_backbone=None, num_classes=3, aux_loss=True
+    )
+    state = trained.state_dict()
+    state["classifier.4.bias"] = torch.tensor([0.0, 1e3, 0.0])  # every pixel "red"
+    torch.save(state, seg_dir / "deeplab.pth")
+    args = ["explain", "photos/halves.png", "--arch", "deeplabv3_mobilenet_v3_large"]
+    args += ["--weights", "deeplab.pth", "--labels", "labels.txt", "--size", "64"]
+    result = runner.invoke(app, [*args, "--segment", "1", "--quiet", "--out", "tv"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads((seg_dir / "tv" / "explanations.json").read_text())
+    assert summary["model"]["target_layer"] == "backbone.16"
+    (record,) = summary["images"]
+    assert record["region"] == {"class": 1, "pixels": 64 * 64, "share": 1.0}

@@ -31,6 +31,24 @@ def test_other_torchvision_models() -> None:
     assert default_target_layer("squeezenet1_0") == "features.12"
 
 
+def test_torchvision_segmentation_networks_build_offline() -> None:
+    """Backbone included, with random weights (nothing to download: the machine is offline);
+    the maps' layer is the backbone's last stage; causalcam's training refuses them."""
+    from causalcam.models.weights import build_arch
+    from causalcam.training import TrainConfig
+
+    model = build("lraspp_mobilenet_v3_large", num_classes=3).eval()
+    with torch.no_grad():
+        assert model(torch.randn(1, 3, 64, 64))["out"].shape == (1, 3, 64, 64)
+    assert default_target_layer(model) == "backbone.16"
+    assert default_target_layer("fcn_resnet50") == "backbone.layer4"
+    assert type(build_arch("deeplabv3_mobilenet_v3_large", 4)).__name__ == "DeepLabV3"
+    with pytest.raises(InputError, match="has no ImageNet weights"):
+        build("fcn_resnet50", weights="w.pth")
+    with pytest.raises(InputError, match="causalcam trains classifiers"):
+        TrainConfig(arch="fcn_resnet50")
+
+
 def test_unknown_arch_and_bad_class_count() -> None:
     with pytest.raises(InputError, match="unknown architecture 'resnet19'"):
         build("resnet19")

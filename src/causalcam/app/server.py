@@ -95,7 +95,8 @@ def create_app(service: ExplainService) -> FastAPI:
         window = parse_window(query["window"]) if query.get("window") else None
         reading = Reading(window, query.get("plane") or "axial")
         model = query.get("model") or "default"
-        upload = await run(service.upload, name, payload, model, causal, reading)
+        segment = query.get("segment") or None
+        upload = await run(service.upload, name, payload, model, causal, reading, segment)
         return _encode(await run(service.describe, upload, len(upload.scans) // 2))
 
     @app.get("/api/plane")

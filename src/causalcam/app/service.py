@@ -34,7 +34,8 @@ from PIL import Image
 
 from ..errors import InputError
 from ..evaluate.huffman import huffman_bits, masked_bits
-from ..explain import CausalOptions, Explainer
+from ..explain import CausalOptions, Explainer, SemanticSegmentationTarget
+from ..explain.layers import extract_outputs
 from ..files import (
     DEFAULT_METHODS,
     Inputs,
@@ -48,8 +49,11 @@ from ..files import (
     research_notice,
     short_notice,
 )
+from ..files.explain import parse_contrast_class
+from ..files.segment import dense_classes, largest_region, predicted_regions, prediction_of
 from ..files.volume_inputs import WholeVolume, whole_volumes
 from ..models import BUNDLED_VOLUME_MODELS, default_target_layer
+from ..network import eval_mode
 from ..preprocess import to_model_input
 from ..viz import explanation_panel, figure_png, overlay, prediction_title
 from .volume import PLANE_AXES, VolumeView, explain_whole, plane_images
@@ -79,13 +83,16 @@ def png_bytes(array: np.ndarray) -> bytes:
 
 @dataclass
 class SliceResult:
-    """One explained scan: model-sized grey, maps in [0, 1], class probabilities."""
+    """One explained scan: model-sized grey, maps in [0, 1], class probabilities; for a
+    segmentation network, the explained ``region`` (bool, the output's shape), its class as
+    ``predicted`` and the probabilities averaged over it."""
 
     grey: np.ndarray
     maps: dict[str, np.ndarray]
     probabilities: list[float]
     predicted: int
     contrast: int
+    region: np.ndarray | None = None
 
 
 @dataclass
@@ -100,6 +107,7 @@ class Upload:
     scans: list[Scan]
     results: dict[int, SliceResult] = field(default_factory=dict)
     volume: VolumeView | None = None
+    segment: str | None = None
 
 
 def _unzip_series(name: str, payload: bytes, folder: Path) -> Path:
@@ -169,6 +177,7 @@ class ExplainService:
         self.models_dir = models_dir
         self._models: dict[str, ModelSource] = {BUNDLED: load_model_source(BUNDLED, self.device)}
         self._uploads: OrderedDict[str, Upload] = OrderedDict()
+        self._classes: dict[str, int | None] = {}
         self._lock = threading.Lock()
 
     def model_names(self) -> list[str]:
@@ -199,15 +208,22 @@ class ExplainService:
         model: str = BUNDLED,
         causal: CausalOptions | None = None,
         reading: Reading | None = None,
+        segment: str | None = None,
     ) -> Upload:
         """Decode an uploaded file (nothing kept on disk) and explain its middle slice, or,
-        with a 3-D network, the whole volume."""
+        with a 3-D network, the whole volume. ``segment``: for a segmentation network, the
+        class (name or index) whose region the maps explain (default: the class predicted
+        over the most pixels other than the first, background)."""
         if len(payload) > MAX_UPLOAD:
             raise InputError(f"{name} is over {MAX_UPLOAD // 2**20} MiB")
         if not payload:
             raise InputError(f"{name} is empty")
         source = self.model(model)  # a bad model is reported before decoding
         causal = causal or CausalOptions()
+        if segment is not None:
+            if source.volume is not None or self._dense(model) is None:
+                raise InputError(f"model {model} is a classifier: it has no regions to choose")
+            parse_contrast_class(segment, source.classes, "segment")
         if source.volume is not None:
             volume = _decode_whole(name, payload, reading or Reading())
             with self._lock:
@@ -215,7 +231,7 @@ class ExplainService:
             upload = Upload(uuid.uuid4().hex, name, model, causal, [], volume=view)
         else:
             scans = _decode(name, payload, reading or Reading())
-            upload = Upload(uuid.uuid4().hex, name, model, causal, scans)
+            upload = Upload(uuid.uuid4().hex, name, model, causal, scans, segment=segment)
             self.result(upload, len(scans) // 2)
         with self._lock:
             self._uploads[upload.token] = upload
@@ -243,18 +259,50 @@ class ExplainService:
         source = self.model(upload.model)
         grey = model_sized([upload.scans[index]], source.preprocessing.size)
         inputs = to_model_input(grey.to(self.device), source.preprocessing)
+        dense = self._dense(upload.model) is not None  # outside the lock: it may take it
         with self._lock, Explainer(source.model, default_target_layer(source.model)) as explainer:
-            explanation = explainer.explain(inputs, methods=DEFAULT_METHODS, causal=upload.causal)
-        probabilities = torch.softmax(explanation.logits[0].detach().float().cpu(), dim=0)
+            targets = self._region(upload, source, inputs, index) if dense else None
+            explanation = explainer.explain(
+                inputs, methods=DEFAULT_METHODS, causal=upload.causal, targets=targets
+            )
+        decision = prediction_of(explanation, 0)
         result = SliceResult(
             grey[0].numpy(),
             {m: explanation.maps[m][0].detach().float().cpu().numpy() for m in DEFAULT_METHODS},
-            probabilities.tolist(),
-            int(explanation.predicted[0]),
-            int(explanation.contrast[0]),
+            decision.probabilities,
+            decision.predicted,
+            decision.contrast,
+            None if targets is None else targets[0].mask.numpy().astype(bool),
         )
         upload.results[index] = result
         return result
+
+    def _dense(self, model: str) -> int | None:
+        """How many class maps a segmentation network gives (``None``: a classifier)."""
+        if model not in self._classes:
+            source = self.model(model)
+            size = source.preprocessing.size
+            blank = torch.zeros(1, *((3,) if source.preprocessing.rgb else ()), size, size)
+            example = to_model_input(blank.to(torch.uint8).to(self.device), source.preprocessing)
+            with self._lock:
+                self._classes[model] = dense_classes(source.model, example)
+        return self._classes[model]
+
+    def _region(
+        self, upload: Upload, source: ModelSource, inputs: torch.Tensor, index: int
+    ) -> list[SemanticSegmentationTarget]:
+        """A segmentation network's target for slice ``index``: the pixels it assigns to the
+        upload's class (default: its largest region)."""
+        category = parse_contrast_class(upload.segment, source.classes, "segment")
+        if category is None:
+            category = largest_region(source.model, inputs)
+        regions = predicted_regions(source.model, inputs, category).present
+        if not regions:
+            raise InputError(
+                f"no pixel of slice {index} is predicted as {source.classes[category]}: "
+                "choose another class"
+            )
+        return regions
 
     def masks(self, upload: Upload, index: int, method: str, threshold: float) -> dict[str, Any]:
         """Deletion keeps ``map > tau``, insertion ``map <= tau``; H and prediction of each."""
@@ -274,8 +322,10 @@ class ExplainService:
             for mode in kept
         }
         inputs = to_model_input(torch.from_numpy(masked).to(self.device), source.preprocessing)
-        with self._lock, torch.no_grad():
-            probabilities = torch.softmax(source.model(inputs).float().cpu(), dim=1)
+        with self._lock, torch.no_grad(), eval_mode(source.model):
+            probabilities = torch.softmax(extract_outputs(source.model(inputs)).float().cpu(), 1)
+        if result.region is not None:  # a segmentation network: the mean over the region
+            probabilities = probabilities[:, :, torch.from_numpy(result.region)].mean(-1)
         out: dict[str, Any] = {"threshold": threshold, "method": method}
         for row, mode in enumerate(kept):
             predicted = int(probabilities[row].argmax())
@@ -300,7 +350,7 @@ class ExplainService:
     ) -> dict[str, Any]:
         """The JSON fields a slice and a volume share: token, model, reading, prediction."""
         classes = self.model(upload.model).classes
-        return {
+        described = {
             "token": upload.token,
             "kind": kind,
             "model": upload.model,
@@ -310,6 +360,13 @@ class ExplainService:
             "contrast_class": classes[found.contrast],
             "methods": [{"name": m, "title": PAGE_TITLES[m]} for m in DEFAULT_METHODS],
         }
+        if isinstance(found, SliceResult) and found.region is not None:
+            described["region"] = {
+                "class": classes[found.predicted],
+                "share": float(found.region.mean()),
+                "classes": list(classes),
+            }
+        return described
 
     def describe_volume(self, upload: Upload) -> dict[str, Any]:
         """The JSON of a volume explained by a 3-D network: prediction and the middle slice of

@@ -81,6 +81,16 @@ def predicted_regions(model: nn.Module, inputs: Tensor, category: int) -> Region
     )
 
 
+def largest_region(model: nn.Module, inputs: Tensor) -> int:
+    """The class ``model`` predicts over the most pixels of the first image, leaving out class
+    0 (background in torchvision's segmentation networks) unless it is all there is."""
+    with torch.no_grad(), eval_mode(model):
+        predicted = extract_outputs(model(inputs[:1])).argmax(1)[0]
+    counts = torch.bincount(predicted.flatten().cpu())
+    counts[0] = 0
+    return int(counts.argmax()) if bool(counts.any()) else 0
+
+
 @dataclass(frozen=True)
 class Prediction:
     """What an explained image's record says of the model's decision: the class, its

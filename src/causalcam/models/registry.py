@@ -15,6 +15,7 @@ from typing import Any
 import torch
 import torchvision
 from torch import nn
+from torchvision.models._utils import IntermediateLayerGetter
 
 from ..errors import CheckpointError, InputError
 from .architectures import transformer_layer
@@ -24,17 +25,35 @@ PAPER_ARCHS: tuple[str, ...] = ("resnet18", "resnet34", "resnet50", "densenet121
 _IMAGENET_CLASSES = 1000
 
 
+#: torchvision's segmentation networks (an (N, H, W) output of class scores per image).
+SEGMENTATION_ARCHS: tuple[str, ...] = tuple(
+    torchvision.models.list_models(module=torchvision.models.segmentation)
+)
+
+
 def available() -> list[str]:
-    """Names ``build`` accepts: torchvision's classification models and causalcam's 3-D
-    networks (:data:`~causalcam.models.volume.VOLUME_ARCHS`)."""
-    return sorted([*torchvision.models.list_models(module=torchvision.models), *VOLUME_ARCHS])
+    """Names ``build`` accepts: torchvision's classification and segmentation models and
+    causalcam's 3-D networks (:data:`~causalcam.models.volume.VOLUME_ARCHS`)."""
+    return sorted(
+        [*torchvision.models.list_models(module=torchvision.models), *SEGMENTATION_ARCHS,
+         *VOLUME_ARCHS]
+    )  # fmt: skip
+
+
+def segmentation_network(name: str, num_classes: int | None = None) -> nn.Module:
+    """A randomly initialised torchvision segmentation network (backbone included: nothing is
+    downloaded), without the auxiliary head."""
+    classes = {} if num_classes is None else {"num_classes": num_classes}
+    return torchvision.models.get_model(
+        name, weights=None, weights_backbone=None, aux_loss=False, **classes
+    )
 
 
 def _check_name(name: str) -> None:
     if name not in available():
         raise InputError(
             f"unknown architecture {name!r}; the paper's are {', '.join(PAPER_ARCHS)} "
-            "(any torchvision classification model name is accepted)"
+            "(any torchvision classification or segmentation model name is accepted)"
         )
 
 
@@ -129,9 +148,11 @@ def build(
     _check_name(name)
     if num_classes < 2:
         raise InputError(f"num_classes must be at least 2, got {num_classes}")
-    if name in VOLUME_ARCHS:
+    if name in VOLUME_ARCHS or name in SEGMENTATION_ARCHS:
         if weights is not None:
-            raise InputError(f"{name} has no ImageNet weights; it starts from random weights")
+            raise InputError(f"{name} has no ImageNet weights here; it starts from random weights")
+        if name in SEGMENTATION_ARCHS:
+            return segmentation_network(name, num_classes)
         return build_volume_network(name, num_classes)
     if weights is None:
         return torchvision.models.get_model(name, num_classes=num_classes)
@@ -143,6 +164,7 @@ def build(
 
 def default_target_layer(model_or_name: nn.Module | str) -> str:
     """Dotted name of the layer a CAM reads: ``block4`` of causalcam's 3-D ``small3d``, the
+    last stage of a torchvision segmentation network's backbone (``backbone.layer4``), the
     first norm of the last block of a ViT or
     Swin (its tokens reshaped by the explainer), ResNet-style ``layer4``, DenseNet
     ``features.norm5``, a timm CNN's last feature stage (its ``feature_info``), otherwise the
@@ -152,11 +174,18 @@ def default_target_layer(model_or_name: nn.Module | str) -> str:
         if model_or_name in VOLUME_TARGET_LAYERS:
             return VOLUME_TARGET_LAYERS[model_or_name]
         with torch.device("meta"):
-            model = torchvision.models.get_model(model_or_name)
+            model = (
+                segmentation_network(model_or_name)
+                if model_or_name in SEGMENTATION_ARCHS
+                else torchvision.models.get_model(model_or_name)
+            )
     else:
         model = model_or_name
     if isinstance(model, SmallCNN3d):
         return VOLUME_TARGET_LAYERS["small3d"]
+    backbone = getattr(model, "backbone", None)
+    if isinstance(backbone, IntermediateLayerGetter):  # torchvision's segmentation networks
+        return f"backbone.{list(dict(backbone.named_children()))[-1]}"
     transformer = transformer_layer(model)
     if transformer is not None:
         return transformer

@@ -31,10 +31,12 @@ from ..extras import require
 from ..network import Network
 from ..preprocess import IMAGENET_MEAN, IMAGENET_STD, Preprocessing
 from .checkpoint import FORMAT as CHECKPOINT_FORMAT
-from .registry import available, head_name
+from .registry import SEGMENTATION_ARCHS, available, head_name, segmentation_network
 
 #: Prefixes that wrappers add to every key: DistributedDataParallel, Lightning, torch.compile.
 WRAPPER_PREFIXES: tuple[str, ...] = ("module.", "model.", "_orig_mod.")
+#: The training-only auxiliary head of torchvision's segmentation networks (``aux_loss``).
+AUXILIARY_HEAD = "aux_classifier."
 #: An architecture name with this prefix is looked up in timm only (``timm/resnet50``).
 TIMM_PREFIX = "timm/"
 
@@ -117,8 +119,13 @@ def misfit(state: Mapping[str, torch.Tensor], model: nn.Module, what: str) -> st
 
 def fit_state(model: nn.Module, state: Mapping[str, torch.Tensor], name: str, what: str) -> None:
     """Load ``state`` (read from the file ``name``) into ``model`` (a ``what``, named in
-    errors), wrapper prefixes stripped; :class:`CheckpointError` names the first key at fault."""
-    stripped = strip_wrappers(state, list(model.state_dict()))
+    errors), wrapper prefixes stripped, and the auxiliary head of torchvision's segmentation
+    networks (used in training only) dropped where the model has none; :class:`CheckpointError`
+    names the first key at fault."""
+    own = list(model.state_dict())
+    stripped = strip_wrappers(state, own)
+    if not any(key.startswith(AUXILIARY_HEAD) for key in own):
+        stripped = {k: v for k, v in stripped.items() if not k.startswith(AUXILIARY_HEAD)}
     problem = misfit(stripped, model, what)
     if problem is not None:
         raise CheckpointError(f"{name} does not fit {what}: {problem}")
@@ -141,6 +148,8 @@ def _timm_name(arch: str) -> str | None:
 def build_arch(arch: str, num_classes: int | None = None) -> nn.Module:
     """A randomly initialised torchvision (else timm) classifier ``arch``; never downloads.
     ``num_classes`` ``None`` keeps the architecture's own head (ImageNet's 1000 classes)."""
+    if arch in SEGMENTATION_ARCHS:
+        return segmentation_network(arch, num_classes)
     classes = {} if num_classes is None else {"num_classes": num_classes}
     timm_name = _timm_name(arch)
     if timm_name is None:

@@ -40,7 +40,7 @@ from ..data.covidct import CLASSES
 from ..data.tensors import SplitTensors
 from ..errors import InputError
 from ..models.checkpoint import CheckpointMeta, load_checkpoint, read_checkpoint, save_checkpoint
-from ..models.registry import build, load_encoder
+from ..models.registry import SEGMENTATION_ARCHS, build, load_encoder
 from ..network import resolve_device
 from ..precision import ComputePlan, compute_plan
 from ..preprocess import Preprocessing, to_model_input
@@ -72,6 +72,13 @@ class TrainConfig:
     batch_size: int | None = None
     lr: float | None = None
     overrides: dict[str, Any] = field(default_factory=dict)  # any other Recipe field
+
+    def __post_init__(self) -> None:
+        if self.arch in SEGMENTATION_ARCHS:
+            raise InputError(
+                f"{self.arch} is a segmentation network; causalcam trains classifiers "
+                "(explain a segmentation network you trained with `causalcam explain --segment`)"
+            )
 
     def resolved_recipe(self) -> Recipe:
         """The named recipe with this config's overrides applied."""

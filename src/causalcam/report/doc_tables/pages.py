@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .checks import ground_truth, sanity, volume_lesion_mass
+from .checks import ground_truth, metrics_summary, sanity, volume_lesion_mass
 from .findings import localisation, seeds_112, seeds_224, summary, transfer_seeds, verdict
 from .runs import (
     bundled_confusion,
@@ -58,6 +58,7 @@ TABLES: dict[str, Callable[[Path], str]] = {
     "summary": summary,
     "ground-truth": ground_truth,
     "sanity": sanity,
+    "metrics-summary": metrics_summary,
     "recipes": recipes,
     "recall": recall,
     "volume-lesion-mass": volume_lesion_mass,
