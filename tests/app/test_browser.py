@@ -38,6 +38,25 @@ def _masks_at(driver: Any, threshold: str) -> dict[str, str]:
     }
 
 
+def _page_with_model(browser: Any, live_server: str, model: str) -> Any:
+    """The page with ``model`` chosen; its file field, made visible."""
+    from selenium.webdriver.support.ui import Select
+
+    browser.get(live_server + "/")
+    WebDriverWait(browser, 30).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#model option"))
+    Select(browser.find_element(By.ID, "model")).select_by_value(model)
+    field = browser.find_element(By.ID, "file")
+    browser.execute_script("arguments[0].classList.remove('hidden')", field)
+    return field
+
+
+def _sample_scan(folder: Path) -> str:
+    """A bundled sample scan copied to ``folder/scan.png``."""
+    scan = folder / "scan.png"
+    shutil.copy(sample_scans()[0].path, scan)
+    return str(scan)
+
+
 def test_upload_maps_and_slider_offline(
     browser: Any, live_server: str, service: ExplainService, tmp_path: Path
 ) -> None:
@@ -137,16 +156,8 @@ def test_nifti_volume_gets_a_slice_slider(browser: Any, live_server: str, tmp_pa
 def test_a_3d_network_shows_a_volume_in_three_planes(
     browser: Any, live_server: str, lesion_volume: Path, tmp_path: Path
 ) -> None:
-    from selenium.webdriver.support.ui import Select
-
-    browser.get(live_server + "/")
-    WebDriverWait(browser, 30).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#model option"))
-    Select(browser.find_element(By.ID, "model")).select_by_value("small3d-lesion")
-    field = browser.find_element(By.ID, "file")
-    browser.execute_script("arguments[0].classList.remove('hidden')", field)
-    scan = tmp_path / "scan.png"
-    shutil.copy(sample_scans()[0].path, scan)
-    field.send_keys(str(scan))  # a 2-D image for a 3-D network: a clear message
+    field = _page_with_model(browser, live_server, "small3d-lesion")
+    field.send_keys(_sample_scan(tmp_path))  # a 2-D image for a 3-D network: a clear message
     WebDriverWait(browser, 30).until(lambda d: d.find_element(By.ID, "error").text)
     assert "scan.png is a 2-D image; a 3-D network" in browser.find_element(By.ID, "error").text
     field.send_keys(str(lesion_volume))
@@ -186,14 +197,7 @@ def test_a_segmentation_network_shows_its_region(
     nowhere shows the server's message."""
     from selenium.webdriver.support.ui import Select
 
-    browser.get(live_server + "/")
-    WebDriverWait(browser, 30).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#model option"))
-    Select(browser.find_element(By.ID, "model")).select_by_value("seg.pt")
-    field = browser.find_element(By.ID, "file")
-    browser.execute_script("arguments[0].classList.remove('hidden')", field)
-    scan = tmp_path / "scan.png"
-    shutil.copy(sample_scans()[0].path, scan)
-    field.send_keys(str(scan))
+    _page_with_model(browser, live_server, "seg.pt").send_keys(_sample_scan(tmp_path))
     WebDriverWait(browser, 60).until(lambda d: d.find_element(By.ID, "region-row").is_displayed())
     chooser = Select(browser.find_element(By.ID, "segment"))
     assert chooser.first_selected_option.text == "covid"

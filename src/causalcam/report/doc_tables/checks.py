@@ -36,6 +36,13 @@ def _design_label(config: dict[str, Any]) -> str:
     return f"{label}, smoothing {config['smoothing']:g}"
 
 
+def _run_time(manifest: dict[str, Any]) -> str:
+    """How long the run took, and what it computed, from its manifest."""
+    computed, reused = manifest["networks_computed"], manifest["networks_reused"]
+    text = f"{duration_text(manifest['seconds'])} for {computed} networks"
+    return text + (f" ({reused} reused from an earlier run)" if reused else "")
+
+
 def ground_truth(results: Path) -> str:
     """The ground-truth benchmark per design: the default reading's deciding comparison with
     Grad-CAM (effect, interval, outcome) and how many causal readings pass it."""
@@ -64,7 +71,8 @@ def ground_truth(results: Path) -> str:
         "95% bootstrap intervals over networks, then images; margins declared before the first "
         f"run. Settings: {settings['arch']} CNN at {settings['size']} px, {settings['seeds']} "
         f"seeds a design, {settings['n_train']} training images, {settings['epochs']} epochs; "
-        f"{manifest['cpu_count']}-core {manifest['cpu']} CPU, torch {manifest['torch']} "
+        f"{_run_time(manifest)} on a {manifest['cpu_count']}-core {manifest['cpu']} CPU with "
+        f"{manifest['threads']} thread(s), torch {manifest['torch']} "
         "([manifest](results/ground-truth/manifest.json))."
     )
     return markdown_table(columns, rows, caption)
