@@ -76,3 +76,10 @@ def test_channels_last_forward_matches_contiguous() -> None:
     with memory_format(model, True), torch.no_grad():
         got = model(plan.inputs(x))
     torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-5)
+
+
+def test_cpu_vector_extensions_name_the_widest(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(precision, "_cpu_flags", lambda: frozenset({"avx2", "avx512f", "sse4_2"}))
+    assert precision.cpu_vector_extensions() == "avx512f"
+    monkeypatch.setattr(precision, "_cpu_flags", lambda: frozenset({"sse4_2"}))
+    assert precision.cpu_vector_extensions() == "none"

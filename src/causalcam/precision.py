@@ -86,6 +86,16 @@ def _cpu_flags() -> frozenset[str]:
     return frozenset()
 
 
+#: The CPU's widest vector extensions that decide its speed here, widest first.
+_VECTOR_EXTENSIONS = ("amx_bf16", "avx512_bf16", "avx512f", "avx2")
+
+
+def cpu_vector_extensions() -> str:
+    """The widest of :data:`_VECTOR_EXTENSIONS` this CPU has (``"none"`` without any): what a
+    run's manifest records beside its time."""
+    return next((flag for flag in _VECTOR_EXTENSIONS if flag in _cpu_flags()), "none")
+
+
 def bf16_supported(device: torch.device | str) -> bool:
     """Whether ``device`` runs bfloat16 natively (CPU: AVX-512 BF16 or AMX; CUDA: bf16)."""
     device = torch.device(device)

@@ -32,6 +32,7 @@ from ..evaluate.summary import DEFAULT_H_VALUES, budget_estimates, majority_rate
 from ..evaluate.threshold import Curve, evaluate_maps
 from ..explain import CausalOptions, Explainer
 from ..method_names import CAUSAL, GRADCAM, GRADCAM_PP
+from ..precision import cpu_vector_extensions
 from ..preprocess import to_model_input
 from ..synthetic import Design, SyntheticSet, generate, parse_design
 from ..synthetic.designs import default_designs
@@ -400,6 +401,7 @@ def run_benchmark(
         "networks_computed": computed,
         "networks_reused": reused,
         "cpu": platform.processor() or platform.machine(),
+        "cpu_vector": cpu_vector_extensions(),
         "cpu_count": os.cpu_count(),
         "load_average_start": [round(v, 2) for v in load_start],
         "load_average_end": [round(v, 2) for v in os.getloadavg()],

@@ -71,7 +71,8 @@ def ground_truth(results: Path) -> str:
         "95% bootstrap intervals over networks, then images; margins declared before the first "
         f"run. Settings: {settings['arch']} CNN at {settings['size']} px, {settings['seeds']} "
         f"seeds a design, {settings['n_train']} training images, {settings['epochs']} epochs; "
-        f"{_run_time(manifest)} on a {manifest['cpu_count']}-core {manifest['cpu']} CPU with "
+        f"{_run_time(manifest)} on a {manifest['cpu_count']}-core {manifest['cpu']} CPU"
+        f"{' (' + manifest['cpu_vector'] + ')' if 'cpu_vector' in manifest else ''} with "
         f"{manifest['threads']} thread(s), torch {manifest['torch']} "
         "([manifest](results/ground-truth/manifest.json))."
     )
