@@ -181,13 +181,15 @@ def summary(results: Path) -> str:
     over_112 = "" if against_zero(row_112.mean_diff) == "**better**" else "not "
     _, verdicts = folder_verdicts(results / "full-cpu")
     holds = [v for v in verdicts if v.verdict == Verdict.HOLDS]
-    tables_224 = {v.claim: v.verdict for v in verdicts}.get("table1", Verdict.NOT_MEASURED)
+    by_claim = {v.claim: v for v in verdicts}
     literal = "never does" if literal_ahead == 0 else f"does on {literal_ahead} of {len(tables)}"
     size = "by at most" if default_ahead else "the best estimate"
-    if tables_224 == Verdict.NOT_MEASURED:
-        transfer = "are not measured yet at 224 px"
-    else:
-        transfer = f"get the verdict *{tables_224}* at 224 px"
+    transfer = "are not measured yet at 224 px"
+    if by_claim["table1"].verdict != Verdict.NOT_MEASURED:
+        transfer = "at 224 px: " + "; ".join(
+            f"{name} *{v.verdict}*, {effect_text(v.estimate, 'points')} ({v.detail})"
+            for name, v in (("Table 1", by_claim["table1"]), ("Table 2", by_claim["table2"]))
+        )
     return (
         f"**Does the paper hold?** {'In part' if holds else 'Not in what is measured'}: "
         "causalcam's "
