@@ -202,7 +202,7 @@ def test_a_table_with_a_network_near_chance_is_unreliable() -> None:
 
 
 @pytest.mark.parametrize(
-    ("run_name", "table1"), [("quick", "unreliable"), ("full-cpu", "not measured")]
+    ("run_name", "table1"), [("quick", "unreliable"), ("full-cpu", "not shown")]
 )
 def test_the_committed_verdicts_are_what_their_results_give(run_name: str, table1: str) -> None:
     """docs/results/<run>/claims.json (quoted by the README) is regenerated from the

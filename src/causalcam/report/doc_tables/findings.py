@@ -187,7 +187,8 @@ def summary(results: Path) -> str:
     transfer = "are not measured yet at 224 px"
     if by_claim["table1"].verdict != Verdict.NOT_MEASURED:
         transfer = "at 224 px: " + "; ".join(
-            f"{name} *{v.verdict}*, {effect_text(v.estimate, 'points')} ({v.detail})"
+            f"{name} *{v.verdict}*, {effect_text(v.estimate, 'points')} "
+            f"({v.detail.replace('; ', ', ')})"
             for name, v in (("Table 1", by_claim["table1"]), ("Table 2", by_claim["table2"]))
         )
     return (
@@ -206,10 +207,13 @@ def _ground_truth_sentence(results: Path) -> str:
     """How many causal readings separate planted cause from context (the benchmark's
     verdict over every design), as one sentence."""
     readings = read_json(results / "ground-truth" / "results.json")["readings"]
-    separate = sum(1 for reading in readings if reading["separates"])
-    default = next(r for r in readings if r["reading"] == DEFAULT)
+    names = list(dict.fromkeys(r["reading"] for r in readings))
+    smoothings = sorted({float(r["smoothing"]) for r in readings})
+    separate = {r["reading"] for r in readings if r["separates"]}
+    default = DEFAULT in separate
     return (
-        f"On images with a planted cause and context, {separate} of {len(readings)} causal "
-        f"readings separate them better than Grad-CAM, and the default "
-        f"{'does' if default['separates'] else 'does not'}."
+        f"On images with a planted cause and context, {len(separate)} of {len(names)} causal "
+        "readings separate them better than Grad-CAM (with label smoothing "
+        f"{' or '.join(f'{v:g}' for v in smoothings)}), and the default "
+        f"{'does' if default else 'does not'}."
     )
