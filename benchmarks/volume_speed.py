@@ -16,10 +16,13 @@ Run: ``.venv/bin/python benchmarks/volume_speed.py [--rounds 3 --batch 2 --frame
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
+import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import torch
 from pytorch_grad_cam import GradCAM as PackageGradCAM
@@ -27,6 +30,7 @@ from torch import Tensor, nn
 from torchvision.models import video
 
 from causalcam.explain import ONE_PASS_METHODS, PAPER_MAPS, Explainer
+from causalcam.precision import cpu_vector_extensions
 
 TARGETS = {"(e)/(a)": 1.3, "(e)/(b)": 1.0}
 RATIOS = (("(e)", "(a)"), ("(f)", "(a)"), ("(e)", "(b)"), ("(f)", "(b)"))
@@ -62,6 +66,7 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=112)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--record", type=Path, help="also write the benchmark record here")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     load = os.getloadavg()
@@ -93,11 +98,31 @@ def main() -> None:
         target = TARGETS.get(f"{top}/{bottom}")
         note = f" (target {'<=' if bottom == '(a)' else '<'} {target})" if target else ""
         print(f"{top}/{bottom} = {times[top] / times[bottom]:.2f}{note}")
-    print(
-        f"r3d_18, batch {shape}, {args.threads} threads, median of {args.rounds} interleaved "
-        f"rounds; load average before {load[0]:.2f}, after {os.getloadavg()[0]:.2f} on "
-        f"{os.cpu_count()} CPUs; torch {torch.__version__}"
+    measured_on = (
+        f"{os.cpu_count()}-core x86-64 CPU ({cpu_vector_extensions()}), {args.threads} threads, "
+        f"load average {load[0]:.2f} before and {os.getloadavg()[0]:.2f} after, torch "
+        f"{torch.__version__.split('+')[0]}; medians of {args.rounds} interleaved rounds after a "
+        "warm-up"
     )
+    print(measured_on)
+    if args.record is not None:
+        write_record(args, times, measured_on)
+
+
+def write_record(args: argparse.Namespace, times: dict[str, float], measured_on: str) -> None:
+    """The docs' table (``docs/results/benchmarks/volume_speed.json``, whose title and columns
+    it keeps) from one run: times (a), (b), (e), (f) and the first three ratios."""
+    words = sys.argv[1:]
+    at = words.index("--record")
+    command = " ".join(["python benchmarks/volume_speed.py", *words[:at], *words[at + 2 :]])
+    row = [
+        "r3d_18 (weights=None), 400 classes",
+        *(times[key] for key in ("(a)", "(b)", "(e)", "(f)")),
+        *(times[top] / times[bottom] for top, bottom in RATIOS[:3]),
+    ]
+    record = json.loads(args.record.read_text(encoding="utf-8")) if args.record.is_file() else {}
+    record.update(command=command, measured_on=measured_on, rows=[row])
+    args.record.write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
 
 
 if __name__ == "__main__":

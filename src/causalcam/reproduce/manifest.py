@@ -15,8 +15,10 @@ from typing import Any
 import torch
 
 from .._io import atomic_write_json
+from ..distributed import current
 from ..errors import InputError
 from ..models.checkpoint import library_versions
+from ..precision import cpu_vector_extensions
 from .context import RunContext
 
 
@@ -26,6 +28,8 @@ def hardware() -> dict[str, Any]:
         "platform": platform.platform(),
         "processor": platform.processor() or platform.machine(),
         "cpu_count": os.cpu_count(),
+        "cpu_vector": cpu_vector_extensions(),
+        "processes": current().world_size,
         "torch_threads": torch.get_num_threads(),
         "cuda": torch.cuda.is_available(),
     }

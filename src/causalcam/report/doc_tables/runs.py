@@ -17,8 +17,12 @@ def measured_on(results: Path, run: str) -> str:
     hardware, versions = data.get("hardware", {}), data.get("versions", {})
     device = "CUDA GPU" if hardware.get("cuda") else f"{hardware.get('cpu_count', '?')}-core CPU"
     date = str(data.get("updated", "?"))[:10]
+    cpu = ", ".join(
+        str(hardware[key]) for key in ("processor", "cpu_vector") if key in hardware
+    )  # fmt: skip
+    processes = f"{hardware['processes']} process(es), " if "processes" in hardware else ""
     return (
-        f"*Measured on: {device} ({hardware.get('processor', '?')}, "
+        f"*Measured on: {device} ({cpu}, {processes}"
         f"torch threads: {hardware.get('torch_threads', '?')}), {data.get('precision', '?')}, "
         f"torch {versions.get('torch', '?')}, causalcam {versions.get('causalcam', '?')}; "
         f"last stage finished {date} ([manifest](results/{run}/manifest.json)).*"
@@ -29,11 +33,22 @@ def run_time(results: Path, run: str) -> str:
     """The stage times of run folder ``results/run`` from its manifest, with the "measured on"
     line."""
     stages = read_json(results / run / "manifest.json").get("stages", {})
-    rows = [[name, duration_text(stage.get("seconds"))] for name, stage in stages.items()]
+    rows = [
+        [
+            name,
+            duration_text(stage.get("seconds")),
+            "an earlier run" if "adopted_from" in stage else "this run",
+        ]
+        for name, stage in stages.items()
+    ]
     total = sum(float(stage.get("seconds") or 0) for stage in stages.values())
-    rows.append(["**all stages**", f"**{duration_text(total)}**"])
-    caption = "A stage whose results were already on disk shows the time to read them."
-    table = markdown_table(["stage", "time"], rows, caption)
+    rows.append(["**all stages**", f"**{duration_text(total)}**", ""])
+    caption = (
+        "A stage whose results were already on disk shows the time to read them; one taken "
+        "from committed results of the same inputs (an earlier run) keeps the time it took "
+        "there, on that run's machine."
+    )
+    table = markdown_table(["stage", "time", "computed in"], rows, caption)
     return table + "\n" + measured_on(results, run) + "\n"
 
 
