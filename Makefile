@@ -126,12 +126,13 @@ seeds-224: $(STAMP)
 	done
 
 # The protocol at 224 px on the committed networks (resumable stage by stage), then the seed
-# study over the three ResNet-18s on the ablation's thresholds.
+# study over the three ResNet-18s on the ablation's thresholds. Its per-image curves go to a
+# committed store, so the study resumes on another machine from the curves already there.
 full-cpu: $(STAMP)
 	$(BIN)/causalcam reproduce --profile full-cpu --weights $(WEIGHTS) --data $(DATA) \
 	  --out runs/full-cpu --precision fp32 --reuse docs/results/full-cpu
 	$(BIN)/python benchmarks/ablation.py --out runs/full-cpu/seeds --thresholds full-cpu \
-	  --store runs/full-cpu/eval --data $(DATA) --checkpoint $(BUNDLED_224) \
+	  --store docs/results/full-cpu/seed-curves --data $(DATA) --checkpoint $(BUNDLED_224) \
 	  --checkpoint $(WEIGHTS)/resnet18-seed1.pt --checkpoint $(WEIGHTS)/resnet18-seed2.pt
 	$(BIN)/causalcam report runs/full-cpu
 

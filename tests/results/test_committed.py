@@ -25,6 +25,7 @@ COMMITTED: tuple[tuple[str, Any], ...] = (
     ("docs/results/full-cpu/seeds-preliminary/*/ablation.json", AblationTable),
     ("docs/results/transfer-seeds/transfer_*.json", TransferRecord),
     ("docs/results/quick/results/transfer_*.json", TransferRecord),
+    ("docs/results/full-cpu/results/transfer_*.json", TransferRecord),
     ("weights/*.json", WeightsRecord),
 )
 FILES = [(path, kind) for pattern, kind in COMMITTED for path in sorted(REPO.glob(pattern))]
