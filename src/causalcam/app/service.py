@@ -50,7 +50,7 @@ from ..files import (
     short_notice,
 )
 from ..files.explain import parse_contrast_class
-from ..files.segment import dense_classes, largest_region, predicted_regions, prediction_of
+from ..files.segment import dense_classes, predicted_regions, prediction_of
 from ..files.volume_inputs import WholeVolume, whole_volumes
 from ..models import BUNDLED_VOLUME_MODELS, default_target_layer
 from ..network import eval_mode
@@ -294,10 +294,9 @@ class ExplainService:
         """A segmentation network's target for slice ``index``: the pixels it assigns to the
         upload's class (default: its largest region)."""
         category = parse_contrast_class(upload.segment, source.classes, "segment")
-        if category is None:
-            category = largest_region(source.model, inputs)
         regions = predicted_regions(source.model, inputs, category).present
         if not regions:
+            assert category is not None  # the largest region is never empty
             raise InputError(
                 f"no pixel of slice {index} is predicted as {source.classes[category]}: "
                 "choose another class"

@@ -46,10 +46,9 @@ def check_segment(segment: int | None, classes: int | None, model_name: str) -> 
 
 @dataclass(frozen=True)
 class Regions:
-    """One batch's regions of class ``category``: a target per image (``None`` where no pixel
-    has the class)."""
+    """One batch's regions of one class: a target per image (``None`` where no pixel has the
+    class)."""
 
-    category: int
     targets: list[SemanticSegmentationTarget | None]
 
     @property
@@ -68,27 +67,24 @@ class Regions:
         return [t for t in self.targets if t is not None]
 
 
-def predicted_regions(model: nn.Module, inputs: Tensor, category: int) -> Regions:
-    """The pixels (voxels) of each image that ``model`` assigns to ``category``."""
+def predicted_regions(model: nn.Module, inputs: Tensor, category: int | None) -> Regions:
+    """The pixels (voxels) of each image that ``model`` assigns to ``category``; ``None``: the
+    class it predicts over the most pixels of the first image, leaving out class 0
+    (background in torchvision's segmentation networks) unless it is all there is."""
     with torch.no_grad(), eval_mode(model):
-        output = extract_outputs(model(inputs))
-    if not 0 <= category < output.shape[1]:
-        raise InputError(f"--segment {category}: the model has {output.shape[1]} classes")
-    masks = output.argmax(1) == category
+        predicted = extract_outputs(model(inputs))
+    classes = predicted.shape[1]
+    predicted = predicted.argmax(1)
+    if category is None:
+        counts = torch.bincount(predicted[0].flatten().cpu(), minlength=classes)
+        counts[0] = 0
+        category = int(counts.argmax()) if bool(counts.any()) else 0
+    if not 0 <= category < classes:
+        raise InputError(f"--segment {category}: the model has {classes} classes")
+    masks = predicted == category
     return Regions(
-        category,
-        [SemanticSegmentationTarget(category, m.cpu()) if bool(m.any()) else None for m in masks],
+        [SemanticSegmentationTarget(category, m.cpu()) if bool(m.any()) else None for m in masks]
     )
-
-
-def largest_region(model: nn.Module, inputs: Tensor) -> int:
-    """The class ``model`` predicts over the most pixels of the first image, leaving out class
-    0 (background in torchvision's segmentation networks) unless it is all there is."""
-    with torch.no_grad(), eval_mode(model):
-        predicted = extract_outputs(model(inputs[:1])).argmax(1)[0]
-    counts = torch.bincount(predicted.flatten().cpu())
-    counts[0] = 0
-    return int(counts.argmax()) if bool(counts.any()) else 0
 
 
 @dataclass(frozen=True)
