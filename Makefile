@@ -134,7 +134,7 @@ full-cpu: $(STAMP)
 	$(BIN)/python benchmarks/ablation.py --out runs/full-cpu/seeds --thresholds full-cpu \
 	  --store docs/results/full-cpu/seed-curves --data $(DATA) --checkpoint $(BUNDLED_224) \
 	  --checkpoint $(WEIGHTS)/resnet18-seed1.pt --checkpoint $(WEIGHTS)/resnet18-seed2.pt
-	$(BIN)/causalcam report runs/full-cpu
+	$(BIN)/causalcam report runs/full-cpu --metrics docs/results/metrics/resnet18_covidct_224
 
 # What one call of the GPU machine needs beside the code (docs/reproduction.md, "On a GPU"):
 # the data set packed at 224 px (the image folder is over what a call carries) and wheels of

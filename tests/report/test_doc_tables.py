@@ -77,3 +77,41 @@ def test_an_unknown_table_is_named(tmp_path: Path) -> None:
     root = _tmp_repo(tmp_path, "<!-- table: no-such -->\n<!-- /table -->\n")
     with pytest.raises(KeyError, match="unknown table 'no-such'"):
         refresh(root)
+
+
+def test_users_paragraph_puts_each_claim_of_the_default_map_on_its_side() -> None:
+    """The paragraph for users says each 224 px claim is for the paper, against it or
+    inconclusive exactly as its committed verdict says."""
+    from causalcam.report.claims import CLAIM_BY_KEY
+    from causalcam.report.doc_tables.findings import for_users
+    from causalcam.report.sections import folder_verdicts
+
+    results = REPO / "docs" / "results"
+    default_part = for_users(results).split(". On the paper's formula read literally")[0]
+    body = default_part.split("(`CausalOptions()`) is ", 1)[1].rstrip(". ")
+    segments = dict(piece.split(" on ", 1) for piece in body.split("; "))
+    sides = {"holds": "for the paper", "smaller": "for the paper", "reversed": "against it"}
+    _, verdicts = folder_verdicts(results / "full-cpu")
+    judged = [v for v in verdicts if v.method in {"causal[mse_prob,none,set]", "causal"}]
+    assert len(judged) == 6
+    for v in judged:
+        side = sides.get(str(v.verdict), "inconclusive")
+        assert CLAIM_BY_KEY[v.claim].label in segments[side], (v.claim, v.verdict)
+
+
+def test_the_default_readings_rank_in_each_seed_study_is_what_the_docs_say() -> None:
+    """docs/reproduction.md, "The default reading": other readings rank above the default in
+    the 112 px seed study; the 224 px one ranks it first, with an interval including zero."""
+    import json
+
+    from causalcam.results import SeedTable
+
+    def study(profile: str) -> SeedTable:
+        path = REPO / "docs" / "results" / profile / "seeds" / "seeds.json"
+        return SeedTable.from_json(json.loads(path.read_text(encoding="utf-8")))
+
+    default = "causal[mse_prob,none,set]"
+    assert study("quick").choice.method != default
+    chosen = study("full-cpu").choice
+    assert chosen.method == default
+    assert chosen.deletion_mean_diff.low < 0 < chosen.deletion_mean_diff.high

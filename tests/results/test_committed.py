@@ -11,7 +11,13 @@ import pytest
 
 from causalcam.evaluate.tables import jsonable
 from causalcam.ground_truth.verdicts import BenchmarkResult
-from causalcam.results import AblationTable, LocalisationResult, TransferRecord, WeightsRecord
+from causalcam.results import (
+    AblationTable,
+    LocalisationResult,
+    SeedTable,
+    TransferRecord,
+    WeightsRecord,
+)
 from causalcam.results.metrics import MetricsReport
 
 REPO = Path(__file__).resolve().parents[2]
@@ -22,7 +28,8 @@ COMMITTED: tuple[tuple[str, Any], ...] = (
     ("docs/results/metrics/*/metrics.json", MetricsReport),
     ("docs/results/ground-truth/**/results.json", BenchmarkResult),
     ("docs/results/localisation/*/localisation.json", LocalisationResult),
-    ("docs/results/full-cpu/seeds-preliminary/*/ablation.json", AblationTable),
+    ("docs/results/full-cpu/seeds/*/ablation.json", AblationTable),
+    ("docs/results/*/seeds/seeds.json", SeedTable),
     ("docs/results/transfer-seeds/transfer_*.json", TransferRecord),
     ("docs/results/quick/results/transfer_*.json", TransferRecord),
     ("docs/results/full-cpu/results/transfer_*.json", TransferRecord),

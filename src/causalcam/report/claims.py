@@ -57,13 +57,15 @@ class Verdict(StrEnum):
 class Claim:
     """One claim: ``key``, the paper's words, the effect it states (``size``; NaN where it
     states only a direction), its direction (``+1``: more is the paper's side, ``-1``: less,
-    ``0``: no clear difference) and the unit the effect is written in."""
+    ``0``: no clear difference), the unit the effect is written in and a short ``label`` for
+    running text."""
 
     key: str
     statement: str
     size: float
     direction: int
     unit: str  # "points" (accuracy) or "percent" (bits saved)
+    label: str
 
 
 def paper_gain(source: str) -> float:
@@ -86,6 +88,7 @@ CLAIMS: tuple[Claim, ...] = (
         0.15,
         1,
         "percent",
+        "Fig. 2a's fewer bits on deletion",
     ),
     Claim(
         "deletion_accuracy",
@@ -93,6 +96,7 @@ CLAIMS: tuple[Claim, ...] = (
         0.03,
         1,
         "points",
+        "Fig. 2a's higher accuracy on deletion",
     ),
     Claim(
         "insertion",
@@ -101,6 +105,7 @@ CLAIMS: tuple[Claim, ...] = (
         math.nan,
         -1,
         "points",
+        "Fig. 2b's lower accuracy on insertion",
     ),
     Claim(
         "table1",
@@ -109,6 +114,7 @@ CLAIMS: tuple[Claim, ...] = (
         paper_gain("resnet18"),
         1,
         "points",
+        "Table 1's better masks from ResNet-18",
     ),
     Claim(
         "table2",
@@ -117,6 +123,7 @@ CLAIMS: tuple[Claim, ...] = (
         paper_gain("resnet34"),
         0,
         "points",
+        "Table 2's masks from ResNet-34 as good as Grad-CAM's",
     ),
     Claim(
         "transfer_bits",
@@ -125,6 +132,7 @@ CLAIMS: tuple[Claim, ...] = (
         math.nan,
         1,
         "percent",
+        "the lower Huffman ratios of Tables 1-2",
     ),
 )
 CLAIM_BY_KEY: dict[str, Claim] = {claim.key: claim for claim in CLAIMS}

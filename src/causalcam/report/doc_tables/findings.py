@@ -3,11 +3,21 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
+from collections.abc import Sequence
 from pathlib import Path
 
-from ...results import AblationTable, Estimate, LocalisationResult, SeedTable, TransferRecord
-from ..claims import Verdict, claim_verdicts, comparison_table
+from ...results import (
+    AblationRow,
+    AblationTable,
+    Estimate,
+    LocalisationResult,
+    SeedRow,
+    SeedTable,
+    TransferRecord,
+)
+from ..claims import CLAIM_BY_KEY, ClaimVerdict, Verdict, comparison_table
 from ..formatting import effect_text, method_text
 from ..markdown import render_markdown
 from ..sections import folder_verdicts
@@ -15,44 +25,64 @@ from .common import BCE_SET, DEFAULT, LITERAL, against_zero, markdown_table, rea
 
 
 def seed_ablations_224(results: Path) -> list[tuple[str, AblationTable]]:
-    """Each 224 px ResNet-18 seed's ablation as ``(seed, table)``, in seed order: from the
-    pooled seed study's folders (``full-cpu/seeds/seed*/``) where it is committed, else from
-    ``full-cpu/seeds-preliminary/<seed>-*/``."""
-    full = results / "full-cpu"
-    paths = sorted((full / "seeds").glob("seed*/ablation.json")) or sorted(
-        (full / "seeds-preliminary").glob("*/ablation.json")
-    )
+    """Each 224 px ResNet-18's ablation as ``(seed, table)``, in seed order: the folders
+    ``full-cpu/seeds/<index>-<checkpoint>/`` of the seed study, whose checkpoints ``make
+    full-cpu`` gives in seed order (the bundled model, seed 0, first)."""
     found = []
-    for path in paths:
-        seed = re.match(r"(?:seed)?(\d+)", path.parent.name)
+    for path in sorted((results / "full-cpu" / "seeds").glob("*/ablation.json")):
+        seed = re.match(r"(\d+)-", path.parent.name)
         if seed is None:
             raise ValueError(f"{path.parent}: no seed number in the folder's name")
         found.append((seed.group(1), AblationTable.from_json(read_json(path))))
     return found
 
 
+def _seed_study(results: Path, profile: str) -> SeedTable:
+    """The pooled seed study of a committed run (``<profile>/seeds/seeds.json``)."""
+    return SeedTable.from_json(read_json(results / profile / "seeds" / "seeds.json"))
+
+
 def verdict(results: Path) -> str:
-    """The paper's claims (as ``causalcam claims`` judges them): a column for the 112 px seed
-    study, the 224 px protocol run (ResNet-18 seed 0) and each further 224 px seed."""
+    """The paper's claims (as ``causalcam claims`` judges them) at 112 and 224 px: Fig. 2 from
+    each size's seed study, Tables 1-2 from its protocol run."""
     _, quick = folder_verdicts(results / "quick")
     _, full = folder_verdicts(results / "full-cpu")
-    runs = [("112 px, 3 ResNet-18 seeds", quick), ("224 px, ResNet-18 seed 0", full)]
-    for seed, table in seed_ablations_224(results):
-        if seed != "0":
-            runs.append((f"224 px, seed {seed}", claim_verdicts(table, None, None)))
-    return render_markdown([comparison_table(runs)])
+    sizes = (("112 px", quick, "quick"), ("224 px", full, "full-cpu"))
+    runs = [
+        (f"{size}, {len(_seed_study(results, profile).models)} ResNet-18 seeds", verdicts)
+        for size, verdicts, profile in sizes
+    ]
+    table = comparison_table(runs)
+    caption = (
+        f"{table.caption[:-1]}: Fig. 2 on the mean of each size's seed study, Tables 1-2 "
+        "from masks of its first ResNet-18 and of ResNet-34 on the four other networks."
+    )
+    return render_markdown([dataclasses.replace(table, caption=caption)])
 
 
 def seeds_224(results: Path) -> str:
-    """Each 224 px ResNet-18 seed's ablation: the default, BCE and literal readings."""
+    """Each 224 px ResNet-18 seed's ablation and their pooled mean: the default, BCE and
+    literal readings."""
+    pooled = _seed_study(results, "full-cpu")
+    found = {(r.mode, r.method): r for r in pooled.rows}
     rows = []
     for method in (DEFAULT, BCE_SET, LITERAL):
-        for seed, table in seed_ablations_224(results):
-            deletion, insertion = table.row("deletion", method), table.row("insertion", method)
+        effects: list[tuple[str, AblationRow | SeedRow, AblationRow | SeedRow]] = [
+            (f"seed {seed}", table.row("deletion", method), table.row("insertion", method))
+            for seed, table in seed_ablations_224(results)
+        ]
+        effects.append(
+            (
+                f"mean of {len(pooled.models)}",
+                found[("deletion", method)],
+                found[("insertion", method)],
+            )
+        )
+        for name, deletion, insertion in effects:
             rows.append(
                 [
                     f"`{method}`",
-                    f"seed {seed}",
+                    name,
                     effect_text(deletion.mean_diff, "points"),
                     against_zero(deletion.mean_diff),
                     effect_text(deletion.mean_saving, "percent"),
@@ -70,15 +100,17 @@ def seeds_224(results: Path) -> str:
         "vs Grad-CAM",
     ]
     caption = (
-        "Against Grad-CAM at matched Huffman budgets, 203 test scans, thresholds 0.2-0.6; "
-        "*better* / *worse* only where the 95% paired bootstrap interval excludes zero."
+        f"Against Grad-CAM at matched Huffman budgets, {pooled.n_images} test scans, thresholds "
+        f"{min(pooled.thresholds):g}-{max(pooled.thresholds):g}; the mean of the networks has "
+        "one paired bootstrap interval over the test scans of all of them; *better* / *worse* "
+        "only where the 95% interval excludes zero."
     )
     return markdown_table(columns, rows, caption)
 
 
 def seeds_112(results: Path) -> str:
     """The 112 px seed study: every variant over three ResNet-18 seeds."""
-    table = SeedTable.from_json(read_json(results / "quick" / "seeds" / "seeds.json"))
+    table = _seed_study(results, "quick")
     found = {(r.mode, r.method): r for r in table.rows}
     rows = []
     for method in [r.method for r in table.rows if r.mode == "deletion"]:
@@ -163,11 +195,37 @@ def localisation(results: Path) -> str:
     return markdown_table(columns, rows, f"{found[224].n_images} test scans.")
 
 
+def _pooled(results: Path, profile: str, method: str) -> tuple[str, str]:
+    """A reading's deletion effect in a committed seed study: its comparison with Grad-CAM
+    (``better``, ``worse`` or ``no difference``) and ``the mean of N at SIZE px (effect)``."""
+    study = _seed_study(results, profile)
+    row = {(r.mode, r.method): r for r in study.rows}[("deletion", method)]
+    size = read_json(results / profile / "manifest.json")["data"]["size"]
+    where = f"the mean of {row.seeds} at {size} px ({effect_text(row.mean_diff, 'points')})"
+    return against_zero(row.mean_diff).strip("*"), where
+
+
+def _on_pooled(results: Path, profile: str) -> str:
+    """``[not ]on the mean of N at SIZE px (effect)`` for the default reading."""
+    comparison, where = _pooled(results, profile, DEFAULT)
+    return f"{'' if comparison == 'better' else 'not '}on {where}"
+
+
+def _literal_text(results: Path, ahead: int, networks: int) -> str:
+    """Where the literal reading beats Grad-CAM, and where it is worse on a seed study's mean."""
+    text = "never does" if ahead == 0 else f"does on {ahead} of {networks}"
+    worse = [
+        where
+        for comparison, where in (_pooled(results, p, LITERAL) for p in ("full-cpu", "quick"))
+        if comparison == "worse"
+    ]
+    return text + (f" and is worse on {' and on '.join(worse)}" if worse else "")
+
+
 def summary(results: Path) -> str:
     """The verdict in one sentence, counted from the committed results: on how many trained
     networks each reading's deletion accuracy is ahead of Grad-CAM's with a 95% interval
-    above zero, and whether Tables 1-2 are measured at 224 px."""
-    seeds = SeedTable.from_json(read_json(results / "quick" / "seeds" / "seeds.json"))
+    above zero, on the mean of each seed study, and Tables 1-2 at 224 px."""
     tables = [table for _, table in seed_ablations_224(results)]
 
     def ahead(method: str) -> tuple[int, Estimate]:
@@ -177,12 +235,10 @@ def summary(results: Path) -> str:
 
     default_ahead, best = ahead(DEFAULT)
     literal_ahead, _ = ahead(LITERAL)
-    row_112 = {(r.mode, r.method): r for r in seeds.rows}[("deletion", DEFAULT)]
-    over_112 = "" if against_zero(row_112.mean_diff) == "**better**" else "not "
     _, verdicts = folder_verdicts(results / "full-cpu")
     holds = [v for v in verdicts if v.verdict == Verdict.HOLDS]
     by_claim = {v.claim: v for v in verdicts}
-    literal = "never does" if literal_ahead == 0 else f"does on {literal_ahead} of {len(tables)}"
+    literal = _literal_text(results, literal_ahead, len(tables))
     size = "by at most" if default_ahead else "the best estimate"
     transfer = "are not measured yet at 224 px"
     if by_claim["table1"].verdict != Verdict.NOT_MEASURED:
@@ -196,8 +252,8 @@ def summary(results: Path) -> str:
         "causalcam's "
         f"default causal map beats Grad-CAM (a 95% interval above zero) on {default_ahead} of "
         f"{len(tables)} ResNet-18s at 224 px ({size} {effect_text(best, 'points')}, where the "
-        f"paper reports about 3 points), and {over_112}on the mean of {row_112.seeds} at 112 px "
-        f"({effect_text(row_112.mean_diff, 'points')}); the paper's literal reading {literal}, and "
+        f"paper reports about 3 points), {_on_pooled(results, 'full-cpu')}, and "
+        f"{_on_pooled(results, 'quick')}; the paper's literal reading {literal}, and "
         f"the paper's Tables 1-2 (masks carried to other networks) {transfer}. "
         f"{_ground_truth_sentence(results)}"
     )
@@ -217,3 +273,68 @@ def _ground_truth_sentence(results: Path) -> str:
         f"{' or '.join(f'{v:g}' for v in smoothings)}), and the default "
         f"{'does' if default else 'does not'}."
     )
+
+
+#: How a verdict counts in the users' paragraph: evidence for the paper, against it, or neither.
+_SIDES = {
+    Verdict.HOLDS: "for",
+    Verdict.SMALLER: "for",
+    Verdict.REVERSED: "against",
+    Verdict.DIFFERS: "against",
+    Verdict.NOT_SHOWN: "inconclusive",
+}
+
+
+def _sides(verdicts: Sequence[ClaimVerdict], methods: set[str]) -> dict[str, list[str]]:
+    """The claims judged on ``methods`` by side (:data:`_SIDES`), each as ``label (effect)``."""
+    found: dict[str, list[str]] = {"for": [], "against": [], "inconclusive": []}
+    for v in verdicts:
+        if v.method in methods and v.verdict in _SIDES:
+            claim = CLAIM_BY_KEY[v.claim]
+            effect = effect_text(v.estimate, claim.unit)
+            found[_SIDES[v.verdict]].append(
+                f"{claim.label} ({'no budget to compare at' if effect == '–' else effect})"
+            )
+    return found
+
+
+def _side_text(found: dict[str, list[str]]) -> str:
+    """``for the paper on ...; against it on ...; inconclusive on ...``."""
+    words = {
+        "for": "for the paper on",
+        "against": "against it on",
+        "inconclusive": "inconclusive on",
+    }
+    return "; ".join(
+        f"{words[side]} {', '.join(items) if items else 'none of the claims'}"
+        for side, items in found.items()
+    )
+
+
+def for_users(results: Path) -> str:
+    """What the 224 px evidence means for someone choosing between the causal map and
+    Grad-CAM: each claim for, against or inconclusive, with its interval, and the advice it
+    supports."""
+    _, verdicts = folder_verdicts(results / "full-cpu")
+    default = _sides(verdicts, {DEFAULT, "causal"})
+    literal = _sides(verdicts, {LITERAL})
+    fig2 = {v.verdict for v in verdicts if v.method == DEFAULT}
+    text = (
+        "**What this means for a user.** At 224 px (Fig. 2 on the mean of the "
+        f"{len(_seed_study(results, 'full-cpu').models)} ResNet-18s, Tables 1-2 on masks "
+        "carried to the other networks) the evidence on the default causal map "
+        f"(`CausalOptions()`) is {_side_text(default)}. On the paper's formula read literally "
+        f"(`CausalOptions.literal()`) it is {_side_text(literal)}."
+    )
+    if not fig2 & {Verdict.HOLDS, Verdict.SMALLER, Verdict.REVERSED, Verdict.DIFFERS}:
+        text += (
+            " Choosing between the two maps on this evidence: the default causal map marks the "
+            "pixels a network needs neither better nor worse than Grad-CAM, so expect the same "
+            "regions; it costs no more to compute (one call gives both)."
+        )
+    if literal["against"]:
+        text += (
+            " Do not use the literal reading to find what a network relies on: its maps keep "
+            "few pixels, and where an interval decides they are worse than Grad-CAM's."
+        )
+    return text

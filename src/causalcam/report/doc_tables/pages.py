@@ -11,7 +11,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .checks import ground_truth, metrics_summary, sanity, volume_lesion_mass
-from .findings import localisation, seeds_112, seeds_224, summary, transfer_seeds, verdict
+from .findings import (
+    for_users,
+    localisation,
+    seeds_112,
+    seeds_224,
+    summary,
+    transfer_seeds,
+    verdict,
+)
 from .runs import (
     bundled_confusion,
     bundled_models,
@@ -56,6 +64,7 @@ TABLES: dict[str, Callable[[Path], str]] = {
     "committed-networks": committed_networks,
     "bundled-confusion": bundled_confusion,
     "summary": summary,
+    "for-users": for_users,
     "ground-truth": ground_truth,
     "sanity": sanity,
     "metrics-summary": metrics_summary,
