@@ -47,3 +47,21 @@ def test_a_committed_file_reads_back_unchanged(path: Path, kind: Any) -> None:
     stored = json.loads(path.read_text(encoding="utf-8"))
     written = jsonable(kind.from_json(stored).to_json())
     assert {key: written[key] for key in stored} == stored  # older files lack later fields
+
+
+def test_a_seed_study_and_an_ablation_find_a_row_by_mode_and_method() -> None:
+    """``SeedTable.row`` and ``AblationTable.row``: the row of a reading, or a KeyError naming
+    what is missing."""
+    path = RESULTS / "full-cpu" / "seeds" / "seeds.json"
+    study = SeedTable.from_json(json.loads(path.read_text(encoding="utf-8")))
+    row = study.row("insertion", "causal[bce,none,set]")
+    assert (row.mode, row.method, row.seeds) == ("insertion", "causal[bce,none,set]", 3)
+    with pytest.raises(KeyError, match=r"seed study of 3 networks has no deletion row for 'x'"):
+        study.row("deletion", "x")
+    (first,) = sorted((RESULTS / "full-cpu" / "seeds").glob("0-*/ablation.json"))
+    ablation = AblationTable.from_json(json.loads(first.read_text(encoding="utf-8")))
+    assert ablation.row("insertion", row.method).mean_diff.value == pytest.approx(
+        row.diff_over_seeds.per_seed[0]
+    )
+    with pytest.raises(KeyError, match=r"has no insertion row for 'x'"):
+        ablation.row("insertion", "x")

@@ -303,9 +303,10 @@ def verdict_lines(verdicts: Sequence[ClaimVerdict]) -> list[str]:
     ]
 
 
-def comparison_table(runs: Sequence[tuple[str, Sequence[ClaimVerdict]]]) -> Table:
+def comparison_table(runs: Sequence[tuple[str, Sequence[ClaimVerdict]]], note: str = "") -> Table:
     """The verdicts of several runs side by side: a row per claim and map, a column per run
-    (its name), each cell the verdict and the effect with its interval."""
+    (its name), each cell the verdict and the effect with its interval; ``note`` ends the
+    caption (what each column's verdicts come from)."""
     keys = list(dict.fromkeys((v.claim, v.method) for _, verdicts in runs for v in verdicts))
     found = [{(v.claim, v.method): v for v in verdicts} for _, verdicts in runs]
     rows = []
@@ -317,4 +318,5 @@ def comparison_table(runs: Sequence[tuple[str, Sequence[ClaimVerdict]]]) -> Tabl
             cells.append(f"**{verdict.verdict}** {effect}" if verdict else "–")
         rows.append(cells)
     columns = ["claim of the paper", "map", *(name for name, _ in runs)]
-    return Table(columns, rows, "Verdict and effect against Grad-CAM [95% CI] per run.")
+    caption = "Verdict and effect against Grad-CAM [95% CI] per run" + (f": {note}" if note else "")
+    return Table(columns, rows, caption + ".")

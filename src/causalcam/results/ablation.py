@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from ._json import JsonForm, json_codec
 
@@ -170,10 +170,7 @@ class AblationTable(JsonForm):
 
     def row(self, mode: str, method: str) -> AblationRow:
         """The row of ``method`` in ``mode`` (KeyError if absent)."""
-        for row in self.rows:
-            if (row.mode, row.method) == (mode, method):
-                return row
-        raise KeyError(f"{self.model} has no {mode} row for {method!r}")
+        return _row_of(self.rows, mode, method, self.model)
 
 
 @dataclass(frozen=True)
@@ -187,3 +184,18 @@ class SeedTable(JsonForm):
     h_values: tuple[float, ...]
     rows: tuple[SeedRow, ...]
     choice: Choice
+
+    def row(self, mode: str, method: str) -> SeedRow:
+        """The row of ``method`` in ``mode`` (KeyError if absent)."""
+        return _row_of(self.rows, mode, method, f"the seed study of {len(self.models)} networks")
+
+
+_Row = TypeVar("_Row", "AblationRow", "SeedRow")
+
+
+def _row_of(rows: Sequence[_Row], mode: str, method: str, owner: str) -> _Row:
+    """The row of ``method`` in ``mode`` among ``rows`` of ``owner`` (KeyError if absent)."""
+    for row in rows:
+        if (row.mode, row.method) == (mode, method):
+            return row
+    raise KeyError(f"{owner} has no {mode} row for {method!r}")

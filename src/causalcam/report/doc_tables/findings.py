@@ -3,17 +3,14 @@
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from collections.abc import Sequence
 from pathlib import Path
 
 from ...results import (
-    AblationRow,
     AblationTable,
     Estimate,
     LocalisationResult,
-    SeedRow,
     SeedTable,
     TransferRecord,
 )
@@ -52,33 +49,25 @@ def verdict(results: Path) -> str:
         (f"{size}, {len(_seed_study(results, profile).models)} ResNet-18 seeds", verdicts)
         for size, verdicts, profile in sizes
     ]
-    table = comparison_table(runs)
-    caption = (
-        f"{table.caption[:-1]}: Fig. 2 on the mean of each size's seed study, Tables 1-2 "
-        "from masks of its first ResNet-18 and of ResNet-34 on the four other networks."
+    note = (
+        "Fig. 2 on the mean of each size's seed study, Tables 1-2 from masks of its first "
+        "ResNet-18 and of ResNet-34 on the four other networks"
     )
-    return render_markdown([dataclasses.replace(table, caption=caption)])
+    return render_markdown([comparison_table(runs, note)])
 
 
 def seeds_224(results: Path) -> str:
     """Each 224 px ResNet-18 seed's ablation and their pooled mean: the default, BCE and
     literal readings."""
     pooled = _seed_study(results, "full-cpu")
-    found = {(r.mode, r.method): r for r in pooled.rows}
+    tables: list[tuple[str, AblationTable | SeedTable]] = [
+        *((f"seed {seed}", table) for seed, table in seed_ablations_224(results)),
+        (f"mean of {len(pooled.models)}", pooled),
+    ]
     rows = []
     for method in (DEFAULT, BCE_SET, LITERAL):
-        effects: list[tuple[str, AblationRow | SeedRow, AblationRow | SeedRow]] = [
-            (f"seed {seed}", table.row("deletion", method), table.row("insertion", method))
-            for seed, table in seed_ablations_224(results)
-        ]
-        effects.append(
-            (
-                f"mean of {len(pooled.models)}",
-                found[("deletion", method)],
-                found[("insertion", method)],
-            )
-        )
-        for name, deletion, insertion in effects:
+        for name, table in tables:
+            deletion, insertion = table.row("deletion", method), table.row("insertion", method)
             rows.append(
                 [
                     f"`{method}`",
@@ -111,10 +100,9 @@ def seeds_224(results: Path) -> str:
 def seeds_112(results: Path) -> str:
     """The 112 px seed study: every variant over three ResNet-18 seeds."""
     table = _seed_study(results, "quick")
-    found = {(r.mode, r.method): r for r in table.rows}
     rows = []
     for method in [r.method for r in table.rows if r.mode == "deletion"]:
-        deletion, insertion = found[("deletion", method)], found[("insertion", method)]
+        deletion, insertion = table.row("deletion", method), table.row("insertion", method)
         per_seed = " / ".join(
             "—" if v != v else f"{100 * v:+.1f}" for v in deletion.diff_over_seeds.per_seed
         )
@@ -199,7 +187,7 @@ def _pooled(results: Path, profile: str, method: str) -> tuple[str, str]:
     """A reading's deletion effect in a committed seed study: its comparison with Grad-CAM
     (``better``, ``worse`` or ``no difference``) and ``the mean of N at SIZE px (effect)``."""
     study = _seed_study(results, profile)
-    row = {(r.mode, r.method): r for r in study.rows}[("deletion", method)]
+    row = study.row("deletion", method)
     size = read_json(results / profile / "manifest.json")["data"]["size"]
     where = f"the mean of {row.seeds} at {size} px ({effect_text(row.mean_diff, 'points')})"
     return against_zero(row.mean_diff).strip("*"), where
